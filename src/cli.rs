@@ -1,0 +1,313 @@
+//! The command-line grammar: every subcommand, flag and help text, as clap definitions.
+//!
+//! It owns parsing only. It must not read files, the environment (beyond clap's own) or run anything;
+//! the man pages in `man/` are generated from these definitions.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+/// Exit status for a `trigger` invocation whose arguments do not parse (cron must see "internal").
+pub const TRIGGER_USAGE_EXIT: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cronix",
+    version,
+    about = "Reconcile an application's scheduled HTTP jobs into crontab, and fire them signed",
+    long_about = "cronix turns a declarative JSON manifest of an application's scheduled HTTP jobs into \
+                  crontab entries plus one spec file per job (apply), and is the trigger shim that cron \
+                  runs at every fire: it signs the request with HMAC-SHA256, sends it with a timeout and \
+                  retries, and records the run.",
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Operator config file (default: $CRONIX_CONFIG, ~/.cronix/cronix.yaml, /etc/cronix/cronix.yaml)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Secret reference the operator allows (env:NAME, file:/abs/path, raw:literal); repeatable
+    #[arg(long = "secret-ref", global = true, value_name = "REF")]
+    pub secret_refs: Vec<String>,
+    /// Output format
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// Log level for JSON log lines on stderr (default: config's log_level, else warn)
+    #[arg(long, global = true, value_enum)]
+    pub log_level: Option<LogLevel>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Lint a manifest (file path or file:// URL); --canonical prints its canonical bytes
+    Validate(ValidateArgs),
+    /// Show what apply would change, entry by entry, with next fire times of new entries
+    #[command(alias = "diff")]
+    Plan(ReconcileArgs),
+    /// Reconcile the manifest into the crontab and spec files
+    Apply(ApplyArgs),
+    /// Report installed state that differs from the manifest
+    Drift(DriftArgs),
+    /// Remove cronix-owned entries and their spec files
+    Prune(PruneArgs),
+    /// List cronix-owned crontab entries
+    List(TargetArgs),
+    /// Show one job: its entries, spec, next fires and last runs
+    Show(ShowArgs),
+    /// Show the run history of a job, or the apply audit with --audit
+    History(HistoryArgs),
+    /// Every owned job: schedule, last run, last status, next fire
+    GlobalStatus(TargetArgs),
+    /// Fire one job now (this is what cron runs)
+    Trigger(TriggerArgs),
+    /// Print the X-Cron-Signature header value for a request
+    Sign(SignArgs),
+    /// Check an X-Cron-Signature header value against a request
+    Verify(VerifyArgs),
+    /// Print the next fire times of a schedule expression
+    Next(NextArgs),
+    /// Print a shell completion script
+    Completion(CompletionArgs),
+    /// Print the version
+    Version,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Manifest source: a file path or a file:// URL
+    pub source: String,
+    /// Print the canonical bytes of the normalized manifest instead of a summary
+    #[arg(long)]
+    pub canonical: bool,
+}
+
+/// Where cronix state lives; shared by every command that reads or writes it.
+#[derive(Debug, Clone, Args, Default)]
+pub struct PathArgs {
+    /// Directory of per-job spec files (default: config's spec_dir, else /etc/cronix/jobs)
+    #[arg(long, value_name = "DIR")]
+    pub spec_dir: Option<PathBuf>,
+    /// Directory of per-job lock files (default: config's lock_dir, else /run/cronix)
+    #[arg(long, value_name = "DIR")]
+    pub lock_dir: Option<PathBuf>,
+    /// Directory of run history and the apply audit (default: config's state_dir, else /var/lib/cronix)
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// The crontab cronix reconciles into.
+#[derive(Debug, Clone, Args, Default)]
+pub struct TargetArgs {
+    /// Crontab file to manage (default: config's crontab_path, else /etc/cron.d/cronix)
+    #[arg(long, value_name = "FILE", conflicts_with = "crontab_user")]
+    pub crontab_path: Option<PathBuf>,
+    /// Line format of the crontab file: system (with a user column) or user (without)
+    #[arg(long, value_enum)]
+    pub crontab_format: Option<CrontabFormat>,
+    /// Manage this user's crontab through crontab(1) instead of a file
+    #[arg(long, value_name = "USER")]
+    pub crontab_user: Option<String>,
+    /// User column of system crontab entries (default: config's run_as, else root)
+    #[arg(long, value_name = "USER")]
+    pub run_as: Option<String>,
+    /// Absolute path of the cronix binary that cron runs (default: config's trigger_bin, else this binary)
+    #[arg(long, value_name = "PATH")]
+    pub trigger_bin: Option<PathBuf>,
+    #[command(flatten)]
+    pub paths: PathArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CrontabFormat {
+    System,
+    User,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    /// Manifest source: file path, file://, https:// or loopback http:// URL
+    #[arg(long, value_name = "SOURCE")]
+    pub manifest: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+    /// Exit with status 5 when anything drifted
+    #[arg(long)]
+    pub exit_on_drift: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Only remove entries of this app
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
+    /// Do not ask for confirmation (required without a terminal)
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The job, as APP.JOB
+    pub job: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The job, as APP.JOB (omit with --audit)
+    #[arg(required_unless_present = "audit")]
+    pub job: Option<String>,
+    /// Show the apply/prune audit journal instead of runs
+    #[arg(long, conflicts_with = "job")]
+    pub audit: bool,
+    /// Show at most this many records, newest last
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Only records at or after this time (RFC 3339, or a duration ago such as 2h)
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only runs with this final status
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    #[command(flatten)]
+    pub paths: PathArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// Directory of per-job spec files (default: config's spec_dir, else /etc/cronix/jobs)
+    #[arg(long, value_name = "DIR")]
+    pub spec_dir: Option<PathBuf>,
+    /// The job to fire, as APP.JOB
+    pub job: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// HTTP method of the request
+    #[arg(long)]
+    pub method: String,
+    /// Path and query of the request, exactly as sent
+    #[arg(long)]
+    pub path: String,
+    /// File holding the request body ("-" for standard input; default: empty body)
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// Unix timestamp to sign at (default: now)
+    #[arg(long, value_name = "SECONDS")]
+    pub timestamp: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// HTTP method of the request
+    #[arg(long)]
+    pub method: String,
+    /// Path and query of the request, exactly as received
+    #[arg(long)]
+    pub path: String,
+    /// File holding the request body ("-" for standard input; default: empty body)
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// The X-Cron-Signature header value
+    #[arg(long, value_name = "VALUE")]
+    pub signature: Option<String>,
+    /// Unix time to verify at (default: now)
+    #[arg(long, value_name = "SECONDS")]
+    pub now: Option<i64>,
+    /// Accepted clock skew in seconds (at least 30)
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub max_skew: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct NextArgs {
+    /// Schedule expression, e.g. "0 2 * * 1-5", "@daily", "@every 15m"
+    pub expr: String,
+    /// How many fire times to print
+    #[arg(long, default_value_t = 5)]
+    pub count: usize,
+    /// Print fires strictly after this instant (RFC 3339; default: now)
+    #[arg(long, value_name = "RFC3339")]
+    pub after: Option<String>,
+    /// IANA time zone the schedule is read in
+    #[arg(long, default_value = "UTC")]
+    pub timezone: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// Shell to generate the completion script for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The clap command tree, for completions and man pages.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Parse `args`; on a parse error or `--help`/`--version`, print clap's message and return the exit code.
+///
+/// `trigger` is run by cron, where exit 2 would read as "retries exhausted": its argument errors exit 3.
+pub fn parse(args: &[OsString]) -> Result<Cli, ExitCode> {
+    match Cli::try_parse_from(args) {
+        Ok(cli) => Ok(cli),
+        Err(err) => {
+            let _ = err.print();
+            if !err.use_stderr() {
+                return Err(ExitCode::SUCCESS);
+            }
+            let is_trigger = args.iter().skip(1).any(|a| a == "trigger");
+            Err(ExitCode::from(if is_trigger {
+                TRIGGER_USAGE_EXIT
+            } else {
+                2
+            }))
+        }
+    }
+}

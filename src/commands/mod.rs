@@ -1,0 +1,42 @@
+//! One module per subcommand; each is a function from checked arguments to an exit status.
+
+pub mod apply;
+pub mod completion;
+pub mod drift;
+pub mod global_status;
+pub mod history;
+pub mod list;
+pub mod next;
+pub mod plan;
+pub mod prune;
+pub mod show;
+pub mod sign;
+pub mod trigger;
+pub mod validate;
+pub mod verify;
+pub mod version;
+
+use crate::cli::{Cli, Command};
+use crate::error::{Failure, Status};
+
+/// Run the parsed command.
+pub fn dispatch(cli: Cli) -> Result<Status, Failure> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Validate(args) => validate::run(global, &args),
+        Command::Plan(args) => plan::run(global, &args),
+        Command::Apply(args) => apply::run(global, &args),
+        Command::Drift(args) => drift::run(global, &args),
+        Command::Prune(args) => prune::run(global, &args),
+        Command::List(args) => list::run(global, &args),
+        Command::Show(args) => show::run(global, &args),
+        Command::History(args) => history::run(global, &args),
+        Command::GlobalStatus(args) => global_status::run(global, &args),
+        Command::Trigger(args) => trigger::run(global, &args),
+        Command::Sign(args) => sign::run(global, &args),
+        Command::Verify(args) => verify::run(global, &args),
+        Command::Next(args) => next::run(global, &args),
+        Command::Completion(args) => completion::run(&args),
+        Command::Version => version::run(global),
+    }
+}

@@ -1,0 +1,13 @@
+//! The pure core: values in, values out.
+//!
+//! Nothing here touches files, processes, the network, the environment or the clock; callers pass the
+//! current time, file contents and environment values in.
+
+pub mod crontab;
+pub mod hash;
+pub mod manifest;
+pub mod plan;
+pub mod schedule;
+pub mod secret;
+pub mod signature;
+pub mod spec;

@@ -1,0 +1,4 @@
+//! The effects shell: files, processes, HTTP, locks and the clock around the pure core.
+
+pub mod source;
+pub mod tz;
