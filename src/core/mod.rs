@@ -12,3 +12,4 @@ pub mod schedule;
 pub mod secret;
 pub mod signature;
 pub mod spec;
+pub mod target_checks;

@@ -1,1 +1,514 @@
-//! (to be written)
+//! The plan as data: the difference between desired entries and spec files and what is installed, and
+//! the crontab bytes that executing the plan produces.
+//!
+//! Pure. It never reads or writes anything; `shell::reconcile` feeds it and executes it. Ordering is
+//! fixed here: deletes, then updates, then creates, each sorted by app, job, idx, and entries before specs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::core::crontab::{self, Block, Crontab, Marker};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Delete,
+    Update,
+    Create,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    Entry,
+    Spec,
+}
+
+/// Why an op is needed, as `drift` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    /// Desired but not installed.
+    Missing,
+    /// Installed from a different desired state (hash differs), or a spec file with other bytes or mode.
+    Changed,
+    /// The entry line was edited by hand while its marker kept the right hash.
+    Edited,
+    /// A marker without its entry line, or a spec file of a job that is no longer desired.
+    Orphaned,
+    /// An owned entry that is no longer desired, or a duplicate of one.
+    Extra,
+    /// Removed on request (prune).
+    Pruned,
+}
+
+/// One desired crontab entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredEntry {
+    pub app: String,
+    pub job: String,
+    pub idx: usize,
+    /// The schedule as the manifest gives it.
+    pub schedule: String,
+    /// The rendered entry line.
+    pub line: String,
+    pub hash: String,
+}
+
+/// A spec file's bytes and permission bits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecFile {
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+}
+
+/// One change. `at` points at the crontab block an entry op replaces or removes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Op {
+    pub op: Action,
+    pub kind: Subject,
+    pub app: String,
+    pub job: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idx: Option<usize>,
+    pub drift: DriftKind,
+    /// Entries: the schedule of the new entry (create/update) or of the removed one (delete).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Entries: the new line and hash (create/update).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    #[serde(skip)]
+    pub at: Option<usize>,
+    #[serde(skip)]
+    pub spec: Option<SpecFile>,
+}
+
+/// The ordered list of changes. Empty means the installed state is the desired state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub ops: Vec<Op>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    pub fn entry_ops(&self) -> impl Iterator<Item = &Op> {
+        self.ops.iter().filter(|o| o.kind == Subject::Entry)
+    }
+
+    pub fn spec_ops(&self) -> impl Iterator<Item = &Op> {
+        self.ops.iter().filter(|o| o.kind == Subject::Spec)
+    }
+
+    /// How many ops of each action.
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for op in &self.ops {
+            match op.op {
+                Action::Create => counts.create += 1,
+                Action::Update => counts.update += 1,
+                Action::Delete => counts.delete += 1,
+            }
+        }
+        counts
+    }
+
+    fn sorted(mut ops: Vec<Op>) -> Plan {
+        ops.sort_by(|a, b| {
+            (a.op, &a.app, &a.job, a.kind, a.idx, a.at).cmp(&(
+                b.op, &b.app, &b.job, b.kind, b.idx, b.at,
+            ))
+        });
+        Plan { ops }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+}
+
+/// Plan the reconciliation of `app`: its desired entries and spec files against the crontab and the
+/// app's installed spec files (keyed by job name). Other apps' blocks are never part of the plan.
+pub fn plan_apply(
+    app: &str,
+    desired: &[DesiredEntry],
+    desired_specs: &BTreeMap<String, SpecFile>,
+    installed: &Crontab,
+    installed_specs: &BTreeMap<String, SpecFile>,
+) -> Plan {
+    let mut ops = entry_ops(app, desired, installed);
+    ops.extend(spec_ops(app, desired_specs, installed_specs));
+    Plan::sorted(ops)
+}
+
+fn entry_ops(app: &str, desired: &[DesiredEntry], installed: &Crontab) -> Vec<Op> {
+    let wanted: HashMap<(&str, usize), &DesiredEntry> = desired
+        .iter()
+        .map(|d| ((d.job.as_str(), d.idx), d))
+        .collect();
+    let mut seen: BTreeSet<(&str, usize)> = BTreeSet::new();
+    let mut ops = Vec::new();
+    for (at, block) in installed.blocks.iter().enumerate() {
+        match block {
+            Block::Owned(entry) if entry.marker.app == app => {
+                let key = (entry.marker.job.as_str(), entry.marker.idx);
+                match wanted.get(&key) {
+                    Some(d) if seen.insert(key) => {
+                        if let Some(drift) = entry_drift(&entry.marker, &entry.line, d) {
+                            ops.push(upsert(Action::Update, drift, d, Some(at)));
+                        }
+                    }
+                    _ => ops.push(removal(
+                        &entry.marker,
+                        DriftKind::Extra,
+                        Some(crontab::schedule_of(&entry.line)),
+                        at,
+                    )),
+                }
+            }
+            Block::OrphanMarker { marker, .. } if marker.app == app => {
+                ops.push(removal(marker, DriftKind::Orphaned, None, at));
+            }
+            _ => {}
+        }
+    }
+    for d in desired {
+        if !seen.contains(&(d.job.as_str(), d.idx)) {
+            ops.push(upsert(Action::Create, DriftKind::Missing, d, None));
+        }
+    }
+    ops
+}
+
+/// `None` when the installed entry is exactly the desired one.
+fn entry_drift(marker: &Marker, line: &str, desired: &DesiredEntry) -> Option<DriftKind> {
+    match (marker.hash == desired.hash, line == desired.line) {
+        (true, true) => None,
+        (true, false) => Some(DriftKind::Edited),
+        (false, _) => Some(DriftKind::Changed),
+    }
+}
+
+fn upsert(action: Action, drift: DriftKind, d: &DesiredEntry, at: Option<usize>) -> Op {
+    Op {
+        op: action,
+        kind: Subject::Entry,
+        app: d.app.clone(),
+        job: d.job.clone(),
+        idx: Some(d.idx),
+        drift,
+        schedule: Some(d.schedule.clone()),
+        line: Some(d.line.clone()),
+        hash: Some(d.hash.clone()),
+        at,
+        spec: None,
+    }
+}
+
+fn removal(marker: &Marker, drift: DriftKind, schedule: Option<String>, at: usize) -> Op {
+    Op {
+        op: Action::Delete,
+        kind: Subject::Entry,
+        app: marker.app.clone(),
+        job: marker.job.clone(),
+        idx: Some(marker.idx),
+        drift,
+        schedule,
+        line: None,
+        hash: None,
+        at: Some(at),
+        spec: None,
+    }
+}
+
+fn spec_ops(
+    app: &str,
+    desired: &BTreeMap<String, SpecFile>,
+    installed: &BTreeMap<String, SpecFile>,
+) -> Vec<Op> {
+    let mut ops = Vec::new();
+    for (job, want) in desired {
+        let change = match installed.get(job) {
+            None => Some((Action::Create, DriftKind::Missing)),
+            Some(have) if have != want => Some((Action::Update, DriftKind::Changed)),
+            Some(_) => None,
+        };
+        if let Some((action, drift)) = change {
+            ops.push(spec_op(action, drift, app, job, Some(want.clone())));
+        }
+    }
+    for job in installed.keys().filter(|j| !desired.contains_key(*j)) {
+        ops.push(spec_op(Action::Delete, DriftKind::Orphaned, app, job, None));
+    }
+    ops
+}
+
+fn spec_op(action: Action, drift: DriftKind, app: &str, job: &str, spec: Option<SpecFile>) -> Op {
+    Op {
+        op: action,
+        kind: Subject::Spec,
+        app: app.to_string(),
+        job: job.to_string(),
+        idx: None,
+        drift,
+        schedule: None,
+        line: None,
+        hash: None,
+        at: None,
+        spec,
+    }
+}
+
+/// Plan the removal of every owned entry and orphaned marker (of `app` only, when given), and of the
+/// listed spec files (`(app, job)` pairs).
+pub fn plan_prune(app: Option<&str>, installed: &Crontab, specs: &BTreeSet<(String, String)>) -> Plan {
+    let in_scope = |a: &str| app.is_none_or(|want| want == a);
+    let mut ops = Vec::new();
+    for (at, block) in installed.blocks.iter().enumerate() {
+        match block {
+            Block::Owned(e) if in_scope(&e.marker.app) => ops.push(removal(
+                &e.marker,
+                DriftKind::Pruned,
+                Some(crontab::schedule_of(&e.line)),
+                at,
+            )),
+            Block::OrphanMarker { marker, .. } if in_scope(&marker.app) => {
+                ops.push(removal(marker, DriftKind::Pruned, None, at))
+            }
+            _ => {}
+        }
+    }
+    for (spec_app, job) in specs.iter().filter(|(a, _)| in_scope(a)) {
+        ops.push(spec_op(
+            Action::Delete,
+            DriftKind::Pruned,
+            spec_app,
+            job,
+            None,
+        ));
+    }
+    Plan::sorted(ops)
+}
+
+/// The apps that own entries or markers in `installed`.
+pub fn apps_in(installed: &Crontab) -> BTreeSet<String> {
+    installed
+        .blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Owned(e) => Some(e.marker.app.clone()),
+            Block::OrphanMarker { marker, .. } => Some(marker.app.clone()),
+            Block::Foreign(_) => None,
+        })
+        .collect()
+}
+
+/// The crontab bytes after the plan's entry ops: updated entries in place, deleted ones gone (both
+/// lines, nothing else), created ones appended at the end, after a `\n` if the file lacked a final one.
+/// Every other byte is copied unchanged.
+pub fn render_crontab(installed: &Crontab, plan: &Plan) -> Vec<u8> {
+    let by_block: HashMap<usize, &Op> = plan
+        .entry_ops()
+        .filter_map(|op| op.at.map(|at| (at, op)))
+        .collect();
+    let mut out = Vec::with_capacity(installed.blocks.iter().map(|b| b.raw().len()).sum());
+    for (at, block) in installed.blocks.iter().enumerate() {
+        match by_block.get(&at) {
+            None => out.extend_from_slice(block.raw()),
+            Some(op) if op.op == Action::Delete => {}
+            Some(op) => out.extend_from_slice(&rendered(op)),
+        }
+    }
+    let creates: Vec<&Op> = plan
+        .entry_ops()
+        .filter(|op| op.op == Action::Create)
+        .collect();
+    if !creates.is_empty() && !out.is_empty() && !out.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    for op in creates {
+        out.extend_from_slice(&rendered(op));
+    }
+    out
+}
+
+fn rendered(op: &Op) -> Vec<u8> {
+    let marker = Marker {
+        app: op.app.clone(),
+        job: op.job.clone(),
+        hash: op.hash.clone().unwrap_or_default(),
+        idx: op.idx.unwrap_or_default(),
+    };
+    crontab::render_entry(op.line.as_deref().unwrap_or_default(), &marker)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desired(app: &str, job: &str, idx: usize, hash: &str) -> DesiredEntry {
+        DesiredEntry {
+            app: app.into(),
+            job: job.into(),
+            idx,
+            schedule: "0 2 * * *".into(),
+            line: format!("0 2 * * * root /b trigger --spec-dir /s {app}.{job}"),
+            hash: hash.into(),
+        }
+    }
+
+    fn installed_text(entries: &[&DesiredEntry]) -> String {
+        entries
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}\n# cronix:owned app={} job={} hash={} idx={}\n",
+                    d.line, d.app, d.job, d.hash, d.idx
+                )
+            })
+            .collect()
+    }
+
+    fn plan_of(desired: &[DesiredEntry], text: &str) -> Plan {
+        plan_apply(
+            "a",
+            desired,
+            &BTreeMap::new(),
+            &crontab::parse(text.as_bytes()),
+            &BTreeMap::new(),
+        )
+    }
+
+    const H1: &str = "1111111111111111";
+    const H2: &str = "2222222222222222";
+
+    #[test]
+    fn a_missing_entry_is_created_at_the_end() {
+        let d = desired("a", "j", 0, H1);
+        let plan = plan_of(std::slice::from_ref(&d), "# keep\nno-newline");
+        assert_eq!(plan.ops.len(), 1);
+        assert_eq!((plan.ops[0].op, plan.ops[0].drift), (Action::Create, DriftKind::Missing));
+        let out = render_crontab(&crontab::parse(b"# keep\nno-newline"), &plan);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("# keep\nno-newline\n{}", installed_text(&[&d]))
+        );
+    }
+
+    #[test]
+    fn an_installed_entry_with_equal_hash_and_line_is_left_alone() {
+        let d = desired("a", "j", 0, H1);
+        let plan = plan_of(std::slice::from_ref(&d), &installed_text(&[&d]));
+        assert!(plan.is_empty(), "{plan:?}");
+    }
+
+    #[test]
+    fn a_changed_hash_is_updated_in_place() {
+        let old = desired("a", "j", 0, H1);
+        let new = desired("a", "j", 0, H2);
+        let text = format!("# top\n{}# bottom\n", installed_text(&[&old]));
+        let plan = plan_of(std::slice::from_ref(&new), &text);
+        assert_eq!((plan.ops[0].op, plan.ops[0].drift), (Action::Update, DriftKind::Changed));
+        let out = render_crontab(&crontab::parse(text.as_bytes()), &plan);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("# top\n{}# bottom\n", installed_text(&[&new]))
+        );
+    }
+
+    #[test]
+    fn a_hand_edited_line_with_intact_hash_is_edited_drift() {
+        let d = desired("a", "j", 0, H1);
+        let text = installed_text(&[&d]).replacen("0 2", "5 3", 1);
+        let plan = plan_of(std::slice::from_ref(&d), &text);
+        assert_eq!((plan.ops[0].op, plan.ops[0].drift), (Action::Update, DriftKind::Edited));
+    }
+
+    #[test]
+    fn entries_no_longer_desired_and_duplicates_are_deleted_other_apps_untouched() {
+        let keep = desired("a", "j", 0, H1);
+        let gone = desired("a", "old", 0, H1);
+        let other = desired("b", "j", 0, H1);
+        let text = installed_text(&[&keep, &gone, &other, &keep]);
+        let plan = plan_of(std::slice::from_ref(&keep), &text);
+        let kinds: Vec<_> = plan.ops.iter().map(|o| (o.op, o.job.as_str(), o.drift)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (Action::Delete, "j", DriftKind::Extra),
+                (Action::Delete, "old", DriftKind::Extra)
+            ]
+        );
+        let out = render_crontab(&crontab::parse(text.as_bytes()), &plan);
+        assert_eq!(String::from_utf8(out).unwrap(), installed_text(&[&keep, &other]));
+    }
+
+    #[test]
+    fn an_orphaned_marker_of_the_app_is_removed_alone() {
+        let d = desired("a", "j", 0, H1);
+        let text = format!("# foreign\n# cronix:owned app=a job=j hash={H1} idx=0\n# after\n");
+        let plan = plan_of(std::slice::from_ref(&d), &text);
+        let out = String::from_utf8(render_crontab(&crontab::parse(text.as_bytes()), &plan)).unwrap();
+        assert_eq!(out, format!("# foreign\n# after\n{}", installed_text(&[&d])));
+    }
+
+    #[test]
+    fn spec_files_missing_changed_and_orphaned_are_planned() {
+        let spec = |b: &str| SpecFile {
+            bytes: b.as_bytes().to_vec(),
+            mode: 0o644,
+        };
+        let desired_specs = BTreeMap::from([
+            ("new".to_string(), spec("n")),
+            ("same".to_string(), spec("s")),
+            ("moved".to_string(), spec("m2")),
+        ]);
+        let installed_specs = BTreeMap::from([
+            ("same".to_string(), spec("s")),
+            ("moved".to_string(), spec("m1")),
+            ("gone".to_string(), spec("g")),
+        ]);
+        let plan = plan_apply("a", &[], &desired_specs, &Crontab::default(), &installed_specs);
+        let got: Vec<_> = plan.ops.iter().map(|o| (o.op, o.job.as_str(), o.drift)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Action::Delete, "gone", DriftKind::Orphaned),
+                (Action::Update, "moved", DriftKind::Changed),
+                (Action::Create, "new", DriftKind::Missing),
+            ]
+        );
+    }
+
+    #[test]
+    fn ops_come_deletes_then_updates_then_creates() {
+        let d0 = desired("a", "j", 0, H2);
+        let d1 = desired("a", "k", 0, H1);
+        let text = installed_text(&[&desired("a", "j", 0, H1), &desired("a", "z", 0, H1)]);
+        let plan = plan_of(&[d0, d1], &text);
+        let actions: Vec<_> = plan.ops.iter().map(|o| o.op).collect();
+        assert_eq!(actions, vec![Action::Delete, Action::Update, Action::Create]);
+    }
+
+    #[test]
+    fn prune_removes_only_the_chosen_app() {
+        let a = desired("a", "j", 0, H1);
+        let b = desired("b", "j", 0, H1);
+        let text = format!("# x\n{}", installed_text(&[&a, &b]));
+        let parsed = crontab::parse(text.as_bytes());
+        let plan = plan_prune(Some("a"), &parsed, &BTreeSet::new());
+        let out = String::from_utf8(render_crontab(&parsed, &plan)).unwrap();
+        assert_eq!(out, format!("# x\n{}", installed_text(&[&b])));
+        let all = plan_prune(None, &parsed, &BTreeSet::new());
+        assert_eq!(render_crontab(&parsed, &all), b"# x\n");
+    }
+}

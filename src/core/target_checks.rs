@@ -1,0 +1,351 @@
+//! Checks a manifest against the target before anything is written, and derives the desired state:
+//! rendered entries with their hashes, and spec files.
+//!
+//! Pure: the shell passes in what it looked up (host zone, whether the run-as user exists, operator
+//! refs). Only validated parts reach a crontab line: the translated schedule, the user, absolute paths
+//! of `[A-Za-z0-9/._-]` and names. Errors never print a `raw:` reference's value.
+
+use std::collections::BTreeMap;
+
+use crate::core::crontab::EntryLine;
+use crate::core::hash::entry_hash;
+use crate::core::manifest::{self, Job, Manifest};
+use crate::core::plan::{DesiredEntry, SpecFile};
+use crate::core::schedule::Schedule;
+use crate::core::spec::{JobSpec, SPEC_FORMAT};
+
+/// Everything about the target and the operator that the desired state depends on.
+#[derive(Debug, Clone)]
+pub struct TargetFacts<'a> {
+    /// The user column (system crontabs), or `None` (user crontabs).
+    pub run_as: Option<&'a str>,
+    pub trigger_bin: &'a str,
+    pub spec_dir: &'a str,
+    pub lock_dir: &'a str,
+    pub state_dir: &'a str,
+    /// The zone cron fires in (the host's), as an IANA name.
+    pub host_zone: &'a str,
+    pub operator_refs: &'a [String],
+    pub allow_http_hosts: &'a [String],
+}
+
+/// The desired state of one app on one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub entries: Vec<DesiredEntry>,
+    /// Spec files by job name.
+    pub specs: BTreeMap<String, SpecFile>,
+    /// Things the operator should know that do not stop the apply (e.g. `raw:` references).
+    pub warnings: Vec<String>,
+}
+
+/// Check paths and the user, then every job; collect every problem rather than stopping at the first.
+pub fn desired_state(manifest: &Manifest, facts: &TargetFacts) -> Result<Desired, Vec<String>> {
+    let mut errors = check_target(facts);
+    let mut desired = Desired {
+        entries: Vec::new(),
+        specs: BTreeMap::new(),
+        warnings: Vec::new(),
+    };
+    for job in &manifest.jobs {
+        match desired_job(&manifest.app, job, facts) {
+            Ok((entries, spec, warnings)) => {
+                desired.entries.extend(entries);
+                desired.specs.insert(job.name.clone(), spec);
+                desired.warnings.extend(warnings);
+            }
+            Err(job_errors) => errors.extend(job_errors),
+        }
+    }
+    if errors.is_empty() {
+        Ok(desired)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The parts of every line that come from the operator, not the manifest.
+pub fn check_target(facts: &TargetFacts) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (what, flag, path) in [
+        ("trigger binary", "--trigger-bin", facts.trigger_bin),
+        ("spec dir", "--spec-dir", facts.spec_dir),
+    ] {
+        if !is_safe_path(path) {
+            errors.push(format!(
+                "{what} {path:?}: a crontab line may only hold absolute paths of [A-Za-z0-9/._-]; \
+                 give {flag} such a path"
+            ));
+        }
+    }
+    if let Some(user) = facts.run_as
+        && !is_safe_user(user)
+    {
+        errors.push(format!(
+            "run-as user {user:?}: a user name may only hold [A-Za-z0-9._-] and not start with '-'; \
+             fix --run-as"
+        ));
+    }
+    errors
+}
+
+/// Absolute, no `..` segment, only `[A-Za-z0-9/._-]`.
+pub fn is_safe_path(path: &str) -> bool {
+    path.starts_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+        && !path.split('/').any(|seg| seg == "..")
+}
+
+/// A plain user name cron accepts in the user column.
+pub fn is_safe_user(user: &str) -> bool {
+    !user.is_empty()
+        && !user.starts_with('-')
+        && user.len() <= 32
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+type JobState = (Vec<DesiredEntry>, SpecFile, Vec<String>);
+
+fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Vec<String>> {
+    let mut errors = Vec::new();
+    let name = &job.name;
+    if !same_zone(&job.timezone, facts.host_zone) {
+        errors.push(format!(
+            "job {name}: timezone {:?} differs from the host zone {:?} that cron fires in; set the \
+             job's timezone to the host zone {:?}, or run cron in {:?}",
+            job.timezone, facts.host_zone, facts.host_zone, job.timezone
+        ));
+    }
+    if let Err(e) = check_url(name, &job.request.url, facts.allow_http_hosts) {
+        errors.push(e);
+    }
+    let refs = match effective_refs(name, &job.auth.secret_refs, facts.operator_refs) {
+        Ok(refs) => refs,
+        Err(e) => {
+            errors.extend(e);
+            Vec::new()
+        }
+    };
+    let mut expressions = Vec::new();
+    for (i, expr) in job.schedules.iter().enumerate() {
+        match Schedule::parse(expr) {
+            Ok(s) => expressions.push(s.crontab_expression()),
+            Err(e) => errors.push(format!("job {name}: schedules/{i}: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let canonical = manifest::canonical_single_job(app, job);
+    let entries = job
+        .schedules
+        .iter()
+        .zip(&expressions)
+        .enumerate()
+        .map(|(idx, (schedule, expr))| {
+            let line = EntryLine {
+                schedule: expr,
+                run_as: facts.run_as,
+                trigger_bin: facts.trigger_bin,
+                spec_dir: facts.spec_dir,
+                app,
+                job: name,
+            }
+            .render();
+            DesiredEntry {
+                app: app.to_string(),
+                job: name.clone(),
+                idx,
+                schedule: schedule.clone(),
+                hash: entry_hash(&canonical, idx, &line),
+                line,
+            }
+        })
+        .collect();
+    let warnings = refs
+        .iter()
+        .filter(|r| r.starts_with("raw:"))
+        .map(|_| {
+            format!(
+                "job {name}: uses a raw: secret reference, which is for development only; its spec \
+                 file is written with mode 0600"
+            )
+        })
+        .collect();
+    let spec = spec_file(app, job, refs, facts);
+    Ok((entries, spec, warnings))
+}
+
+/// The spec file bytes: pretty JSON with a final newline; 0600 when a `raw:` reference is inside.
+pub fn spec_file(app: &str, job: &Job, secret_refs: Vec<String>, facts: &TargetFacts) -> SpecFile {
+    let private = secret_refs.iter().any(|r| r.starts_with("raw:"));
+    let spec = JobSpec {
+        format: SPEC_FORMAT,
+        app: app.to_string(),
+        job: job.clone(),
+        secret_refs,
+        lock_dir: facts.lock_dir.to_string(),
+        state_dir: facts.state_dir.to_string(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&spec).unwrap_or_default();
+    bytes.push(b'\n');
+    SpecFile {
+        bytes,
+        mode: if private { 0o600 } else { 0o644 },
+    }
+}
+
+/// The job's own references when it has any (each allowed by the operator), else the operator's.
+pub fn effective_refs(
+    job: &str,
+    own: &[String],
+    operator: &[String],
+) -> Result<Vec<String>, Vec<String>> {
+    if own.is_empty() {
+        if operator.is_empty() {
+            return Err(vec![format!(
+                "job {job}: has no secret reference and the operator allows none, so it could never \
+                 fire; pass --secret-ref REF to apply or list secret_refs in cronix.yaml"
+            )]);
+        }
+        return Ok(operator.to_vec());
+    }
+    let refused: Vec<String> = own
+        .iter()
+        .filter(|r| !operator.contains(r))
+        .map(|r| {
+            format!(
+                "job {job}: secret reference {} is not allowed by the operator; allow it with \
+                 --secret-ref {} (or secret_refs in cronix.yaml), or remove it from the manifest",
+                shown_ref(r),
+                shown_ref(r)
+            )
+        })
+        .collect();
+    if refused.is_empty() {
+        Ok(own.to_vec())
+    } else {
+        Err(refused)
+    }
+}
+
+/// A reference as it may appear in messages: a `raw:` value is never shown.
+pub fn shown_ref(reference: &str) -> String {
+    if reference.starts_with("raw:") {
+        "raw:[redacted]".to_string()
+    } else {
+        reference.to_string()
+    }
+}
+
+/// Plain `http://` only to loopback hosts or hosts the operator listed.
+fn check_url(job: &str, url: &str, allow_http_hosts: &[String]) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| {
+        format!("job {job}: request url is not a valid URL ({e}); give an https:// URL")
+    })?;
+    if parsed.scheme() != "http" {
+        return Ok(());
+    }
+    let host = parsed.host_str().unwrap_or_default();
+    if is_loopback(&parsed) || allow_http_hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return Ok(());
+    }
+    Err(format!(
+        "job {job}: request url uses plain http:// to {host}, where a signed request can be read and \
+         replayed; use https://, or list {host} in allow_http_hosts in cronix.yaml"
+    ))
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Names of the zone that is UTC under another name.
+const UTC_ALIASES: &[&str] = &[
+    "UTC",
+    "Etc/UTC",
+    "Etc/UCT",
+    "UCT",
+    "Etc/Universal",
+    "Universal",
+    "Etc/Zulu",
+    "Zulu",
+    "Etc/GMT",
+    "GMT",
+    "Etc/GMT0",
+    "Etc/GMT+0",
+    "Etc/GMT-0",
+    "GMT0",
+    "Etc/Greenwich",
+    "Greenwich",
+];
+
+/// Whether two zone names are the same zone (equal, or both UTC).
+pub fn same_zone(a: &str, b: &str) -> bool {
+    a == b || (UTC_ALIASES.contains(&a) && UTC_ALIASES.contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_paths_are_absolute_and_plain() {
+        assert!(is_safe_path("/usr/local/bin/cronix"));
+        assert!(is_safe_path("/tmp/x_y-z.1/jobs"));
+        for bad in ["relative/x", "/a b", "/a;rm", "/a/../etc", "/a\n", "/a%b", ""] {
+            assert!(!is_safe_path(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_job_without_refs_gets_the_operators() {
+        let op = vec!["env:A".to_string()];
+        assert_eq!(effective_refs("j", &[], &op).unwrap(), op);
+    }
+
+    #[test]
+    fn no_refs_at_all_is_refused_with_the_fix() {
+        let err = effective_refs("j", &[], &[]).unwrap_err();
+        assert!(err[0].contains("job j") && err[0].contains("--secret-ref"), "{err:?}");
+    }
+
+    #[test]
+    fn a_ref_the_operator_did_not_allow_is_named() {
+        let err = effective_refs("j", &["file:/etc/shadow".into()], &["env:A".into()]).unwrap_err();
+        assert!(err[0].contains("file:/etc/shadow") && err[0].contains("job j"), "{err:?}");
+    }
+
+    #[test]
+    fn a_refused_raw_ref_never_shows_its_value() {
+        let err = effective_refs("j", &["raw:hunter2".into()], &[]).unwrap_err();
+        assert!(!err[0].contains("hunter2") && err[0].contains("raw:[redacted]"));
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_loopback_or_listed() {
+        assert!(check_url("j", "http://127.0.0.1:8080/x", &[]).is_ok());
+        assert!(check_url("j", "http://localhost/x", &[]).is_ok());
+        assert!(check_url("j", "http://[::1]/x", &[]).is_ok());
+        assert!(check_url("j", "https://example.com/x", &[]).is_ok());
+        let err = check_url("j", "http://example.com/x", &[]).unwrap_err();
+        assert!(err.contains("allow_http_hosts"), "{err}");
+        assert!(check_url("j", "http://example.com/x", &["example.com".into()]).is_ok());
+    }
+
+    #[test]
+    fn utc_names_are_the_same_zone() {
+        assert!(same_zone("UTC", "Etc/UTC"));
+        assert!(same_zone("Europe/Paris", "Europe/Paris"));
+        assert!(!same_zone("Europe/Paris", "UTC"));
+    }
+}
