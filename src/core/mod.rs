@@ -7,6 +7,7 @@ pub mod audit;
 pub mod crontab;
 pub mod hash;
 pub mod manifest;
+pub mod manifest_schema;
 pub mod plan;
 pub mod schedule;
 pub mod secret;
