@@ -1,8 +1,27 @@
-//! `cronix apply`: reconcile a manifest into the crontab and spec files.
+//! `cronix apply [--dry-run]`: reconcile the manifest into the crontab and spec files.
+//!
+//! `--dry-run` is `plan`: the same code path that only reads. A real apply prints the plan it
+//! executed, or that nothing changed.
 
 use crate::cli::{ApplyArgs, GlobalArgs};
+use crate::commands::plan;
 use crate::error::{Failure, Status};
+use crate::shell::reconcile;
 
-pub fn run(_global: &GlobalArgs, _args: &ApplyArgs) -> Result<Status, Failure> {
-    Err(Failure::usage("`cronix apply` is not built yet"))
+pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status, Failure> {
+    if args.dry_run {
+        return plan::run(global, &args.reconcile);
+    }
+    let ctx = reconcile::context(global, &args.reconcile.target)?;
+    let loaded = reconcile::load_manifest(&args.reconcile.manifest)?;
+    let (done, warnings) = reconcile::apply(&ctx, &loaded)?;
+    reconcile::warn(&warnings);
+    plan::print_plan(
+        global.output,
+        &ctx,
+        &loaded.manifest.app,
+        &done,
+        Some(!done.is_empty()),
+    );
+    Ok(Status::OK)
 }

@@ -1,8 +1,69 @@
-//! `cronix drift`: report installed state that differs from the manifest.
+//! `cronix drift [--exit-on-drift]`: installed state that differs from the manifest, with the kind of
+//! each drift (missing, changed, edited, orphaned, extra). Exit 5 with the flag when anything drifted.
+//!
+//! Reads only.
 
-use crate::cli::{DriftArgs, GlobalArgs};
+use serde::Serialize;
+
+use crate::cli::{DriftArgs, GlobalArgs, Output};
+use crate::commands::plan::{OpView, json_name, op_views};
 use crate::error::{Failure, Status};
+use crate::shell::reconcile;
 
-pub fn run(_global: &GlobalArgs, _args: &DriftArgs) -> Result<Status, Failure> {
-    Err(Failure::usage("`cronix drift` is not built yet"))
+/// Exit status of `drift --exit-on-drift` when anything drifted.
+pub const DRIFT_EXIT: u8 = 5;
+
+#[derive(Serialize)]
+struct DriftDoc<'a> {
+    app: &'a str,
+    target: String,
+    drifted: bool,
+    drift: Vec<OpView<'a>>,
+}
+
+pub fn run(global: &GlobalArgs, args: &DriftArgs) -> Result<Status, Failure> {
+    let ctx = reconcile::context(global, &args.reconcile.target)?;
+    let loaded = reconcile::load_manifest(&args.reconcile.manifest)?;
+    let (plan, _) = reconcile::plan(&ctx, &loaded.manifest)?;
+    let app = loaded.manifest.app.as_str();
+    let views = op_views(&ctx, &plan);
+    match global.output {
+        Output::Json => {
+            let doc = DriftDoc {
+                app,
+                target: ctx.target.describe(),
+                drifted: !plan.is_empty(),
+                drift: views,
+            };
+            println!("{}", serde_json::to_string(&doc).unwrap_or_default());
+        }
+        Output::Table if plan.is_empty() => {
+            println!(
+                "no drift: app {app} on {} matches the manifest",
+                ctx.target.describe()
+            )
+        }
+        Output::Table => {
+            for v in &plan.ops {
+                let idx = v.idx.map(|i| format!(" idx {i}")).unwrap_or_default();
+                println!(
+                    "{} {}: {}.{}{idx}",
+                    json_name(&v.kind),
+                    json_name(&v.drift),
+                    v.app,
+                    v.job
+                );
+            }
+            println!(
+                "drift: app {app} on {}: {} difference{}; `cronix apply` fixes it",
+                ctx.target.describe(),
+                plan.ops.len(),
+                if plan.ops.len() == 1 { "" } else { "s" }
+            );
+        }
+    }
+    if args.exit_on_drift && !plan.is_empty() {
+        return Ok(Status(DRIFT_EXIT));
+    }
+    Ok(Status::OK)
 }

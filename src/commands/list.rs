@@ -1,8 +1,86 @@
-//! `cronix list`: list owned crontab entries.
+//! `cronix list`: the cronix-owned entries of the crontab (every app): app, job, idx, schedule, hash
+//! and next fire.
+//!
+//! Reads only.
 
-use crate::cli::{GlobalArgs, TargetArgs};
+use serde::Serialize;
+
+use crate::cli::{GlobalArgs, Output, TargetArgs};
+use crate::core::crontab::{OwnedEntry, schedule_of};
 use crate::error::{Failure, Status};
+use crate::shell::reconcile::{self, Context};
 
-pub fn run(_global: &GlobalArgs, _args: &TargetArgs) -> Result<Status, Failure> {
-    Err(Failure::usage("`cronix list` is not built yet"))
+#[derive(Debug, Serialize)]
+pub struct EntryView {
+    pub app: String,
+    pub job: String,
+    pub idx: usize,
+    pub schedule: String,
+    pub hash: String,
+    pub next_fire: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ListDoc {
+    target: String,
+    entries: Vec<EntryView>,
+}
+
+/// One owned entry as list and show print it; the next fire is read in the zone cron fires in.
+pub fn entry_view(ctx: &Context, entry: &OwnedEntry, now: jiff::Timestamp) -> EntryView {
+    let schedule = schedule_of(&entry.line);
+    let next_fire = reconcile::next_fires(&schedule, now, &ctx.host_zone, 1)
+        .first()
+        .map(|z| z.timestamp().to_string());
+    EntryView {
+        app: entry.marker.app.clone(),
+        job: entry.marker.job.clone(),
+        idx: entry.marker.idx,
+        schedule,
+        hash: entry.marker.hash.clone(),
+        next_fire,
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: &TargetArgs) -> Result<Status, Failure> {
+    let ctx = reconcile::context(global, args)?;
+    let installed = reconcile::installed(&ctx, None)?;
+    let now = jiff::Timestamp::now();
+    let mut entries: Vec<EntryView> = installed
+        .crontab
+        .owned()
+        .map(|e| entry_view(&ctx, e, now))
+        .collect();
+    entries.sort_by(|a, b| (&a.app, &a.job, a.idx).cmp(&(&b.app, &b.job, b.idx)));
+    match global.output {
+        Output::Json => {
+            let doc = ListDoc {
+                target: ctx.target.describe(),
+                entries,
+            };
+            println!("{}", serde_json::to_string(&doc).unwrap_or_default());
+        }
+        Output::Table if entries.is_empty() => {
+            println!("no cronix entries in {}", ctx.target.describe())
+        }
+        Output::Table => println!("{}", entries_table(&entries)),
+    }
+    Ok(Status::OK)
+}
+
+pub fn entries_table(entries: &[EntryView]) -> String {
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::NOTHING);
+    table.set_header(vec!["APP", "JOB", "IDX", "SCHEDULE", "HASH", "NEXT FIRE"]);
+    for e in entries {
+        table.add_row(vec![
+            e.app.clone(),
+            e.job.clone(),
+            e.idx.to_string(),
+            e.schedule.clone(),
+            e.hash.clone(),
+            e.next_fire.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    table.trim_fmt()
 }

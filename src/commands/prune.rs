@@ -1,8 +1,89 @@
-//! `cronix prune`: remove owned entries and their spec files.
+//! `cronix prune [--app APP] [--yes]`: remove cronix-owned entries and their spec files.
+//!
+//! Asks on a terminal unless `--yes`; without a terminal and without `--yes` it refuses (exit 2).
 
-use crate::cli::{GlobalArgs, PruneArgs};
+use std::io::{BufRead, IsTerminal, Write};
+
+use serde::Serialize;
+
+use crate::cli::{GlobalArgs, Output, PruneArgs};
+use crate::commands::plan::{OpView, op_views, ops_table};
+use crate::core::crontab::is_name;
+use crate::core::plan::Counts;
 use crate::error::{Failure, Status};
+use crate::shell::reconcile;
 
-pub fn run(_global: &GlobalArgs, _args: &PruneArgs) -> Result<Status, Failure> {
-    Err(Failure::usage("`cronix prune` is not built yet"))
+#[derive(Serialize)]
+struct PruneDoc<'a> {
+    target: String,
+    changed: bool,
+    counts: Counts,
+    ops: Vec<OpView<'a>>,
+}
+
+pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<Status, Failure> {
+    if let Some(app) = &args.app
+        && !is_name(app)
+    {
+        return Err(Failure::usage(format!(
+            "--app {app:?}: not an app name ([a-z][a-z0-9-]*); give the manifest's app"
+        )));
+    }
+    let interactive = std::io::stdin().is_terminal();
+    if !args.yes && !interactive {
+        return Err(Failure::usage(
+            "prune removes entries and needs confirmation: no terminal to ask on; pass --yes",
+        ));
+    }
+    let ctx = reconcile::context(global, &args.target)?;
+    if !args.yes {
+        let (_, preview) = reconcile::prune_plan(&ctx, args.app.as_deref())?;
+        if preview.is_empty() {
+            println!("nothing to prune on {}", ctx.target.describe());
+            return Ok(Status::OK);
+        }
+        println!("{}", ops_table(&op_views(&ctx, &preview)));
+        if !confirm(preview.ops.len())? {
+            println!("prune cancelled; nothing was changed");
+            return Ok(Status::OK);
+        }
+    }
+    let done = reconcile::prune(&ctx, args.app.as_deref())?;
+    match global.output {
+        Output::Json => {
+            let doc = PruneDoc {
+                target: ctx.target.describe(),
+                changed: !done.is_empty(),
+                counts: done.counts(),
+                ops: op_views(&ctx, &done),
+            };
+            println!("{}", serde_json::to_string(&doc).unwrap_or_default());
+        }
+        Output::Table if done.is_empty() => {
+            println!("nothing to prune on {}", ctx.target.describe())
+        }
+        Output::Table => {
+            if args.yes {
+                println!("{}", ops_table(&op_views(&ctx, &done)));
+            }
+            println!(
+                "pruned: {} removal{} on {}",
+                done.ops.len(),
+                if done.ops.len() == 1 { "" } else { "s" },
+                ctx.target.describe()
+            );
+        }
+    }
+    Ok(Status::OK)
+}
+
+fn confirm(count: usize) -> Result<bool, Failure> {
+    print!("remove these {count} item(s)? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::usage(format!("cannot read the answer ({e}); pass --yes")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }

@@ -1,8 +1,139 @@
-//! `cronix show`: one job's entries, spec, next fires and last runs.
+//! `cronix show APP.JOB`: one job's entries, its spec file, next fire times and last runs.
+//!
+//! Reads only. The spec holds secret references, never secret bytes; `raw:` values are redacted.
 
-use crate::cli::{GlobalArgs, ShowArgs};
+use std::io::BufRead;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::cli::{GlobalArgs, Output, ShowArgs};
+use crate::commands::list::{EntryView, entries_table, entry_view};
+use crate::core::crontab::is_name;
+use crate::core::spec::JobSpec;
+use crate::core::target_checks::shown_ref;
 use crate::error::{Failure, Status};
+use crate::shell::{reconcile, spec_store};
 
-pub fn run(_global: &GlobalArgs, _args: &ShowArgs) -> Result<Status, Failure> {
-    Err(Failure::usage("`cronix show` is not built yet"))
+/// How many upcoming fires and past runs are shown.
+const SHOWN: usize = 5;
+
+#[derive(Serialize)]
+struct ShowDoc {
+    app: String,
+    job: String,
+    target: String,
+    entries: Vec<EntryView>,
+    next_fires: Vec<String>,
+    spec: Option<JobSpec>,
+    last_runs: Vec<serde_json::Value>,
+}
+
+pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
+    let (app, job) = split_job(&args.job)?;
+    let ctx = reconcile::context(global, &args.target)?;
+    let installed = reconcile::installed(&ctx, None)?;
+    let now = jiff::Timestamp::now();
+    let entries: Vec<EntryView> = installed
+        .crontab
+        .owned()
+        .filter(|e| e.marker.app == app && e.marker.job == job)
+        .map(|e| entry_view(&ctx, e, now))
+        .collect();
+    let mut spec = spec_store::read_spec(&ctx.paths.spec_dir, &app, &job)?;
+    if let Some(spec) = &mut spec {
+        spec.secret_refs = spec.secret_refs.iter().map(|r| shown_ref(r)).collect();
+        spec.job.auth.secret_refs = spec
+            .job
+            .auth
+            .secret_refs
+            .iter()
+            .map(|r| shown_ref(r))
+            .collect();
+    }
+    if entries.is_empty() && spec.is_none() {
+        return Err(Failure::invalid(format!(
+            "job {app}.{job}: no entry in {} and no spec in {}; check the name with `cronix list`",
+            ctx.target.describe(),
+            ctx.paths.spec_dir.display()
+        )));
+    }
+    let doc = ShowDoc {
+        next_fires: next_fires(&ctx, &entries, now),
+        last_runs: last_runs(&ctx.paths.state_dir, &app, &job),
+        target: ctx.target.describe(),
+        app,
+        job,
+        entries,
+        spec,
+    };
+    match global.output {
+        Output::Json => println!("{}", serde_json::to_string(&doc).unwrap_or_default()),
+        Output::Table => print_table(&doc),
+    }
+    Ok(Status::OK)
+}
+
+fn split_job(arg: &str) -> Result<(String, String), Failure> {
+    match arg.split_once('.') {
+        Some((app, job)) if is_name(app) && is_name(job) => Ok((app.into(), job.into())),
+        _ => Err(Failure::usage(format!(
+            "{arg:?}: name a job as APP.JOB, e.g. billing-service.settle-invoices"
+        ))),
+    }
+}
+
+/// The next fires over all of the job's entries, merged and sorted.
+fn next_fires(
+    ctx: &reconcile::Context,
+    entries: &[EntryView],
+    now: jiff::Timestamp,
+) -> Vec<String> {
+    let mut all: Vec<jiff::Timestamp> = entries
+        .iter()
+        .flat_map(|e| reconcile::next_fires(&e.schedule, now, &ctx.host_zone, SHOWN))
+        .map(|z| z.timestamp())
+        .collect();
+    all.sort();
+    all.dedup();
+    all.into_iter().take(SHOWN).map(|t| t.to_string()).collect()
+}
+
+/// The last runs from the job's history file, as recorded (unreadable lines skipped).
+fn last_runs(state_dir: &Path, app: &str, job: &str) -> Vec<serde_json::Value> {
+    let path = state_dir.join("history").join(format!("{app}.{job}.jsonl"));
+    let Ok(file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let runs: Vec<serde_json::Value> = std::io::BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect();
+    runs[runs.len().saturating_sub(SHOWN)..].to_vec()
+}
+
+fn print_table(doc: &ShowDoc) {
+    println!("job {}.{} on {}", doc.app, doc.job, doc.target);
+    if doc.entries.is_empty() {
+        println!("entries: none installed");
+    } else {
+        println!("{}", entries_table(&doc.entries));
+    }
+    match &doc.spec {
+        Some(spec) => println!(
+            "spec: format {}, {} {}, timezone {}, secret refs {}",
+            spec.format,
+            spec.job.request.method.as_str(),
+            spec.job.request.url,
+            spec.job.timezone,
+            spec.secret_refs.join(", ")
+        ),
+        None => println!("spec: missing"),
+    }
+    println!("next fires: {}", doc.next_fires.join(", "));
+    println!("last runs: {}", doc.last_runs.len());
+    for run in &doc.last_runs {
+        println!("  {run}");
+    }
 }

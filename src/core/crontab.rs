@@ -179,7 +179,9 @@ pub fn is_name(s: &str) -> bool {
 }
 
 fn is_hash(s: &str) -> bool {
-    s.len() == 16 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 16
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// What goes into one rendered entry line.
@@ -345,7 +347,10 @@ mod tests {
 
     #[test]
     fn the_schedule_of_a_line_is_its_first_five_fields_or_a_keyword() {
-        assert_eq!(schedule_of("0 2 * * 1-5 root /b trigger a.j"), "0 2 * * 1-5");
+        assert_eq!(
+            schedule_of("0 2 * * 1-5 root /b trigger a.j"),
+            "0 2 * * 1-5"
+        );
         assert_eq!(schedule_of("@hourly root /b trigger a.j"), "@hourly");
     }
 }

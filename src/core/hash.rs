@@ -16,7 +16,11 @@ pub fn entry_hash(canonical_single_job: &str, idx: usize, line: &str) -> String 
     let mut hasher = Sha256::new();
     hasher.update(DOMAIN);
     let idx = idx.to_string();
-    for part in [canonical_single_job.as_bytes(), idx.as_bytes(), line.as_bytes()] {
+    for part in [
+        canonical_single_job.as_bytes(),
+        idx.as_bytes(),
+        line.as_bytes(),
+    ] {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part);
     }
@@ -32,7 +36,10 @@ mod tests {
     fn the_hash_is_sixteen_lowercase_hex_digits() {
         let h = entry_hash("{}", 0, "0 2 * * * root /b trigger a.j");
         assert_eq!(h.len(), 16);
-        assert!(h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(
+            h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
     }
 
     #[test]

@@ -121,9 +121,8 @@ impl Plan {
 
     fn sorted(mut ops: Vec<Op>) -> Plan {
         ops.sort_by(|a, b| {
-            (a.op, &a.app, &a.job, a.kind, a.idx, a.at).cmp(&(
-                b.op, &b.app, &b.job, b.kind, b.idx, b.at,
-            ))
+            (a.op, &a.app, &a.job, a.kind, a.idx, a.at)
+                .cmp(&(b.op, &b.app, &b.job, b.kind, b.idx, b.at))
         });
         Plan { ops }
     }
@@ -270,7 +269,11 @@ fn spec_op(action: Action, drift: DriftKind, app: &str, job: &str, spec: Option<
 
 /// Plan the removal of every owned entry and orphaned marker (of `app` only, when given), and of the
 /// listed spec files (`(app, job)` pairs).
-pub fn plan_prune(app: Option<&str>, installed: &Crontab, specs: &BTreeSet<(String, String)>) -> Plan {
+pub fn plan_prune(
+    app: Option<&str>,
+    installed: &Crontab,
+    specs: &BTreeSet<(String, String)>,
+) -> Plan {
     let in_scope = |a: &str| app.is_none_or(|want| want == a);
     let mut ops = Vec::new();
     for (at, block) in installed.blocks.iter().enumerate() {
@@ -396,7 +399,10 @@ mod tests {
         let d = desired("a", "j", 0, H1);
         let plan = plan_of(std::slice::from_ref(&d), "# keep\nno-newline");
         assert_eq!(plan.ops.len(), 1);
-        assert_eq!((plan.ops[0].op, plan.ops[0].drift), (Action::Create, DriftKind::Missing));
+        assert_eq!(
+            (plan.ops[0].op, plan.ops[0].drift),
+            (Action::Create, DriftKind::Missing)
+        );
         let out = render_crontab(&crontab::parse(b"# keep\nno-newline"), &plan);
         assert_eq!(
             String::from_utf8(out).unwrap(),
@@ -417,7 +423,10 @@ mod tests {
         let new = desired("a", "j", 0, H2);
         let text = format!("# top\n{}# bottom\n", installed_text(&[&old]));
         let plan = plan_of(std::slice::from_ref(&new), &text);
-        assert_eq!((plan.ops[0].op, plan.ops[0].drift), (Action::Update, DriftKind::Changed));
+        assert_eq!(
+            (plan.ops[0].op, plan.ops[0].drift),
+            (Action::Update, DriftKind::Changed)
+        );
         let out = render_crontab(&crontab::parse(text.as_bytes()), &plan);
         assert_eq!(
             String::from_utf8(out).unwrap(),
@@ -430,7 +439,10 @@ mod tests {
         let d = desired("a", "j", 0, H1);
         let text = installed_text(&[&d]).replacen("0 2", "5 3", 1);
         let plan = plan_of(std::slice::from_ref(&d), &text);
-        assert_eq!((plan.ops[0].op, plan.ops[0].drift), (Action::Update, DriftKind::Edited));
+        assert_eq!(
+            (plan.ops[0].op, plan.ops[0].drift),
+            (Action::Update, DriftKind::Edited)
+        );
     }
 
     #[test]
@@ -440,7 +452,11 @@ mod tests {
         let other = desired("b", "j", 0, H1);
         let text = installed_text(&[&keep, &gone, &other, &keep]);
         let plan = plan_of(std::slice::from_ref(&keep), &text);
-        let kinds: Vec<_> = plan.ops.iter().map(|o| (o.op, o.job.as_str(), o.drift)).collect();
+        let kinds: Vec<_> = plan
+            .ops
+            .iter()
+            .map(|o| (o.op, o.job.as_str(), o.drift))
+            .collect();
         assert_eq!(
             kinds,
             vec![
@@ -449,7 +465,10 @@ mod tests {
             ]
         );
         let out = render_crontab(&crontab::parse(text.as_bytes()), &plan);
-        assert_eq!(String::from_utf8(out).unwrap(), installed_text(&[&keep, &other]));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            installed_text(&[&keep, &other])
+        );
     }
 
     #[test]
@@ -457,8 +476,12 @@ mod tests {
         let d = desired("a", "j", 0, H1);
         let text = format!("# foreign\n# cronix:owned app=a job=j hash={H1} idx=0\n# after\n");
         let plan = plan_of(std::slice::from_ref(&d), &text);
-        let out = String::from_utf8(render_crontab(&crontab::parse(text.as_bytes()), &plan)).unwrap();
-        assert_eq!(out, format!("# foreign\n# after\n{}", installed_text(&[&d])));
+        let out =
+            String::from_utf8(render_crontab(&crontab::parse(text.as_bytes()), &plan)).unwrap();
+        assert_eq!(
+            out,
+            format!("# foreign\n# after\n{}", installed_text(&[&d]))
+        );
     }
 
     #[test]
@@ -477,8 +500,18 @@ mod tests {
             ("moved".to_string(), spec("m1")),
             ("gone".to_string(), spec("g")),
         ]);
-        let plan = plan_apply("a", &[], &desired_specs, &Crontab::default(), &installed_specs);
-        let got: Vec<_> = plan.ops.iter().map(|o| (o.op, o.job.as_str(), o.drift)).collect();
+        let plan = plan_apply(
+            "a",
+            &[],
+            &desired_specs,
+            &Crontab::default(),
+            &installed_specs,
+        );
+        let got: Vec<_> = plan
+            .ops
+            .iter()
+            .map(|o| (o.op, o.job.as_str(), o.drift))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -496,7 +529,10 @@ mod tests {
         let text = installed_text(&[&desired("a", "j", 0, H1), &desired("a", "z", 0, H1)]);
         let plan = plan_of(&[d0, d1], &text);
         let actions: Vec<_> = plan.ops.iter().map(|o| o.op).collect();
-        assert_eq!(actions, vec![Action::Delete, Action::Update, Action::Create]);
+        assert_eq!(
+            actions,
+            vec![Action::Delete, Action::Update, Action::Create]
+        );
     }
 
     #[test]

@@ -251,7 +251,11 @@ fn check_url(job: &str, url: &str, allow_http_hosts: &[String]) -> Result<(), St
         return Ok(());
     }
     let host = parsed.host_str().unwrap_or_default();
-    if is_loopback(&parsed) || allow_http_hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+    if is_loopback(&parsed)
+        || allow_http_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host))
+    {
         return Ok(());
     }
     Err(format!(
@@ -302,7 +306,15 @@ mod tests {
     fn safe_paths_are_absolute_and_plain() {
         assert!(is_safe_path("/usr/local/bin/cronix"));
         assert!(is_safe_path("/tmp/x_y-z.1/jobs"));
-        for bad in ["relative/x", "/a b", "/a;rm", "/a/../etc", "/a\n", "/a%b", ""] {
+        for bad in [
+            "relative/x",
+            "/a b",
+            "/a;rm",
+            "/a/../etc",
+            "/a\n",
+            "/a%b",
+            "",
+        ] {
             assert!(!is_safe_path(bad), "{bad:?}");
         }
     }
@@ -316,13 +328,19 @@ mod tests {
     #[test]
     fn no_refs_at_all_is_refused_with_the_fix() {
         let err = effective_refs("j", &[], &[]).unwrap_err();
-        assert!(err[0].contains("job j") && err[0].contains("--secret-ref"), "{err:?}");
+        assert!(
+            err[0].contains("job j") && err[0].contains("--secret-ref"),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn a_ref_the_operator_did_not_allow_is_named() {
         let err = effective_refs("j", &["file:/etc/shadow".into()], &["env:A".into()]).unwrap_err();
-        assert!(err[0].contains("file:/etc/shadow") && err[0].contains("job j"), "{err:?}");
+        assert!(
+            err[0].contains("file:/etc/shadow") && err[0].contains("job j"),
+            "{err:?}"
+        );
     }
 
     #[test]

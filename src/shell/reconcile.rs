@@ -1,0 +1,411 @@
+//! Shared glue of plan, apply, drift, prune, list and show: resolve the target and operator settings,
+//! load the manifest, read the installed state, compute the plan with the core, and execute it.
+//!
+//! Execution order is fixed here: spec files written, then the crontab, then spec files removed, all
+//! under the apply lock. Must not format output (commands do) and has no dry-run switch: a plan that
+//! is only shown is never passed to `execute`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use crate::cli::{CrontabFormat, GlobalArgs, TargetArgs};
+use crate::core::audit::{AuditOp, AuditRecord};
+use crate::core::crontab::{self, Crontab};
+use crate::core::manifest::{self, Manifest};
+use crate::core::plan::{self, Action, Plan, SpecFile};
+use crate::core::schedule::Schedule;
+use crate::core::target_checks::{self, Desired, TargetFacts};
+use crate::error::Failure;
+use crate::shell::config::{self, StatePaths};
+use crate::shell::crontab_target::Target;
+use crate::shell::{audit, passwd, source, spec_store, test_pause, tz};
+
+/// Everything a reconciler command needs to know about where and as whom entries go.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub target: Target,
+    /// The user column, for system-format targets.
+    pub run_as: Option<String>,
+    pub trigger_bin: String,
+    pub paths: StatePaths,
+    pub operator_refs: Vec<String>,
+    pub allow_http_hosts: Vec<String>,
+    /// The zone cron fires in.
+    pub host_zone: jiff::tz::TimeZone,
+    pub host_zone_name: String,
+}
+
+/// Resolve flags over the operator config over the defaults.
+pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failure> {
+    let loaded = config::load(global.config.as_deref())?;
+    let cfg = loaded.config;
+    let paths = StatePaths::resolve(&args.paths, &cfg);
+    let target = match &args.crontab_user {
+        Some(user) => Target::User {
+            user: user.clone(),
+            lock_dir: paths.lock_dir.clone(),
+        },
+        None => {
+            let path = args
+                .crontab_path
+                .clone()
+                .or(cfg.crontab_path.clone())
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_CRONTAB_PATH));
+            let format = args
+                .crontab_format
+                .or(cfg.crontab_format)
+                .unwrap_or(CrontabFormat::System);
+            Target::File {
+                path: std::path::absolute(&path).unwrap_or(path),
+                user_column: format == CrontabFormat::System,
+            }
+        }
+    };
+    target.check()?;
+    let run_as = target.has_user_column().then(|| {
+        args.run_as
+            .clone()
+            .or(cfg.run_as.clone())
+            .unwrap_or_else(|| config::DEFAULT_RUN_AS.to_string())
+    });
+    let trigger_bin = match args.trigger_bin.clone().or(cfg.trigger_bin.clone()) {
+        Some(bin) => bin,
+        None => std::env::current_exe().map_err(|e| {
+            Failure::backend(format!(
+                "cannot find this binary's path ({e}); give --trigger-bin"
+            ))
+        })?,
+    };
+    let operator_refs = if global.secret_refs.is_empty() {
+        cfg.secret_refs.clone()
+    } else {
+        global.secret_refs.clone()
+    };
+    let host_zone = jiff::tz::TimeZone::system();
+    let host_zone_name = host_zone.iana_name().unwrap_or("UTC").to_string();
+    Ok(Context {
+        target,
+        run_as,
+        trigger_bin: path_text("trigger binary", "--trigger-bin", &trigger_bin)?,
+        paths,
+        operator_refs,
+        allow_http_hosts: cfg.allow_http_hosts.clone(),
+        host_zone,
+        host_zone_name,
+    })
+}
+
+fn path_text(what: &str, flag: &str, path: &std::path::Path) -> Result<String, Failure> {
+    path.to_str().map(str::to_string).ok_or_else(|| {
+        Failure::invalid(format!(
+            "{what} {}: not UTF-8; give {flag} a plain path",
+            path.display()
+        ))
+    })
+}
+
+impl Context {
+    fn spec_dir(&self) -> &std::path::Path {
+        &self.paths.spec_dir
+    }
+
+    fn facts<'a>(&'a self, dirs: &'a [String; 3]) -> TargetFacts<'a> {
+        TargetFacts {
+            run_as: self.run_as.as_deref(),
+            trigger_bin: &self.trigger_bin,
+            spec_dir: &dirs[0],
+            lock_dir: &dirs[1],
+            state_dir: &dirs[2],
+            host_zone: &self.host_zone_name,
+            operator_refs: &self.operator_refs,
+            allow_http_hosts: &self.allow_http_hosts,
+        }
+    }
+
+    fn dirs(&self) -> Result<[String; 3], Failure> {
+        Ok([
+            path_text("spec dir", "--spec-dir", &self.paths.spec_dir)?,
+            path_text("lock dir", "--lock-dir", &self.paths.lock_dir)?,
+            path_text("state dir", "--state-dir", &self.paths.state_dir)?,
+        ])
+    }
+}
+
+/// A parsed manifest and where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedManifest {
+    pub source: String,
+    pub manifest: Manifest,
+}
+
+/// Read and parse the manifest; every problem is listed with its JSON path.
+pub fn load_manifest(source_arg: &str) -> Result<LoadedManifest, Failure> {
+    let bytes = source::read_local(source_arg)?;
+    let manifest = manifest::parse(&bytes, &tz::zone_exists).map_err(|issues| {
+        let lines: Vec<String> = issues
+            .iter()
+            .map(|i| {
+                let at = if i.path.is_empty() {
+                    "(top level)"
+                } else {
+                    &i.path
+                };
+                format!("  {at}: {}", i.message)
+            })
+            .collect();
+        Failure::invalid(format!(
+            "manifest {source_arg}: invalid ({} problem{}), nothing was changed:\n{}",
+            issues.len(),
+            if issues.len() == 1 { "" } else { "s" },
+            lines.join("\n")
+        ))
+    })?;
+    Ok(LoadedManifest {
+        source: source_arg.to_string(),
+        manifest,
+    })
+}
+
+/// Check the manifest against the target and derive the desired entries and spec files.
+pub fn desired(ctx: &Context, manifest: &Manifest) -> Result<Desired, Failure> {
+    let mut errors = Vec::new();
+    let user = match &ctx.target {
+        Target::User { user, .. } => Some(user.as_str()),
+        Target::File { .. } => ctx.run_as.as_deref(),
+    };
+    if let Some(user) = user
+        && target_checks::is_safe_user(user)
+        && !passwd::user_exists(user)
+    {
+        errors.push(format!(
+            "user {user:?} does not exist on this host; create it or pick another with --run-as / \
+             --crontab-user"
+        ));
+    }
+    let dirs = ctx.dirs()?;
+    match target_checks::desired_state(manifest, &ctx.facts(&dirs)) {
+        Ok(desired) if errors.is_empty() => return Ok(desired),
+        Ok(_) => {}
+        Err(found) => errors.extend(found),
+    }
+    Err(Failure::invalid(format!(
+        "app {} cannot be applied to {}, nothing was changed:\n  {}",
+        manifest.app,
+        ctx.target.describe(),
+        errors.join("\n  ")
+    )))
+}
+
+/// What is on disk now: the crontab bytes, parsed, and the app's spec files.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    pub bytes: Vec<u8>,
+    pub crontab: Crontab,
+    pub specs: BTreeMap<String, SpecFile>,
+}
+
+pub fn installed(ctx: &Context, app: Option<&str>) -> Result<Installed, Failure> {
+    let bytes = ctx.target.read()?;
+    let crontab = crontab::parse(&bytes);
+    let specs = match app {
+        Some(app) => spec_store::read_app(ctx.spec_dir(), app)?,
+        None => BTreeMap::new(),
+    };
+    Ok(Installed {
+        bytes,
+        crontab,
+        specs,
+    })
+}
+
+fn plan_against(app: &str, desired: &Desired, installed: &Installed) -> Plan {
+    plan::plan_apply(
+        app,
+        &desired.entries,
+        &desired.specs,
+        &installed.crontab,
+        &installed.specs,
+    )
+}
+
+/// The plan for a manifest (read only, no lock) and the warnings to show.
+pub fn plan(ctx: &Context, manifest: &Manifest) -> Result<(Plan, Vec<String>), Failure> {
+    let desired = desired(ctx, manifest)?;
+    let installed = installed(ctx, Some(&manifest.app))?;
+    Ok((
+        plan_against(&manifest.app, &desired, &installed),
+        desired.warnings,
+    ))
+}
+
+/// Apply a manifest: check it, take the lock, clean a crashed run's temp files, plan against what is
+/// installed now, execute, and record the change. An empty plan writes nothing.
+pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Vec<String>), Failure> {
+    let manifest = &loaded.manifest;
+    let desired = desired(ctx, manifest)?;
+    let _lock = ctx.target.lock()?;
+    clean_leftovers(ctx, &[manifest.app.as_str()])?;
+    let installed = installed(ctx, Some(&manifest.app))?;
+    let plan = plan_against(&manifest.app, &desired, &installed);
+    if plan.is_empty() {
+        return Ok((plan, desired.warnings));
+    }
+    execute(ctx, &installed, &plan)?;
+    audit::append(
+        &ctx.paths.state_dir,
+        &audit_record(
+            ctx,
+            "apply",
+            Some(loaded.source.as_str()),
+            Some(manifest::digest(manifest)),
+            &plan,
+        ),
+    )?;
+    Ok((plan, desired.warnings))
+}
+
+/// The plan that removes owned entries (of `app` only, when given) and their spec files.
+pub fn prune_plan(ctx: &Context, app: Option<&str>) -> Result<(Installed, Plan), Failure> {
+    let installed = installed(ctx, None)?;
+    let apps: BTreeSet<String> = match app {
+        Some(app) => BTreeSet::from([app.to_string()]),
+        None => plan::apps_in(&installed.crontab),
+    };
+    let specs: BTreeSet<(String, String)> = spec_store::list(ctx.spec_dir())?
+        .into_iter()
+        .filter(|(a, _)| apps.contains(a))
+        .collect();
+    let plan = plan::plan_prune(app, &installed.crontab, &specs);
+    Ok((installed, plan))
+}
+
+/// Prune under the apply lock, re-planned against what is installed at that moment.
+pub fn prune(ctx: &Context, app: Option<&str>) -> Result<Plan, Failure> {
+    let _lock = ctx.target.lock()?;
+    let (installed, plan) = prune_plan(ctx, app)?;
+    let apps: Vec<&str> = plan.ops.iter().map(|o| o.app.as_str()).collect();
+    clean_leftovers(ctx, &apps)?;
+    if plan.is_empty() {
+        return Ok(plan);
+    }
+    execute(ctx, &installed, &plan)?;
+    audit::append(
+        &ctx.paths.state_dir,
+        &audit_record(ctx, "prune", None, None, &plan),
+    )?;
+    Ok(plan)
+}
+
+fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
+    ctx.target.clean_temps()?;
+    for app in apps {
+        spec_store::clean_temps(ctx.spec_dir(), app)?;
+    }
+    Ok(())
+}
+
+/// Write spec files, then the crontab (only when its bytes change), then remove spec files: a spec
+/// exists before any entry that uses it and outlives it. The caller holds the apply lock.
+fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
+    for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
+        if let Some(spec) = &op.spec {
+            spec_store::write(ctx.spec_dir(), &op.app, &op.job, spec)?;
+        }
+    }
+    test_pause::at("specs_written");
+    let bytes = plan::render_crontab(&installed.crontab, plan);
+    if bytes != installed.bytes {
+        ctx.target.install(&bytes)?;
+    }
+    test_pause::at("crontab_installed");
+    for op in plan.spec_ops().filter(|o| o.op == Action::Delete) {
+        spec_store::remove(ctx.spec_dir(), &op.app, &op.job)?;
+    }
+    test_pause::at("specs_removed");
+    Ok(())
+}
+
+fn audit_record(
+    ctx: &Context,
+    command: &str,
+    source: Option<&str>,
+    digest: Option<String>,
+    plan: &Plan,
+) -> AuditRecord {
+    AuditRecord {
+        ts: jiff::Timestamp::now().to_string(),
+        command: command.to_string(),
+        user: passwd::current_user(),
+        sudo_user: std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty()),
+        source: source.map(source_without_query),
+        digest,
+        target: ctx.target.describe(),
+        ops: plan
+            .ops
+            .iter()
+            .map(|op| AuditOp {
+                op: action_name(op.op).to_string(),
+                kind: match op.kind {
+                    plan::Subject::Entry => "entry",
+                    plan::Subject::Spec => "spec",
+                }
+                .to_string(),
+                app: op.app.clone(),
+                job: op.job.clone(),
+                idx: op.idx,
+            })
+            .collect(),
+    }
+}
+
+/// A source as recorded: URLs lose their query and fragment (they may carry tokens).
+fn source_without_query(source: &str) -> String {
+    match url::Url::parse(source) {
+        Ok(mut url) if url.scheme() != "file" || url.query().is_some() => {
+            url.set_query(None);
+            url.set_fragment(None);
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        _ => source.to_string(),
+    }
+}
+
+pub fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Delete => "delete",
+    }
+}
+
+/// The next `count` fire times of a schedule expression, in the zone cron fires in.
+pub fn next_fires(
+    expr: &str,
+    now: jiff::Timestamp,
+    zone: &jiff::tz::TimeZone,
+    count: usize,
+) -> Vec<jiff::Zoned> {
+    let Ok(schedule) = Schedule::parse(expr) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut after = now;
+    while out.len() < count {
+        let Some(next) = schedule.next_after(after, zone) else {
+            break;
+        };
+        after = next.timestamp();
+        out.push(next);
+    }
+    out
+}
+
+/// Print warnings on stderr (they never hold secret values).
+pub fn warn(warnings: &[String]) {
+    use std::io::Write;
+    let mut err = anstream::stderr();
+    for w in warnings {
+        let _ = writeln!(err, "cronix: warning: {w}");
+    }
+}

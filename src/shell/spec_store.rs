@@ -1,0 +1,105 @@
+//! Spec files on disk: `<spec-dir>/<app>.<job>.json`, read per app, written atomically, removed.
+//!
+//! Owns file naming in the spec dir. Must not decide content (that is `core::target_checks`) and
+//! never holds secret bytes (specs hold references only).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::core::crontab::is_name;
+use crate::core::plan::SpecFile;
+use crate::core::spec::JobSpec;
+use crate::error::Failure;
+use crate::shell::atomic;
+
+pub fn path(dir: &Path, app: &str, job: &str) -> PathBuf {
+    dir.join(format!("{app}.{job}.json"))
+}
+
+/// `(app, job)` of a spec file name, when it is one.
+fn parse_name(name: &str) -> Option<(String, String)> {
+    let stem = name.strip_suffix(".json")?;
+    let (app, job) = stem.split_once('.')?;
+    (is_name(app) && is_name(job)).then(|| (app.to_string(), job.to_string()))
+}
+
+/// Every spec file in the dir, as `(app, job)`. A missing dir holds none.
+pub fn list(dir: &Path) -> Result<BTreeSet<(String, String)>, Failure> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+        Err(e) => return Err(io_failure("spec dir", dir, &e)),
+    };
+    let mut out = BTreeSet::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io_failure("spec dir", dir, &e))?;
+        if let Some(pair) = parse_name(&entry.file_name().to_string_lossy()) {
+            out.insert(pair);
+        }
+    }
+    Ok(out)
+}
+
+/// The app's installed spec files (bytes and mode), by job name.
+pub fn read_app(dir: &Path, app: &str) -> Result<BTreeMap<String, SpecFile>, Failure> {
+    let mut out = BTreeMap::new();
+    for (_, job) in list(dir)?.into_iter().filter(|(a, _)| a == app) {
+        let file = path(dir, app, &job);
+        let bytes = fs::read(&file).map_err(|e| io_failure("spec file", &file, &e))?;
+        let mode = fs::metadata(&file)
+            .map_err(|e| io_failure("spec file", &file, &e))?
+            .permissions()
+            .mode()
+            & 0o7777;
+        out.insert(job, SpecFile { bytes, mode });
+    }
+    Ok(out)
+}
+
+/// One job's spec, parsed (for `show`); `None` when missing.
+pub fn read_spec(dir: &Path, app: &str, job: &str) -> Result<Option<JobSpec>, Failure> {
+    let file = path(dir, app, job);
+    match fs::read(&file) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Failure::backend(format!(
+                "spec file {}: not a valid spec ({e}); run `cronix apply` again to rewrite it",
+                file.display()
+            ))
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_failure("spec file", &file, &e)),
+    }
+}
+
+/// Write one spec atomically with its mode (the dir is created 0755 when missing).
+pub fn write(dir: &Path, app: &str, job: &str, spec: &SpecFile) -> Result<(), Failure> {
+    fs::create_dir_all(dir).map_err(|e| io_failure("spec dir", dir, &e))?;
+    let file = path(dir, app, job);
+    atomic::write(&file, &spec.bytes, spec.mode).map_err(|e| io_failure("spec file", &file, &e))?;
+    let current = fs::metadata(&file).map_err(|e| io_failure("spec file", &file, &e))?;
+    if current.permissions().mode() & 0o7777 != spec.mode {
+        fs::set_permissions(&file, fs::Permissions::from_mode(spec.mode))
+            .map_err(|e| io_failure("spec file", &file, &e))?;
+    }
+    Ok(())
+}
+
+pub fn remove(dir: &Path, app: &str, job: &str) -> Result<(), Failure> {
+    let file = path(dir, app, job);
+    atomic::remove(&file).map_err(|e| io_failure("spec file", &file, &e))
+}
+
+/// Remove temp spec files a crashed apply of `app` left behind.
+pub fn clean_temps(dir: &Path, app: &str) -> Result<usize, Failure> {
+    atomic::clean_temps(dir, &format!(".{app}.")).map_err(|e| io_failure("spec dir", dir, &e))
+}
+
+fn io_failure(what: &str, path: &Path, e: &io::Error) -> Failure {
+    Failure::backend(format!(
+        "{what} {}: {e}; check that it exists and that you may write it (fix --spec-dir or run as root)",
+        path.display()
+    ))
+}
