@@ -113,9 +113,11 @@ fn parse_env_name(name: &str) -> Result<String, String> {
     if valid {
         Ok(name.to_string())
     } else {
-        Err("an environment variable name is letters, digits and _, not starting with a digit \
+        Err(
+            "an environment variable name is letters, digits and _, not starting with a digit \
              (env:NAME)"
-            .to_string())
+                .to_string(),
+        )
     }
 }
 
@@ -241,7 +243,10 @@ mod tests {
         assert!(SecretRef::parse("env:").is_err());
         assert!(SecretRef::parse("env:9LIVES").is_err());
         assert!(SecretRef::parse("env:a.b").is_err());
-        assert!(SecretRef::parse("_PRIVATE").is_err(), "must start with a letter");
+        assert!(
+            SecretRef::parse("_PRIVATE").is_err(),
+            "must start with a letter"
+        );
         assert!(SecretRef::parse("env:_PRIVATE").is_ok());
     }
 

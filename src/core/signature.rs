@@ -259,7 +259,12 @@ pub fn check_skew_window(max_skew: i64) -> Result<(), String> {
 }
 
 /// The canonical payload, as bytes (for tests and documentation; signing streams it instead).
-pub fn canonical_payload(timestamp: i64, method: &str, path_and_query: &str, body: &[u8]) -> Vec<u8> {
+pub fn canonical_payload(
+    timestamp: i64,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> Vec<u8> {
     let mut out = payload_prefix(timestamp, method, path_and_query).into_bytes();
     out.extend_from_slice(body);
     out
@@ -318,7 +323,13 @@ mod tests {
 
     #[test]
     fn the_header_is_t_then_64_lowercase_hex() {
-        let header = sign(&secret(KEY), 1730000000, "POST", "/.well-known/cron-manifest", b"");
+        let header = sign(
+            &secret(KEY),
+            1730000000,
+            "POST",
+            "/.well-known/cron-manifest",
+            b"",
+        );
         assert_eq!(
             header.expose(),
             "t=1730000000,v1=49a3792e3ba45f28e51bfb3f4934310272d48b39fdfe5c5dbaa8a3d4e4fb35ad"
@@ -339,8 +350,16 @@ mod tests {
     #[test]
     fn empty_secrets_never_match() {
         let header = sign(&secret(b""), 100, "GET", "/x", b"");
-        let err = verify(&[secret(b"")], Some(header.expose()), "GET", "/x", b"", 100, 300)
-            .unwrap_err();
+        let err = verify(
+            &[secret(b"")],
+            Some(header.expose()),
+            "GET",
+            "/x",
+            b"",
+            100,
+            300,
+        )
+        .unwrap_err();
         assert_eq!(err.code, VerifyCode::SignatureMismatch);
     }
 
