@@ -1,5 +1,8 @@
 //! The effects shell: files, processes, HTTP, locks and the clock around the pure core.
 
 pub mod config;
+pub mod env_file;
+pub mod protected_file;
+pub mod secrets;
 pub mod source;
 pub mod tz;
