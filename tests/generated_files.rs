@@ -7,7 +7,9 @@ use std::path::Path;
 fn render(command: clap::Command, name: &str) -> Vec<u8> {
     let mut buf = Vec::new();
     let name: &'static str = Box::leak(name.to_string().into_boxed_str());
-    clap_mangen::Man::new(command.name(name)).render(&mut buf).unwrap();
+    clap_mangen::Man::new(command.name(name))
+        .render(&mut buf)
+        .unwrap();
     buf
 }
 
@@ -44,7 +46,10 @@ fn man_pages_match_the_cli_definitions() {
         .collect();
     on_disk.sort();
     let wanted: Vec<String> = pages.keys().cloned().collect();
-    assert_eq!(on_disk, wanted, "man/ has stale or missing pages; run CRONIX_UPDATE_GENERATED=1 cargo test --test generated_files");
+    assert_eq!(
+        on_disk, wanted,
+        "man/ has stale or missing pages; run CRONIX_UPDATE_GENERATED=1 cargo test --test generated_files"
+    );
     for (name, bytes) in &pages {
         let current = std::fs::read(dir.join(name)).unwrap();
         assert!(

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod env_file;
+pub mod http;
 pub mod protected_file;
 pub mod secrets;
 pub mod source;
