@@ -17,16 +17,19 @@ enum Reply {
     Huge,
 }
 
+/// What the server saw: the request target and the signature header.
+type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// A one-request-at-a-time server on 127.0.0.1 that records what it saw.
 struct Server {
     url: String,
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Seen,
 }
 
 fn serve(reply: Reply, requests: usize) -> Server {
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let url = format!("http://{}", server.server_addr().to_ip().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
     thread::spawn(move || {
         for request in server.incoming_requests().take(requests) {
