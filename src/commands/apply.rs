@@ -13,7 +13,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status, Failure> {
         return plan::run(global, &args.reconcile);
     }
     let ctx = reconcile::context(global, &args.reconcile.target)?;
-    let loaded = reconcile::load_manifest(&args.reconcile.manifest)?;
+    let loaded = reconcile::load_manifest(&ctx, &args.reconcile.manifest)?;
     let (done, warnings) = reconcile::apply(&ctx, &loaded)?;
     reconcile::warn(&warnings);
     plan::print_plan(

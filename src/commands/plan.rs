@@ -12,7 +12,7 @@ use crate::shell::reconcile::{self, Context};
 
 pub fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<Status, Failure> {
     let ctx = reconcile::context(global, &args.target)?;
-    let loaded = reconcile::load_manifest(&args.manifest)?;
+    let loaded = reconcile::load_manifest(&ctx, &args.manifest)?;
     let (plan, warnings) = reconcile::plan(&ctx, &loaded.manifest)?;
     reconcile::warn(&warnings);
     print_plan(global.output, &ctx, &loaded.manifest.app, &plan, None);

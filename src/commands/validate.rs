@@ -9,10 +9,25 @@ use serde_json::json;
 use crate::cli::{GlobalArgs, Output, ValidateArgs};
 use crate::core::manifest::{self, Issue, Manifest};
 use crate::error::{Failure, Status};
+use crate::shell::config::{self, Config};
 use crate::shell::{source, tz};
 
+/// How to sign an HTTP manifest fetch: `--secret-ref` flags win over the config's `secret_refs`.
+pub fn fetch_auth(global: &GlobalArgs, config: &Config) -> source::FetchAuth {
+    let secret_refs = if global.secret_refs.is_empty() {
+        config.secret_refs.clone()
+    } else {
+        global.secret_refs.clone()
+    };
+    source::FetchAuth {
+        secret_refs,
+        env_file: config.env_file.clone(),
+    }
+}
+
 pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Result<Status, Failure> {
-    let bytes = source::read_local(&args.source)?;
+    let loaded = config::load(global.config.as_deref())?;
+    let bytes = source::load(&args.source, &fetch_auth(global, &loaded.config))?;
     match manifest::parse(&bytes, &tz::zone_exists) {
         Ok(manifest) if args.canonical => print_canonical(&manifest),
         Ok(manifest) => print_valid(global.output, &args.source, &manifest),

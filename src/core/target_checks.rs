@@ -12,6 +12,7 @@ use crate::core::hash::entry_hash;
 use crate::core::manifest::{self, Job, Manifest};
 use crate::core::plan::{DesiredEntry, SpecFile};
 use crate::core::schedule::Schedule;
+use crate::core::secret::SecretRef;
 use crate::core::spec::{JobSpec, SPEC_FORMAT};
 
 /// Everything about the target and the operator that the desired state depends on.
@@ -168,7 +169,7 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
         .collect();
     let warnings = refs
         .iter()
-        .filter(|r| r.starts_with("raw:"))
+        .filter(|r| is_raw_ref(r))
         .map(|_| {
             format!(
                 "job {name}: uses a raw: secret reference, which is for development only; its spec \
@@ -182,7 +183,7 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
 
 /// The spec file bytes: pretty JSON with a final newline; 0600 when a `raw:` reference is inside.
 pub fn spec_file(app: &str, job: &Job, secret_refs: Vec<String>, facts: &TargetFacts) -> SpecFile {
-    let private = secret_refs.iter().any(|r| r.starts_with("raw:"));
+    let private = secret_refs.iter().any(|r| is_raw_ref(r));
     let spec = JobSpec {
         format: SPEC_FORMAT,
         app: app.to_string(),
@@ -200,11 +201,25 @@ pub fn spec_file(app: &str, job: &Job, secret_refs: Vec<String>, facts: &TargetF
 }
 
 /// The job's own references when it has any (each allowed by the operator), else the operator's.
+/// References compare as parsed (`NAME` is `env:NAME`); messages never show a `raw:` value.
 pub fn effective_refs(
     job: &str,
     own: &[String],
     operator: &[String],
 ) -> Result<Vec<String>, Vec<String>> {
+    let allowed: Vec<SecretRef> = operator
+        .iter()
+        .filter_map(|r| SecretRef::parse(r).ok())
+        .collect();
+    let bad_operator: Vec<String> = operator
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| SecretRef::parse(r).err().map(|e| (i, e)))
+        .map(|(i, e)| format!("operator secret reference #{}: {e}; fix --secret-ref or secret_refs in cronix.yaml", i + 1))
+        .collect();
+    if !bad_operator.is_empty() {
+        return Err(bad_operator);
+    }
     if own.is_empty() {
         if operator.is_empty() {
             return Err(vec![format!(
@@ -216,13 +231,12 @@ pub fn effective_refs(
     }
     let refused: Vec<String> = own
         .iter()
-        .filter(|r| !operator.contains(r))
+        .filter(|r| !SecretRef::parse(r).is_ok_and(|parsed| allowed.contains(&parsed)))
         .map(|r| {
+            let shown = shown_ref(r);
             format!(
-                "job {job}: secret reference {} is not allowed by the operator; allow it with \
-                 --secret-ref {} (or secret_refs in cronix.yaml), or remove it from the manifest",
-                shown_ref(r),
-                shown_ref(r)
+                "job {job}: secret reference {shown} is not allowed by the operator; allow it with \
+                 --secret-ref {shown} (or secret_refs in cronix.yaml), or remove it from the manifest"
             )
         })
         .collect();
@@ -233,12 +247,17 @@ pub fn effective_refs(
     }
 }
 
+/// Whether a reference is a development-only `raw:` literal.
+pub fn is_raw_ref(reference: &str) -> bool {
+    SecretRef::parse(reference).is_ok_and(|r| r.is_raw()) || reference.starts_with("raw:")
+}
+
 /// A reference as it may appear in messages: a `raw:` value is never shown.
 pub fn shown_ref(reference: &str) -> String {
-    if reference.starts_with("raw:") {
-        "raw:[redacted]".to_string()
-    } else {
-        reference.to_string()
+    match SecretRef::parse(reference) {
+        Ok(parsed) => parsed.to_string(),
+        Err(_) if reference.starts_with("raw:") => "raw:[redacted]".to_string(),
+        Err(_) => "(an invalid reference)".to_string(),
     }
 }
 
@@ -347,6 +366,12 @@ mod tests {
     fn a_refused_raw_ref_never_shows_its_value() {
         let err = effective_refs("j", &["raw:hunter2".into()], &[]).unwrap_err();
         assert!(!err[0].contains("hunter2") && err[0].contains("raw:[redacted]"));
+    }
+
+    #[test]
+    fn a_bare_name_is_the_same_ref_as_its_env_form() {
+        let op = vec!["env:BILLING_CRON".to_string()];
+        assert!(effective_refs("j", &["BILLING_CRON".into()], &op).is_ok());
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct Context {
     /// The zone cron fires in.
     pub host_zone: jiff::tz::TimeZone,
     pub host_zone_name: String,
+    /// How an HTTPS manifest fetch is signed.
+    pub fetch_auth: source::FetchAuth,
 }
 
 /// Resolve flags over the operator config over the defaults.
@@ -88,8 +90,12 @@ pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failur
         run_as,
         trigger_bin: path_text("trigger binary", "--trigger-bin", &trigger_bin)?,
         paths,
-        operator_refs,
+        operator_refs: operator_refs.clone(),
         allow_http_hosts: cfg.allow_http_hosts.clone(),
+        fetch_auth: source::FetchAuth {
+            secret_refs: operator_refs.clone(),
+            env_file: cfg.env_file.clone(),
+        },
         host_zone,
         host_zone_name,
     })
@@ -139,8 +145,8 @@ pub struct LoadedManifest {
 }
 
 /// Read and parse the manifest; every problem is listed with its JSON path.
-pub fn load_manifest(source_arg: &str) -> Result<LoadedManifest, Failure> {
-    let bytes = source::read_local(source_arg)?;
+pub fn load_manifest(ctx: &Context, source_arg: &str) -> Result<LoadedManifest, Failure> {
+    let bytes = source::load(source_arg, &ctx.fetch_auth)?;
     let manifest = manifest::parse(&bytes, &tz::zone_exists).map_err(|issues| {
         let lines: Vec<String> = issues
             .iter()
@@ -358,15 +364,10 @@ fn audit_record(
     }
 }
 
-/// A source as recorded: URLs lose their query and fragment (they may carry tokens).
+/// A source as recorded: URLs lose their userinfo and query (they may carry tokens).
 fn source_without_query(source: &str) -> String {
-    match url::Url::parse(source) {
-        Ok(mut url) if url.scheme() != "file" || url.query().is_some() => {
-            url.set_query(None);
-            url.set_fragment(None);
-            let _ = url.set_password(None);
-            url.to_string()
-        }
+    match source::classify(source) {
+        Ok(source::Source::Http(url)) => source::display_url(&url),
         _ => source.to_string(),
     }
 }
