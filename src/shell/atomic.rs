@@ -41,7 +41,7 @@ pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
         None => file.set_permissions(Permissions::from_mode(new_mode))?,
     }
     file.sync_all()?;
-    test_pause::at("temp_written");
+    test_pause::at(&format!("temp_written:{name}"));
     temp.persist(path).map_err(|e| e.error)?;
     sync_dir(dir)
 }

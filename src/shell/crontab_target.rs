@@ -192,7 +192,7 @@ fn install_user_crontab(user: &str, bytes: &[u8]) -> Result<(), Failure> {
     temp.write_all(bytes)
         .and_then(|()| temp.as_file().sync_all())
         .map_err(|e| crontab_failed(user, &format!("cannot write a temp file ({e})")))?;
-    test_pause::at("temp_written");
+    test_pause::at("temp_written:crontab(1)");
     let output = crontab_command(user)
         .arg(temp.path())
         .output()
