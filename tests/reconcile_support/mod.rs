@@ -53,11 +53,19 @@ impl Env {
         path.to_str().unwrap().to_string()
     }
 
-    /// `cronix <sub> <args…>` with the target flags of this env, an empty operator config, TZ=UTC,
-    /// and the operator allowing `SECRET_REF`.
+    /// `cronix <sub> <args…>` with the target flags of this env (a flag given in `args` replaces its
+    /// default; `--secret-ref` adds), an empty operator config, TZ=UTC, and the operator allowing
+    /// `SECRET_REF`.
     pub fn cmd(&self, sub: &str, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("cronix").unwrap();
-        cmd.arg(sub).args(args).args(self.target_flags());
+        let defaults: Vec<String> = self
+            .target_flags()
+            .chunks(2)
+            .filter(|pair| pair[0] == "--secret-ref" || !args.contains(&pair[0].as_str()))
+            .flatten()
+            .cloned()
+            .collect();
+        cmd.arg(sub).args(args).args(defaults);
         self.environment(&mut cmd);
         cmd
     }
