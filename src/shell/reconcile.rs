@@ -270,16 +270,14 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Vec<String
     Ok((plan, desired.warnings))
 }
 
-/// The plan that removes owned entries (of `app` only, when given) and their spec files.
+/// The plan that removes owned entries (of `app` only, when given) and spec files: the app's, or
+/// without `--app` every spec file in the spec dir (including those a crashed prune left behind after
+/// their entries were gone).
 pub fn prune_plan(ctx: &Context, app: Option<&str>) -> Result<(Installed, Plan), Failure> {
     let installed = installed(ctx, None)?;
-    let apps: BTreeSet<String> = match app {
-        Some(app) => BTreeSet::from([app.to_string()]),
-        None => plan::apps_in(&installed.crontab),
-    };
     let specs: BTreeSet<(String, String)> = spec_store::list(ctx.spec_dir())?
         .into_iter()
-        .filter(|(a, _)| apps.contains(a))
+        .filter(|(a, _)| app.is_none_or(|want| want == a))
         .collect();
     let plan = plan::plan_prune(app, &installed.crontab, &specs);
     Ok((installed, plan))
