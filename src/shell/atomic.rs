@@ -19,8 +19,16 @@ pub fn temp_prefix(name: &str) -> String {
     format!(".{name}{TEMP_TAG}")
 }
 
-/// Replace `path` with `bytes`. An existing file keeps its mode and owner; a new one gets `new_mode`.
+/// Replace `path` with `bytes` and fsync its directory. An existing file keeps its mode and owner; a
+/// new one gets `new_mode`.
 pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
+    write_unsynced_dir(path, bytes, new_mode)?;
+    sync_dir(parent_of(path))
+}
+
+/// `write` without the directory fsync, for callers that replace many files in one directory and
+/// fsync it once afterwards (before anything depends on the new files).
+pub fn write_unsynced_dir(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
     let dir = parent_of(path);
     let name = file_name(path)?;
     let existing = match fs::metadata(path) {
@@ -43,7 +51,7 @@ pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
     file.sync_all()?;
     test_pause::at(&format!("temp_written:{name}"));
     temp.persist(path).map_err(|e| e.error)?;
-    sync_dir(dir)
+    Ok(())
 }
 
 /// Give the new file the old file's owner when it differs (needs privilege to change).

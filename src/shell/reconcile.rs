@@ -311,10 +311,15 @@ fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
 /// Write spec files, then the crontab (only when its bytes change), then remove spec files: a spec
 /// exists before any entry that uses it and outlives it. The caller holds the apply lock.
 fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
+    let mut wrote_specs = false;
     for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
         if let Some(spec) = &op.spec {
             spec_store::write(ctx.spec_dir(), &op.app, &op.job, spec)?;
+            wrote_specs = true;
         }
+    }
+    if wrote_specs {
+        spec_store::sync(ctx.spec_dir())?;
     }
     test_pause::at("specs_written");
     let bytes = plan::render_crontab(&installed.crontab, plan);

@@ -74,17 +74,24 @@ pub fn read_spec(dir: &Path, app: &str, job: &str) -> Result<Option<JobSpec>, Fa
     }
 }
 
-/// Write one spec atomically with its mode (the dir is created 0755 when missing).
+/// Write one spec atomically with its mode (the dir is created 0755 when missing). The caller fsyncs
+/// the dir with `sync` once after a batch of writes.
 pub fn write(dir: &Path, app: &str, job: &str, spec: &SpecFile) -> Result<(), Failure> {
     fs::create_dir_all(dir).map_err(|e| io_failure("spec dir", dir, &e))?;
     let file = path(dir, app, job);
-    atomic::write(&file, &spec.bytes, spec.mode).map_err(|e| io_failure("spec file", &file, &e))?;
+    atomic::write_unsynced_dir(&file, &spec.bytes, spec.mode)
+        .map_err(|e| io_failure("spec file", &file, &e))?;
     let current = fs::metadata(&file).map_err(|e| io_failure("spec file", &file, &e))?;
     if current.permissions().mode() & 0o7777 != spec.mode {
         fs::set_permissions(&file, fs::Permissions::from_mode(spec.mode))
             .map_err(|e| io_failure("spec file", &file, &e))?;
     }
     Ok(())
+}
+
+/// Make the renames of a batch of `write`s durable.
+pub fn sync(dir: &Path) -> Result<(), Failure> {
+    atomic::sync_dir(dir).map_err(|e| io_failure("spec dir", dir, &e))
 }
 
 pub fn remove(dir: &Path, app: &str, job: &str) -> Result<(), Failure> {
