@@ -35,7 +35,7 @@ pub(super) fn translate(interval: &str) -> Result<&'static str, String> {
         return Ok(fields);
     }
     Err(format!(
-        "@every {interval}: {}; nearest: {}",
+        "the interval {interval} {}; nearest: {}",
         why_inexpressible(seconds),
         nearest_suggestions(seconds)
     ))
@@ -52,7 +52,7 @@ fn interval_seconds(interval: &str) -> Result<u64, String> {
     let (digits, unit) = interval.split_at(digits_end);
     if digits.is_empty() {
         return Err(format!(
-            "@every {interval:?}: the interval must start with a number, e.g. @every 15m"
+            "the interval {interval:?} must start with a number, e.g. @every 15m"
         ));
     }
     let unit_seconds = match unit {
@@ -61,22 +61,22 @@ fn interval_seconds(interval: &str) -> Result<u64, String> {
         "h" => 3600,
         "" => {
             return Err(format!(
-                "@every {interval}: the interval needs a unit; write {interval}m or {interval}h"
+                "the interval {interval} needs a unit; write {interval}m or {interval}h"
             ));
         }
         "d" => {
             return Err(format!(
-                "@every {interval}: days are not supported; use @daily, @weekly or a five-field schedule"
+                "the interval {interval}: days are not supported; use @daily, @weekly or a five-field schedule"
             ));
         }
         _ if unit.bytes().any(|b| b.is_ascii_digit()) => {
             return Err(format!(
-                "@every {interval}: use one number with a single unit (s, m or h), e.g. @every 90m"
+                "the interval {interval}: use one number with a single unit (s, m or h), e.g. @every 90m"
             ));
         }
         _ => {
             return Err(format!(
-                "@every {interval}: unknown unit {unit:?}; use s, m or h"
+                "the interval {interval} has an unknown unit {unit:?}; use s, m or h"
             ));
         }
     };
@@ -84,7 +84,7 @@ fn interval_seconds(interval: &str) -> Result<u64, String> {
         .then(|| digits.parse::<u64>().ok())
         .flatten()
         .ok_or_else(|| {
-            format!("@every {interval}: the interval is too large; the longest is @every 24h")
+            format!("the interval {interval} is too large; the longest is @every 24h")
         })?;
     Ok(count * unit_seconds)
 }
@@ -93,17 +93,21 @@ fn why_inexpressible(seconds: u64) -> String {
     let minutes = seconds / 60;
     let hours = seconds / 3600;
     if seconds < 60 {
-        "shorter than cron's one-minute resolution".to_string()
+        "is shorter than cron's one-minute resolution".to_string()
     } else if seconds % 60 != 0 {
-        "not a whole number of minutes, and cron fires on minutes".to_string()
+        "is not a whole number of minutes, and cron fires on minutes".to_string()
     } else if minutes < 60 {
-        format!("{minutes} does not divide 60, so the gap across each hour would differ")
+        format!(
+            "does not repeat exactly: {minutes} does not divide 60, so the gap across each hour would differ"
+        )
     } else if seconds % 3600 != 0 {
-        format!("{minutes}m is over an hour and not a whole number of hours")
+        "is over an hour and not a whole number of hours".to_string()
     } else if hours < 24 {
-        format!("{hours} does not divide 24, so the gap across midnight would differ")
+        format!(
+            "does not repeat exactly: {hours} does not divide 24, so the gap across midnight would differ"
+        )
     } else {
-        "longer than a day, which cron cannot repeat exactly; for longer periods write a five-field \
+        "is longer than a day, which cron cannot repeat exactly; for longer periods write a five-field \
          schedule such as @weekly"
             .to_string()
     }

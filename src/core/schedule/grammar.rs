@@ -113,8 +113,9 @@ fn reject_foreign_syntax(field: Field, text: &str) -> Result<(), String> {
     }
     if text.contains('#') {
         return Err(format!(
-            "{label} field {text:?}: '#' (nth weekday of the month) is not supported by cron(8); \
-             list the days instead, e.g. day-of-month 1-7 with a day-of-week"
+            "{label} field {text:?}: '#' (nth weekday of the month) is not supported by cron(8), and \
+             cron ORs the two day fields, so it cannot be written another way; schedule the weekday \
+             and check the date in the job"
         ));
     }
     if let Some(bad) = text
@@ -219,12 +220,12 @@ fn explain_unknown_word(field: Field, text: &str) -> String {
             .all(|b| b.is_ascii_digit() || b == b'L')
     {
         return format!(
-            "{text:?}: 'W' (nearest weekday) is not supported by cron(8); use a day-of-month number"
+            "'W' (nearest weekday) is not supported by cron(8); use a day-of-month number"
         );
     }
     if upper.ends_with('L') || upper.starts_with('L') {
         return format!(
-            "{text:?}: 'L' (last day) is not supported by cron(8); use explicit days, e.g. 28-31 and \
+            "'L' (last day) is not supported by cron(8); use explicit days, e.g. 28-31 and \
              a check in the job"
         );
     }
