@@ -60,14 +60,15 @@ impl Schedule {
     /// ignored here too).
     pub fn parse(expr: &str) -> Result<Schedule, ScheduleError> {
         let fail = |reason: String| ScheduleError {
-            message: format!("schedule {}: {reason}", quoted(expr)),
+            message: format!("schedule {}{reason}", quoted(expr)),
         };
-        check_characters(expr).map_err(fail)?;
+        check_characters(expr).map_err(|reason| fail(format!(" {reason}")))?;
         let source = expr.trim_matches(' ');
         let expression = five_fields_of(source).map_err(fail)?;
-        let schedule = Self::from_five_fields(source, &expression).map_err(fail)?;
+        let schedule = Self::from_five_fields(source, &expression)
+            .map_err(|reason| fail(format!(": {reason}")))?;
         match schedule.never_fires_reason() {
-            Some(reason) => Err(fail(reason)),
+            Some(reason) => Err(fail(format!(" {reason}"))),
             None => Ok(schedule),
         }
     }
@@ -241,26 +242,29 @@ fn check_characters(expr: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The five space-separated fields of an expression, with shortcuts and `@every` translated.
+/// The five space-separated fields of an expression, with shortcuts and `@every` translated. The
+/// reason for a rejection carries its own separator from the quoted expression.
 fn five_fields_of(source: &str) -> Result<String, String> {
     if source.is_empty() {
         return Err(
-            "is empty; write five fields like \"0 2 * * *\" or a shortcut like @daily".to_string(),
+            " is empty; write five fields like \"0 2 * * *\" or a shortcut like @daily".to_string(),
         );
     }
     if source.starts_with('@') {
-        return translate_shortcut(source).map(str::to_string);
+        return translate_shortcut(source)
+            .map(str::to_string)
+            .map_err(|reason| format!(": {reason}"));
     }
     let fields: Vec<&str> = source.split(' ').filter(|f| !f.is_empty()).collect();
     match fields.len() {
         5 => Ok(fields.join(" ")),
         6 | 7 => Err(format!(
-            "has {} fields, cron needs 5 (minute hour day-of-month month day-of-week); cron has no \
+            " has {} fields, cron needs 5 (minute hour day-of-month month day-of-week); cron has no \
              seconds or year field, remove it",
             fields.len()
         )),
         n => Err(format!(
-            "has {n} field{}, cron needs 5 (minute hour day-of-month month day-of-week)",
+            " has {n} field{}, cron needs 5 (minute hour day-of-month month day-of-week)",
             if n == 1 { "" } else { "s" }
         )),
     }
