@@ -592,3 +592,65 @@ fn a_users_crontab_is_installed_through_crontab_from_a_complete_file() {
     let installs = calls.lines().filter(|l| !l.ends_with("-l")).count();
     assert_eq!(installs, 1, "{calls}");
 }
+
+#[test]
+fn an_unusable_crontab_is_a_backend_error() {
+    let env = Env::new();
+    let m = env.manifest(
+        "m.json",
+        &manifest("billing", &[("settle", &["0 2 * * *"])]),
+    );
+    let missing_dir = env.root().join("no-such-dir/cronix");
+    let out = env
+        .cmd(
+            "apply",
+            &[
+                "--manifest",
+                &m,
+                "--crontab-path",
+                missing_dir.to_str().unwrap(),
+            ],
+        )
+        .assert()
+        .code(3);
+    assert!(
+        stderr_of(&out).contains("no-such-dir"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(
+        !env.spec_dir().exists(),
+        "nothing is written when the target is unusable"
+    );
+
+    let as_dir = env.root().join("cron.d");
+    env.cmd("list", &["--crontab-path", as_dir.to_str().unwrap()])
+        .assert()
+        .code(3);
+}
+
+#[test]
+fn a_file_in_cron_d_must_have_a_name_cron_reads() {
+    let env = Env::new();
+    let m = env.manifest(
+        "m.json",
+        &manifest("billing", &[("settle", &["0 2 * * *"])]),
+    );
+    let out = env
+        .cmd(
+            "plan",
+            &[
+                "--manifest",
+                &m,
+                "--crontab-path",
+                "/etc/cron.d/cronix.jobs",
+            ],
+        )
+        .assert()
+        .code(1);
+    assert!(
+        stderr_of(&out).contains("[A-Za-z0-9_-]"),
+        "{}",
+        stderr_of(&out)
+    );
+}
