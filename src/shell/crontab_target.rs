@@ -10,6 +10,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::core::target_checks::is_safe_user;
 use crate::error::Failure;
 use crate::shell::{atomic, test_pause};
 
@@ -34,8 +35,15 @@ pub struct ApplyLock {
 impl Target {
     /// Check what cron requires of the target's name before anything is written.
     pub fn check(&self) -> Result<(), Failure> {
-        let Target::File { path, .. } = self else {
-            return Ok(());
+        let path = match self {
+            Target::File { path, .. } => path,
+            Target::User { user, .. } if is_safe_user(user) => return Ok(()),
+            Target::User { user, .. } => {
+                return Err(Failure::invalid(format!(
+                    "--crontab-user {user:?}: not a user name ([A-Za-z0-9._-], not starting with \
+                     '-'); give the login name of the crontab's owner"
+                )));
+            }
         };
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         let name = name.unwrap_or_default();
