@@ -1,0 +1,88 @@
+//! The intended fire time of a fire: the schedule instant that a shim started by cron belongs to.
+//!
+//! Pure: the caller passes the start instant, the parsed schedules and the zone. Must not read the
+//! clock.
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, TimestampRound, Unit};
+
+use crate::core::schedule::Schedule;
+
+/// How far back a late start is still attributed to a schedule instant (cron under load, a slow host).
+pub const LOOKBACK_MINUTES: i64 = 5;
+
+/// The newest schedule instant in `[start minute − LOOKBACK_MINUTES, start minute]` over all of the
+/// job's schedules; the start minute itself when none falls in that window (a manual fire).
+pub fn intended_fire_time(start: Timestamp, schedules: &[Schedule], tz: &TimeZone) -> Timestamp {
+    let minute = start_minute(start);
+    let window_start = minute
+        .checked_sub(SignedDuration::from_mins(LOOKBACK_MINUTES))
+        .unwrap_or(minute);
+    schedules
+        .iter()
+        .filter_map(|s| newest_instant_in(s, window_start, minute, tz))
+        .max()
+        .unwrap_or(minute)
+}
+
+/// `start` truncated to its minute (cron's resolution).
+pub fn start_minute(start: Timestamp) -> Timestamp {
+    start
+        .round(
+            TimestampRound::new()
+                .smallest(Unit::Minute)
+                .mode(jiff::RoundMode::Trunc),
+        )
+        .unwrap_or(start)
+}
+
+fn newest_instant_in(
+    schedule: &Schedule,
+    from: Timestamp,
+    to: Timestamp,
+    tz: &TimeZone,
+) -> Option<Timestamp> {
+    let before_window = from.checked_sub(SignedDuration::from_secs(1)).ok()?;
+    let mut cursor = before_window;
+    let mut newest = None;
+    while let Some(next) = schedule.next_after(cursor, tz).map(|z| z.timestamp()) {
+        if next > to || next <= cursor {
+            break;
+        }
+        newest = Some(next);
+        cursor = next;
+    }
+    newest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_start_is_truncated_to_its_minute() {
+        assert_eq!(
+            start_minute(ts("2026-03-01T02:00:59.900Z")),
+            ts("2026-03-01T02:00:00Z")
+        );
+    }
+
+    #[test]
+    fn with_no_schedule_instant_nearby_the_start_minute_is_used() {
+        let got = intended_fire_time(ts("2026-03-01T02:03:17Z"), &[], &TimeZone::UTC);
+        assert_eq!(got, ts("2026-03-01T02:03:00Z"));
+    }
+
+    #[test]
+    fn a_late_start_belongs_to_the_schedule_instant_before_it() {
+        let Ok(daily) = Schedule::parse("0 2 * * *") else {
+            return; // schedules not available in this build
+        };
+        let got = intended_fire_time(ts("2026-03-01T02:03:17Z"), &[daily], &TimeZone::UTC);
+        assert_eq!(got, ts("2026-03-01T02:00:00Z"));
+    }
+}
