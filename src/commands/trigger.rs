@@ -29,7 +29,7 @@ use crate::shell::{history, http, logging, spec_read, tz};
 pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     let started = Instant::now();
     let started_at = Timestamp::now();
-    let (app, job) = split_job_id(&args.job)?;
+    let (app, job) = core_history::split_job_id(&args.job).map_err(shim_failure)?;
     let loaded = config::load(global.config.as_deref()).map_err(internal)?;
     let spec_dir = args
         .spec_dir
@@ -284,46 +284,10 @@ fn install_panic_hook(recorder: Arc<Recorder>) {
     }));
 }
 
-/// `APP.JOB` → (`APP`, `JOB`).
-fn split_job_id(id: &str) -> Result<(&str, &str), Failure> {
-    match id.split_once('.') {
-        Some((app, job)) if valid_name(app) && valid_name(job) => Ok((app, job)),
-        _ => Err(shim_failure(format!(
-            "job {id:?}: expected APP.JOB, e.g. billing-service.settle-invoices (names are lowercase \
-             letters, digits and dashes)"
-        ))),
-    }
-}
-
-fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.len() <= 63
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
 fn shim_failure(message: impl Into<String>) -> Failure {
     Failure::new(FailureKind::ShimInternal, message)
 }
 
 fn internal(failure: Failure) -> Failure {
     Failure::new(FailureKind::ShimInternal, failure.message)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn job_ids_split_into_app_and_job() {
-        assert_eq!(
-            split_job_id("billing.settle-invoices").unwrap(),
-            ("billing", "settle-invoices")
-        );
-        for bad in ["billing", "Billing.x", "a.", ".b", "a.b.c", "a/../b.c"] {
-            let err = split_job_id(bad).unwrap_err();
-            assert_eq!(err.kind, FailureKind::ShimInternal, "{bad}");
-            assert!(err.message.contains("APP.JOB"), "{bad}: {}", err.message);
-        }
-    }
 }
