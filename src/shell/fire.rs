@@ -89,13 +89,13 @@ impl Recorder {
         self.with_progress(|p| p.compact = Some(retention));
     }
 
-    fn attempt_made(&self, http_status: Option<u16>) {
-        self.with_progress(|p| {
-            p.attempts += 1;
-            if http_status.is_some() {
-                p.http_status = http_status;
-            }
-        });
+    /// An attempt is counted when it starts, so a fire stopped mid-request reports it.
+    fn attempt_started(&self) {
+        self.with_progress(|p| p.attempts += 1);
+    }
+
+    fn response_received(&self, status: u16) {
+        self.with_progress(|p| p.http_status = Some(status));
     }
 
     fn with_progress(&self, f: impl FnOnce(&mut Progress)) {
@@ -194,11 +194,12 @@ pub fn send_attempts(
         let outgoing = outgoing(request, &path, attempt);
         let sent_at = Instant::now();
         debug!(log, "sending"; "attempt" => attempt, "method" => request.job.request.method.as_str());
+        recorder.attempt_started();
         let result = client.send(&outgoing);
         let duration_ms = u64::try_from(sent_at.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (verdict, retry_after) = match &result {
             Ok(reply) => {
-                recorder.attempt_made(Some(reply.status));
+                recorder.response_received(reply.status);
                 info!(log, "response"; "attempt" => attempt, "status" => reply.status,
                       "duration_ms" => duration_ms);
                 last_failure = format!("http_{}", reply.status);
@@ -210,7 +211,6 @@ pub fn send_attempts(
                 (backoff::classify_status(reply.status), asked)
             }
             Err(e) => {
-                recorder.attempt_made(None);
                 last_failure = e.class().to_string();
                 (Verdict::Retry, None)
             }
