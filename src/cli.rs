@@ -64,7 +64,7 @@ pub enum LogLevel {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Lint a manifest (file path or file:// URL); --canonical prints its canonical bytes
+    /// Lint a manifest (file path, file://, https:// or loopback http:// URL); --canonical prints its canonical bytes
     Validate(ValidateArgs),
     /// Show what apply would change, entry by entry, with next fire times of new entries
     #[command(alias = "diff")]
@@ -99,7 +99,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Manifest source: a file path or a file:// URL
+    /// Manifest source: file path, file://, https:// or loopback http:// URL (fetches are signed with --secret-ref)
     pub source: String,
     /// Print the canonical bytes of the normalized manifest instead of a summary
     #[arg(long)]

@@ -7,7 +7,6 @@ pub mod cli;
 pub mod commands;
 pub mod core;
 pub mod error;
-pub mod pending_auth;
 pub mod shell;
 
 use std::process::ExitCode;

@@ -213,7 +213,7 @@ fn nothing_listening_is_a_retried_connect_error() {
 }
 
 #[test]
-fn missing_secrets_exit_3_and_send_nothing() {
+fn an_unset_secret_exits_3_and_sends_nothing() {
     let server = Server::start(vec![Reply::status(200)]);
     let fx = Fixture::new();
     fx.write_spec(&fx.spec(&server.url(PATH), json!({})));
@@ -229,14 +229,52 @@ fn missing_secrets_exit_3_and_send_nothing() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(server.received().is_empty());
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("skipped"), "{stderr}");
-    assert!(stderr.contains("env:CRONIX_TEST_SECRET"), "{stderr}");
+    assert!(stderr.contains("CRONIX_TEST_SECRET is not set"), "{stderr}");
     let run = &fx.history()[0];
     assert_eq!(
         (run.status, run.attempts, run.exit_code),
         (RunStatus::Internal, 0, 3)
     );
     assert_eq!(run.error.as_deref(), Some("secrets"));
+}
+
+#[test]
+fn empty_secrets_are_skipped_and_none_left_exits_3_and_sends_nothing() {
+    let server = Server::start(vec![Reply::status(200)]);
+    let fx = Fixture::new();
+    fx.write_spec(&fx.spec(&server.url(PATH), json!({})));
+
+    let out = fx
+        .trigger()
+        .env(support::SECRET_ENV, "")
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(server.received().is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("skipped"), "{stderr}");
+    assert!(stderr.contains("env:CRONIX_TEST_SECRET"), "{stderr}");
+    assert!(stderr.contains("nothing sent"), "{stderr}");
+    assert_eq!(fx.history()[0].status, RunStatus::Internal);
+}
+
+#[test]
+fn an_empty_first_secret_is_skipped_and_the_next_one_signs() {
+    let server = Server::start(vec![Reply::status(200)]);
+    let fx = Fixture::new();
+    let mut spec = fx.spec(&server.url(PATH), json!({}));
+    spec["secret_refs"] = json!([
+        "env:CRONIX_TEST_EMPTY",
+        format!("env:{}", support::SECRET_ENV)
+    ]);
+    fx.write_spec(&spec);
+
+    fx.trigger().env("CRONIX_TEST_EMPTY", "").assert().code(0);
+
+    assert_eq!(server.received()[0].verified, Ok(0));
 }
 
 #[test]

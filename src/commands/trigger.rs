@@ -20,10 +20,10 @@ use crate::core::manifest::{Concurrency, ConcurrencyScope};
 use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
 use crate::error::{Failure, FailureKind, Status};
-use crate::pending_auth::secrets;
 use crate::shell::config::{self, DEFAULT_SPEC_DIR};
 use crate::shell::fire::{self, Outcome, Recorder};
 use crate::shell::lock::{self, Acquired, Holder, JobLock};
+use crate::shell::secrets;
 use crate::shell::{history, http, logging, spec_read, tz};
 
 pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
@@ -126,7 +126,7 @@ impl Fire<'_> {
             recorder.compact_with(retention);
         }
         let timeout = Duration::from_secs(u64::from(spec.job.policy.timeout_seconds));
-        let client = match http::client(&url, timeout) {
+        let client = match http::shim_client(&url, timeout) {
             Ok(client) => client,
             Err(msg) => {
                 return internal_outcome(log, "cannot build the HTTP client", &msg, "http_client");

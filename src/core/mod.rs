@@ -10,6 +10,7 @@ pub mod fire_time;
 pub mod hash;
 pub mod history;
 pub mod manifest;
+pub mod manifest_schema;
 pub mod plan;
 pub mod schedule;
 pub mod secret;

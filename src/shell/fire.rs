@@ -16,8 +16,8 @@ use slog::{Logger, debug, error, info, warn};
 use crate::core::backoff::{self, Verdict};
 use crate::core::history::{Retention, RunRecord, RunStatus};
 use crate::core::manifest::Job;
-use crate::pending_auth::secret::Secret;
-use crate::pending_auth::signature;
+use crate::core::secret::Secret;
+use crate::core::signature;
 use crate::shell::history;
 use crate::shell::http::{self, HttpClient, Outgoing};
 

@@ -1,9 +1,9 @@
-//! The shim's HTTP client: blocking reqwest on rustls with the ring provider, redirects never
-//! followed, reqwest's own retries off, each request bounded by the job's timeout.
+//! The blocking HTTP client: rustls with the ring provider, redirects never followed, reqwest's own
+//! retries off, a total timeout per request. `client` serves the manifest fetch; `shim_client` and
+//! `HttpClient::send` serve the trigger shim.
 //!
-//! Sends one request and reports the status (and a `Retry-After`), never the response body. The
-//! signature header is marked sensitive; errors are reduced to a short class, so no header value
-//! reaches a log or a record.
+//! Describes transport errors without echoing headers and never reads a response body for the shim;
+//! knows nothing of signing (the signature arrives as a header value marked sensitive).
 
 use std::time::Duration;
 
@@ -11,6 +11,43 @@ use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 
 use crate::core::manifest::Method;
+
+/// A client that never follows redirects, bounded by `timeout` per request.
+pub fn client(timeout: Duration) -> Result<reqwest::blocking::Client, String> {
+    install_crypto_provider();
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(USER_AGENT)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Install ring as the process's rustls provider (once; later calls are no-ops).
+fn install_crypto_provider() {
+    // A second install in the same process is refused by rustls; the provider is in place then.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A short description of a transport error: timeout, connect, or the error's own text.
+pub fn describe_error(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".to_string()
+    } else if error.is_connect() {
+        format!("cannot connect: {}", root_cause(error))
+    } else {
+        root_cause(error)
+    }
+}
+
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut current = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
 
 /// `User-Agent` of every request.
 pub const USER_AGENT: &str = concat!("cronix/", env!("CARGO_PKG_VERSION"));
@@ -61,9 +98,8 @@ impl SendError {
 
 /// Build the client for `url`. The TLS roots (the system store, via rustls-platform-verifier) are
 /// loaded only for `https://` URLs: a plain-HTTP fire does not pay for parsing the CA bundle.
-pub fn client(url: &url::Url, timeout: Duration) -> Result<HttpClient, String> {
-    // A second install in the same process is refused by rustls; the provider is already in place then.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+pub fn shim_client(url: &url::Url, timeout: Duration) -> Result<HttpClient, String> {
+    install_crypto_provider();
     let mut builder = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .retry(reqwest::retry::never())
@@ -157,8 +193,8 @@ mod tests {
     #[test]
     fn clients_build_for_plain_and_tls_urls() {
         let plain = url::Url::parse("http://127.0.0.1:9/").unwrap();
-        assert!(client(&plain, Duration::from_secs(1)).is_ok());
+        assert!(shim_client(&plain, Duration::from_secs(1)).is_ok());
         let tls = url::Url::parse("https://example.invalid/").unwrap();
-        assert!(client(&tls, Duration::from_secs(1)).is_ok());
+        assert!(shim_client(&tls, Duration::from_secs(1)).is_ok());
     }
 }

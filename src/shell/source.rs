@@ -1,3 +1,212 @@
-//! Manifest sources: file paths and `file://` URLs (HTTP sources are fetched here too).
+//! Manifest sources: a file path or a `file://` URL (the signed HTTP fetch lives here too).
 //!
-//! Returns raw bytes; parsing belongs to `core::manifest`.
+//! Returns raw bytes, capped at `MAX_MANIFEST_BYTES`; parsing belongs to `core::manifest`.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use crate::core::manifest::MAX_MANIFEST_BYTES;
+use crate::error::Failure;
+
+/// What kind of source a string names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Http(url::Url),
+}
+
+/// Classify a source string: `https://`/`http://` URLs, `file://` URLs, anything else a path.
+pub fn classify(source: &str) -> Result<Source, Failure> {
+    let lower = source.get(..8).unwrap_or(source).to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        let url = url::Url::parse(source).map_err(|e| {
+            Failure::invalid(format!("manifest source {source:?}: not a valid URL ({e}); write https://host/.well-known/cron-manifest"))
+        })?;
+        return Ok(Source::Http(url));
+    }
+    if lower.starts_with("file:") {
+        let url = url::Url::parse(source).map_err(|e| {
+            Failure::invalid(format!("manifest source {source:?}: not a valid file URL ({e}); write file:///absolute/path.json"))
+        })?;
+        let path = url.to_file_path().map_err(|()| {
+            Failure::invalid(format!("manifest source {source:?}: a file URL needs an absolute local path, e.g. file:///etc/app/manifest.json"))
+        })?;
+        return Ok(Source::File(path));
+    }
+    if source.is_empty() {
+        return Err(Failure::invalid(
+            "manifest source is empty; give a file path or an https:// URL",
+        ));
+    }
+    Ok(Source::File(PathBuf::from(source)))
+}
+
+/// Read a local manifest file, refusing one over the size cap (an error, never a truncation).
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        Failure::invalid(format!(
+            "manifest {}: cannot open it ({e}); check the path",
+            path.display()
+        ))
+    })?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(Failure::invalid(format!(
+            "manifest {}: is a directory; give the manifest file",
+            path.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_MANIFEST_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            Failure::invalid(format!("manifest {}: cannot read it ({e})", path.display()))
+        })?;
+    if bytes.len() > MAX_MANIFEST_BYTES {
+        return Err(Failure::invalid(format!(
+            "manifest {}: larger than {MAX_MANIFEST_BYTES} bytes (10 MiB); a manifest that large is refused",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// How an HTTP manifest fetch is signed: the operator's secret references (the first resolved one signs).
+#[derive(Debug, Clone, Default)]
+pub struct FetchAuth {
+    pub secret_refs: Vec<String>,
+    pub env_file: Option<PathBuf>,
+}
+
+/// How long a manifest fetch may take in all.
+pub const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Load a manifest from any source: a path, `file://`, `https://`, or `http://` to a loopback host.
+pub fn load(source: &str, auth: &FetchAuth) -> Result<Vec<u8>, Failure> {
+    match classify(source)? {
+        Source::File(path) => read_file(&path),
+        Source::Http(url) => fetch(&url, auth),
+    }
+}
+
+/// Whether a URL's host is loopback by exact match: `localhost`, 127.0.0.0/8 or `[::1]`.
+pub fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The request path as sent and signed: the URL's path plus `?query` when present.
+pub fn path_and_query(url: &url::Url) -> String {
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
+/// The URL as shown in messages and the audit: no userinfo, no query (it may carry tokens).
+pub fn display_url(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.to_string()
+}
+
+fn fetch(url: &url::Url, auth: &FetchAuth) -> Result<Vec<u8>, Failure> {
+    let shown = display_url(url);
+    check_fetch_url(url, &shown)?;
+    let resolved = crate::shell::secrets::resolve(&auth.secret_refs, auth.env_file.as_deref())
+        .map_err(|e| {
+            Failure::invalid(format!(
+                "manifest {shown}: cannot resolve the operator secret to sign the fetch: {e}"
+            ))
+        })?;
+    let Some(secret) = resolved.secrets.first() else {
+        return Err(Failure::invalid(format!(
+            "manifest {shown}: no operator secret to sign the fetch; pass --secret-ref env:NAME or set secret_refs in cronix.yaml"
+        )));
+    };
+    let timestamp = jiff::Timestamp::now().as_second();
+    let signature =
+        crate::core::signature::sign(secret, timestamp, "GET", &path_and_query(url), b"");
+    let client = crate::shell::http::client(FETCH_TIMEOUT).map_err(|e| {
+        Failure::invalid(format!(
+            "manifest {shown}: cannot set up the HTTP client: {e}"
+        ))
+    })?;
+    let response = client
+        .get(url.as_str())
+        .header("X-Cron-Signature", signature.expose())
+        .header("Accept", "application/json")
+        .send()
+        .map_err(|e| {
+            Failure::invalid(format!(
+                "manifest {shown}: fetch failed ({}); check the URL and that the app is up",
+                crate::shell::http::describe_error(&e)
+            ))
+        })?;
+    check_fetch_status(response.status().as_u16(), &shown)?;
+    read_capped_body(response, &shown)
+}
+
+fn check_fetch_url(url: &url::Url, shown: &str) -> Result<(), Failure> {
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Failure::invalid(format!(
+            "manifest {shown}: the URL carries a user name or password; remove it (the fetch is signed)"
+        )));
+    }
+    if url.scheme() == "http" && !is_loopback_host(url) {
+        return Err(Failure::invalid(format!(
+            "manifest {shown}: plain http:// is allowed only to loopback hosts (localhost, 127.0.0.0/8, [::1]); use https://"
+        )));
+    }
+    Ok(())
+}
+
+fn check_fetch_status(status: u16, shown: &str) -> Result<(), Failure> {
+    match status {
+        200..=299 => Ok(()),
+        401 | 403 => Err(Failure::new(
+            crate::error::FailureKind::FetchRejected,
+            format!(
+                "manifest {shown}: the app refused the signed fetch with HTTP {status}; check that the operator secret (--secret-ref) is one the app accepts"
+            ),
+        )),
+        300..=399 => Err(Failure::invalid(format!(
+            "manifest {shown}: HTTP {status} redirect; redirects are not followed, give the final URL"
+        ))),
+        _ => Err(Failure::invalid(format!(
+            "manifest {shown}: HTTP {status}; the app did not serve its manifest"
+        ))),
+    }
+}
+
+fn read_capped_body(
+    response: reqwest::blocking::Response,
+    shown: &str,
+) -> Result<Vec<u8>, Failure> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_MANIFEST_BYTES as u64)
+    {
+        return Err(Failure::invalid(format!(
+            "manifest {shown}: the body is larger than 10 MiB; refused"
+        )));
+    }
+    let mut bytes = Vec::new();
+    response
+        .take(MAX_MANIFEST_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| {
+            Failure::invalid(format!("manifest {shown}: reading the body failed ({e})"))
+        })?;
+    if bytes.len() > MAX_MANIFEST_BYTES {
+        return Err(Failure::invalid(format!(
+            "manifest {shown}: the body is larger than 10 MiB; refused"
+        )));
+    }
+    Ok(bytes)
+}

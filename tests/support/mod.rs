@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cronix::core::history::RunRecord;
-use cronix::pending_auth::secret::Secret;
-use cronix::pending_auth::signature;
+use cronix::core::secret::Secret;
+use cronix::core::signature;
 use serde_json::{Value, json};
 
 /// A secret value that must never show up anywhere but the environment of the shim.
@@ -139,7 +139,7 @@ fn answer(mut request: tiny_http::Request, reply: Reply, sink: &Mutex<Vec<Receiv
         now,
         300,
     )
-    .map_err(|e| format!("{e:?}"));
+    .map_err(|e| e.code.as_str().to_string());
     sink.lock().unwrap().push(Received {
         method: request.method().as_str().to_string(),
         url: request.url().to_string(),
