@@ -49,7 +49,8 @@ impl Drop for Cleanup {
                 let other = entry.file_name();
                 let other = other.to_string_lossy();
                 // Lock and temp files apply may leave beside the target.
-                if other.starts_with(&format!(".{name}")) || other.starts_with(&format!("{name}.")) {
+                if other.starts_with(&format!(".{name}")) || other.starts_with(&format!("{name}."))
+                {
                     let _ = std::fs::remove_file(entry.path());
                 }
             }
@@ -58,9 +59,11 @@ impl Drop for Cleanup {
 }
 
 fn cron_is_running() -> bool {
-    std::fs::read_dir("/proc").into_iter().flatten().flatten().any(|e| {
-        std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "cron")
-    })
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "cron"))
 }
 
 #[test]
@@ -106,7 +109,14 @@ fn real_cron_fires_a_signed_request_that_verifies() {
     let config = path("cronix.yaml");
 
     let apply = Command::new(bin)
-        .args(["--config", &config, "--secret-ref", &secret_ref, "apply", "--manifest"])
+        .args([
+            "--config",
+            &config,
+            "--secret-ref",
+            &secret_ref,
+            "apply",
+            "--manifest",
+        ])
         .arg(&manifest)
         .args(["--trigger-bin", bin])
         .args(reconcile_flags.iter())
@@ -118,7 +128,10 @@ fn real_cron_fires_a_signed_request_that_verifies() {
         String::from_utf8_lossy(&apply.stderr)
     );
     let installed = std::fs::read_to_string(&crontab).unwrap();
-    assert!(installed.contains("# cronix:owned app=cronix-e2e job=tick"), "{installed}");
+    assert!(
+        installed.contains("# cronix:owned app=cronix-e2e job=tick"),
+        "{installed}"
+    );
     assert!(!installed.contains(SENTINEL));
 
     if !cron_is_running() {
@@ -145,7 +158,11 @@ fn real_cron_fires_a_signed_request_that_verifies() {
     );
     let left = std::fs::read_to_string(&crontab).unwrap_or_default();
     assert!(!left.contains("cronix:owned"), "{left}");
-    assert!(!Path::new(&path("jobs")).join("cronix-e2e.tick.json").exists());
+    assert!(
+        !Path::new(&path("jobs"))
+            .join("cronix-e2e.tick.json")
+            .exists()
+    );
     drop(cleanup);
     assert!(!crontab.exists());
 }

@@ -78,10 +78,9 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs core::schedule's evaluator; un-ignore when the schedules branch is merged"]
     fn a_late_start_belongs_to_the_schedule_instant_before_it() {
-        let Ok(daily) = Schedule::parse("0 2 * * *") else {
-            return; // schedules not available in this build
-        };
+        let daily = Schedule::parse("0 2 * * *").unwrap();
         let got = intended_fire_time(ts("2026-03-01T02:03:17Z"), &[daily], &TimeZone::UTC);
         assert_eq!(got, ts("2026-03-01T02:00:00Z"));
     }
