@@ -14,10 +14,20 @@ fn base() -> Value {
         "request": {"url": "https://app.example.com/cron/job"}}]})
 }
 
+/// The base manifest with the value at `pointer` set (its parent must exist).
 fn with(pointer: &str, value: Value) -> Value {
     let mut doc = base();
-    *doc.pointer_mut(pointer)
-        .unwrap_or_else(|| panic!("no {pointer}")) = value;
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    let parent = doc
+        .pointer_mut(parent)
+        .unwrap_or_else(|| panic!("no {parent}"));
+    match parent {
+        Value::Object(map) => {
+            map.insert(key.to_string(), value);
+        }
+        Value::Array(items) => items[key.parse::<usize>().unwrap()] = value,
+        _ => panic!("{pointer} is not inside a container"),
+    }
     doc
 }
 
