@@ -239,6 +239,14 @@ fn global_status_lists_every_spec_with_its_last_run() {
     );
     assert_eq!(rows[0]["last_run"], Value::Null);
     assert_eq!(rows[0]["schedules"], json!(["0 6 * * *"]));
+    let next: jiff::Timestamp = rows[0]["next_fire"].as_str().unwrap().parse().unwrap();
+    assert!(next > jiff::Timestamp::now());
+    assert!(
+        rows[0]["next_fire"]
+            .as_str()
+            .unwrap()
+            .ends_with("T06:00:00Z")
+    );
     assert_eq!(rows[1]["job"], "settle");
     assert_eq!(rows[1]["last_run"]["status"], "ok");
     assert_eq!(

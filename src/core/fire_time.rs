@@ -78,10 +78,35 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs core::schedule's evaluator; un-ignore when the schedules branch is merged"]
     fn a_late_start_belongs_to_the_schedule_instant_before_it() {
         let daily = Schedule::parse("0 2 * * *").unwrap();
         let got = intended_fire_time(ts("2026-03-01T02:03:17Z"), &[daily], &TimeZone::UTC);
         assert_eq!(got, ts("2026-03-01T02:00:00Z"));
+    }
+
+    #[test]
+    fn the_newest_instant_over_all_schedules_wins_and_old_ones_do_not_count() {
+        let schedules = [
+            Schedule::parse("*/10 * * * *").unwrap(),
+            Schedule::parse("3 * * * *").unwrap(),
+        ];
+        let got = intended_fire_time(ts("2026-03-01T02:04:30Z"), &schedules, &TimeZone::UTC);
+        assert_eq!(got, ts("2026-03-01T02:03:00Z"));
+        let hourly = [Schedule::parse("0 * * * *").unwrap()];
+        let got = intended_fire_time(ts("2026-03-01T02:06:30Z"), &hourly, &TimeZone::UTC);
+        assert_eq!(
+            got,
+            ts("2026-03-01T02:06:00Z"),
+            "02:00 is outside the window"
+        );
+    }
+
+    #[test]
+    fn schedules_are_read_in_the_job_zone() {
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        let daily = [Schedule::parse("0 2 * * *").unwrap()];
+        // 02:00 in Paris is 01:00Z in winter.
+        let got = intended_fire_time(ts("2026-01-10T01:02:10Z"), &daily, &paris);
+        assert_eq!(got, ts("2026-01-10T01:00:00Z"));
     }
 }
