@@ -33,12 +33,23 @@ pub fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<Status, Failure> {
 #[derive(serde::Serialize)]
 #[serde(untagged)]
 enum JsonReport<'a> {
-    Accepted { ok: bool, secret_index: usize },
-    Refused { ok: bool, code: &'static str, message: &'a str },
+    Accepted {
+        ok: bool,
+        secret_index: usize,
+    },
+    Refused {
+        ok: bool,
+        code: &'static str,
+        message: &'a str,
+    },
 }
 
 /// One line: JSON (`{"ok":true,"secret_index":N}` or `{"ok":false,"code":...,"message":...}`) or text.
-fn report(output: Output, operator: &OperatorSecrets, outcome: &Result<usize, VerifyError>) -> String {
+fn report(
+    output: Output,
+    operator: &OperatorSecrets,
+    outcome: &Result<usize, VerifyError>,
+) -> String {
     match (output, outcome) {
         (Output::Json, Ok(index)) => json_line(&JsonReport::Accepted {
             ok: true,
