@@ -61,27 +61,62 @@ fn bench_size(label: &str, len: usize, dir: &Path) {
     let others = [Secret::new(b"old-secret".to_vec()), secret.clone()];
     let payload_len = canonical_payload(TS, METHOD, PATH, &data).len();
 
-    row(&format!("cronix sign        {label}"), payload_len, per_call(|| {
-        black_box(sign(&secret, TS, METHOD, black_box(PATH), black_box(&data)));
-    }));
-    row(&format!("cronix verify      {label}"), payload_len, per_call(|| {
-        let ok = verify(std::slice::from_ref(&secret), Some(header.expose()), METHOD, PATH, black_box(&data), TS, 300);
-        assert_eq!(black_box(ok), Ok(0));
-    }));
-    row(&format!("cronix verify 2nd of 2 secrets {label}"), payload_len, per_call(|| {
-        let ok = verify(&others, Some(header.expose()), METHOD, PATH, black_box(&data), TS, 300);
-        assert_eq!(black_box(ok), Ok(1));
-    }));
+    row(
+        &format!("cronix sign        {label}"),
+        payload_len,
+        per_call(|| {
+            black_box(sign(&secret, TS, METHOD, black_box(PATH), black_box(&data)));
+        }),
+    );
+    row(
+        &format!("cronix verify      {label}"),
+        payload_len,
+        per_call(|| {
+            let ok = verify(
+                std::slice::from_ref(&secret),
+                Some(header.expose()),
+                METHOD,
+                PATH,
+                black_box(&data),
+                TS,
+                300,
+            );
+            assert_eq!(black_box(ok), Ok(0));
+        }),
+    );
+    row(
+        &format!("cronix verify 2nd of 2 secrets {label}"),
+        payload_len,
+        per_call(|| {
+            let ok = verify(
+                &others,
+                Some(header.expose()),
+                METHOD,
+                PATH,
+                black_box(&data),
+                TS,
+                300,
+            );
+            assert_eq!(black_box(ok), Ok(1));
+        }),
+    );
 
     let file = dir.join(format!("payload-{len}"));
     std::fs::write(&file, canonical_payload(TS, METHOD, PATH, &data)).unwrap();
     match openssl_hmac(&file) {
         Some(hex) => {
-            let ours = header.expose().split_once(",v1=").map(|(_, v)| v.to_string());
+            let ours = header
+                .expose()
+                .split_once(",v1=")
+                .map(|(_, v)| v.to_string());
             assert_eq!(Some(hex), ours, "openssl and cronix disagree on the HMAC");
-            row(&format!("openssl dgst -hmac (one process) {label}"), payload_len, per_call(|| {
-                black_box(openssl_hmac(&file));
-            }));
+            row(
+                &format!("openssl dgst -hmac (one process) {label}"),
+                payload_len,
+                per_call(|| {
+                    black_box(openssl_hmac(&file));
+                }),
+            );
         }
         None => println!("openssl not found: skipped"),
     }
@@ -94,14 +129,22 @@ fn bench_openssl_steady(dir: &Path) {
     if openssl_hmac(&big).is_none() {
         return;
     }
-    row("openssl dgst -hmac (one process) 64 MiB", 64 << 20, per_call(|| {
-        black_box(openssl_hmac(&big));
-    }));
+    row(
+        "openssl dgst -hmac (one process) 64 MiB",
+        64 << 20,
+        per_call(|| {
+            black_box(openssl_hmac(&big));
+        }),
+    );
     let secret = Secret::new(KEY.as_bytes().to_vec());
     let data = chunk.repeat(64);
-    row("cronix sign        64 MiB", 64 << 20, per_call(|| {
-        black_box(sign(&secret, TS, METHOD, PATH, black_box(&data)));
-    }));
+    row(
+        "cronix sign        64 MiB",
+        64 << 20,
+        per_call(|| {
+            black_box(sign(&secret, TS, METHOD, PATH, black_box(&data)));
+        }),
+    );
 }
 
 fn main() {
@@ -110,7 +153,10 @@ fn main() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    println!("{:<44} {:>16} {:>18} {:>15}", "", "latency", "throughput", "payload rate");
+    println!(
+        "{:<44} {:>16} {:>18} {:>15}",
+        "", "latency", "throughput", "payload rate"
+    );
     bench_size("256 B", 256, dir.path());
     bench_size("1 MiB", 1 << 20, dir.path());
     bench_openssl_steady(dir.path());

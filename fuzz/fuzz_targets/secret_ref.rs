@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(reference) = SecretRef::parse(text) else {
         return;
     };
-    assert!(matches_pattern(text), "accepted a reference outside the pattern");
+    assert!(
+        matches_pattern(text),
+        "accepted a reference outside the pattern"
+    );
     match &reference {
         SecretRef::Raw(literal) => {
             assert!(!literal.is_empty());
