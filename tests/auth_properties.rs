@@ -12,7 +12,7 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         3 => prop::collection::vec(any::<u8>(), 0..2048),
         1 => Just(Vec::new()),
-        1 => any::<u64>().prop_map(|seed| mebibyte_from(seed)),
+        1 => any::<u64>().prop_map(mebibyte_from),
     ]
 }
 
