@@ -307,3 +307,21 @@ fn end_of_time_gives_none_instead_of_a_panic() {
     assert!(!schedule.fires_at(Timestamp::MAX, &TimeZone::UTC));
     assert!(!schedule.fires_at(Timestamp::MIN, &TimeZone::UTC));
 }
+
+#[test]
+fn wildcard_times_that_always_fall_into_the_gap_never_happen() {
+    // 02:xx on Sunday 9 March: in New York that Sunday is always the spring-forward day.
+    let schedule = Schedule::parse("* 2 9 3 */7").unwrap();
+    let after = instant("2026-01-01T00:00:00Z");
+    assert!(
+        schedule
+            .next_after(after, &zone("America/New_York"))
+            .is_none()
+    );
+    let in_utc = schedule.next_after(after, &TimeZone::UTC).unwrap();
+    assert_eq!(in_utc.timestamp().to_string(), "2031-03-09T02:00:00Z");
+    // The fixed-time form runs right after the jump instead.
+    let fixed = Schedule::parse("30 2 9 3 */7").unwrap();
+    let next = fixed.next_after(after, &zone("America/New_York")).unwrap();
+    assert_eq!(next.timestamp().to_string(), "2031-03-09T07:00:00Z");
+}

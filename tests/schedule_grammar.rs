@@ -255,6 +255,11 @@ fn rejected_expressions_say_what_is_wrong_and_how_to_fix_it() {
         ),
         ("0 0 * * 8", "out of range; the day-of-week field takes 0-7"),
         ("5-1 * * * *", "range 5-1 runs backwards"),
+        (
+            "0 22-2 * * *",
+            "runs backwards; cron ranges go from low to high, so split it into a list: 22-23,0-2",
+        ),
+        ("0 0 * * sat-sun", "split it into a list: sat-7,0-sun"),
         ("*/0 * * * *", "step 0 never advances"),
         ("0 */25 * * *", "step 25 is larger than"),
         ("1,,2 * * * *", "empty list item"),

@@ -97,7 +97,7 @@ impl FieldSpec {
                 Item::Range(a, b) => (a, b, 1),
                 Item::RangeStep(a, b, s) => (a, b, s),
             };
-            value >= a && value <= b && (value - a) % s == 0
+            value >= a && value <= b && (value - a).is_multiple_of(s)
         })
     }
 }

@@ -94,13 +94,13 @@ fn why_inexpressible(seconds: u64) -> String {
     let hours = seconds / 3600;
     if seconds < 60 {
         "is shorter than cron's one-minute resolution".to_string()
-    } else if seconds % 60 != 0 {
+    } else if !seconds.is_multiple_of(60) {
         "is not a whole number of minutes, and cron fires on minutes".to_string()
     } else if minutes < 60 {
         format!(
             "does not repeat exactly: {minutes} does not divide 60, so the gap across each hour would differ"
         )
-    } else if seconds % 3600 != 0 {
+    } else if !seconds.is_multiple_of(3600) {
         "is over an hour and not a whole number of hours".to_string()
     } else if hours < 24 {
         format!(
@@ -126,7 +126,7 @@ fn nearest_suggestions(seconds: u64) -> String {
 }
 
 fn display_interval(seconds: u64) -> String {
-    if seconds % 3600 == 0 {
+    if seconds.is_multiple_of(3600) {
         format!("{}h", seconds / 3600)
     } else {
         format!("{}m", seconds / 60)

@@ -30,8 +30,9 @@ const LATE_WAKEUP_MINUTES: i64 = 5;
 const SEARCH_HORIZON_DAYS: i64 = DAYS_PER_CYCLE + 366;
 
 impl Schedule {
-    /// The first fire strictly after `after`, read in `tz`; `None` only past the end of the
-    /// representable time range.
+    /// The first fire strictly after `after`, read in `tz`. `None` past the end of the representable
+    /// time range, or when no fire happens within 400 years in this zone: a wildcard schedule whose
+    /// only times always fall into a DST gap (`* 2 9 3 */7`: 02:xx on Sunday 9 March, in New York).
     pub fn next_after(&self, after: Timestamp, tz: &TimeZone) -> Option<Zoned> {
         let first_candidate = (floor_seconds(after).div_euclid(SECONDS_PER_MINUTE) + 1) * 60;
         let fire = self.next_fire_second(first_candidate, tz)?;

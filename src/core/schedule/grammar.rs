@@ -165,8 +165,10 @@ fn parse_span(field: Field, span: &str) -> Result<(u32, u32, bool), String> {
             let high = parse_value(field, last)?;
             if low > high {
                 return Err(format!(
-                    "range {span} runs backwards; cron ranges go from low to high, e.g. {last}-{first} \
-                     or a list"
+                    "range {span} runs backwards; cron ranges go from low to high, so split it into \
+                     a list: {first}-{},{}-{last}",
+                    field.high(),
+                    field.low()
                 ));
             }
             Ok((low, high, true))
@@ -219,15 +221,13 @@ fn explain_unknown_word(field: Field, text: &str) -> String {
             .bytes()
             .all(|b| b.is_ascii_digit() || b == b'L')
     {
-        return format!(
-            "'W' (nearest weekday) is not supported by cron(8); use a day-of-month number"
-        );
+        return "'W' (nearest weekday) is not supported by cron(8); use a day-of-month number"
+            .to_string();
     }
     if upper.ends_with('L') || upper.starts_with('L') {
-        return format!(
-            "'L' (last day) is not supported by cron(8); use explicit days, e.g. 28-31 and \
-             a check in the job"
-        );
+        return "'L' (last day) is not supported by cron(8); use explicit days, e.g. 28-31 and \
+                a check in the job"
+            .to_string();
     }
     match field {
         Field::Month => format!("{text:?} is not a month; use 1-12 or jan..dec"),
