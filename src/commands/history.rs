@@ -1,8 +1,197 @@
-//! `cronix history`: run history of a job, or the apply audit.
+//! `cronix history APP.JOB` (a job's runs) and `cronix history --audit` (the apply/prune journal), with
+//! `--limit`, `--since` and `--status`, as a table or JSON.
+//!
+//! Reads only; the state dir comes from `--state-dir`, else the config's `state_dir`, else the default.
 
-use crate::cli::{GlobalArgs, HistoryArgs};
+use std::path::Path;
+
+use comfy_table::{Table, presets};
+use jiff::Timestamp;
+
+use crate::cli::{GlobalArgs, HistoryArgs, Output};
+use crate::core::audit::{AUDIT_FILE, AuditRecord};
+use crate::core::history::{self, Filter, RunRecord, RunStatus};
 use crate::error::{Failure, Status};
+use crate::shell::config::{self, StatePaths};
+use crate::shell::history as history_file;
 
-pub fn run(_global: &GlobalArgs, _args: &HistoryArgs) -> Result<Status, Failure> {
-    Err(Failure::usage("`cronix history` is not built yet"))
+pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Result<Status, Failure> {
+    let loaded = config::load(global.config.as_deref())?;
+    let state_dir = StatePaths::resolve(&args.paths, &loaded.config).state_dir;
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_since(s, Timestamp::now()))
+        .transpose()
+        .map_err(Failure::invalid)?;
+    if args.audit {
+        if args.status.is_some() {
+            return Err(Failure::invalid(
+                "--status filters runs; it does not apply to --audit (drop one of them)",
+            ));
+        }
+        return show_audit(&state_dir, since, args.limit, global.output);
+    }
+    let id = args.job.as_deref().unwrap_or_default();
+    let (app, job) = history::split_job_id(id).map_err(Failure::invalid)?;
+    let status = args
+        .status
+        .as_deref()
+        .map(str::parse::<RunStatus>)
+        .transpose()
+        .map_err(|e| Failure::invalid(format!("--status: {e}")))?;
+    let path = history_file::history_path(&state_dir, app, job);
+    let records = history_file::read_records(&path).map_err(Failure::invalid)?;
+    let filter = Filter {
+        since,
+        status,
+        limit: args.limit,
+    };
+    let records = history::filter(records, &filter);
+    match global.output {
+        Output::Json => print_json(&records),
+        Output::Table => print_runs(&records, id, &path),
+    }
+    Ok(Status::OK)
+}
+
+/// `--since`: an RFC 3339 instant, or a duration ago (`2h`, `30m`, `7days`).
+pub fn parse_since(value: &str, now: Timestamp) -> Result<Timestamp, String> {
+    if let Ok(at) = value.parse::<Timestamp>() {
+        return Ok(at);
+    }
+    let ago = humantime::parse_duration(value).map_err(|_| {
+        format!("--since {value:?}: use an RFC 3339 time (2026-03-01T00:00:00Z) or a duration such as 2h")
+    })?;
+    let ago = jiff::SignedDuration::try_from(ago).map_err(|e| format!("--since {value:?}: {e}"))?;
+    now.checked_sub(ago)
+        .map_err(|e| format!("--since {value:?}: {e}"))
+}
+
+fn print_json<T: serde::Serialize>(records: &[T]) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(records).unwrap_or_else(|_| "[]".into())
+    );
+}
+
+fn print_runs(records: &[RunRecord], id: &str, path: &Path) {
+    if records.is_empty() {
+        println!("no runs of {id} match (history: {})", path.display());
+        return;
+    }
+    let mut table = plain_table();
+    table.set_header([
+        "STARTED",
+        "FIRE TIME",
+        "STATUS",
+        "HTTP",
+        "ATTEMPTS",
+        "DURATION",
+        "EXIT",
+        "ERROR",
+        "RUN ID",
+    ]);
+    for r in records {
+        table.add_row([
+            r.started_at.clone(),
+            r.fire_time.clone(),
+            r.status.to_string(),
+            r.http_status.map_or("-".into(), |s| s.to_string()),
+            r.attempts.to_string(),
+            format!("{}ms", r.duration_ms),
+            r.exit_code.to_string(),
+            r.error.clone().unwrap_or_else(|| "-".into()),
+            r.run_id.clone(),
+        ]);
+    }
+    println!("{}", table.trim_fmt());
+}
+
+fn show_audit(
+    state_dir: &Path,
+    since: Option<Timestamp>,
+    limit: Option<usize>,
+    output: Output,
+) -> Result<Status, Failure> {
+    let path = state_dir.join(AUDIT_FILE);
+    let text = history_file::read_text(&path).map_err(Failure::invalid)?;
+    let mut records: Vec<AuditRecord> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .filter(|r: &AuditRecord| {
+            since.is_none_or(|since| r.ts.parse::<Timestamp>().is_ok_and(|t| t >= since))
+        })
+        .collect();
+    if let Some(limit) = limit {
+        let drop = records.len().saturating_sub(limit);
+        records.drain(..drop);
+    }
+    match output {
+        Output::Json => print_json(&records),
+        Output::Table => print_audit(&records, &path),
+    }
+    Ok(Status::OK)
+}
+
+fn print_audit(records: &[AuditRecord], path: &Path) {
+    if records.is_empty() {
+        println!("no applies recorded (audit: {})", path.display());
+        return;
+    }
+    let mut table = plain_table();
+    table.set_header(["TIME", "COMMAND", "USER", "TARGET", "SOURCE", "CHANGES"]);
+    for r in records {
+        let user = match &r.sudo_user {
+            Some(sudo) => format!("{} (sudo {sudo})", r.user),
+            None => r.user.clone(),
+        };
+        let changes: Vec<String> = r
+            .ops
+            .iter()
+            .map(|op| {
+                let idx = op.idx.map(|i| format!("#{i}")).unwrap_or_default();
+                format!("{} {} {}.{}{idx}", op.op, op.kind, op.app, op.job)
+            })
+            .collect();
+        table.add_row([
+            r.ts.clone(),
+            r.command.clone(),
+            user,
+            r.target.clone(),
+            r.source.clone().unwrap_or_else(|| "-".into()),
+            changes.join(", "),
+        ]);
+    }
+    println!("{}", table.trim_fmt());
+}
+
+/// A borderless table (what `history` and `global-status` print).
+pub fn plain_table() -> Table {
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_reads_instants_and_durations_ago() {
+        let now: Timestamp = "2026-03-01T12:00:00Z".parse().unwrap();
+        assert_eq!(
+            parse_since("2026-02-01T00:00:00Z", now).unwrap(),
+            "2026-02-01T00:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert_eq!(
+            parse_since("2h", now).unwrap(),
+            "2026-03-01T10:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert!(
+            parse_since("yesterday-ish", now)
+                .unwrap_err()
+                .contains("RFC 3339")
+        );
+    }
 }

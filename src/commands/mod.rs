@@ -11,6 +11,7 @@ pub mod plan;
 pub mod prune;
 pub mod show;
 pub mod sign;
+pub mod signing_input;
 pub mod trigger;
 pub mod validate;
 pub mod verify;

@@ -1,8 +1,24 @@
-//! `cronix sign`: print the signature header for a request.
+//! `cronix sign`: print the `X-Cron-Signature` value for a request, signed with the first secret.
+//!
+//! Prints the header and nothing else on stdout; errors name the reference, never a secret.
 
-use crate::cli::{GlobalArgs, SignArgs};
+use crate::cli::{GlobalArgs, Output, SignArgs};
+use crate::commands::signing_input::{now, operator_secrets, read_body};
+use crate::core::signature;
 use crate::error::{Failure, Status};
 
-pub fn run(_global: &GlobalArgs, _args: &SignArgs) -> Result<Status, Failure> {
-    Err(Failure::usage("`cronix sign` is not built yet"))
+pub fn run(global: &GlobalArgs, args: &SignArgs) -> Result<Status, Failure> {
+    let operator = operator_secrets(global)?;
+    let body = read_body(args.body_file.as_deref())?;
+    let timestamp = args.timestamp.unwrap_or_else(now);
+    let Some(secret) = operator.resolved.secrets.first() else {
+        return Err(Failure::invalid("no secret to sign with"));
+    };
+    let header = signature::sign(secret, timestamp, &args.method, &args.path, &body);
+    let line = match global.output {
+        Output::Table => header.expose().to_string(),
+        Output::Json => serde_json::json!({ "signature": header.expose() }).to_string(),
+    };
+    println!("{line}");
+    Ok(Status::OK)
 }

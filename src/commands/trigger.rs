@@ -1,8 +1,293 @@
-//! `cronix trigger`: the shim cron runs at every fire.
+//! `cronix trigger APP.JOB`: the shim cron runs at every fire. Loads the config and the spec, resolves
+//! the secrets, takes the job's lock per its concurrency policy, sends the signed attempts and
+//! records the run.
+//!
+//! Sequencing only: the attempts and the record live in `shell::fire`, locks in `shell::lock`. Work
+//! that a fire may not need (the HTTP client, the history read) happens after the lock is taken.
+//! Exit codes: 0 ok · 1 rejected · 2 exhausted · 3 internal · 4 contended · 143 SIGTERM.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use slog::{Logger, error, warn};
 
 use crate::cli::{GlobalArgs, TriggerArgs};
-use crate::error::{Failure, Status};
+use crate::core::fire_time;
+use crate::core::history::{self as core_history, Retention, RunRecord, RunStatus};
+use crate::core::manifest::{Concurrency, ConcurrencyScope};
+use crate::core::schedule::Schedule;
+use crate::core::spec::JobSpec;
+use crate::error::{Failure, FailureKind, Status};
+use crate::shell::config::{self, DEFAULT_SPEC_DIR};
+use crate::shell::fire::{self, Outcome, Recorder};
+use crate::shell::lock::{self, Acquired, Holder, JobLock};
+use crate::shell::secrets;
+use crate::shell::{history, http, logging, spec_read, tz};
 
-pub fn run(_global: &GlobalArgs, _args: &TriggerArgs) -> Result<Status, Failure> {
-    Err(Failure::usage("`cronix trigger` is not built yet"))
+pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
+    let started = Instant::now();
+    let started_at = Timestamp::now();
+    let (app, job) = core_history::split_job_id(&args.job).map_err(shim_failure)?;
+    let loaded = config::load(global.config.as_deref()).map_err(internal)?;
+    let spec_dir = args
+        .spec_dir
+        .clone()
+        .or_else(|| loaded.config.spec_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SPEC_DIR));
+    let spec = spec_read::read_spec(&spec_dir, app, job).map_err(shim_failure)?;
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let level = logging::effective_level(global.log_level, loaded.config.log_level);
+    let log = logging::shim_logger(level, app, job, &run_id);
+    let fire_time = intended_fire_time(&spec, started_at);
+    let history_path = history::history_path(Path::new(&spec.state_dir), app, job);
+    let recorder = Arc::new(Recorder::new(
+        history_path.clone(),
+        record_template(&spec, &run_id, started_at, fire_time),
+        started,
+        log.clone(),
+    ));
+    install_panic_hook(Arc::clone(&recorder));
+    let lock_path = lock::lock_path(Path::new(&spec.lock_dir), app, job);
+    install_sigterm_handler(Arc::clone(&recorder), lock_path.clone(), &log)?;
+
+    let fire = Fire {
+        spec: &spec,
+        run_id: &run_id,
+        started_at,
+        fire_time,
+        history_path: &history_path,
+        lock_path: &lock_path,
+        config: &loaded.config,
+        log: &log,
+    };
+    let outcome = fire.run(&recorder);
+    recorder.finish(&outcome);
+    Ok(Status(outcome.exit_code))
+}
+
+/// One fire after its recorder exists: every early return is an outcome that gets recorded.
+struct Fire<'a> {
+    spec: &'a JobSpec,
+    run_id: &'a str,
+    started_at: Timestamp,
+    /// Intended fire time, unix seconds.
+    fire_time: i64,
+    history_path: &'a Path,
+    lock_path: &'a Path,
+    config: &'a config::Config,
+    log: &'a Logger,
+}
+
+impl Fire<'_> {
+    fn run(&self, recorder: &Recorder) -> Outcome {
+        let (spec, log) = (self.spec, self.log);
+        let resolved = match secrets::resolve(&spec.secret_refs, self.config.env_file.as_deref()) {
+            Ok(resolved) => resolved,
+            Err(msg) => {
+                return internal_outcome(
+                    log,
+                    "cannot resolve the secret references",
+                    &msg,
+                    "secrets",
+                );
+            }
+        };
+        for skipped in &resolved.skipped {
+            warn!(log, "secret reference resolved to nothing; skipped"; "secret_ref" => skipped.as_str());
+        }
+        let Some(secret) = resolved.secrets.first() else {
+            let msg = format!(
+                "none of the {} secret references resolved; set them (config env_file for env: refs) \
+                 or re-run apply with --secret-ref",
+                spec.secret_refs.len()
+            );
+            return internal_outcome(log, "no secret to sign with; nothing sent", &msg, "secrets");
+        };
+        let _guard = match take_lock(spec, self.lock_path, self.run_id, log) {
+            Ok(Guard::Contended) => return Outcome::new(RunStatus::Contended, Some("lock_held")),
+            Ok(guard) => guard,
+            Err(msg) => return internal_outcome(log, "cannot take the job lock", &msg, "lock"),
+        };
+        let url = match url::Url::parse(&spec.job.request.url) {
+            Ok(url) => url,
+            Err(e) => {
+                let msg = format!("request.url does not parse ({e}); re-run `cronix apply`");
+                return internal_outcome(log, "invalid spec", &msg, "spec");
+            }
+        };
+        let summary = self.history_summary();
+        let retention = Retention {
+            max_runs: self.config.history.max_runs,
+            max_age_days: self.config.history.max_age_days,
+        };
+        if retention.needs_compaction(summary.lines + 1, summary.oldest_start, self.started_at) {
+            recorder.compact_with(retention);
+        }
+        let timeout = Duration::from_secs(u64::from(spec.job.policy.timeout_seconds));
+        let client = match http::shim_client(&url, timeout) {
+            Ok(client) => client,
+            Err(msg) => {
+                return internal_outcome(log, "cannot build the HTTP client", &msg, "http_client");
+            }
+        };
+        let request = fire::Request {
+            job: &spec.job,
+            url,
+            run_id: self.run_id,
+            secret,
+            fire_time: self.fire_time,
+            fire_time_actual: self.started_at.as_second(),
+            previous_success: summary.last_success_fire.map(|t| t.as_second()),
+        };
+        fire::send_attempts(&client, &request, recorder, log)
+    }
+
+    fn history_summary(&self) -> core_history::Summary {
+        match history::read_text(self.history_path) {
+            Ok(text) => core_history::summarize(&text),
+            Err(msg) => {
+                warn!(self.log, "cannot read history; sending without X-Cron-Previous-Success-Time";
+                      "error" => msg);
+                core_history::Summary::default()
+            }
+        }
+    }
+}
+
+/// The lock a fire holds until it ends.
+enum Guard {
+    /// `Allow`: no lock.
+    Unlocked,
+    /// Kept for its drop: the flock is released when the fire ends.
+    Held(#[allow(dead_code)] JobLock),
+    Contended,
+}
+
+/// Take the lock `policy.concurrency` asks for.
+fn take_lock(
+    spec: &JobSpec,
+    lock_path: &Path,
+    run_id: &str,
+    log: &Logger,
+) -> Result<Guard, String> {
+    let policy = &spec.job.policy;
+    if policy.concurrency == Concurrency::Allow {
+        return Ok(Guard::Unlocked);
+    }
+    if policy.concurrency_scope == ConcurrencyScope::Global {
+        warn!(log, "concurrency_scope global has no cross-host lock backend yet; using this host's lock";
+              "lock" => lock_path.display().to_string());
+    }
+    let me = Holder::this_process(run_id);
+    let acquired = if policy.concurrency == Concurrency::Replace {
+        let wait = fire::replace_wait(policy.timeout_seconds);
+        let (acquired, signalled) = lock::acquire_replacing(lock_path, &me, wait)?;
+        if let Some(pid) = signalled {
+            warn!(log, "stopped the earlier fire of this job (Replace)"; "pid" => pid);
+        }
+        acquired
+    } else {
+        lock::try_acquire(lock_path, &me)?
+    };
+    Ok(match acquired {
+        Acquired::Held(lock) => Guard::Held(lock),
+        Acquired::Contended => {
+            warn!(log, "another fire of this job holds the lock; nothing sent";
+                  "lock" => lock_path.display().to_string());
+            Guard::Contended
+        }
+    })
+}
+
+fn intended_fire_time(spec: &JobSpec, started_at: Timestamp) -> i64 {
+    let zone = tz::zone(&spec.job.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let schedules: Vec<Schedule> = spec
+        .job
+        .schedules
+        .iter()
+        .filter_map(|s| Schedule::parse(s).ok())
+        .collect();
+    fire_time::intended_fire_time(started_at, &schedules, &zone).as_second()
+}
+
+fn record_template(
+    spec: &JobSpec,
+    run_id: &str,
+    started_at: Timestamp,
+    fire_time: i64,
+) -> RunRecord {
+    RunRecord {
+        run_id: run_id.to_string(),
+        app: spec.app.clone(),
+        job: spec.job.name.clone(),
+        fire_time: format!(
+            "{:.0}",
+            Timestamp::from_second(fire_time).unwrap_or(started_at)
+        ),
+        started_at: format!("{started_at:.3}"),
+        duration_ms: 0,
+        attempts: 0,
+        status: RunStatus::Internal,
+        http_status: None,
+        exit_code: 3,
+        error: None,
+    }
+}
+
+fn internal_outcome(log: &Logger, what: &str, message: &str, class: &str) -> Outcome {
+    error!(log, "{what}"; "error" => message);
+    Outcome::new(RunStatus::Internal, Some(class))
+}
+
+/// On SIGTERM: record `replaced` (when a `Replace` fire marked this holder) or `terminated`, and exit;
+/// the flock goes with the process.
+fn install_sigterm_handler(
+    recorder: Arc<Recorder>,
+    lock_path: PathBuf,
+    log: &Logger,
+) -> Result<(), Failure> {
+    use signal_hook::consts::SIGTERM;
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM]).map_err(|e| {
+        Failure::new(
+            FailureKind::ShimInternal,
+            format!("cannot install the SIGTERM handler ({e})"),
+        )
+    })?;
+    let log = log.clone();
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            let status = if lock::was_replaced(&lock_path) {
+                RunStatus::Replaced
+            } else {
+                RunStatus::Terminated
+            };
+            warn!(log, "received SIGTERM; stopping"; "status" => status.as_str());
+            recorder.finish(&Outcome::new(status, Some("sigterm")));
+            std::process::exit(i32::from(fire::SIGTERM_EXIT));
+        }
+    });
+    Ok(())
+}
+
+/// A panic records `internal` and exits 3 (release builds abort on panic; the hook runs first).
+fn install_panic_hook(recorder: Arc<Recorder>) {
+    std::panic::set_hook(Box::new(move |info| {
+        let place = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("cronix: error: internal error at {place}; the run is recorded as internal");
+        recorder.finish_from_panic(&Outcome::new(RunStatus::Internal, Some("panic")));
+        std::process::exit(3);
+    }));
+}
+
+fn shim_failure(message: impl Into<String>) -> Failure {
+    Failure::new(FailureKind::ShimInternal, message)
+}
+
+fn internal(failure: Failure) -> Failure {
+    Failure::new(FailureKind::ShimInternal, failure.message)
 }

@@ -1,8 +1,74 @@
-//! `cronix verify`: check a signature header against a request.
+//! `cronix verify`: check an `X-Cron-Signature` value against a request and the operator's secrets.
+//!
+//! Exit 0 with the index of the matching reference, or 1 with the refusal's code. Never prints a
+//! secret or a computed signature.
 
-use crate::cli::{GlobalArgs, VerifyArgs};
+use crate::cli::{GlobalArgs, Output, VerifyArgs};
+use crate::commands::signing_input::{OperatorSecrets, now, operator_secrets, read_body};
+use crate::core::signature::{self, VerifyError};
 use crate::error::{Failure, Status};
 
-pub fn run(_global: &GlobalArgs, _args: &VerifyArgs) -> Result<Status, Failure> {
-    Err(Failure::usage("`cronix verify` is not built yet"))
+pub fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<Status, Failure> {
+    signature::check_skew_window(args.max_skew)
+        .map_err(|why| Failure::invalid(format!("--max-skew {}: {why}", args.max_skew)))?;
+    let operator = operator_secrets(global)?;
+    let body = read_body(args.body_file.as_deref())?;
+    let outcome = signature::verify(
+        &operator.resolved.secrets,
+        args.signature.as_deref(),
+        &args.method,
+        &args.path,
+        &body,
+        args.now.unwrap_or_else(now),
+        args.max_skew,
+    );
+    println!("{}", report(global.output, &operator, &outcome));
+    Ok(match outcome {
+        Ok(_) => Status::OK,
+        Err(_) => Status(1),
+    })
+}
+
+/// The JSON shapes, fields in the documented order.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum JsonReport<'a> {
+    Accepted {
+        ok: bool,
+        secret_index: usize,
+    },
+    Refused {
+        ok: bool,
+        code: &'static str,
+        message: &'a str,
+    },
+}
+
+/// One line: JSON (`{"ok":true,"secret_index":N}` or `{"ok":false,"code":...,"message":...}`) or text.
+fn report(
+    output: Output,
+    operator: &OperatorSecrets,
+    outcome: &Result<usize, VerifyError>,
+) -> String {
+    match (output, outcome) {
+        (Output::Json, Ok(index)) => json_line(&JsonReport::Accepted {
+            ok: true,
+            secret_index: operator.ref_index(*index),
+        }),
+        (Output::Json, Err(e)) => json_line(&JsonReport::Refused {
+            ok: false,
+            code: e.code.as_str(),
+            message: &e.message,
+        }),
+        (Output::Table, Ok(index)) => format!(
+            "ok: the signature matches secret {} ({})",
+            operator.ref_index(*index),
+            operator.describe(*index)
+        ),
+        (Output::Table, Err(e)) => format!("{}: {}", e.code, e.message),
+    }
+}
+
+fn json_line(report: &JsonReport<'_>) -> String {
+    serde_json::to_string(report).unwrap_or_default()
 }

@@ -4,8 +4,11 @@
 //! current time, file contents and environment values in.
 
 pub mod audit;
+pub mod backoff;
 pub mod crontab;
+pub mod fire_time;
 pub mod hash;
+pub mod history;
 pub mod manifest;
 pub mod manifest_schema;
 pub mod plan;

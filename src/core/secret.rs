@@ -40,7 +40,7 @@ impl SecretRef {
             Some((scheme, _)) => Err(format!(
                 "unknown scheme \"{scheme}:\"; write env:NAME, file:/abs/path or raw:literal"
             )),
-            None => parse_env_name(s).map(SecretRef::Env),
+            None => parse_bare_name(s).map(SecretRef::Env),
         }
     }
 
@@ -101,6 +101,19 @@ fn check_pattern(s: &str) -> Result<(), String> {
 
 fn is_ref_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'.' | b'/' | b'-')
+}
+
+/// A bare name means `env:NAME`, so that form must fit the pattern too (references print and are
+/// compared in their `env:` form).
+fn parse_bare_name(name: &str) -> Result<String, String> {
+    let canonical_len = "env:".len() + name.len();
+    if canonical_len > MAX_REF_LEN {
+        return Err(format!(
+            "a name without a scheme is read as env:NAME, which would be {canonical_len} characters; \
+             at most {MAX_REF_LEN} are allowed"
+        ));
+    }
+    parse_env_name(name)
 }
 
 /// Environment variable names: `[A-Za-z_][A-Za-z0-9_]*`.
@@ -205,6 +218,15 @@ mod tests {
             SecretRef::parse("BILLING_CRON_V2").unwrap(),
             SecretRef::Env("BILLING_CRON_V2".into())
         );
+    }
+
+    #[test]
+    fn a_bare_name_must_fit_the_pattern_in_its_env_form() {
+        let longest = "A".repeat(MAX_REF_LEN - 4);
+        let printed = SecretRef::parse(&longest).unwrap().to_string();
+        assert_eq!(SecretRef::parse(&printed), SecretRef::parse(&longest));
+        let err = SecretRef::parse(&format!("{longest}B")).unwrap_err();
+        assert!(err.contains("read as env:NAME"), "{err}");
     }
 
     #[test]

@@ -220,12 +220,16 @@ pub fn verify(
 fn check_freshness(timestamp: i64, now: i64, max_skew: i64) -> Result<(), VerifyError> {
     let distance = (i128::from(now) - i128::from(timestamp)).abs();
     if distance > i128::from(max_skew) {
-        let when = if timestamp < now { "old" } else { "ahead" };
+        let side = if timestamp < now {
+            "behind"
+        } else {
+            "ahead of"
+        };
         return Err(VerifyError::new(
             VerifyCode::StaleTimestamp,
             format!(
-                "timestamp {timestamp} is {distance} s {when} of now ({now}), outside the {max_skew} s window; \
-                 check both clocks (NTP)"
+                "timestamp {timestamp} is {distance} s {side} now ({now}), outside the {max_skew} s \
+                 window; check both clocks (NTP)"
             ),
         ));
     }

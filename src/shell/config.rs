@@ -147,11 +147,29 @@ impl Config {
         .flatten()
         {
             if p.is_relative() {
-                *p = base.join(&*p);
+                *p = lexically_normal(&base.join(&*p));
             }
         }
         self
     }
+}
+
+/// `path` with `.` and `dir/..` pairs removed, without touching the file system (no symlinks resolved).
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push(component);
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Effective state paths: flags win over the config, which wins over the defaults.

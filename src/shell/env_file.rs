@@ -18,7 +18,7 @@ pub const MAX_ENV_FILE_LEN: u64 = 1024 * 1024;
 /// is an error.
 pub fn load_env_file(path: &Path) -> Result<BTreeMap<String, Secret>, String> {
     let bytes = protected_file::read(path, MAX_ENV_FILE_LEN)
-        .map_err(|why| format!("env file {}: {why}", path.display()))?;
+        .map_err(|why| format!("env file {} {why}", path.display()))?;
     parse(&bytes).map_err(|why| format!("env file {}: {why}", path.display()))
 }
 

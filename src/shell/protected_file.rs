@@ -23,7 +23,7 @@ pub fn read(path: &Path, max_len: u64) -> Result<Zeroizing<Vec<u8>>, String> {
     let file = open_no_follow(path)?;
     let meta = file
         .metadata()
-        .map_err(|e| format!("cannot inspect the opened file ({e})"))?;
+        .map_err(|e| format!("could not be inspected after opening ({e})"))?;
     check_regular(&meta)?;
     check_not_writable_by_others(&meta)?;
     check_owner(&meta)?;

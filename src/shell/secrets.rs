@@ -51,8 +51,7 @@ pub fn resolve_with(
     for (index, text) in refs.iter().enumerate() {
         let reference = SecretRef::parse(text)
             .map_err(|why| format!("secret reference #{}: {why}", index + 1))?;
-        let secret = resolve_one(&reference, lookup_env)
-            .map_err(|why| format!("secret {reference}: {why}"))?;
+        let secret = resolve_one(&reference, lookup_env)?;
         if secret.is_empty() {
             out.skipped.push(reference.to_string());
         } else {
@@ -70,11 +69,14 @@ fn resolve_one(
     match reference {
         SecretRef::Env(name) => lookup_env(name).ok_or_else(|| {
             format!(
-                "the environment variable {name} is not set; export it, or add {name}=... to the \
-                 env_file named in the operator config (cron starts jobs with an almost empty environment)"
+                "secret {reference}: the environment variable {name} is not set; export it, or add \
+                 {name}=... to the env_file named in the operator config (cron starts jobs with an \
+                 almost empty environment)"
             )
         }),
-        SecretRef::File(path) => read_secret_file(path),
+        SecretRef::File(path) => {
+            read_secret_file(path).map_err(|why| format!("secret {reference} {why}"))
+        }
         SecretRef::Raw(literal) => Ok(Secret::new(literal.as_bytes().to_vec())),
     }
 }
@@ -182,7 +184,7 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
         let err = resolve(&[format!("file:{}", path.display())], None).unwrap_err();
         assert!(
-            err.contains(&format!("secret file:{}:", path.display())),
+            err.contains(&format!("secret file:{} is writable", path.display())),
             "{err}"
         );
         assert!(!err.contains("s3cret"), "{err}");

@@ -1,0 +1,105 @@
+//! What `sign` and `verify` both read: the operator's secrets (flags, else config) and the body.
+//!
+//! Thin glue over `shell::config` and `shell::secrets`. Must not print secret bytes: warnings name
+//! references in their redacted form only.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::cli::GlobalArgs;
+use crate::error::Failure;
+use crate::shell::config;
+use crate::shell::secrets::{self, Resolved};
+
+/// The references in force and what they resolved to.
+pub struct OperatorSecrets {
+    /// `--secret-ref` flags when given, else the config's `secret_refs`.
+    pub refs: Vec<String>,
+    pub resolved: Resolved,
+}
+
+impl OperatorSecrets {
+    /// The printable (redacted) reference a resolved secret came from.
+    pub fn describe(&self, secret_index: usize) -> String {
+        let origin = self.resolved.origins.get(secret_index).copied();
+        origin
+            .and_then(|i| self.refs.get(i))
+            .and_then(|text| crate::core::secret::SecretRef::parse(text).ok())
+            .map(|r| r.to_string())
+            .unwrap_or_default()
+    }
+
+    /// The index among `refs` of the resolved secret at `secret_index`.
+    pub fn ref_index(&self, secret_index: usize) -> usize {
+        self.resolved
+            .origins
+            .get(secret_index)
+            .copied()
+            .unwrap_or(secret_index)
+    }
+}
+
+/// Load the operator config, pick the references (flags win), resolve them through the config's
+/// `env_file`, and warn on stderr about references that resolved empty.
+pub fn operator_secrets(global: &GlobalArgs) -> Result<OperatorSecrets, Failure> {
+    let loaded = config::load(global.config.as_deref())?;
+    let refs = if global.secret_refs.is_empty() {
+        loaded.config.secret_refs.clone()
+    } else {
+        global.secret_refs.clone()
+    };
+    if refs.is_empty() {
+        return Err(Failure::invalid(
+            "no secret reference given; pass --secret-ref env:NAME (or file:/abs/path), \
+             or list secret_refs in the operator config",
+        ));
+    }
+    let resolved =
+        secrets::resolve(&refs, loaded.config.env_file.as_deref()).map_err(Failure::invalid)?;
+    warn_skipped(&resolved.skipped);
+    if resolved.secrets.is_empty() {
+        return Err(Failure::invalid(
+            "every secret reference resolved to an empty value; set at least one of them",
+        ));
+    }
+    Ok(OperatorSecrets { refs, resolved })
+}
+
+fn warn_skipped(skipped: &[String]) {
+    use std::io::Write;
+    let mut stderr = anstream::stderr();
+    let style = anstyle::Style::new()
+        .bold()
+        .fg_color(Some(anstyle::AnsiColor::Yellow.into()));
+    for reference in skipped {
+        let _ = writeln!(
+            stderr,
+            "{style}cronix: warning:{style:#} secret {reference} resolved to an empty value; skipped"
+        );
+    }
+}
+
+/// The request body: the file's bytes, standard input for `-`, or empty when no file is given.
+pub fn read_body(path: Option<&Path>) -> Result<Vec<u8>, Failure> {
+    match path {
+        None => Ok(Vec::new()),
+        Some(p) if p == Path::new("-") => {
+            let mut body = Vec::new();
+            std::io::stdin().read_to_end(&mut body).map_err(|e| {
+                Failure::invalid(format!("--body-file -: cannot read standard input ({e})"))
+            })?;
+            Ok(body)
+        }
+        Some(p) => std::fs::read(p).map_err(|e| {
+            Failure::invalid(format!(
+                "--body-file {}: cannot read it ({e}); give a readable file, or - for standard input",
+                p.display()
+            ))
+        }),
+    }
+}
+
+/// The current unix time in seconds.
+pub fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}

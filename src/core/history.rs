@@ -1,0 +1,397 @@
+//! Run history records: the one-line JSON record the shim writes per fire, and the pure operations on
+//! a job's history (parse lines, filter, retention, the last success).
+//!
+//! Pure: callers pass file contents and the current time. Must never hold secrets, signatures or
+//! response bodies: a record carries statuses, times, counts and a short error class only.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Directory (inside the state dir) that holds one `<app>.<job>.jsonl` file per job.
+pub const HISTORY_DIR: &str = "history";
+
+/// How a fire ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// A 2xx response.
+    Ok,
+    /// The application answered with a status that is not retried (other 4xx, 3xx).
+    Rejected,
+    /// Every attempt failed with a retryable outcome.
+    Exhausted,
+    /// The job's lock was held by another fire.
+    Contended,
+    /// The shim could not run the job (spec, config, secrets, a panic).
+    Internal,
+    /// A later fire of a `Replace` job stopped this one.
+    Replaced,
+    /// Something else sent SIGTERM.
+    Terminated,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 7] = [
+        RunStatus::Ok,
+        RunStatus::Rejected,
+        RunStatus::Exhausted,
+        RunStatus::Contended,
+        RunStatus::Internal,
+        RunStatus::Replaced,
+        RunStatus::Terminated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Rejected => "rejected",
+            RunStatus::Exhausted => "exhausted",
+            RunStatus::Contended => "contended",
+            RunStatus::Internal => "internal",
+            RunStatus::Replaced => "replaced",
+            RunStatus::Terminated => "terminated",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+                format!(
+                    "status {s:?} is not a run status; use one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// `APP.JOB` → (`APP`, `JOB`): both names `^[a-z][a-z0-9-]{0,62}$`, as the manifest requires (so an id
+/// can never name a path outside the spec, lock or history directory).
+pub fn split_job_id(id: &str) -> Result<(&str, &str), String> {
+    match id.split_once('.') {
+        Some((app, job)) if valid_name(app) && valid_name(job) => Ok((app, job)),
+        _ => Err(format!(
+            "job {id:?}: expected APP.JOB, e.g. billing-service.settle-invoices (names are lowercase \
+             letters, digits and dashes, starting with a letter)"
+        )),
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.len() <= 63
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// One fire of one job, as stored on one line of its history file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub app: String,
+    pub job: String,
+    /// The schedule instant this fire belongs to (RFC 3339, UTC, seconds).
+    pub fire_time: String,
+    /// When the shim started (RFC 3339, UTC, milliseconds).
+    pub started_at: String,
+    pub duration_ms: u64,
+    /// HTTP attempts made (0 when nothing was sent).
+    pub attempts: u32,
+    pub status: RunStatus,
+    /// Status code of the last response, if any response came back.
+    pub http_status: Option<u16>,
+    pub exit_code: u8,
+    /// Short error class (`timeout`, `connect`, `http_503`, `secrets`, …); never a message body.
+    pub error: Option<String>,
+}
+
+impl RunRecord {
+    /// The record as one JSON line, newline included (what an append writes in one `write`).
+    pub fn to_line(&self) -> String {
+        let mut line = serde_json::to_string(self).unwrap_or_default();
+        line.push('\n');
+        line
+    }
+
+    /// When the shim started, if the stored value parses.
+    pub fn started(&self) -> Option<Timestamp> {
+        self.started_at.parse().ok()
+    }
+
+    /// The intended fire time, if the stored value parses.
+    pub fn fired(&self) -> Option<Timestamp> {
+        self.fire_time.parse().ok()
+    }
+}
+
+/// Parse a history file's contents. Lines that do not parse (a torn last line from a crash, a
+/// truncated write) are skipped.
+pub fn parse_lines(text: &str) -> Vec<RunRecord> {
+    text.lines().filter_map(parse_line).collect()
+}
+
+fn parse_line(line: &str) -> Option<RunRecord> {
+    serde_json::from_str(line).ok()
+}
+
+/// The intended fire time of the newest successful run, scanning from the end of the file.
+pub fn last_success_fire_time(text: &str) -> Option<Timestamp> {
+    text.lines()
+        .rev()
+        .filter_map(parse_line)
+        .find(|r| r.status == RunStatus::Ok)
+        .and_then(|r| r.fired())
+}
+
+/// The newest parseable record of a history file.
+pub fn last_record(text: &str) -> Option<RunRecord> {
+    text.lines().rev().find_map(parse_line)
+}
+
+/// What the shim needs from a job's history at the start of a fire.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Lines in the file (torn ones included: they count against retention until compacted away).
+    pub lines: usize,
+    /// When the oldest parseable record started.
+    pub oldest_start: Option<Timestamp>,
+    /// The intended fire time of the newest successful run.
+    pub last_success_fire: Option<Timestamp>,
+}
+
+/// Summarize a history file's contents, parsing only the first record and the newest ones up to the
+/// last success.
+pub fn summarize(text: &str) -> Summary {
+    Summary {
+        lines: text.lines().count(),
+        oldest_start: text.lines().find_map(parse_line).and_then(|r| r.started()),
+        last_success_fire: last_success_fire_time(text),
+    }
+}
+
+/// Which records to show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub since: Option<Timestamp>,
+    pub status: Option<RunStatus>,
+    /// Keep at most this many of the newest matching records.
+    pub limit: Option<usize>,
+}
+
+/// Apply a filter, keeping file order (oldest first) and the newest `limit` matches.
+pub fn filter(records: Vec<RunRecord>, filter: &Filter) -> Vec<RunRecord> {
+    let mut kept: Vec<RunRecord> = records
+        .into_iter()
+        .filter(|r| filter.status.is_none_or(|s| r.status == s))
+        .filter(|r| {
+            filter
+                .since
+                .is_none_or(|since| r.started().is_some_and(|t| t >= since))
+        })
+        .collect();
+    if let Some(limit) = filter.limit {
+        let drop = kept.len().saturating_sub(limit);
+        kept.drain(..drop);
+    }
+    kept
+}
+
+/// How much history a job keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub max_runs: usize,
+    pub max_age_days: u64,
+}
+
+impl Retention {
+    /// Extra records tolerated beyond `max_runs` before a compaction rewrites the file, so the rewrite
+    /// happens once per margin's worth of fires rather than at every fire.
+    pub fn margin(&self) -> usize {
+        (self.max_runs / 10).max(10)
+    }
+
+    fn oldest_allowed(&self, now: Timestamp) -> Timestamp {
+        let days = i64::try_from(self.max_age_days).unwrap_or(i64::MAX / 86_400);
+        now.checked_sub(jiff::SignedDuration::from_hours(days.saturating_mul(24)))
+            .unwrap_or(Timestamp::MIN)
+    }
+
+    /// Whether a file with `count` lines whose first record started at `oldest` is due for compaction:
+    /// over the run limit by the margin, or holding a record older than the age limit by a day.
+    pub fn needs_compaction(
+        &self,
+        count: usize,
+        oldest: Option<Timestamp>,
+        now: Timestamp,
+    ) -> bool {
+        let too_many = count > self.max_runs + self.margin();
+        let slack = jiff::SignedDuration::from_hours(24);
+        let too_old = oldest.is_some_and(|t| {
+            t.checked_add(slack)
+                .is_ok_and(|t| t < self.oldest_allowed(now))
+        });
+        too_many || too_old
+    }
+
+    /// The records a compaction keeps: not older than the age limit, then the newest `max_runs`.
+    pub fn apply(&self, records: Vec<RunRecord>, now: Timestamp) -> Vec<RunRecord> {
+        let cutoff = self.oldest_allowed(now);
+        let mut kept: Vec<RunRecord> = records
+            .into_iter()
+            .filter(|r| r.started().is_none_or(|t| t >= cutoff))
+            .collect();
+        let drop = kept.len().saturating_sub(self.max_runs);
+        kept.drain(..drop);
+        kept
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: u32, started_at: &str, status: RunStatus) -> RunRecord {
+        RunRecord {
+            run_id: format!("run-{n}"),
+            app: "billing".into(),
+            job: "settle".into(),
+            fire_time: started_at.into(),
+            started_at: started_at.into(),
+            duration_ms: 5,
+            attempts: 1,
+            status,
+            http_status: Some(200),
+            exit_code: 0,
+            error: None,
+        }
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_torn_last_line_is_skipped() {
+        let a = record(1, "2026-01-01T00:00:00Z", RunStatus::Ok).to_line();
+        let b = record(2, "2026-01-01T00:01:00Z", RunStatus::Ok).to_line();
+        let text = format!("{a}{}", &b[..b.len() / 2]);
+        let parsed = parse_lines(&text);
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed[0].run_id, "run-1");
+    }
+
+    #[test]
+    fn last_success_skips_newer_failures() {
+        let text = [
+            record(1, "2026-01-01T00:00:00Z", RunStatus::Ok),
+            record(2, "2026-01-01T00:01:00Z", RunStatus::Ok),
+            record(3, "2026-01-01T00:02:00Z", RunStatus::Exhausted),
+        ]
+        .iter()
+        .map(RunRecord::to_line)
+        .collect::<String>();
+        assert_eq!(
+            last_success_fire_time(&text),
+            Some(ts("2026-01-01T00:01:00Z"))
+        );
+        assert_eq!(last_success_fire_time(""), None);
+    }
+
+    #[test]
+    fn filter_keeps_the_newest_matching_records_in_file_order() {
+        let records = vec![
+            record(1, "2026-01-01T00:00:00Z", RunStatus::Ok),
+            record(2, "2026-01-02T00:00:00Z", RunStatus::Exhausted),
+            record(3, "2026-01-03T00:00:00Z", RunStatus::Ok),
+            record(4, "2026-01-04T00:00:00Z", RunStatus::Ok),
+        ];
+        let f = Filter {
+            since: Some(ts("2026-01-02T00:00:00Z")),
+            status: Some(RunStatus::Ok),
+            limit: Some(1),
+        };
+        let ids: Vec<String> = filter(records, &f).into_iter().map(|r| r.run_id).collect();
+        assert_eq!(ids, ["run-4"]);
+    }
+
+    #[test]
+    fn retention_drops_old_and_excess_records() {
+        let retention = Retention {
+            max_runs: 2,
+            max_age_days: 10,
+        };
+        let now = ts("2026-01-20T00:00:00Z");
+        let records = vec![
+            record(1, "2026-01-01T00:00:00Z", RunStatus::Ok),
+            record(2, "2026-01-15T00:00:00Z", RunStatus::Ok),
+            record(3, "2026-01-16T00:00:00Z", RunStatus::Ok),
+            record(4, "2026-01-17T00:00:00Z", RunStatus::Ok),
+        ];
+        let ids: Vec<String> = retention
+            .apply(records, now)
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
+        assert_eq!(ids, ["run-3", "run-4"]);
+    }
+
+    #[test]
+    fn compaction_waits_for_the_margin() {
+        let retention = Retention {
+            max_runs: 100,
+            max_age_days: 90,
+        };
+        let now = ts("2026-01-20T00:00:00Z");
+        let recent = Some(ts("2026-01-19T00:00:00Z"));
+        assert!(!retention.needs_compaction(110, recent, now));
+        assert!(retention.needs_compaction(111, recent, now));
+        let ancient = Some(ts("2025-10-01T00:00:00Z"));
+        assert!(retention.needs_compaction(5, ancient, now));
+    }
+
+    #[test]
+    fn job_ids_split_into_app_and_job() {
+        assert_eq!(
+            split_job_id("billing.settle-invoices").unwrap(),
+            ("billing", "settle-invoices")
+        );
+        for bad in [
+            "billing",
+            "Billing.x",
+            "a.",
+            ".b",
+            "a.b.c",
+            "a/../b.c",
+            "1a.b",
+        ] {
+            assert!(split_job_id(bad).unwrap_err().contains("APP.JOB"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for status in RunStatus::ALL {
+            assert_eq!(status.as_str().parse::<RunStatus>(), Ok(status));
+        }
+        assert!(
+            "okay"
+                .parse::<RunStatus>()
+                .unwrap_err()
+                .contains("exhausted")
+        );
+    }
+}

@@ -1,0 +1,316 @@
+//! One fire of one job: the signed attempts with backoff, and the single history record of the fire,
+//! written exactly once whether the fire ends normally, by SIGTERM or by a panic.
+//!
+//! Owns the attempt loop and the run's recorder. Must not decide locking or read specs (the trigger
+//! command does), and must never put the secret, the signature or a response body into a log line,
+//! an error or a record.
+
+use std::hash::BuildHasher;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use slog::{Logger, debug, error, info, warn};
+
+use crate::core::backoff::{self, Verdict};
+use crate::core::history::{Retention, RunRecord, RunStatus};
+use crate::core::manifest::Job;
+use crate::core::secret::Secret;
+use crate::core::signature;
+use crate::shell::history;
+use crate::shell::http::{self, HttpClient, Outgoing};
+
+/// Exit status of a fire stopped by SIGTERM (the shell's 128 + 15).
+pub const SIGTERM_EXIT: u8 = 143;
+
+/// How a fire ended, before it is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: RunStatus,
+    pub exit_code: u8,
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    pub fn new(status: RunStatus, error: Option<&str>) -> Outcome {
+        Outcome {
+            status,
+            exit_code: exit_code(status),
+            error: error.map(str::to_string),
+        }
+    }
+}
+
+/// The shim's exit status for a final run status.
+pub fn exit_code(status: RunStatus) -> u8 {
+    match status {
+        RunStatus::Ok => 0,
+        RunStatus::Rejected => 1,
+        RunStatus::Exhausted => 2,
+        RunStatus::Internal => 3,
+        RunStatus::Contended => 4,
+        RunStatus::Replaced | RunStatus::Terminated => SIGTERM_EXIT,
+    }
+}
+
+/// Attempts made so far (what a record written mid-fire reports).
+#[derive(Debug, Default)]
+struct Progress {
+    attempts: u32,
+    http_status: Option<u16>,
+    recorded: bool,
+    compact: Option<Retention>,
+}
+
+/// Writes the fire's one history record. Shared by the main flow, the SIGTERM thread and the panic
+/// hook; whichever finishes first records, the others see it done.
+pub struct Recorder {
+    path: PathBuf,
+    template: RunRecord,
+    started: Instant,
+    progress: Mutex<Progress>,
+    log: Logger,
+}
+
+impl Recorder {
+    pub fn new(path: PathBuf, template: RunRecord, started: Instant, log: Logger) -> Recorder {
+        Recorder {
+            path,
+            template,
+            started,
+            progress: Mutex::new(Progress::default()),
+            log,
+        }
+    }
+
+    /// Ask for a retention pass after the record is appended.
+    pub fn compact_with(&self, retention: Retention) {
+        self.with_progress(|p| p.compact = Some(retention));
+    }
+
+    /// An attempt is counted when it starts, so a fire stopped mid-request reports it.
+    fn attempt_started(&self) {
+        self.with_progress(|p| p.attempts += 1);
+    }
+
+    fn response_received(&self, status: u16) {
+        self.with_progress(|p| p.http_status = Some(status));
+    }
+
+    fn with_progress(&self, f: impl FnOnce(&mut Progress)) {
+        let mut guard = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard);
+    }
+
+    /// Record the fire's outcome unless it is already recorded; returns whether this call wrote it.
+    pub fn finish(&self, outcome: &Outcome) -> bool {
+        let guard = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        self.finish_locked(guard, outcome)
+    }
+
+    /// `finish` for the panic hook: never blocks on a lock the panicking thread may hold.
+    pub fn finish_from_panic(&self, outcome: &Outcome) -> bool {
+        match self.progress.try_lock() {
+            Ok(guard) => self.finish_locked(guard, outcome),
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                self.finish_locked(p.into_inner(), outcome)
+            }
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        }
+    }
+
+    fn finish_locked(
+        &self,
+        mut progress: std::sync::MutexGuard<'_, Progress>,
+        outcome: &Outcome,
+    ) -> bool {
+        if progress.recorded {
+            return false;
+        }
+        progress.recorded = true;
+        let duration_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let record = RunRecord {
+            duration_ms,
+            attempts: progress.attempts,
+            status: outcome.status,
+            http_status: progress.http_status,
+            exit_code: outcome.exit_code,
+            error: outcome.error.clone(),
+            ..self.template.clone()
+        };
+        let compact = progress.compact.map(|r| (r, Timestamp::now()));
+        self.log_outcome(&record);
+        if let Err(msg) = history::append(&self.path, &record, compact) {
+            error!(self.log, "cannot record the run in history"; "error" => msg);
+        }
+        true
+    }
+
+    fn log_outcome(&self, r: &RunRecord) {
+        let status = r.status.as_str();
+        let http_status = r.http_status;
+        let error = r.error.as_deref().unwrap_or("");
+        match r.status {
+            RunStatus::Ok => info!(self.log, "fire succeeded";
+                "status" => status, "attempts" => r.attempts, "http_status" => http_status,
+                "duration_ms" => r.duration_ms),
+            RunStatus::Contended | RunStatus::Replaced | RunStatus::Terminated => {
+                warn!(self.log, "fire did not complete";
+                    "status" => status, "attempts" => r.attempts, "http_status" => http_status,
+                    "duration_ms" => r.duration_ms, "error" => error)
+            }
+            _ => error!(self.log, "fire failed";
+                "status" => status, "attempts" => r.attempts, "http_status" => http_status,
+                "duration_ms" => r.duration_ms, "error" => error, "exit_code" => r.exit_code),
+        }
+    }
+}
+
+/// Everything the attempts need, fixed for the whole fire.
+pub struct Request<'a> {
+    pub job: &'a Job,
+    pub url: url::Url,
+    pub run_id: &'a str,
+    pub secret: &'a Secret,
+    /// Intended and actual fire time, unix seconds.
+    pub fire_time: i64,
+    pub fire_time_actual: i64,
+    pub previous_success: Option<i64>,
+}
+
+/// Send attempts 1..=max_attempts with fresh timestamps and signatures, backing off between them.
+pub fn send_attempts(
+    client: &HttpClient,
+    request: &Request<'_>,
+    recorder: &Recorder,
+    log: &Logger,
+) -> Outcome {
+    let retries = &request.job.policy.retries;
+    let max_attempts = retries.max_attempts.max(1);
+    let path = http::path_and_query(&request.url);
+    let mut last_failure = String::new();
+    for attempt in 1..=max_attempts {
+        let outgoing = outgoing(request, &path, attempt);
+        let sent_at = Instant::now();
+        debug!(log, "sending"; "attempt" => attempt, "method" => request.job.request.method.as_str());
+        recorder.attempt_started();
+        let result = client.send(&outgoing);
+        let duration_ms = u64::try_from(sent_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (verdict, retry_after) = match &result {
+            Ok(reply) => {
+                recorder.response_received(reply.status);
+                info!(log, "response"; "attempt" => attempt, "status" => reply.status,
+                      "duration_ms" => duration_ms);
+                last_failure = format!("http_{}", reply.status);
+                let now = Timestamp::now();
+                let asked = reply
+                    .retry_after
+                    .as_deref()
+                    .and_then(|v| backoff::retry_after(v, now, retries.max_seconds));
+                (backoff::classify_status(reply.status), asked)
+            }
+            Err(e) => {
+                last_failure = e.class().to_string();
+                (Verdict::Retry, None)
+            }
+        };
+        match verdict {
+            Verdict::Success => return Outcome::new(RunStatus::Ok, None),
+            Verdict::Reject => return Outcome::new(RunStatus::Rejected, Some(&last_failure)),
+            Verdict::Retry if attempt < max_attempts => {
+                let wait = backoff::next_wait(retries, attempt, jitter(attempt), retry_after);
+                warn!(log, "attempt failed; retrying"; "attempt" => attempt, "error" => &last_failure,
+                      "duration_ms" => duration_ms,
+                      "wait_ms" => u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+                std::thread::sleep(wait);
+            }
+            Verdict::Retry => {}
+        }
+    }
+    Outcome::new(RunStatus::Exhausted, Some(&last_failure))
+}
+
+fn outgoing<'a>(request: &'a Request<'a>, path: &str, attempt: u32) -> Outgoing<'a> {
+    let job = request.job;
+    let method = job.request.method.as_str();
+    let now = Timestamp::now().as_second();
+    let signed = signature::sign(
+        request.secret,
+        now,
+        method,
+        path,
+        job.request.body.as_bytes(),
+    );
+    let mut headers: Vec<(String, String)> = job
+        .request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    headers.extend([
+        ("X-Cron-Run-Id".to_string(), request.run_id.to_string()),
+        ("X-Cron-Schedule-Name".to_string(), job.name.clone()),
+        (
+            "X-Cron-Fire-Time".to_string(),
+            request.fire_time.to_string(),
+        ),
+        (
+            "X-Cron-Fire-Time-Actual".to_string(),
+            request.fire_time_actual.to_string(),
+        ),
+        ("X-Cron-Attempt".to_string(), attempt.to_string()),
+    ]);
+    if let Some(previous) = request.previous_success {
+        headers.push((
+            "X-Cron-Previous-Success-Time".to_string(),
+            previous.to_string(),
+        ));
+    }
+    Outgoing {
+        method: job.request.method,
+        url: &request.url,
+        headers,
+        sensitive: vec![("X-Cron-Signature".to_string(), signed.expose().to_string())],
+        body: job.request.body.as_bytes(),
+    }
+}
+
+/// A fraction in [0, 1) from the process's randomly seeded hasher (no RNG dependency needed for jitter).
+fn jitter(attempt: u32) -> f64 {
+    let bits = std::collections::hash_map::RandomState::new().hash_one(attempt);
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The wait `Replace` gives a holder to let go: max(timeout/2, 5 s).
+pub fn replace_wait(timeout_seconds: u32) -> Duration {
+    Duration::from_secs(u64::from(timeout_seconds / 2).max(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        assert_eq!(exit_code(RunStatus::Ok), 0);
+        assert_eq!(exit_code(RunStatus::Rejected), 1);
+        assert_eq!(exit_code(RunStatus::Exhausted), 2);
+        assert_eq!(exit_code(RunStatus::Internal), 3);
+        assert_eq!(exit_code(RunStatus::Contended), 4);
+    }
+
+    #[test]
+    fn jitter_is_a_fraction() {
+        for n in 0..100 {
+            let j = jitter(n);
+            assert!((0.0..1.0).contains(&j), "{j}");
+        }
+    }
+
+    #[test]
+    fn replace_waits_half_the_timeout_but_at_least_five_seconds() {
+        assert_eq!(replace_wait(60), Duration::from_secs(30));
+        assert_eq!(replace_wait(4), Duration::from_secs(5));
+    }
+}
