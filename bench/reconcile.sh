@@ -22,28 +22,29 @@ for i in range(n):
 PY
 }
 
-median_ms() { # command... -> median wall ms over $runs runs
-  local times=()
+# Each measurement prints "wall/cpu": the median wall ms and the median CPU (user+sys) ms over $runs
+# runs. CPU time is the steadier figure on a loaded machine; wall includes the fsyncs.
+measure() { # prepare-command -- command... -> "wall/cpu"
+  local prep=$1; shift
+  local walls=() cpus=()
   for _ in $(seq "$runs"); do
-    local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N)
-    times+=($(( (t1 - t0) / 1000 )))
+    eval "$prep"
+    local t0 t1; t0=$(date +%s%N)
+    /usr/bin/time -f '%U %S' -o "$work/cpu" "$@" >/dev/null
+    t1=$(date +%s%N)
+    walls+=($(( (t1 - t0) / 1000 )))
+    cpus+=($(awk '{printf "%d", ($1 + $2) * 1000}' "$work/cpu"))
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'
-}
-
-fresh_apply_ms() { # dir -> median ms of an apply into the foreign-only crontab with no specs
-  local dir=$1 times=()
-  for _ in $(seq "$runs"); do
-    cp "$dir/foreign" "$dir/cron/cronix"; rm -rf "$dir/jobs" "$dir/state"
-    local t0 t1; t0=$(date +%s%N); "$bin" apply "${flags[@]}" >/dev/null; t1=$(date +%s%N)
-    times+=($(( (t1 - t0) / 1000 )))
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'
+  local wall cpu
+  wall=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)]/1000}')
+  cpu=$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  echo "$wall/$cpu"
 }
 
 snapshot() { stat -c '%n %i %Y.%y' "$1/cron/cronix" "$1"/jobs/* | sha256sum; }
 
-printf '%-34s %8s %10s %10s %10s %14s\n' "size" "entries" "plan ms" "apply ms" "no-op ms" "no-op rewrote"
+printf 'figures are wall ms / CPU ms (medians of %s runs)\n' "$runs"
+printf '%-34s %8s %12s %12s %12s %14s\n' "size" "entries" "plan" "apply" "no-op apply" "no-op rewrote"
 for size in "128 64 5000" "256 64 10000"; do
   read -r jobs scheds lines <<<"$size"
   dir="$work/$jobs"; mkdir -p "$dir/cron"
@@ -52,14 +53,14 @@ for size in "128 64 5000" "256 64 10000"; do
   flags=(--manifest "$dir/manifest.json" --crontab-path "$dir/cron/cronix" --spec-dir "$dir/jobs"
          --state-dir "$dir/state" --lock-dir "$dir/locks" --trigger-bin /usr/local/bin/cronix
          --run-as root --secret-ref env:BENCH_SECRET)
-  plan=$(median_ms "$bin" plan "${flags[@]}")
-  apply=$(fresh_apply_ms "$dir")
+  plan=$(measure : "$bin" plan "${flags[@]}")
+  apply=$(measure 'cp "$dir/foreign" "$dir/cron/cronix"; rm -rf "$dir/jobs" "$dir/state"' "$bin" apply "${flags[@]}")
   before=$(snapshot "$dir")
-  noop=$(median_ms "$bin" apply "${flags[@]}")
+  noop=$(measure : "$bin" apply "${flags[@]}")
   after=$(snapshot "$dir")
   rewrote=no; [ "$before" = "$after" ] || rewrote=YES
   "$bin" apply "${flags[@]}" | grep -q "nothing changed" || rewrote="YES (output)"
-  printf '%-34s %8s %10s %10s %10s %14s\n' "$jobs jobs x $scheds, $lines foreign" "$((jobs * scheds))" \
+  printf '%-34s %8s %12s %12s %12s %14s\n' "$jobs jobs x $scheds, $lines foreign" "$((jobs * scheds))" \
     "$plan" "$apply" "$noop" "$rewrote"
 done
 printf 'crontab bytes (largest): %s\n' "$(wc -c <"$work/256/cron/cronix")"
