@@ -137,6 +137,25 @@ fn header_injection_is_rejected() {
 }
 
 #[test]
+fn credential_headers_are_refused_so_they_never_reach_spec_files() {
+    for name in ["Authorization", "proxy-authorization", "Cookie"] {
+        let doc = with(
+            "/jobs/0/request",
+            json!({"url": "https://a.example.com/x", "headers": {name: "Bearer s3cr3t-token"}}),
+        );
+        let issues = issues_of(&doc);
+        let at = format!("jobs/0/request/headers/{name}");
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.path == at && i.message.contains("X-Cron-Signature")),
+            "{issues:?}"
+        );
+        assert!(issues.iter().all(|i| !i.message.contains("s3cr3t-token")));
+    }
+}
+
+#[test]
 fn path_traversal_in_names_is_rejected() {
     assert_rejected_at(
         &with("/jobs/0/name", json!("../../etc/cron.d/x")),

@@ -61,17 +61,17 @@ fn the_demo_apply_works_without_root_and_is_idempotent() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let crontab = std::fs::read_to_string(dir.path().join("demo/crontab")).unwrap();
+    let crontab = std::fs::read_to_string(dir.path().join("examples/demo/out/crontab")).unwrap();
     assert!(
         crontab.contains("# cronix:owned app=billing-service job=settle-invoices"),
         "{crontab}"
     );
     assert!(
         dir.path()
-            .join("demo/jobs/billing-service.settle-invoices.json")
+            .join("examples/demo/out/jobs/billing-service.settle-invoices.json")
             .is_file()
     );
-    let mtime = std::fs::metadata(dir.path().join("demo/crontab"))
+    let mtime = std::fs::metadata(dir.path().join("examples/demo/out/crontab"))
         .unwrap()
         .modified()
         .unwrap();
@@ -80,7 +80,7 @@ fn the_demo_apply_works_without_root_and_is_idempotent() {
     assert!(second.status.success());
     assert!(String::from_utf8_lossy(&second.stdout).contains("nothing changed"));
     assert_eq!(
-        std::fs::metadata(dir.path().join("demo/crontab"))
+        std::fs::metadata(dir.path().join("examples/demo/out/crontab"))
             .unwrap()
             .modified()
             .unwrap(),

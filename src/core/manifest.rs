@@ -126,6 +126,10 @@ pub const MAX_RETRY_SECONDS: u64 = 86_400;
 pub const RESERVED_HEADERS: [&str; 4] =
     ["host", "content-length", "transfer-encoding", "connection"];
 
+/// Header names that carry credentials. A manifest is served by the app and copied into spec files and
+/// plans, so credentials never belong in it: requests are authenticated by their signature.
+pub const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
 /// Parse, validate and normalize manifest bytes. `zone_exists` answers whether an IANA zone name is in
 /// the system tz database (the caller looks it up; the core does no I/O).
 ///
@@ -951,6 +955,13 @@ fn check_header_name(name: &str) -> Result<(), String> {
     let lower = name.to_ascii_lowercase();
     if lower.starts_with("x-cron-") || RESERVED_HEADERS.contains(&lower.as_str()) {
         return Err("is set by cronix itself and may not be given in a manifest; remove it".into());
+    }
+    if CREDENTIAL_HEADERS.contains(&lower.as_str()) {
+        return Err(
+            "carries credentials, which must not be in a manifest (it is copied into spec files); \
+                    remove it: cronix authenticates every request with X-Cron-Signature"
+                .into(),
+        );
     }
     Ok(())
 }

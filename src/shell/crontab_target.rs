@@ -91,11 +91,12 @@ impl Target {
     }
 
     /// Take the apply lock (waits for another apply to finish). Lock files are never unlinked.
-    /// The lock's directory (the crontab file's, or the lock dir) is created when missing.
     pub fn lock(&self) -> Result<ApplyLock, Failure> {
         let path = self.lock_path();
         let dir = atomic::parent_of(&path);
-        fs::create_dir_all(dir).map_err(|e| backend_io("lock dir", dir, &e))?;
+        if matches!(self, Target::User { .. }) {
+            fs::create_dir_all(dir).map_err(|e| backend_io("lock dir", dir, &e))?;
+        }
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
