@@ -281,3 +281,76 @@ proptest! {
         }
     }
 }
+
+/// DST nights: (zone, window start, window end) around a spring-forward or a fall-back.
+const DST_NIGHTS: [(&str, &str, &str); 6] = [
+    (
+        "America/New_York",
+        "2026-03-08T03:00:00Z",
+        "2026-03-08T10:00:00Z",
+    ),
+    (
+        "America/New_York",
+        "2026-11-01T02:00:00Z",
+        "2026-11-01T09:00:00Z",
+    ),
+    (
+        "Europe/London",
+        "2026-03-28T22:00:00Z",
+        "2026-03-29T04:00:00Z",
+    ),
+    (
+        "Europe/London",
+        "2026-10-24T22:00:00Z",
+        "2026-10-25T04:00:00Z",
+    ),
+    (
+        "Australia/Lord_Howe",
+        "2026-10-03T12:00:00Z",
+        "2026-10-03T18:00:00Z",
+    ),
+    (
+        "Australia/Lord_Howe",
+        "2026-04-04T12:00:00Z",
+        "2026-04-04T18:00:00Z",
+    ),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Across DST changes the search (which skips ahead by stretches of constant offset) and the
+    /// per-minute gate (which looks at one minute and its predecessor) are separate code paths; they
+    /// must give the same fires.
+    #[test]
+    fn next_after_and_fires_at_agree_across_dst_nights(
+        expression in expression_strategy(),
+        night in 0..DST_NIGHTS.len(),
+        dense_hours in any::<bool>(),
+    ) {
+        let mut expression = expression;
+        if dense_hours {
+            // Make the night of the change likely to match: early hours, any day of any month.
+            expression.fields[1] = FieldSpec { items: vec![Item::Range(0, 4)], use_names: false };
+            expression.fields[2] = FieldSpec { items: vec![Item::Star], use_names: false };
+            expression.fields[3] = FieldSpec { items: vec![Item::Star], use_names: false };
+        }
+        let text = expression.text();
+        let Ok(schedule) = Schedule::parse(&text) else {
+            return Ok(());
+        };
+        let (zone_name, start, end) = DST_NIGHTS[night];
+        let tz = TimeZone::get(zone_name).unwrap();
+        let (start, end): (Timestamp, Timestamp) = (start.parse().unwrap(), end.parse().unwrap());
+        let searched = searched_fires(&schedule, &tz, start, end, usize::MAX);
+        let mut gated = Vec::new();
+        let mut minute = start + SignedDuration::from_mins(1);
+        while minute < end {
+            if schedule.fires_at(minute, &tz) {
+                gated.push(minute);
+            }
+            minute += SignedDuration::from_mins(1);
+        }
+        prop_assert_eq!(searched, gated, "{} in {}", text, zone_name);
+    }
+}
