@@ -184,6 +184,13 @@ fn urls_with_userinfo_no_host_or_other_schemes_are_rejected() {
 
 #[test]
 fn timezones_must_be_exact_iana_names() {
+    for wrong in ["europe/paris", "localtime", "posix/Europe/Paris"] {
+        assert_rejected_at(
+            &with("/jobs/0/timezone", json!(wrong)),
+            "jobs/0/timezone",
+            "exact case",
+        );
+    }
     assert_rejected_at(
         &with("/jobs/0/timezone", json!("Mars/Olympus")),
         "jobs/0/timezone",
