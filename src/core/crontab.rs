@@ -189,6 +189,9 @@ fn is_hash(s: &str) -> bool {
 pub struct EntryLine<'a> {
     /// The schedule as cron reads it (five fields or an `@` keyword).
     pub schedule: &'a str,
+    /// For an entry whose job is in a zone other than the host's: the schedule index the shim's gate
+    /// checks (`--gate <idx>`).
+    pub gate: Option<usize>,
     /// The user column of a system crontab; `None` for a user crontab.
     pub run_as: Option<&'a str>,
     pub trigger_bin: &'a str,
@@ -198,11 +201,15 @@ pub struct EntryLine<'a> {
 }
 
 impl EntryLine<'_> {
-    /// `<schedule> [<user>] <bin> trigger --spec-dir <dir> <app>.<job>`.
+    /// `<schedule> [<user>] <bin> trigger --spec-dir <dir> [--gate <idx>] <app>.<job>`.
     pub fn render(&self) -> String {
         let user = self.run_as.map(|u| format!("{u} ")).unwrap_or_default();
+        let gate = self
+            .gate
+            .map(|idx| format!("--gate {idx} "))
+            .unwrap_or_default();
         format!(
-            "{} {user}{} trigger --spec-dir {} {}.{}",
+            "{} {user}{} trigger --spec-dir {} {gate}{}.{}",
             self.schedule, self.trigger_bin, self.spec_dir, self.app, self.job
         )
     }
@@ -315,6 +322,7 @@ mod tests {
     fn an_entry_line_renders_with_and_without_a_user_column() {
         let mut line = EntryLine {
             schedule: "0 2 * * *",
+            gate: None,
             run_as: Some("root"),
             trigger_bin: "/usr/local/bin/cronix",
             spec_dir: "/etc/cronix/jobs",
@@ -330,6 +338,19 @@ mod tests {
             line.render(),
             "0 2 * * * /usr/local/bin/cronix trigger --spec-dir /etc/cronix/jobs billing.settle"
         );
+        line.gate = Some(3);
+        assert_eq!(
+            line.render(),
+            "0 2 * * * /usr/local/bin/cronix trigger --spec-dir /etc/cronix/jobs --gate 3 billing.settle"
+        );
+        let marker = Marker {
+            app: "billing".into(),
+            job: "settle".into(),
+            hash: HASH.into(),
+            idx: 3,
+        };
+        let parsed = parse(&render_entry(&line.render(), &marker));
+        assert_eq!(parsed.owned().count(), 1, "a gated line is still owned");
     }
 
     #[test]
