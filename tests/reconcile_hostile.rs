@@ -185,14 +185,14 @@ fn unsafe_paths_never_reach_the_crontab() {
 #[test]
 fn every_problem_is_listed_at_once() {
     let mut doc = base();
-    doc["jobs"][0]["timezone"] = json!("Asia/Tokyo");
+    doc["jobs"][0]["request"]["url"] = json!("http://jobs.example.com/x");
     doc["jobs"][1]["auth"] = json!({"secret_refs": ["env:NOT_ALLOWED"]});
     assert_refused(
         &json_bytes(&doc),
         &[],
         1,
         &[
-            "job job: timezone",
+            "job job: request url uses plain http://",
             "job other: secret reference env:NOT_ALLOWED",
         ],
     );

@@ -59,8 +59,9 @@ pub fn behaves_the_same(a: &TimeZone, b: &TimeZone, window: &Window) -> bool {
 /// `host`: every instant of the schedule in the window is a minute where the entry fires.
 ///
 /// Candidates: the host wall-clock (hour, minute) of every (hour, minute) of the schedule under each
-/// pair of offsets the two zones have at the same time, plus, for fixed-time schedules, the first
-/// minute after each forward change of the job's zone (they fire there). Forms, cheapest chosen:
+/// pair of offsets the two zones have at the same time, plus, for fixed-time schedules with a time
+/// of day in a spring-forward gap of the job's zone, the first minute after the jump (they fire
+/// there). Forms, cheapest chosen:
 /// `M H * * *` (only when the host zone never goes back: a fixed-time entry does not run in a
 /// repeated host hour), `M * * * *` and `*/S H * * *` (wildcard entries, which cron runs by the wall
 /// clock in both passes of a repeated hour).
@@ -233,6 +234,10 @@ fn host_wall_candidates(
     let job_changes = offset_changes(job, window);
     let host_changes = offset_changes(host, window);
     let times: Vec<i64> = times_of_day(schedule).collect();
+    let mut selected = vec![false; MINUTES_PER_DAY];
+    for time in &times {
+        selected[minute_of_day(*time)] = true;
+    }
     for shift in wall_shifts(&job_changes, &host_changes, job, host) {
         for time in &times {
             wall[minute_of_day(time + shift)] = true;
@@ -241,8 +246,11 @@ fn host_wall_candidates(
     for pair in job_changes.windows(2) {
         let (at, before, after) = (pair[1].0, pair[0].1, pair[1].1);
         let forward_minutes = i64::from(after - before) / SECONDS_PER_MINUTE;
-        let fires_at_jump = forward_minutes > 0
-            && (schedule.is_fixed_time() || forward_minutes < LATE_WAKEUP_MINUTES);
+        // Wall-clock minute of the day where the skipped stretch starts.
+        let gap_start = (at.as_second() + i64::from(before)).div_euclid(SECONDS_PER_MINUTE);
+        let skips_a_time = (0..forward_minutes).any(|m| selected[minute_of_day(gap_start + m)]);
+        let fires_at_jump =
+            skips_a_time && (schedule.is_fixed_time() || forward_minutes < LATE_WAKEUP_MINUTES);
         if fires_at_jump {
             let first_minute = ceil_to_minute(at);
             let local =
