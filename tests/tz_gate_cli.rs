@@ -330,3 +330,31 @@ fn plan_warns_about_dst_for_a_job_in_the_hosts_own_zone_without_gating_it() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn list_shows_a_gated_entrys_schedule_zone_and_next_real_fire() {
+    let env = Env::new();
+    apply_in(
+        &env,
+        "UTC",
+        &manifest(
+            "https://billing.example.com/x",
+            &["30 2 * * *"],
+            "Europe/Paris",
+        ),
+    );
+    let list = env.cmd("list", &["-o", "json"]).assert().code(0);
+    let entry = &json_of(&list)["entries"][0];
+    assert_eq!(entry["schedule"], "0,30 0,1 * * *");
+    assert_eq!(
+        entry["gate"],
+        json!({"schedule": "30 2 * * *", "timezone": "Europe/Paris"})
+    );
+    let next: jiff::Timestamp = entry["next_fire"].as_str().unwrap().parse().unwrap();
+    let wall = next.to_zoned(jiff::tz::TimeZone::get("Europe/Paris").unwrap());
+    // 02:30 in Paris, or 03:00 on the night 02:30 is skipped.
+    assert!(
+        matches!((wall.hour(), wall.minute()), (2, 30) | (3, 0)),
+        "{wall}"
+    );
+}

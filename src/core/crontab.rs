@@ -229,6 +229,21 @@ pub fn schedule_of(line: &str) -> String {
     }
 }
 
+/// Where a gated entry line sends the shim: the spec dir and the schedule index of
+/// `trigger --spec-dir <dir> --gate <idx>`; `None` for a line without a gate.
+pub fn gate_of(line: &str) -> Option<(String, usize)> {
+    let words: Vec<&str> = line.split_ascii_whitespace().collect();
+    let after_trigger = &words[words.iter().position(|w| *w == "trigger")? + 1..];
+    let value_of = |flag: &str| {
+        after_trigger
+            .windows(2)
+            .find(|pair| pair[0] == flag)
+            .map(|pair| pair[1])
+    };
+    let idx = value_of("--gate")?.parse().ok()?;
+    Some((value_of("--spec-dir")?.to_string(), idx))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,6 +379,16 @@ mod tests {
         let bytes = render_entry("@daily root /b trigger --spec-dir /s a.j", &m);
         let parsed = parse(&bytes);
         assert_eq!(parsed.owned().next().unwrap().marker, m);
+    }
+
+    #[test]
+    fn a_gated_line_names_its_spec_dir_and_schedule_index() {
+        assert_eq!(
+            gate_of("0,30 0,1 * * * root /b trigger --spec-dir /s --gate 2 a.j"),
+            Some(("/s".to_string(), 2))
+        );
+        assert_eq!(gate_of("0 2 * * * root /b trigger --spec-dir /s a.j"), None);
+        assert_eq!(gate_of("0 2 * * * root /b trigger --gate x a.j"), None);
     }
 
     #[test]
