@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cost of a wake-up that the fire-time gate turns away: `cronix trigger --gate` at a minute that is
 # not a fire, from process start to exit, side by side with /bin/true: median wall time (hyperfine)
-# and peak RSS (/usr/bin/time -v).
+# and peak RSS (/usr/bin/time -v). `cronix version` is the floor of starting this binary at all.
 #
 # The job is `0 0 1 1 *` in Asia/Kolkata, so every minute but one a year is a non-fire; the shim
 # reads the spec, looks the zone up and exits 0 without touching the config, secrets, locks or
@@ -34,7 +34,8 @@ GATE=("$BIN" --config "$WORK/missing.yaml" trigger --spec-dir "$WORK/jobs" --gat
 
 printf -v GATE_CMD '%q ' "${GATE[@]}"
 hyperfine -N --warmup 50 --runs "$RUNS" --export-json "$WORK/h.json" \
-  -n "/bin/true" "/bin/true" -n "trigger --gate (no fire)" "$GATE_CMD" >/dev/null
+  -n "/bin/true" "/bin/true" -n "cronix version" "$BIN version" \
+  -n "trigger --gate (no fire)" "$GATE_CMD" >/dev/null
 
 peak_rss() { # command... -> max RSS in KiB over 20 runs
   local max=0 kb
@@ -45,12 +46,13 @@ peak_rss() { # command... -> max RSS in KiB over 20 runs
   echo "$max"
 }
 RSS_TRUE=$(peak_rss /bin/true)
+RSS_VERSION=$(peak_rss "$BIN" version)
 RSS_GATE=$(peak_rss "${GATE[@]}")
 
-python3 - "$WORK/h.json" "$RSS_TRUE" "$RSS_GATE" <<'PY'
+python3 - "$WORK/h.json" "$RSS_TRUE" "$RSS_VERSION" "$RSS_GATE" <<'PY'
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]
-rss = sys.argv[2:4]
+rss = sys.argv[2:5]
 base = results[0]["median"]
 print(f"{'command':<26} {'median ms':>10} {'mean ms':>9} {'min ms':>8} {'vs true':>8} {'peak RSS MB':>12}")
 for r, kb in zip(results, rss):

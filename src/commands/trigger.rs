@@ -117,7 +117,7 @@ fn gate(
     })?;
     let schedule = Schedule::parse(expression)
         .map_err(|e| shim_failure(format!("spec {}: {e}", spec_file.display())))?;
-    let zone = tz::zone(&spec.job.timezone).ok_or_else(|| {
+    let zone = tz::zone_by_file(&spec.job.timezone).ok_or_else(|| {
         shim_failure(format!(
             "spec {}: timezone {:?} is not in this host's tz database; install the tzdata package",
             spec_file.display(),
