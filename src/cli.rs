@@ -222,6 +222,11 @@ pub struct TriggerArgs {
     /// Directory of per-job spec files (default: config's spec_dir, else /etc/cronix/jobs)
     #[arg(long, value_name = "DIR")]
     pub spec_dir: Option<PathBuf>,
+    /// Fire only if this minute is a fire of the job's schedule number IDX (from 0) in the job's own
+    /// time zone, else exit 0 at once without sending or recording anything. apply writes it on the
+    /// entries of jobs whose zone is not the one cron runs in.
+    #[arg(long, value_name = "IDX")]
+    pub gate: Option<usize>,
     /// The job to fire, as APP.JOB
     pub job: String,
 }

@@ -157,21 +157,6 @@ fn plain_http_to_a_remote_host_is_refused() {
 }
 
 #[test]
-fn a_timezone_other_than_the_hosts_is_refused_with_the_fix() {
-    let doc = with("/jobs/0/timezone", json!("Europe/Paris"));
-    assert_refused(
-        &json_bytes(&doc),
-        &[],
-        1,
-        &[
-            "job job",
-            "Europe/Paris",
-            "set the job's timezone to the host zone",
-        ],
-    );
-}
-
-#[test]
 fn a_run_as_user_that_does_not_exist_is_refused() {
     assert_refused(
         &json_bytes(&base()),
@@ -200,14 +185,14 @@ fn unsafe_paths_never_reach_the_crontab() {
 #[test]
 fn every_problem_is_listed_at_once() {
     let mut doc = base();
-    doc["jobs"][0]["timezone"] = json!("Asia/Tokyo");
+    doc["jobs"][0]["request"]["url"] = json!("http://jobs.example.com/x");
     doc["jobs"][1]["auth"] = json!({"secret_refs": ["env:NOT_ALLOWED"]});
     assert_refused(
         &json_bytes(&doc),
         &[],
         1,
         &[
-            "job job: timezone",
+            "job job: request url uses plain http://",
             "job other: secret reference env:NOT_ALLOWED",
         ],
     );

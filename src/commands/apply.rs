@@ -14,14 +14,20 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status, Failure> {
     }
     let ctx = reconcile::context(global, &args.reconcile.target)?;
     let loaded = reconcile::load_manifest(&ctx, &args.reconcile.manifest)?;
-    let (done, warnings) = reconcile::apply(&ctx, &loaded)?;
-    reconcile::warn(&warnings);
+    let (done, desired) = reconcile::apply(&ctx, &loaded)?;
+    reconcile::warn(&desired.warnings);
+    let zones = if done.is_empty() {
+        &[][..]
+    } else {
+        &desired.zones[..]
+    };
     plan::print_plan(
         global.output,
         &ctx,
-        &loaded.manifest.app,
+        &loaded.manifest,
         &done,
         Some(!done.is_empty()),
+        zones,
     );
     Ok(Status::OK)
 }

@@ -26,7 +26,7 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> Result<Status, Failure> {
     let loaded = reconcile::load_manifest(&ctx, &args.reconcile.manifest)?;
     let (plan, _) = reconcile::plan(&ctx, &loaded.manifest)?;
     let app = loaded.manifest.app.as_str();
-    let views = op_views(&ctx, &plan);
+    let views = op_views(&ctx, &plan, Some(&loaded.manifest));
     match global.output {
         Output::Json => {
             let doc = DriftDoc {

@@ -1,14 +1,20 @@
 //! `cronix list`: the cronix-owned entries of the crontab (every app): app, job, idx, schedule, hash
 //! and next fire.
 //!
+//! A gated entry (a job in a zone other than cron's) shows its job's schedule and zone from the
+//! spec, and its next real fire, not the next wake-up of its line.
+//!
 //! Reads only.
+
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::cli::{GlobalArgs, Output, TargetArgs};
-use crate::core::crontab::{OwnedEntry, schedule_of};
+use crate::core::crontab::{OwnedEntry, gate_of, schedule_of};
 use crate::error::{Failure, Status};
 use crate::shell::reconcile::{self, Context};
+use crate::shell::{spec_read, tz};
 
 #[derive(Debug, Serialize)]
 pub struct EntryView {
@@ -18,6 +24,33 @@ pub struct EntryView {
     pub schedule: String,
     pub hash: String,
     pub next_fire: Option<String>,
+    /// For a gated entry: the schedule and zone its gate checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateView>,
+    /// The schedule and zone its fires follow.
+    #[serde(skip)]
+    pub fires: (String, jiff::tz::TimeZone),
+}
+
+#[derive(Debug, Serialize)]
+pub struct GateView {
+    pub schedule: String,
+    pub timezone: String,
+}
+
+/// The schedule and zone a gated entry's gate checks, from the spec its line names.
+fn gate_view(line: &str, app: &str, job: &str) -> Option<(GateView, jiff::tz::TimeZone)> {
+    let (spec_dir, idx) = gate_of(line)?;
+    let spec = spec_read::read_spec(Path::new(&spec_dir), app, job).ok()?;
+    let schedule = spec.job.schedules.get(idx)?.clone();
+    let zone = tz::zone(&spec.job.timezone)?;
+    Some((
+        GateView {
+            schedule,
+            timezone: spec.job.timezone,
+        },
+        zone,
+    ))
 }
 
 #[derive(Serialize)]
@@ -29,7 +62,12 @@ struct ListDoc {
 /// One owned entry as list and show print it; the next fire is read in the zone cron fires in.
 pub fn entry_view(ctx: &Context, entry: &OwnedEntry, now: jiff::Timestamp) -> EntryView {
     let schedule = schedule_of(&entry.line);
-    let next_fire = reconcile::next_fires(&schedule, now, &ctx.host_zone, 1)
+    let gate = gate_view(&entry.line, &entry.marker.app, &entry.marker.job);
+    let fires = match &gate {
+        Some((view, zone)) => (view.schedule.clone(), zone.clone()),
+        None => (schedule.clone(), ctx.host_zone.clone()),
+    };
+    let next_fire = reconcile::next_fires(&fires.0, now, &fires.1, 1)
         .first()
         .map(|z| z.timestamp().to_string());
     EntryView {
@@ -39,6 +77,8 @@ pub fn entry_view(ctx: &Context, entry: &OwnedEntry, now: jiff::Timestamp) -> En
         schedule,
         hash: entry.marker.hash.clone(),
         next_fire,
+        gate: gate.map(|(view, _)| view),
+        fires,
     }
 }
 

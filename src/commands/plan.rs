@@ -1,21 +1,36 @@
 //! `cronix plan` (alias `diff`): what apply would change, entry by entry, with the next fire time of
 //! each new entry. Also prints the plan for `apply` and `apply --dry-run`.
 //!
+//! For entries of jobs in a zone other than the host's it shows what the gated entry costs in
+//! wake-ups, and for every schedule in a zone with DST the changes of the coming year that skip,
+//! shift, deduplicate or repeat its times.
+//!
 //! Reads only; takes no lock and writes nothing.
 
 use serde::Serialize;
 
 use crate::cli::{GlobalArgs, Output, ReconcileArgs};
+use crate::core::manifest::Manifest;
 use crate::core::plan::{Action, Counts, Op, Plan, Subject};
+use crate::core::target_checks::ZoneReport;
+use crate::core::tz_gate::{DstEffect, DstEvent, REPORT_DAYS};
 use crate::error::{Failure, Status};
 use crate::shell::reconcile::{self, Context};
+use crate::shell::tz;
 
 pub fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<Status, Failure> {
     let ctx = reconcile::context(global, &args.target)?;
     let loaded = reconcile::load_manifest(&ctx, &args.manifest)?;
-    let (plan, warnings) = reconcile::plan(&ctx, &loaded.manifest)?;
-    reconcile::warn(&warnings);
-    print_plan(global.output, &ctx, &loaded.manifest.app, &plan, None);
+    let (plan, desired) = reconcile::plan(&ctx, &loaded.manifest)?;
+    reconcile::warn(&desired.warnings);
+    print_plan(
+        global.output,
+        &ctx,
+        &loaded.manifest,
+        &plan,
+        None,
+        &desired.zones,
+    );
     Ok(Status::OK)
 }
 
@@ -29,6 +44,61 @@ struct PlanDoc<'a> {
     applied: Option<bool>,
     counts: Counts,
     ops: Vec<OpView<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    timezones: Vec<ZoneView<'a>>,
+}
+
+/// One entry's time-zone report, as `plan -o json` prints it.
+#[derive(Serialize)]
+pub struct ZoneView<'a> {
+    job: &'a str,
+    idx: usize,
+    schedule: &'a str,
+    timezone: &'a str,
+    host_zone: &'a str,
+    /// The five fields on the crontab line.
+    crontab: &'a str,
+    gated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wakeups_per_day: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fires_per_day: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extra_wakeups_per_day: Option<f64>,
+    dst: &'a [DstEvent],
+}
+
+/// The reports with the per-day figures: wake-ups on a day without a host offset change, fires
+/// averaged over the coming year, extra = wake-ups − fires (two decimals).
+pub fn zone_views<'a>(ctx: &'a Context, zones: &'a [ZoneReport]) -> Vec<ZoneView<'a>> {
+    zones
+        .iter()
+        .map(|z| {
+            let fires = z
+                .gate
+                .map(|g| two_decimals(f64::from(g.fires_per_year) / REPORT_DAYS as f64));
+            let wakeups = z.gate.map(|g| g.wakeups_per_day);
+            ZoneView {
+                job: &z.job,
+                idx: z.idx,
+                schedule: &z.schedule,
+                timezone: &z.timezone,
+                host_zone: &ctx.host_zone_name,
+                crontab: &z.crontab,
+                gated: z.gate.is_some(),
+                wakeups_per_day: wakeups,
+                fires_per_day: fires,
+                extra_wakeups_per_day: wakeups
+                    .zip(fires)
+                    .map(|(w, f)| two_decimals(f64::from(w) - f)),
+                dst: &z.dst,
+            }
+        })
+        .collect()
+}
+
+fn two_decimals(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 #[derive(Serialize)]
@@ -39,8 +109,9 @@ pub struct OpView<'a> {
     next_fire: Option<String>,
 }
 
-/// Each op with the next fire time of new entries (UTC, RFC 3339).
-pub fn op_views<'a>(ctx: &Context, plan: &'a Plan) -> Vec<OpView<'a>> {
+/// Each op with the next fire time of new entries (UTC, RFC 3339), read in the job's zone.
+/// Without a manifest (prune) schedules are read in the host's zone.
+pub fn op_views<'a>(ctx: &Context, plan: &'a Plan, manifest: Option<&Manifest>) -> Vec<OpView<'a>> {
     let now = jiff::Timestamp::now();
     plan.ops
         .iter()
@@ -50,7 +121,11 @@ pub fn op_views<'a>(ctx: &Context, plan: &'a Plan) -> Vec<OpView<'a>> {
                 .then_some(op.schedule.as_deref())
                 .flatten()
                 .and_then(|s| {
-                    reconcile::next_fires(s, now, &ctx.host_zone, 1)
+                    let zone = manifest
+                        .and_then(|m| m.jobs.iter().find(|j| j.name == op.job))
+                        .and_then(|j| tz::zone(&j.timezone))
+                        .unwrap_or_else(|| ctx.host_zone.clone());
+                    reconcile::next_fires(s, now, &zone, 1)
                         .first()
                         .map(|z| z.timestamp().to_string())
                 }),
@@ -59,8 +134,17 @@ pub fn op_views<'a>(ctx: &Context, plan: &'a Plan) -> Vec<OpView<'a>> {
 }
 
 /// Print a plan as a table or JSON. `applied`: `None` for plan/dry-run, `Some` after an apply.
-pub fn print_plan(output: Output, ctx: &Context, app: &str, plan: &Plan, applied: Option<bool>) {
-    let views = op_views(ctx, plan);
+pub fn print_plan(
+    output: Output,
+    ctx: &Context,
+    manifest: &Manifest,
+    plan: &Plan,
+    applied: Option<bool>,
+    zones: &[ZoneReport],
+) {
+    let app = manifest.app.as_str();
+    let views = op_views(ctx, plan, Some(manifest));
+    let zones = zone_views(ctx, zones);
     match output {
         Output::Json => {
             let doc = PlanDoc {
@@ -70,10 +154,65 @@ pub fn print_plan(output: Output, ctx: &Context, app: &str, plan: &Plan, applied
                 applied,
                 counts: plan.counts(),
                 ops: views,
+                timezones: zones,
             };
             println!("{}", serde_json::to_string(&doc).unwrap_or_default());
         }
-        Output::Table => print_table(ctx, app, plan, &views, applied),
+        Output::Table => {
+            print_table(ctx, app, plan, &views, applied);
+            print_zones(ctx, &zones);
+        }
+    }
+}
+
+/// The time-zone reports under the plan: one line per entry, one per DST change it meets.
+fn print_zones(ctx: &Context, zones: &[ZoneView]) {
+    if zones.is_empty() {
+        return;
+    }
+    println!("time zones (cron runs in {}):", ctx.host_zone_name);
+    for z in zones {
+        let head = format!(
+            "  {} idx {} {:?} in {}",
+            z.job, z.idx, z.schedule, z.timezone
+        );
+        match (z.wakeups_per_day, z.fires_per_day, z.extra_wakeups_per_day) {
+            (Some(w), Some(f), Some(extra)) => println!(
+                "{head}: gated entry \"{}\" wakes the shim {w} times a day for {f:.2} fires a day \
+                 on average ({extra:.2} extra wake-ups a day)",
+                z.crontab
+            ),
+            _ => println!("{head}: entry \"{}\"", z.crontab),
+        }
+        for event in z.dst {
+            println!("    {}", dst_sentence(event));
+        }
+    }
+}
+
+/// One DST change in words.
+fn dst_sentence(e: &DstEvent) -> String {
+    let times = e.local_times.join(", ");
+    match e.effect {
+        DstEffect::Skipped => format!(
+            "{} {times}: skipped, the clock jumps over it at {}",
+            e.date, e.transition
+        ),
+        DstEffect::Shifted => format!(
+            "{} {times}: skipped by the clock change at {}; runs once right after the jump, at {}",
+            e.date,
+            e.transition,
+            e.runs_at.as_deref().unwrap_or(&e.transition)
+        ),
+        DstEffect::Deduplicated => format!(
+            "{} {times}: this wall-clock time happens twice (clock goes back at {}); runs once, \
+             at the first",
+            e.date, e.transition
+        ),
+        DstEffect::Repeated => format!(
+            "{} {times}: this wall-clock time happens twice (clock goes back at {}); runs at both",
+            e.date, e.transition
+        ),
     }
 }
 

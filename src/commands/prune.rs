@@ -42,7 +42,7 @@ pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<Status, Failure> {
             println!("nothing to prune on {}", ctx.target.describe());
             return Ok(Status::OK);
         }
-        println!("{}", ops_table(&op_views(&ctx, &preview)));
+        println!("{}", ops_table(&op_views(&ctx, &preview, None)));
         if !confirm(preview.ops.len())? {
             println!("prune cancelled; nothing was changed");
             return Ok(Status::OK);
@@ -55,7 +55,7 @@ pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<Status, Failure> {
                 target: ctx.target.describe(),
                 changed: !done.is_empty(),
                 counts: done.counts(),
-                ops: op_views(&ctx, &done),
+                ops: op_views(&ctx, &done, None),
             };
             println!("{}", serde_json::to_string(&doc).unwrap_or_default());
         }
@@ -64,7 +64,7 @@ pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<Status, Failure> {
         }
         Output::Table => {
             if args.yes {
-                println!("{}", ops_table(&op_views(&ctx, &done)));
+                println!("{}", ops_table(&op_views(&ctx, &done, None)));
             }
             println!(
                 "pruned: {} removal{} on {}",

@@ -59,7 +59,7 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
         )));
     }
     let doc = ShowDoc {
-        next_fires: next_fires(&ctx, &entries, now),
+        next_fires: next_fires(&entries, now),
         last_runs: last_runs(&ctx.paths.state_dir, &app, &job),
         target: ctx.target.describe(),
         app,
@@ -83,15 +83,11 @@ fn split_job(arg: &str) -> Result<(String, String), Failure> {
     }
 }
 
-/// The next fires over all of the job's entries, merged and sorted.
-fn next_fires(
-    ctx: &reconcile::Context,
-    entries: &[EntryView],
-    now: jiff::Timestamp,
-) -> Vec<String> {
+/// The next fires over all of the job's entries (a gated one's in its job's zone), merged and sorted.
+fn next_fires(entries: &[EntryView], now: jiff::Timestamp) -> Vec<String> {
     let mut all: Vec<jiff::Timestamp> = entries
         .iter()
-        .flat_map(|e| reconcile::next_fires(&e.schedule, now, &ctx.host_zone, SHOWN))
+        .flat_map(|e| reconcile::next_fires(&e.fires.0, now, &e.fires.1, SHOWN))
         .map(|z| z.timestamp())
         .collect();
     all.sort();

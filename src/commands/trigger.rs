@@ -4,6 +4,10 @@
 //!
 //! Sequencing only: the attempts and the record live in `shell::fire`, locks in `shell::lock`. Work
 //! that a fire may not need (the HTTP client, the history read) happens after the lock is taken.
+//!
+//! With `--gate IDX` (entries of jobs in a zone other than cron's) the gate runs first: it reads only
+//! the spec and decides whether this minute is a fire of schedule IDX in the job's zone. A non-fire
+//! exits 0 before the config, the env file, secrets, locks, logs or history are touched.
 //! Exit codes: 0 ok · 1 rejected · 2 exhausted · 3 internal · 4 contended · 143 SIGTERM.
 
 use std::path::{Path, PathBuf};
@@ -24,23 +28,32 @@ use crate::shell::config::{self, DEFAULT_SPEC_DIR};
 use crate::shell::fire::{self, Outcome, Recorder};
 use crate::shell::lock::{self, Acquired, Holder, JobLock};
 use crate::shell::secrets;
-use crate::shell::{history, http, logging, spec_read, tz};
+use crate::shell::{clock, history, http, logging, spec_read, tz};
 
 pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     let started = Instant::now();
     let started_at = Timestamp::now();
     let (app, job) = core_history::split_job_id(&args.job).map_err(shim_failure)?;
+    let gated = match args.gate {
+        None => None,
+        Some(idx) => match gate(global, args, app, job, idx)? {
+            Some(passed) => Some(passed),
+            None => return Ok(Status::OK),
+        },
+    };
     let loaded = config::load(global.config.as_deref()).map_err(internal)?;
-    let spec_dir = args
-        .spec_dir
-        .clone()
-        .or_else(|| loaded.config.spec_dir.clone())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_SPEC_DIR));
-    let spec = spec_read::read_spec(&spec_dir, app, job).map_err(shim_failure)?;
+    let (spec, fire_time) = match gated {
+        Some((spec, minute)) => (spec, minute.as_second()),
+        None => {
+            let spec_dir = spec_dir_of(args, &loaded.config);
+            let spec = spec_read::read_spec(&spec_dir, app, job).map_err(shim_failure)?;
+            let fire_time = intended_fire_time(&spec, started_at);
+            (spec, fire_time)
+        }
+    };
     let run_id = uuid::Uuid::now_v7().to_string();
     let level = logging::effective_level(global.log_level, loaded.config.log_level);
     let log = logging::shim_logger(level, app, job, &run_id);
-    let fire_time = intended_fire_time(&spec, started_at);
     let history_path = history::history_path(Path::new(&spec.state_dir), app, job);
     let recorder = Arc::new(Recorder::new(
         history_path.clone(),
@@ -65,6 +78,54 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     let outcome = fire.run(&recorder);
     recorder.finish(&outcome);
     Ok(Status(outcome.exit_code))
+}
+
+/// `--spec-dir`, else the config's `spec_dir`, else the default.
+fn spec_dir_of(args: &TriggerArgs, config: &config::Config) -> PathBuf {
+    args.spec_dir
+        .clone()
+        .or_else(|| config.spec_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SPEC_DIR))
+}
+
+/// The fire-time gate: `Some((spec, minute))` when the current minute is a fire of schedule `idx` in
+/// the job's zone (the minute is the intended fire time), `None` when it is not. Reads the spec and
+/// nothing else (the config only when the line carries no `--spec-dir`).
+fn gate(
+    global: &GlobalArgs,
+    args: &TriggerArgs,
+    app: &str,
+    job: &str,
+    idx: usize,
+) -> Result<Option<(JobSpec, Timestamp)>, Failure> {
+    let spec_dir = match &args.spec_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            let loaded = config::load(global.config.as_deref()).map_err(internal)?;
+            spec_dir_of(args, &loaded.config)
+        }
+    };
+    let spec = spec_read::read_spec(&spec_dir, app, job).map_err(shim_failure)?;
+    let spec_file = spec_read::spec_path(&spec_dir, app, job);
+    let expression = spec.job.schedules.get(idx).ok_or_else(|| {
+        shim_failure(format!(
+            "spec {}: --gate {idx} names no schedule (the job has {}); re-run `cronix apply` to \
+             rewrite the crontab",
+            spec_file.display(),
+            spec.job.schedules.len()
+        ))
+    })?;
+    let schedule = Schedule::parse(expression)
+        .map_err(|e| shim_failure(format!("spec {}: {e}", spec_file.display())))?;
+    let zone = tz::zone_by_file(&spec.job.timezone).ok_or_else(|| {
+        shim_failure(format!(
+            "spec {}: timezone {:?} is not in this host's tz database; install the tzdata package",
+            spec_file.display(),
+            spec.job.timezone
+        ))
+    })?;
+    let minute = fire_time::start_minute(clock::now());
+    Ok(schedule.fires_at(minute, &zone).then_some((spec, minute)))
 }
 
 /// One fire after its recorder exists: every early return is an outcome that gets recorded.

@@ -189,6 +189,9 @@ fn is_hash(s: &str) -> bool {
 pub struct EntryLine<'a> {
     /// The schedule as cron reads it (five fields or an `@` keyword).
     pub schedule: &'a str,
+    /// For an entry whose job is in a zone other than the host's: the schedule index the shim's gate
+    /// checks (`--gate <idx>`).
+    pub gate: Option<usize>,
     /// The user column of a system crontab; `None` for a user crontab.
     pub run_as: Option<&'a str>,
     pub trigger_bin: &'a str,
@@ -198,11 +201,15 @@ pub struct EntryLine<'a> {
 }
 
 impl EntryLine<'_> {
-    /// `<schedule> [<user>] <bin> trigger --spec-dir <dir> <app>.<job>`.
+    /// `<schedule> [<user>] <bin> trigger --spec-dir <dir> [--gate <idx>] <app>.<job>`.
     pub fn render(&self) -> String {
         let user = self.run_as.map(|u| format!("{u} ")).unwrap_or_default();
+        let gate = self
+            .gate
+            .map(|idx| format!("--gate {idx} "))
+            .unwrap_or_default();
         format!(
-            "{} {user}{} trigger --spec-dir {} {}.{}",
+            "{} {user}{} trigger --spec-dir {} {gate}{}.{}",
             self.schedule, self.trigger_bin, self.spec_dir, self.app, self.job
         )
     }
@@ -220,6 +227,21 @@ pub fn schedule_of(line: &str) -> String {
         Some(w) if w.starts_with('@') => (*w).to_string(),
         _ => words.iter().take(5).copied().collect::<Vec<_>>().join(" "),
     }
+}
+
+/// Where a gated entry line sends the shim: the spec dir and the schedule index of
+/// `trigger --spec-dir <dir> --gate <idx>`; `None` for a line without a gate.
+pub fn gate_of(line: &str) -> Option<(String, usize)> {
+    let words: Vec<&str> = line.split_ascii_whitespace().collect();
+    let after_trigger = &words[words.iter().position(|w| *w == "trigger")? + 1..];
+    let value_of = |flag: &str| {
+        after_trigger
+            .windows(2)
+            .find(|pair| pair[0] == flag)
+            .map(|pair| pair[1])
+    };
+    let idx = value_of("--gate")?.parse().ok()?;
+    Some((value_of("--spec-dir")?.to_string(), idx))
 }
 
 #[cfg(test)]
@@ -315,6 +337,7 @@ mod tests {
     fn an_entry_line_renders_with_and_without_a_user_column() {
         let mut line = EntryLine {
             schedule: "0 2 * * *",
+            gate: None,
             run_as: Some("root"),
             trigger_bin: "/usr/local/bin/cronix",
             spec_dir: "/etc/cronix/jobs",
@@ -330,6 +353,19 @@ mod tests {
             line.render(),
             "0 2 * * * /usr/local/bin/cronix trigger --spec-dir /etc/cronix/jobs billing.settle"
         );
+        line.gate = Some(3);
+        assert_eq!(
+            line.render(),
+            "0 2 * * * /usr/local/bin/cronix trigger --spec-dir /etc/cronix/jobs --gate 3 billing.settle"
+        );
+        let marker = Marker {
+            app: "billing".into(),
+            job: "settle".into(),
+            hash: HASH.into(),
+            idx: 3,
+        };
+        let parsed = parse(&render_entry(&line.render(), &marker));
+        assert_eq!(parsed.owned().count(), 1, "a gated line is still owned");
     }
 
     #[test]
@@ -343,6 +379,16 @@ mod tests {
         let bytes = render_entry("@daily root /b trigger --spec-dir /s a.j", &m);
         let parsed = parse(&bytes);
         assert_eq!(parsed.owned().next().unwrap().marker, m);
+    }
+
+    #[test]
+    fn a_gated_line_names_its_spec_dir_and_schedule_index() {
+        assert_eq!(
+            gate_of("0,30 0,1 * * * root /b trigger --spec-dir /s --gate 2 a.j"),
+            Some(("/s".to_string(), 2))
+        );
+        assert_eq!(gate_of("0 2 * * * root /b trigger --spec-dir /s a.j"), None);
+        assert_eq!(gate_of("0 2 * * * root /b trigger --gate x a.j"), None);
     }
 
     #[test]

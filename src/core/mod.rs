@@ -17,3 +17,4 @@ pub mod secret;
 pub mod signature;
 pub mod spec;
 pub mod target_checks;
+pub mod tz_gate;

@@ -120,6 +120,19 @@ impl Schedule {
         self.day_rule
     }
 
+    /// Whether the wall-clock minute `wall` (seconds ignored) matches all five fields, ignoring DST:
+    /// the plain calendar test, for reports about what a DST change does to this schedule.
+    pub fn matches_wall_clock(&self, wall: jiff::civil::DateTime) -> bool {
+        let day_number = day_number_of(wall.date());
+        let minute_of_day = i64::from(wall.hour()) * 60 + i64::from(wall.minute());
+        self.matches_local_minute(day_number * calendar::MINUTES_PER_DAY + minute_of_day)
+    }
+
+    /// Whether the month and the two day fields select this date (cron's day rule).
+    pub fn matches_date(&self, date: jiff::civil::Date) -> bool {
+        self.matches_day(day_number_of(date))
+    }
+
     fn from_five_fields(source: &str, expression: &str) -> Result<Schedule, String> {
         let texts: Vec<&str> = expression.split(' ').collect();
         let mut bits = [0u64; 5];
@@ -197,6 +210,12 @@ impl Schedule {
             DayRule::Both => by_month_day && by_weekday,
         }
     }
+}
+
+/// Days since 1970-01-01 of a civil date.
+fn day_number_of(date: jiff::civil::Date) -> i64 {
+    let month = u32::try_from(date.month()).unwrap_or(1);
+    calendar::first_day_of_month(i64::from(date.year()), month) + i64::from(date.day()) - 1
 }
 
 /// A day-of-week bitset with bit 7 (Sunday, cron's alternative spelling) folded into bit 0.

@@ -1,8 +1,9 @@
 //! Checks a manifest against the target before anything is written, and derives the desired state:
 //! rendered entries with their hashes, and spec files.
 //!
-//! Pure: the shell passes in what it looked up (host zone, whether the run-as user exists, operator
-//! refs). Only validated parts reach a crontab line: the translated schedule, the user, absolute paths
+//! Pure: the shell passes in what it looked up (host zone, the jobs' zones, the time, whether the
+//! run-as user exists, operator refs). A job whose zone behaves like the host's gets its schedule as
+//! is; any other gets the superset entry of `core::tz_gate` and `--gate <idx>` on its line. Only validated parts reach a crontab line: the translated schedule, the user, absolute paths
 //! of `[A-Za-z0-9/._-]` and names. Errors never print a `raw:` reference's value.
 
 use std::collections::BTreeMap;
@@ -14,6 +15,9 @@ use crate::core::plan::{DesiredEntry, SpecFile};
 use crate::core::schedule::Schedule;
 use crate::core::secret::SecretRef;
 use crate::core::spec::{JobSpec, SPEC_FORMAT};
+use crate::core::tz_gate::{self, DstEvent, Window};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
 /// Everything about the target and the operator that the desired state depends on.
 #[derive(Debug, Clone)]
@@ -24,8 +28,15 @@ pub struct TargetFacts<'a> {
     pub spec_dir: &'a str,
     pub lock_dir: &'a str,
     pub state_dir: &'a str,
-    /// The zone cron fires in (the host's), as an IANA name.
+    /// The zone cron fires in (the host's), as an IANA name, for reports.
     pub host_zone: &'a str,
+    /// The zone cron fires in.
+    pub host_tz: &'a TimeZone,
+    /// The zone of every job timezone name in the manifest (looked up in the system tz database).
+    pub job_zones: &'a BTreeMap<String, TimeZone>,
+    /// The time of the apply: gated entries are right for a window around it; DST reports cover the
+    /// year after it.
+    pub now: Timestamp,
     pub operator_refs: &'a [String],
     pub allow_http_hosts: &'a [String],
 }
@@ -38,6 +49,33 @@ pub struct Desired {
     pub specs: BTreeMap<String, SpecFile>,
     /// Things the operator should know that do not stop the apply (e.g. `raw:` references).
     pub warnings: Vec<String>,
+    /// Entries that are gated or meet a DST change in the coming year, in job and idx order.
+    pub zones: Vec<ZoneReport>,
+}
+
+/// What the job's time zone means for one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneReport {
+    pub job: String,
+    pub idx: usize,
+    /// The schedule as the manifest gives it.
+    pub schedule: String,
+    pub timezone: String,
+    /// The five fields on the crontab line.
+    pub crontab: String,
+    /// For a gated entry: what its wake-ups cost.
+    pub gate: Option<GateCost>,
+    /// The offset changes of the job's zone in the coming year that meet the schedule.
+    pub dst: Vec<DstEvent>,
+}
+
+/// Wake-ups of a gated entry against the real fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateCost {
+    /// Shim starts on a day without an offset change in the host zone.
+    pub wakeups_per_day: u32,
+    /// Real fires in the `tz_gate::REPORT_DAYS` days from the apply.
+    pub fires_per_year: u32,
 }
 
 /// Check paths and the user, then every job; collect every problem rather than stopping at the first.
@@ -47,13 +85,15 @@ pub fn desired_state(manifest: &Manifest, facts: &TargetFacts) -> Result<Desired
         entries: Vec::new(),
         specs: BTreeMap::new(),
         warnings: Vec::new(),
+        zones: Vec::new(),
     };
     for job in &manifest.jobs {
         match desired_job(&manifest.app, job, facts) {
-            Ok((entries, spec, warnings)) => {
-                desired.entries.extend(entries);
-                desired.specs.insert(job.name.clone(), spec);
-                desired.warnings.extend(warnings);
+            Ok(state) => {
+                desired.entries.extend(state.entries);
+                desired.specs.insert(job.name.clone(), state.spec);
+                desired.warnings.extend(state.warnings);
+                desired.zones.extend(state.zones);
             }
             Err(job_errors) => errors.extend(job_errors),
         }
@@ -109,16 +149,30 @@ pub fn is_safe_user(user: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
-type JobState = (Vec<DesiredEntry>, SpecFile, Vec<String>);
+/// One job's share of the desired state.
+struct JobState {
+    entries: Vec<DesiredEntry>,
+    spec: SpecFile,
+    warnings: Vec<String>,
+    zones: Vec<ZoneReport>,
+}
+
+/// How one schedule goes onto the crontab.
+struct Rendered {
+    expression: String,
+    gate: Option<usize>,
+    report: Option<ZoneReport>,
+}
 
 fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Vec<String>> {
     let mut errors = Vec::new();
     let name = &job.name;
-    if !same_zone(&job.timezone, facts.host_zone) {
+    let zone = facts.job_zones.get(&job.timezone);
+    if zone.is_none() {
         errors.push(format!(
-            "job {name}: timezone {:?} differs from the host zone {:?} that cron fires in; set the \
-             job's timezone to the host zone {:?}, or run cron in {:?}",
-            job.timezone, facts.host_zone, facts.host_zone, job.timezone
+            "job {name}: timezone {:?} is not in this host's tz database; install the tzdata \
+             package or give an IANA zone name it holds",
+            job.timezone
         ));
     }
     if let Err(e) = check_url(name, &job.request.url, facts.allow_http_hosts) {
@@ -131,25 +185,32 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
             Vec::new()
         }
     };
-    let mut expressions = Vec::new();
+    let mut schedules = Vec::new();
     for (i, expr) in job.schedules.iter().enumerate() {
         match Schedule::parse(expr) {
-            Ok(s) => expressions.push(s.crontab_expression()),
+            Ok(s) => schedules.push(s),
             Err(e) => errors.push(format!("job {name}: schedules/{i}: {e}")),
         }
     }
-    if !errors.is_empty() {
+    let Some(zone) = zone.filter(|_| errors.is_empty()) else {
         return Err(errors);
-    }
+    };
+    let gated = !tz_gate::behaves_the_same(zone, facts.host_tz, &Window::around(facts.now));
+    let rendered: Vec<Rendered> = schedules
+        .iter()
+        .enumerate()
+        .map(|(idx, schedule)| render_schedule(job, idx, schedule, zone, gated, facts))
+        .collect();
     let canonical = manifest::canonical_single_job(app, job);
     let entries = job
         .schedules
         .iter()
-        .zip(&expressions)
+        .zip(&rendered)
         .enumerate()
-        .map(|(idx, (schedule, expr))| {
+        .map(|(idx, (schedule, rendered))| {
             let line = EntryLine {
-                schedule: expr,
+                schedule: &rendered.expression,
+                gate: rendered.gate,
                 run_as: facts.run_as,
                 trigger_bin: facts.trigger_bin,
                 spec_dir: facts.spec_dir,
@@ -178,7 +239,53 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
         })
         .collect();
     let spec = spec_file(app, job, refs, facts);
-    Ok((entries, spec, warnings))
+    Ok(JobState {
+        entries,
+        spec,
+        warnings,
+        zones: rendered.into_iter().filter_map(|r| r.report).collect(),
+    })
+}
+
+/// The crontab fields of one schedule: as is in the host's zone, or the gated superset; with the
+/// report of its wake-ups and the DST changes it meets in the coming year.
+fn render_schedule(
+    job: &Job,
+    idx: usize,
+    schedule: &Schedule,
+    zone: &TimeZone,
+    gated: bool,
+    facts: &TargetFacts,
+) -> Rendered {
+    let (expression, gate, cost) = if gated {
+        let entry = tz_gate::gated_entry(schedule, zone, facts.host_tz, &Window::around(facts.now));
+        let cost = GateCost {
+            wakeups_per_day: entry.wakeups_per_day,
+            fires_per_year: tz_gate::fires_per_report_year(schedule, zone, facts.now),
+        };
+        (entry.expression, Some(idx), Some(cost))
+    } else {
+        (schedule.crontab_expression(), None, None)
+    };
+    let year_later = facts
+        .now
+        .checked_add(jiff::SignedDuration::from_hours(24 * tz_gate::REPORT_DAYS))
+        .unwrap_or(facts.now);
+    let dst = tz_gate::dst_events(schedule, zone, facts.now, year_later);
+    let report = (cost.is_some() || !dst.is_empty()).then(|| ZoneReport {
+        job: job.name.clone(),
+        idx,
+        schedule: schedule.source().to_string(),
+        timezone: job.timezone.clone(),
+        crontab: expression.clone(),
+        gate: cost,
+        dst,
+    });
+    Rendered {
+        expression,
+        gate,
+        report,
+    }
 }
 
 /// The spec file bytes: pretty JSON with a final newline; 0600 when a `raw:` reference is inside.
@@ -292,31 +399,6 @@ fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
-/// Names of the zone that is UTC under another name.
-const UTC_ALIASES: &[&str] = &[
-    "UTC",
-    "Etc/UTC",
-    "Etc/UCT",
-    "UCT",
-    "Etc/Universal",
-    "Universal",
-    "Etc/Zulu",
-    "Zulu",
-    "Etc/GMT",
-    "GMT",
-    "Etc/GMT0",
-    "Etc/GMT+0",
-    "Etc/GMT-0",
-    "GMT0",
-    "Etc/Greenwich",
-    "Greenwich",
-];
-
-/// Whether two zone names are the same zone (equal, or both UTC).
-pub fn same_zone(a: &str, b: &str) -> bool {
-    a == b || (UTC_ALIASES.contains(&a) && UTC_ALIASES.contains(&b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,12 +465,5 @@ mod tests {
         let err = check_url("j", "http://example.com/x", &[]).unwrap_err();
         assert!(err.contains("allow_http_hosts"), "{err}");
         assert!(check_url("j", "http://example.com/x", &["example.com".into()]).is_ok());
-    }
-
-    #[test]
-    fn utc_names_are_the_same_zone() {
-        assert!(same_zone("UTC", "Etc/UTC"));
-        assert!(same_zone("Europe/Paris", "Europe/Paris"));
-        assert!(!same_zone("Europe/Paris", "UTC"));
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod atomic;
 pub mod audit;
+pub mod clock;
 pub mod config;
 pub mod crontab_target;
 pub mod env_file;

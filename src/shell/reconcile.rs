@@ -115,7 +115,11 @@ impl Context {
         &self.paths.spec_dir
     }
 
-    fn facts<'a>(&'a self, dirs: &'a [String; 3]) -> TargetFacts<'a> {
+    fn facts<'a>(
+        &'a self,
+        dirs: &'a [String; 3],
+        job_zones: &'a BTreeMap<String, jiff::tz::TimeZone>,
+    ) -> TargetFacts<'a> {
         TargetFacts {
             run_as: self.run_as.as_deref(),
             trigger_bin: &self.trigger_bin,
@@ -123,6 +127,9 @@ impl Context {
             lock_dir: &dirs[1],
             state_dir: &dirs[2],
             host_zone: &self.host_zone_name,
+            host_tz: &self.host_zone,
+            job_zones,
+            now: jiff::Timestamp::now(),
             operator_refs: &self.operator_refs,
             allow_http_hosts: &self.allow_http_hosts,
         }
@@ -189,7 +196,12 @@ pub fn desired(ctx: &Context, manifest: &Manifest) -> Result<Desired, Failure> {
         ));
     }
     let dirs = ctx.dirs()?;
-    match target_checks::desired_state(manifest, &ctx.facts(&dirs)) {
+    let job_zones: BTreeMap<String, jiff::tz::TimeZone> = manifest
+        .jobs
+        .iter()
+        .filter_map(|job| Some((job.timezone.clone(), tz::zone(&job.timezone)?)))
+        .collect();
+    match target_checks::desired_state(manifest, &ctx.facts(&dirs, &job_zones)) {
         Ok(desired) if errors.is_empty() => return Ok(desired),
         Ok(_) => {}
         Err(found) => errors.extend(found),
@@ -234,19 +246,18 @@ fn plan_against(app: &str, desired: &Desired, installed: &Installed) -> Plan {
     )
 }
 
-/// The plan for a manifest (read only, no lock) and the warnings to show.
-pub fn plan(ctx: &Context, manifest: &Manifest) -> Result<(Plan, Vec<String>), Failure> {
+/// The plan for a manifest (read only, no lock) and the desired state it came from (warnings and
+/// time-zone reports to show).
+pub fn plan(ctx: &Context, manifest: &Manifest) -> Result<(Plan, Desired), Failure> {
     let desired = desired(ctx, manifest)?;
     let installed = installed(ctx, Some(&manifest.app))?;
-    Ok((
-        plan_against(&manifest.app, &desired, &installed),
-        desired.warnings,
-    ))
+    Ok((plan_against(&manifest.app, &desired, &installed), desired))
 }
 
 /// Apply a manifest: check it, take the lock, clean a crashed run's temp files, plan against what is
-/// installed now, execute, and record the change. An empty plan writes nothing.
-pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Vec<String>), Failure> {
+/// installed now, execute, and record the change. An empty plan writes nothing. Returns the plan
+/// executed and the desired state (warnings and time-zone reports to show).
+pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), Failure> {
     let manifest = &loaded.manifest;
     let desired = desired(ctx, manifest)?;
     let _lock = ctx.target.lock()?;
@@ -254,7 +265,7 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Vec<String
     let installed = installed(ctx, Some(&manifest.app))?;
     let plan = plan_against(&manifest.app, &desired, &installed);
     if plan.is_empty() {
-        return Ok((plan, desired.warnings));
+        return Ok((plan, desired));
     }
     execute(ctx, &installed, &plan)?;
     audit::append(
@@ -267,7 +278,7 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Vec<String
             &plan,
         ),
     )?;
-    Ok((plan, desired.warnings))
+    Ok((plan, desired))
 }
 
 /// The plan that removes owned entries (of `app` only, when given) and spec files: the app's, or
