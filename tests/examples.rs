@@ -10,7 +10,10 @@ fn files_with(ext: &str, dir: &Path) -> Vec<std::path::PathBuf> {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            out.extend(files_with(ext, &path));
+            // `examples/demo/out` is what the demo apply writes, not an example.
+            if !path.ends_with("out") {
+                out.extend(files_with(ext, &path));
+            }
         } else if path.extension().is_some_and(|e| e == ext) {
             out.push(path);
         }
