@@ -81,3 +81,56 @@ fn the_config_schema_lists_exactly_the_keys_the_loader_accepts() {
             .contains("unknown field")
     );
 }
+
+#[test]
+fn spec_files_written_by_apply_match_the_spec_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let out = Command::cargo_bin("cronix")
+        .unwrap()
+        .env_remove("CRONIX_CONFIG")
+        .env("HOME", root)
+        .args([
+            "apply",
+            "--manifest",
+            "examples/billing.json",
+            "--crontab-format",
+            "user",
+        ])
+        .args([
+            "--secret-ref",
+            "env:BILLING_CRON_V2",
+            "--secret-ref",
+            "env:BILLING_CRON_V1",
+        ])
+        .arg("--crontab-path")
+        .arg(root.join("crontab"))
+        .arg("--spec-dir")
+        .arg(root.join("jobs"))
+        .arg("--lock-dir")
+        .arg(root.join("locks"))
+        .arg("--state-dir")
+        .arg(root.join("state"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("schemas/spec.schema.json").unwrap())
+            .unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let specs = files_with("json", &root.join("jobs"));
+    assert_eq!(specs.len(), 2);
+    for path in specs {
+        let value: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+    }
+}
