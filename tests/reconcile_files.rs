@@ -511,6 +511,26 @@ fn list_and_show_report_owned_entries() {
 }
 
 #[test]
+fn show_refuses_a_spec_that_names_another_job() {
+    let env = Env::new();
+    let m = env.manifest(
+        "m.json",
+        &manifest("billing", &[("settle", &["0 2 * * *"])]),
+    );
+    env.apply(&m).success();
+    let settle = std::fs::read(env.spec_dir().join("billing.settle.json")).unwrap();
+    std::fs::write(env.spec_dir().join("billing.other.json"), settle).unwrap();
+
+    let out = env.cmd("show", &["billing.other"]).assert().code(3);
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("describes billing.settle, not billing.other"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("re-run `cronix apply`"), "{stderr}");
+}
+
+#[test]
 fn a_removed_job_loses_its_entries_and_then_its_spec() {
     let env = Env::new();
     let v1 = env.manifest(

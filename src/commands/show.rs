@@ -40,7 +40,7 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
         .filter(|e| e.marker.app == app && e.marker.job == job)
         .map(|e| entry_view(&ctx, e, now))
         .collect();
-    let mut spec = spec_store::read_spec(&ctx.paths.spec_dir, &app, &job)?;
+    let mut spec = spec_store::find_spec(&ctx.paths.spec_dir, &app, &job)?;
     if let Some(spec) = &mut spec {
         spec.secret_refs = spec.secret_refs.iter().map(|r| shown_ref(r)).collect();
         spec.job.auth.secret_refs = spec
