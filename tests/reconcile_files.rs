@@ -530,6 +530,52 @@ fn show_refuses_a_spec_that_names_another_job() {
     assert!(stderr.contains("re-run `cronix apply`"), "{stderr}");
 }
 
+/// One history line as the shim writes it.
+fn history_line(n: u32, status: &str, http_status: Option<u16>) -> serde_json::Value {
+    json!({
+        "run_id": format!("run-{n}"), "app": "billing", "job": "settle",
+        "fire_time": format!("2026-01-0{}T02:00:00Z", n + 1),
+        "started_at": format!("2026-01-0{}T02:00:00.012Z", n + 1),
+        "duration_ms": 40 + n, "attempts": 1, "status": status,
+        "http_status": http_status, "exit_code": if status == "ok" { 0 } else { 1 }, "error": null,
+    })
+}
+
+#[test]
+fn show_reports_the_last_five_history_records_as_stored() {
+    let env = Env::new();
+    let m = env.manifest(
+        "m.json",
+        &manifest("billing", &[("settle", &["0 2 * * *"])]),
+    );
+    env.apply(&m).success();
+    let records: Vec<serde_json::Value> = (0..7)
+        .map(|n| match n {
+            4 => history_line(n, "rejected", Some(409)),
+            6 => history_line(n, "exhausted", None),
+            _ => history_line(n, "ok", Some(200)),
+        })
+        .collect();
+    let mut text: String = records.iter().map(|r| format!("{r}\n")).collect();
+    text.push_str("{\"run_id\":\"torn"); // a crash mid-append leaves a partial last line
+    let history = env.state_dir().join("history");
+    std::fs::create_dir_all(&history).unwrap();
+    std::fs::write(history.join("billing.settle.jsonl"), text).unwrap();
+
+    let show = json_of(
+        &env.cmd("show", &["billing.settle", "-o", "json"])
+            .assert()
+            .success(),
+    );
+    assert_eq!(show["last_runs"], json!(records[2..]));
+
+    let table = stdout_of(&env.cmd("show", &["billing.settle"]).assert().success());
+    assert!(table.contains("last runs: 5\n"), "{table}");
+    assert!(table.contains("\"run_id\":\"run-6\""), "{table}");
+    assert!(!table.contains("run-1\""), "{table}");
+    assert!(!table.contains("torn"), "{table}");
+}
+
 #[test]
 fn a_removed_job_loses_its_entries_and_then_its_spec() {
     let env = Env::new();
