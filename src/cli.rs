@@ -254,6 +254,7 @@ pub struct SignArgs {
     pub timestamp: Option<i64>,
 }
 
+/// `--path` keeps its own help here: verify checks a request as it was received.
 #[derive(Debug, Args)]
 #[command(mut_arg("path", |path| path.help("Path and query of the request, exactly as received")))]
 pub struct VerifyArgs {
