@@ -14,6 +14,17 @@ use serde_json::json;
 const FOREIGN: &[u8] =
     b"MAILTO=ops@example.com\r\n# keep me\n\n0 3 * * *\troot\t/usr/bin/backup --all\n\xff\xfe bytes\nSHELL=/bin/sh";
 
+/// An env with app billing's one job `settle` (`0 2 * * *`) applied, and the manifest's path.
+fn settle_applied() -> (Env, String) {
+    let env = Env::new();
+    let m = env.manifest(
+        "m.json",
+        &manifest("billing", &[("settle", &["0 2 * * *"])]),
+    );
+    env.apply(&m).success();
+    (env, m)
+}
+
 #[test]
 fn foreign_lines_are_byte_identical_after_apply_update_and_prune() {
     let env = Env::new();
@@ -229,12 +240,7 @@ fn the_reference_tools_entries_are_taken_over_without_duplicates() {
 
 #[test]
 fn a_hand_edited_line_is_edited_drift_and_apply_repairs_it() {
-    let env = Env::new();
-    let m = env.manifest(
-        "m.json",
-        &manifest("billing", &[("settle", &["0 2 * * *"])]),
-    );
-    env.apply(&m).success();
+    let (env, m) = settle_applied();
     let clean = env.crontab_text();
     std::fs::write(env.crontab(), clean.replacen("0 2 * * *", "0 4 * * *", 1)).unwrap();
 
@@ -389,12 +395,7 @@ fn spec_files_hold_references_and_the_paths_apply_was_given() {
 
 #[test]
 fn a_job_without_raw_refs_gets_a_world_readable_spec() {
-    let env = Env::new();
-    let m = env.manifest(
-        "m.json",
-        &manifest("billing", &[("settle", &["0 2 * * *"])]),
-    );
-    env.apply(&m).success();
+    let (env, _) = settle_applied();
     let meta = std::fs::metadata(env.spec_dir().join("billing.settle.json")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o644);
 }
@@ -415,12 +416,7 @@ fn an_existing_crontab_keeps_its_mode() {
 
 #[test]
 fn apply_records_one_audit_line_per_change() {
-    let env = Env::new();
-    let m = env.manifest(
-        "m.json",
-        &manifest("billing", &[("settle", &["0 2 * * *"])]),
-    );
-    env.apply(&m).success();
+    let (env, m) = settle_applied();
     env.apply(&m).success();
     let text = std::fs::read_to_string(env.state_dir().join("audit.jsonl")).unwrap();
     let records: Vec<serde_json::Value> = text
@@ -447,12 +443,7 @@ fn apply_records_one_audit_line_per_change() {
 
 #[test]
 fn prune_without_a_terminal_and_without_yes_refuses() {
-    let env = Env::new();
-    let m = env.manifest(
-        "m.json",
-        &manifest("billing", &[("settle", &["0 2 * * *"])]),
-    );
-    env.apply(&m).success();
+    let (env, _) = settle_applied();
     let before = env.read_crontab();
     let out = env.cmd("prune", &[]).assert().code(2);
     assert!(stderr_of(&out).contains("--yes"));
@@ -512,12 +503,7 @@ fn list_and_show_report_owned_entries() {
 
 #[test]
 fn show_refuses_a_spec_that_names_another_job() {
-    let env = Env::new();
-    let m = env.manifest(
-        "m.json",
-        &manifest("billing", &[("settle", &["0 2 * * *"])]),
-    );
-    env.apply(&m).success();
+    let (env, _) = settle_applied();
     let settle = std::fs::read(env.spec_dir().join("billing.settle.json")).unwrap();
     std::fs::write(env.spec_dir().join("billing.other.json"), settle).unwrap();
 
@@ -543,12 +529,7 @@ fn history_line(n: u32, status: &str, http_status: Option<u16>) -> serde_json::V
 
 #[test]
 fn show_reports_the_last_five_history_records_as_stored() {
-    let env = Env::new();
-    let m = env.manifest(
-        "m.json",
-        &manifest("billing", &[("settle", &["0 2 * * *"])]),
-    );
-    env.apply(&m).success();
+    let (env, _) = settle_applied();
     let records: Vec<serde_json::Value> = (0..7)
         .map(|n| match n {
             4 => history_line(n, "rejected", Some(409)),
