@@ -231,8 +231,9 @@ pub struct TriggerArgs {
     pub job: String,
 }
 
+/// The request `sign` signs and `verify` checks.
 #[derive(Debug, Args)]
-pub struct SignArgs {
+pub struct RequestArgs {
     /// HTTP method of the request
     #[arg(long)]
     pub method: String,
@@ -242,22 +243,23 @@ pub struct SignArgs {
     /// File holding the request body ("-" for standard input; default: empty body)
     #[arg(long, value_name = "FILE")]
     pub body_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
     /// Unix timestamp to sign at (default: now)
     #[arg(long, value_name = "SECONDS")]
     pub timestamp: Option<i64>,
 }
 
+/// `--path` keeps its own help here: verify checks a request as it was received.
 #[derive(Debug, Args)]
+#[command(mut_arg("path", |path| path.help("Path and query of the request, exactly as received")))]
 pub struct VerifyArgs {
-    /// HTTP method of the request
-    #[arg(long)]
-    pub method: String,
-    /// Path and query of the request, exactly as received
-    #[arg(long)]
-    pub path: String,
-    /// File holding the request body ("-" for standard input; default: empty body)
-    #[arg(long, value_name = "FILE")]
-    pub body_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub request: RequestArgs,
     /// The X-Cron-Signature header value
     #[arg(long, value_name = "VALUE")]
     pub signature: Option<String>,

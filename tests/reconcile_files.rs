@@ -14,6 +14,17 @@ use serde_json::json;
 const FOREIGN: &[u8] =
     b"MAILTO=ops@example.com\r\n# keep me\n\n0 3 * * *\troot\t/usr/bin/backup --all\n\xff\xfe bytes\nSHELL=/bin/sh";
 
+/// An env with app billing's one job `settle` (`0 2 * * *`) applied, and the manifest's path.
+fn settle_applied() -> (Env, String) {
+    let env = Env::new();
+    let m = env.manifest(
+        "m.json",
+        &manifest("billing", &[("settle", &["0 2 * * *"])]),
+    );
+    env.apply(&m).success();
+    (env, m)
+}
+
 #[test]
 fn foreign_lines_are_byte_identical_after_apply_update_and_prune() {
     let env = Env::new();
@@ -229,12 +240,7 @@ fn the_reference_tools_entries_are_taken_over_without_duplicates() {
 
 #[test]
 fn a_hand_edited_line_is_edited_drift_and_apply_repairs_it() {
-    let env = Env::new();
-    let m = env.manifest(
-        "m.json",
-        &manifest("billing", &[("settle", &["0 2 * * *"])]),
-    );
-    env.apply(&m).success();
+    let (env, m) = settle_applied();
     let clean = env.crontab_text();
     std::fs::write(env.crontab(), clean.replacen("0 2 * * *", "0 4 * * *", 1)).unwrap();
 
@@ -389,12 +395,7 @@ fn spec_files_hold_references_and_the_paths_apply_was_given() {
 
 #[test]
 fn a_job_without_raw_refs_gets_a_world_readable_spec() {
-    let env = Env::new();
-    let m = env.manifest(
-        "m.json",
-        &manifest("billing", &[("settle", &["0 2 * * *"])]),
-    );
-    env.apply(&m).success();
+    let (env, _) = settle_applied();
     let meta = std::fs::metadata(env.spec_dir().join("billing.settle.json")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o644);
 }
@@ -415,12 +416,7 @@ fn an_existing_crontab_keeps_its_mode() {
 
 #[test]
 fn apply_records_one_audit_line_per_change() {
-    let env = Env::new();
-    let m = env.manifest(
-        "m.json",
-        &manifest("billing", &[("settle", &["0 2 * * *"])]),
-    );
-    env.apply(&m).success();
+    let (env, m) = settle_applied();
     env.apply(&m).success();
     let text = std::fs::read_to_string(env.state_dir().join("audit.jsonl")).unwrap();
     let records: Vec<serde_json::Value> = text
@@ -447,12 +443,7 @@ fn apply_records_one_audit_line_per_change() {
 
 #[test]
 fn prune_without_a_terminal_and_without_yes_refuses() {
-    let env = Env::new();
-    let m = env.manifest(
-        "m.json",
-        &manifest("billing", &[("settle", &["0 2 * * *"])]),
-    );
-    env.apply(&m).success();
+    let (env, _) = settle_applied();
     let before = env.read_crontab();
     let out = env.cmd("prune", &[]).assert().code(2);
     assert!(stderr_of(&out).contains("--yes"));
@@ -508,6 +499,62 @@ fn list_and_show_report_owned_entries() {
     assert_eq!(show["next_fires"].as_array().unwrap().len(), 5);
     env.cmd("show", &["billing.nope"]).assert().code(1);
     env.cmd("show", &["not-a-job"]).assert().code(2);
+}
+
+#[test]
+fn show_refuses_a_spec_that_names_another_job() {
+    let (env, _) = settle_applied();
+    let settle = std::fs::read(env.spec_dir().join("billing.settle.json")).unwrap();
+    std::fs::write(env.spec_dir().join("billing.other.json"), settle).unwrap();
+
+    let out = env.cmd("show", &["billing.other"]).assert().code(3);
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("describes billing.settle, not billing.other"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("re-run `cronix apply`"), "{stderr}");
+}
+
+/// One history line as the shim writes it.
+fn history_line(n: u32, status: &str, http_status: Option<u16>) -> serde_json::Value {
+    json!({
+        "run_id": format!("run-{n}"), "app": "billing", "job": "settle",
+        "fire_time": format!("2026-01-0{}T02:00:00Z", n + 1),
+        "started_at": format!("2026-01-0{}T02:00:00.012Z", n + 1),
+        "duration_ms": 40 + n, "attempts": 1, "status": status,
+        "http_status": http_status, "exit_code": if status == "ok" { 0 } else { 1 }, "error": null,
+    })
+}
+
+#[test]
+fn show_reports_the_last_five_history_records_as_stored() {
+    let (env, _) = settle_applied();
+    let records: Vec<serde_json::Value> = (0..7)
+        .map(|n| match n {
+            4 => history_line(n, "rejected", Some(409)),
+            6 => history_line(n, "exhausted", None),
+            _ => history_line(n, "ok", Some(200)),
+        })
+        .collect();
+    let mut text: String = records.iter().map(|r| format!("{r}\n")).collect();
+    text.push_str("{\"run_id\":\"torn"); // a crash mid-append leaves a partial last line
+    let history = env.state_dir().join("history");
+    std::fs::create_dir_all(&history).unwrap();
+    std::fs::write(history.join("billing.settle.jsonl"), text).unwrap();
+
+    let show = json_of(
+        &env.cmd("show", &["billing.settle", "-o", "json"])
+            .assert()
+            .success(),
+    );
+    assert_eq!(show["last_runs"], json!(records[2..]));
+
+    let table = stdout_of(&env.cmd("show", &["billing.settle"]).assert().success());
+    assert!(table.contains("last runs: 5\n"), "{table}");
+    assert!(table.contains("\"run_id\":\"run-6\""), "{table}");
+    assert!(!table.contains("run-1\""), "{table}");
+    assert!(!table.contains("torn"), "{table}");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
 use crate::error::{Failure, Status};
 use crate::shell::config::{self, StatePaths};
-use crate::shell::{history as history_file, spec_read, tz};
+use crate::shell::{history as history_file, spec_store, tz};
 
 /// One row of the status (the `-o json` shape).
 #[derive(Debug, Serialize)]
@@ -86,7 +86,7 @@ fn job_status(path: &Path, now: Timestamp) -> JobStatus {
         .unwrap_or_default();
     let (app, job) = history::split_job_id(stem).unwrap_or((stem, ""));
     let dir = path.parent().unwrap_or(Path::new("."));
-    match spec_read::read_spec(dir, app, job) {
+    match spec_store::read_spec(dir, app, job) {
         Ok(spec) => from_spec(&spec, now),
         Err(error) => JobStatus {
             app: app.to_string(),

@@ -14,7 +14,7 @@ use crate::cli::{GlobalArgs, Output, TargetArgs};
 use crate::core::crontab::{OwnedEntry, gate_of, schedule_of};
 use crate::error::{Failure, Status};
 use crate::shell::reconcile::{self, Context};
-use crate::shell::{spec_read, tz};
+use crate::shell::{spec_store, tz};
 
 #[derive(Debug, Serialize)]
 pub struct EntryView {
@@ -41,7 +41,7 @@ pub struct GateView {
 /// The schedule and zone a gated entry's gate checks, from the spec its line names.
 fn gate_view(line: &str, app: &str, job: &str) -> Option<(GateView, jiff::tz::TimeZone)> {
     let (spec_dir, idx) = gate_of(line)?;
-    let spec = spec_read::read_spec(Path::new(&spec_dir), app, job).ok()?;
+    let spec = spec_store::read_spec(Path::new(&spec_dir), app, job).ok()?;
     let schedule = spec.job.schedules.get(idx)?.clone();
     let zone = tz::zone(&spec.job.timezone)?;
     Some((

@@ -2,7 +2,6 @@
 //!
 //! Reads only. The spec holds secret references, never secret bytes; `raw:` values are redacted.
 
-use std::io::BufRead;
 use std::path::Path;
 
 use serde::Serialize;
@@ -10,10 +9,11 @@ use serde::Serialize;
 use crate::cli::{GlobalArgs, Output, ShowArgs};
 use crate::commands::list::{EntryView, entries_table, entry_view};
 use crate::core::crontab::is_name;
+use crate::core::history::RunRecord;
 use crate::core::spec::JobSpec;
 use crate::core::target_checks::shown_ref;
 use crate::error::{Failure, Status};
-use crate::shell::{reconcile, spec_store};
+use crate::shell::{history, reconcile, spec_store};
 
 /// How many upcoming fires and past runs are shown.
 const SHOWN: usize = 5;
@@ -26,7 +26,7 @@ struct ShowDoc {
     entries: Vec<EntryView>,
     next_fires: Vec<String>,
     spec: Option<JobSpec>,
-    last_runs: Vec<serde_json::Value>,
+    last_runs: Vec<RunRecord>,
 }
 
 pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
@@ -40,7 +40,7 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
         .filter(|e| e.marker.app == app && e.marker.job == job)
         .map(|e| entry_view(&ctx, e, now))
         .collect();
-    let mut spec = spec_store::read_spec(&ctx.paths.spec_dir, &app, &job)?;
+    let mut spec = spec_store::find_spec(&ctx.paths.spec_dir, &app, &job)?;
     if let Some(spec) = &mut spec {
         spec.secret_refs = spec.secret_refs.iter().map(|r| shown_ref(r)).collect();
         spec.job.auth.secret_refs = spec
@@ -95,18 +95,12 @@ fn next_fires(entries: &[EntryView], now: jiff::Timestamp) -> Vec<String> {
     all.into_iter().take(SHOWN).map(|t| t.to_string()).collect()
 }
 
-/// The last runs from the job's history file, as recorded (unreadable lines skipped).
-fn last_runs(state_dir: &Path, app: &str, job: &str) -> Vec<serde_json::Value> {
-    let path = state_dir.join("history").join(format!("{app}.{job}.jsonl"));
-    let Ok(file) = std::fs::File::open(path) else {
-        return Vec::new();
-    };
-    let runs: Vec<serde_json::Value> = std::io::BufReader::new(file)
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_str(&l).ok())
-        .collect();
-    runs[runs.len().saturating_sub(SHOWN)..].to_vec()
+/// The last runs from the job's history file (unparseable lines skipped; an unreadable file shows
+/// none).
+fn last_runs(state_dir: &Path, app: &str, job: &str) -> Vec<RunRecord> {
+    let path = history::history_path(state_dir, app, job);
+    let mut runs = history::read_records(&path).unwrap_or_default();
+    runs.split_off(runs.len().saturating_sub(SHOWN))
 }
 
 fn print_table(doc: &ShowDoc) {
@@ -130,6 +124,6 @@ fn print_table(doc: &ShowDoc) {
     println!("next fires: {}", doc.next_fires.join(", "));
     println!("last runs: {}", doc.last_runs.len());
     for run in &doc.last_runs {
-        println!("  {run}");
+        print!("  {}", run.to_line());
     }
 }

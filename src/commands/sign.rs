@@ -9,12 +9,18 @@ use crate::error::{Failure, Status};
 
 pub fn run(global: &GlobalArgs, args: &SignArgs) -> Result<Status, Failure> {
     let operator = operator_secrets(global)?;
-    let body = read_body(args.body_file.as_deref())?;
+    let body = read_body(args.request.body_file.as_deref())?;
     let timestamp = args.timestamp.unwrap_or_else(now);
     let Some(secret) = operator.resolved.secrets.first() else {
         return Err(Failure::invalid("no secret to sign with"));
     };
-    let header = signature::sign(secret, timestamp, &args.method, &args.path, &body);
+    let header = signature::sign(
+        secret,
+        timestamp,
+        &args.request.method,
+        &args.request.path,
+        &body,
+    );
     let line = match global.output {
         Output::Table => header.expose().to_string(),
         Output::Json => serde_json::json!({ "signature": header.expose() }).to_string(),

@@ -28,7 +28,7 @@ use crate::shell::config::{self, DEFAULT_SPEC_DIR};
 use crate::shell::fire::{self, Outcome, Recorder};
 use crate::shell::lock::{self, Acquired, Holder, JobLock};
 use crate::shell::secrets;
-use crate::shell::{clock, history, http, logging, spec_read, tz};
+use crate::shell::{clock, history, http, logging, spec_store, tz};
 
 pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     let started = Instant::now();
@@ -46,7 +46,7 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
         Some((spec, minute)) => (spec, minute.as_second()),
         None => {
             let spec_dir = spec_dir_of(args, &loaded.config);
-            let spec = spec_read::read_spec(&spec_dir, app, job).map_err(shim_failure)?;
+            let spec = spec_store::read_spec(&spec_dir, app, job).map_err(shim_failure)?;
             let fire_time = intended_fire_time(&spec, started_at);
             (spec, fire_time)
         }
@@ -105,8 +105,8 @@ fn gate(
             spec_dir_of(args, &loaded.config)
         }
     };
-    let spec = spec_read::read_spec(&spec_dir, app, job).map_err(shim_failure)?;
-    let spec_file = spec_read::spec_path(&spec_dir, app, job);
+    let spec = spec_store::read_spec(&spec_dir, app, job).map_err(shim_failure)?;
+    let spec_file = spec_store::path(&spec_dir, app, job);
     let expression = spec.job.schedules.get(idx).ok_or_else(|| {
         shim_failure(format!(
             "spec {}: --gate {idx} names no schedule (the job has {}); re-run `cronix apply` to \

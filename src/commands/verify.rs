@@ -12,12 +12,12 @@ pub fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<Status, Failure> {
     signature::check_skew_window(args.max_skew)
         .map_err(|why| Failure::invalid(format!("--max-skew {}: {why}", args.max_skew)))?;
     let operator = operator_secrets(global)?;
-    let body = read_body(args.body_file.as_deref())?;
+    let body = read_body(args.request.body_file.as_deref())?;
     let outcome = signature::verify(
         &operator.resolved.secrets,
         args.signature.as_deref(),
-        &args.method,
-        &args.path,
+        &args.request.method,
+        &args.request.path,
         &body,
         args.now.unwrap_or_else(now),
         args.max_skew,

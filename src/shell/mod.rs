@@ -16,7 +16,6 @@ pub mod protected_file;
 pub mod reconcile;
 pub mod secrets;
 pub mod source;
-pub mod spec_read;
 pub mod spec_store;
 pub mod test_pause;
 pub mod tz;

@@ -1,7 +1,8 @@
-//! Spec files on disk: `<spec-dir>/<app>.<job>.json`, read per app, written atomically, removed.
+//! Spec files on disk: `<spec-dir>/<app>.<job>.json`, read per app or per job (checked, for the
+//! shim, the gate and the status commands), written atomically, removed.
 //!
-//! Owns file naming in the spec dir. Must not decide content (that is `core::target_checks`) and
-//! never holds secret bytes (specs hold references only).
+//! Owns file naming in the spec dir. Must not decide content (that is `core::target_checks`), never
+//! holds secret bytes (specs hold references only) and never resolves the references it reads.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -11,10 +12,11 @@ use std::path::{Path, PathBuf};
 
 use crate::core::crontab::is_name;
 use crate::core::plan::SpecFile;
-use crate::core::spec::JobSpec;
+use crate::core::spec::{JobSpec, SPEC_FORMAT};
 use crate::error::Failure;
 use crate::shell::atomic;
 
+/// `<spec-dir>/<app>.<job>.json`.
 pub fn path(dir: &Path, app: &str, job: &str) -> PathBuf {
     dir.join(format!("{app}.{job}.json"))
 }
@@ -59,19 +61,75 @@ pub fn read_app(dir: &Path, app: &str) -> Result<BTreeMap<String, SpecFile>, Fai
     Ok(out)
 }
 
-/// One job's spec, parsed (for `show`); `None` when missing.
-pub fn read_spec(dir: &Path, app: &str, job: &str) -> Result<Option<JobSpec>, Failure> {
-    let file = path(dir, app, job);
-    match fs::read(&file) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            Failure::backend(format!(
-                "spec file {}: not a valid spec ({e}); run `cronix apply` again to rewrite it",
-                file.display()
-            ))
-        }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_failure("spec file", &file, &e)),
+/// Why one job's spec could not be read; each message names the file and says how to fix it.
+enum SpecError {
+    Missing(String),
+    Unusable(String),
+}
+
+impl SpecError {
+    fn into_message(self) -> String {
+        match self {
+            SpecError::Missing(message) | SpecError::Unusable(message) => message,
+        }
     }
+}
+
+/// Read the spec of `app.job`, checking that it is a format this release reads and that it describes
+/// the job its name says. A missing spec is an error too (the shim cannot fire without one).
+pub fn read_spec(dir: &Path, app: &str, job: &str) -> Result<JobSpec, String> {
+    read_checked(dir, app, job).map_err(SpecError::into_message)
+}
+
+/// `read_spec` for the reconciler's commands (`show`): `None` when the job has no spec file.
+pub fn find_spec(dir: &Path, app: &str, job: &str) -> Result<Option<JobSpec>, Failure> {
+    match read_checked(dir, app, job) {
+        Ok(spec) => Ok(Some(spec)),
+        Err(SpecError::Missing(_)) => Ok(None),
+        Err(SpecError::Unusable(message)) => Err(Failure::backend(message)),
+    }
+}
+
+fn read_checked(dir: &Path, app: &str, job: &str) -> Result<JobSpec, SpecError> {
+    let file = path(dir, app, job);
+    let bytes = fs::read(&file).map_err(|e| {
+        let message = format!(
+            "spec {}: cannot read it ({e}); run `cronix apply` for app {app}, or pass the \
+             --spec-dir apply used",
+            file.display()
+        );
+        match e.kind() {
+            io::ErrorKind::NotFound => SpecError::Missing(message),
+            _ => SpecError::Unusable(message),
+        }
+    })?;
+    let spec: JobSpec = serde_json::from_slice(&bytes).map_err(|e| {
+        SpecError::Unusable(format!(
+            "spec {}: not a valid spec file ({e}); re-run `cronix apply` to rewrite it",
+            file.display()
+        ))
+    })?;
+    check(&spec, app, job)
+        .map_err(|msg| SpecError::Unusable(format!("spec {}: {msg}", file.display())))?;
+    Ok(spec)
+}
+
+/// The spec is one this release reads and names the job its file name says.
+fn check(spec: &JobSpec, app: &str, job: &str) -> Result<(), String> {
+    if spec.format == 0 || spec.format > SPEC_FORMAT {
+        return Err(format!(
+            "format {} is not readable by this cronix (reads 1..={SPEC_FORMAT}); upgrade cronix or \
+             re-run `cronix apply` with this version",
+            spec.format
+        ));
+    }
+    if spec.app != app || spec.job.name != job {
+        return Err(format!(
+            "describes {}.{}, not {app}.{job}; re-run `cronix apply` to rewrite it",
+            spec.app, spec.job.name
+        ));
+    }
+    Ok(())
 }
 
 /// Write one spec atomically with its mode (the dir is created 0755 when missing). The caller fsyncs
