@@ -659,25 +659,34 @@ impl Checker<'_> {
     }
 
     fn method(&mut self, value: &serde_json::Value, path: &str, label: &str) -> Option<Method> {
-        let s = self.string(value, path, &format!("{label}method"))?;
-        let method = match s {
-            "GET" => Method::Get,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "PATCH" => Method::Patch,
-            "DELETE" => Method::Delete,
-            _ => {
-                self.report(
-                    path,
-                    format!(
-                        "{label}method {} is not supported; use GET, POST, PUT, PATCH or DELETE",
-                        excerpt(s)
-                    ),
-                );
-                return None;
-            }
-        };
-        Some(method)
+        const METHODS: [(&str, Method); 5] = [
+            ("GET", Method::Get),
+            ("POST", Method::Post),
+            ("PUT", Method::Put),
+            ("PATCH", Method::Patch),
+            ("DELETE", Method::Delete),
+        ];
+        self.one_of(value, path, &format!("{label}method"), &METHODS)
+    }
+
+    /// A string that must be one of `choices` (exact case), reported with the list when it is not.
+    fn one_of<T: Copy>(
+        &mut self,
+        value: &serde_json::Value,
+        path: &str,
+        what: &str,
+        choices: &[(&str, T)],
+    ) -> Option<T> {
+        let s = self.string(value, path, what)?;
+        if let Some((_, chosen)) = choices.iter().find(|(name, _)| *name == s) {
+            return Some(*chosen);
+        }
+        let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+        self.report(
+            path,
+            format!("{what} {} is not one of {}", excerpt(s), names.join(", ")),
+        );
+        None
     }
 
     fn url(&mut self, value: &serde_json::Value, path: &str, label: &str) -> Option<String> {
@@ -772,39 +781,25 @@ impl Checker<'_> {
         self.unknown_keys(obj, path, POLICY_KEYS);
         let mut ok = true;
         if let Some(v) = obj.get("concurrency") {
-            let p = join(path, "concurrency");
-            match self.string(v, &p, &format!("{label}concurrency")) {
-                Some("Allow") => policy.concurrency = Concurrency::Allow,
-                Some("Forbid") => policy.concurrency = Concurrency::Forbid,
-                Some("Replace") => policy.concurrency = Concurrency::Replace,
-                Some(other) => {
-                    self.report(
-                        &p,
-                        format!(
-                            "{label}concurrency {} is not one of Allow, Forbid, Replace",
-                            excerpt(other)
-                        ),
-                    );
-                    ok = false;
-                }
+            const CHOICES: [(&str, Concurrency); 3] = [
+                ("Allow", Concurrency::Allow),
+                ("Forbid", Concurrency::Forbid),
+                ("Replace", Concurrency::Replace),
+            ];
+            let what = format!("{label}concurrency");
+            match self.one_of(v, &join(path, "concurrency"), &what, &CHOICES) {
+                Some(c) => policy.concurrency = c,
                 None => ok = false,
             }
         }
         if let Some(v) = obj.get("concurrency_scope") {
-            let p = join(path, "concurrency_scope");
-            match self.string(v, &p, &format!("{label}concurrency_scope")) {
-                Some("host") => policy.concurrency_scope = ConcurrencyScope::Host,
-                Some("global") => policy.concurrency_scope = ConcurrencyScope::Global,
-                Some(other) => {
-                    self.report(
-                        &p,
-                        format!(
-                            "{label}concurrency_scope {} is not one of host, global",
-                            excerpt(other)
-                        ),
-                    );
-                    ok = false;
-                }
+            const CHOICES: [(&str, ConcurrencyScope); 2] = [
+                ("host", ConcurrencyScope::Host),
+                ("global", ConcurrencyScope::Global),
+            ];
+            let what = format!("{label}concurrency_scope");
+            match self.one_of(v, &join(path, "concurrency_scope"), &what, &CHOICES) {
+                Some(scope) => policy.concurrency_scope = scope,
                 None => ok = false,
             }
         }
