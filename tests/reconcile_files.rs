@@ -701,3 +701,18 @@ fn a_file_in_cron_d_must_have_a_name_cron_reads() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn plan_warns_that_global_scope_is_enforced_per_host() {
+    let env = Env::new();
+    let mut doc = manifest("billing", &[("settle", &["0 2 * * *"])]);
+    doc["jobs"][0]["policy"] = json!({"concurrency": "Forbid", "concurrency_scope": "global"});
+    let m = env.manifest("m.json", &doc);
+    let out = env.cmd("plan", &["--manifest", &m]).assert().success();
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("job settle")
+            && stderr.contains("concurrency_scope global is enforced per host"),
+        "{stderr}"
+    );
+}

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use slog::{Logger, error, warn};
+use slog::{Logger, error, info, warn};
 
 use crate::cli::{GlobalArgs, TriggerArgs};
 use crate::core::fire_time;
@@ -238,7 +238,7 @@ fn take_lock(
         return Ok(Guard::Unlocked);
     }
     if policy.concurrency_scope == ConcurrencyScope::Global {
-        warn!(log, "concurrency_scope global has no cross-host lock backend yet; using this host's lock";
+        info!(log, "concurrency_scope global has no cross-host lock backend yet; using this host's lock";
               "lock" => lock_path.display().to_string());
     }
     let me = Holder::this_process(run_id);

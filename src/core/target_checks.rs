@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::core::crontab::EntryLine;
 use crate::core::hash::entry_hash;
-use crate::core::manifest::{self, Job, Manifest};
+use crate::core::manifest::{self, Concurrency, ConcurrencyScope, Job, Manifest};
 use crate::core::plan::{DesiredEntry, SpecFile};
 use crate::core::schedule::Schedule;
 use crate::core::secret::SecretRef;
@@ -228,7 +228,7 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
             }
         })
         .collect();
-    let warnings = refs
+    let mut warnings: Vec<String> = refs
         .iter()
         .filter(|r| is_raw_ref(r))
         .map(|_| {
@@ -238,6 +238,7 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
             )
         })
         .collect();
+    warnings.extend(global_scope_warning(job));
     let spec = spec_file(app, job, refs, facts);
     Ok(JobState {
         entries,
@@ -286,6 +287,20 @@ fn render_schedule(
         gate,
         report,
     }
+}
+
+/// `concurrency_scope: global` has no cross-host lock backend yet: the overlap lock is this host's.
+fn global_scope_warning(job: &Job) -> Option<String> {
+    let policy = &job.policy;
+    (policy.concurrency_scope == ConcurrencyScope::Global
+        && policy.concurrency != Concurrency::Allow)
+        .then(|| {
+            format!(
+                "job {}: concurrency_scope global is enforced per host for now (no cross-host lock \
+                 backend yet); run the job's crontab on one host if it must never overlap",
+                job.name
+            )
+        })
 }
 
 /// The spec file bytes: pretty JSON with a final newline; 0600 when a `raw:` reference is inside.
