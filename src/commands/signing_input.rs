@@ -43,11 +43,7 @@ impl OperatorSecrets {
 /// `env_file`, and warn on stderr about references that resolved empty.
 pub fn operator_secrets(global: &GlobalArgs) -> Result<OperatorSecrets, Failure> {
     let loaded = config::load(global.config.as_deref())?;
-    let refs = if global.secret_refs.is_empty() {
-        loaded.config.secret_refs.clone()
-    } else {
-        global.secret_refs.clone()
-    };
+    let refs = loaded.config.operator_secret_refs(&global.secret_refs);
     if refs.is_empty() {
         return Err(Failure::invalid(
             "no secret reference given; pass --secret-ref env:NAME (or file:/abs/path), \

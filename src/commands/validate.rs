@@ -14,13 +14,8 @@ use crate::shell::{source, tz};
 
 /// How to sign an HTTP manifest fetch: `--secret-ref` flags win over the config's `secret_refs`.
 pub fn fetch_auth(global: &GlobalArgs, config: &Config) -> source::FetchAuth {
-    let secret_refs = if global.secret_refs.is_empty() {
-        config.secret_refs.clone()
-    } else {
-        global.secret_refs.clone()
-    };
     source::FetchAuth {
-        secret_refs,
+        secret_refs: config.operator_secret_refs(&global.secret_refs),
         env_file: config.env_file.clone(),
     }
 }

@@ -172,6 +172,18 @@ fn lexically_normal(path: &Path) -> PathBuf {
     out
 }
 
+impl Config {
+    /// The operator's secret references: the `--secret-ref` flags when any are given (they replace,
+    /// not extend, the config's), else the config's `secret_refs`.
+    pub fn operator_secret_refs(&self, flags: &[String]) -> Vec<String> {
+        if flags.is_empty() {
+            self.secret_refs.clone()
+        } else {
+            flags.to_vec()
+        }
+    }
+}
+
 /// Effective state paths: flags win over the config, which wins over the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatePaths {

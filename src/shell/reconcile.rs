@@ -78,11 +78,7 @@ pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failur
             ))
         })?,
     };
-    let operator_refs = if global.secret_refs.is_empty() {
-        cfg.secret_refs.clone()
-    } else {
-        global.secret_refs.clone()
-    };
+    let operator_refs = cfg.operator_secret_refs(&global.secret_refs);
     let host_zone = jiff::tz::TimeZone::system();
     let host_zone_name = host_zone.iana_name().unwrap_or("UTC").to_string();
     Ok(Context {
