@@ -12,16 +12,32 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 
 use crate::core::manifest::Method;
 
-/// A client that never follows redirects, bounded by `timeout` per request.
-pub fn client(timeout: Duration) -> Result<reqwest::blocking::Client, String> {
+/// The manifest fetch's client: never follows redirects, bounded by `timeout` per request.
+pub fn client(url: &url::Url, timeout: Duration) -> Result<Client, String> {
+    builder(url, timeout).build().map_err(|e| build_error(&e))
+}
+
+/// What every client shares: ring, no redirects, no reqwest retries, one timeout, our User-Agent, and
+/// TLS roots loaded only when the URL is `https://` (they cost time at every fire).
+fn builder(url: &url::Url, timeout: Duration) -> reqwest::blocking::ClientBuilder {
     install_crypto_provider();
-    reqwest::blocking::Client::builder()
+    let builder = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .retry(reqwest::retry::never())
         .timeout(timeout)
-        .connect_timeout(timeout)
-        .user_agent(USER_AGENT)
-        .build()
-        .map_err(|e| e.to_string())
+        .user_agent(USER_AGENT);
+    if url.scheme() == "https" {
+        builder
+    } else {
+        builder.tls_certs_only(std::iter::empty())
+    }
+}
+
+fn build_error(e: &reqwest::Error) -> String {
+    format!(
+        "HTTP client: cannot build it ({e}); for https:// URLs the system CA certificates \
+         (package ca-certificates) must be installed"
+    )
 }
 
 /// Install ring as the process's rustls provider (once; later calls are no-ops).
@@ -99,21 +115,7 @@ impl SendError {
 /// Build the client for `url`. The TLS roots (the system store, via rustls-platform-verifier) are
 /// loaded only for `https://` URLs: a plain-HTTP fire does not pay for parsing the CA bundle.
 pub fn shim_client(url: &url::Url, timeout: Duration) -> Result<HttpClient, String> {
-    install_crypto_provider();
-    let mut builder = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .retry(reqwest::retry::never())
-        .timeout(timeout)
-        .user_agent(USER_AGENT);
-    if url.scheme() != "https" {
-        builder = builder.tls_certs_only(std::iter::empty());
-    }
-    let inner = builder.build().map_err(|e| {
-        format!(
-            "HTTP client: cannot build it ({e}); for https:// URLs the system CA certificates \
-             (package ca-certificates) must be installed"
-        )
-    })?;
+    let inner = builder(url, timeout).build().map_err(|e| build_error(&e))?;
     Ok(HttpClient { inner })
 }
 

@@ -132,7 +132,7 @@ fn fetch(url: &url::Url, auth: &FetchAuth) -> Result<Vec<u8>, Failure> {
     let timestamp = jiff::Timestamp::now().as_second();
     let signature =
         crate::core::signature::sign(secret, timestamp, "GET", &path_and_query(url), b"");
-    let client = crate::shell::http::client(FETCH_TIMEOUT).map_err(|e| {
+    let client = crate::shell::http::client(url, FETCH_TIMEOUT).map_err(|e| {
         Failure::invalid(format!(
             "manifest {shown}: cannot set up the HTTP client: {e}"
         ))
