@@ -41,16 +41,16 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
             None => return Ok(Status::OK),
         },
     };
-    let loaded = config::load(global.config.as_deref()).map_err(internal)?;
     let (spec, fire_time) = match gated {
         Some((spec, minute)) => (spec, minute.as_second()),
         None => {
-            let spec_dir = spec_dir_of(args, &loaded.config);
+            let spec_dir = spec_dir_for(global, args)?;
             let spec = spec_store::read_spec(&spec_dir, app, job).map_err(shim_failure)?;
             let fire_time = intended_fire_time(&spec, started_at);
             (spec, fire_time)
         }
     };
+    let loaded = config_for(global, &spec)?;
     let run_id = uuid::Uuid::now_v7().to_string();
     let level = logging::effective_level(global.log_level, loaded.config.log_level);
     let log = logging::shim_logger(level, app, job, &run_id);
@@ -81,11 +81,26 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
 }
 
 /// `--spec-dir`, else the config's `spec_dir`, else the default.
-fn spec_dir_of(args: &TriggerArgs, config: &config::Config) -> PathBuf {
-    args.spec_dir
+/// The spec dir: `--spec-dir` (always on a rendered line), else the looked-up config's, else the default.
+fn spec_dir_for(global: &GlobalArgs, args: &TriggerArgs) -> Result<PathBuf, Failure> {
+    if let Some(dir) = &args.spec_dir {
+        return Ok(dir.clone());
+    }
+    let loaded = config::load(global.config.as_deref()).map_err(internal)?;
+    Ok(loaded
+        .config
+        .spec_dir
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SPEC_DIR)))
+}
+
+/// The operator config of this fire: `--config`, else the one apply loaded (recorded in the spec, so a
+/// fire under cron's bare environment finds the same `env_file`), else the usual lookup.
+fn config_for(global: &GlobalArgs, spec: &JobSpec) -> Result<config::Loaded, Failure> {
+    let explicit = global
+        .config
         .clone()
-        .or_else(|| config.spec_dir.clone())
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_SPEC_DIR))
+        .or_else(|| spec.config.as_ref().map(PathBuf::from));
+    config::load(explicit.as_deref()).map_err(internal)
 }
 
 /// The fire-time gate: `Some((spec, minute))` when the current minute is a fire of schedule `idx` in
@@ -98,13 +113,7 @@ fn gate(
     job: &str,
     idx: usize,
 ) -> Result<Option<(JobSpec, Timestamp)>, Failure> {
-    let spec_dir = match &args.spec_dir {
-        Some(dir) => dir.clone(),
-        None => {
-            let loaded = config::load(global.config.as_deref()).map_err(internal)?;
-            spec_dir_of(args, &loaded.config)
-        }
-    };
+    let spec_dir = spec_dir_for(global, args)?;
     let spec = spec_store::read_spec(&spec_dir, app, job).map_err(shim_failure)?;
     let spec_file = spec_store::path(&spec_dir, app, job);
     let expression = spec.job.schedules.get(idx).ok_or_else(|| {

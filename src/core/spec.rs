@@ -22,4 +22,8 @@ pub struct JobSpec {
     pub lock_dir: String,
     /// State directory for history (as given to apply).
     pub state_dir: String,
+    /// The operator config apply loaded (absolute path), which the shim loads too unless given
+    /// `--config`; absent when apply ran on defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
 }

@@ -39,6 +39,8 @@ pub struct TargetFacts<'a> {
     pub now: Timestamp,
     pub operator_refs: &'a [String],
     pub allow_http_hosts: &'a [String],
+    /// The operator config file apply loaded, if any (recorded in spec files for the shim).
+    pub config_path: Option<&'a str>,
 }
 
 /// The desired state of one app on one target.
@@ -313,6 +315,7 @@ pub fn spec_file(app: &str, job: &Job, secret_refs: Vec<String>, facts: &TargetF
         secret_refs,
         lock_dir: facts.lock_dir.to_string(),
         state_dir: facts.state_dir.to_string(),
+        config: facts.config_path.map(str::to_string),
     };
     let mut bytes = serde_json::to_vec_pretty(&spec).unwrap_or_default();
     bytes.push(b'\n');

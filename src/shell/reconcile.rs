@@ -35,11 +35,19 @@ pub struct Context {
     pub host_zone_name: String,
     /// How an HTTPS manifest fetch is signed.
     pub fetch_auth: source::FetchAuth,
+    /// The operator config file that was loaded (absolute), recorded in spec files for the shim.
+    pub config_path: Option<String>,
 }
 
 /// Resolve flags over the operator config over the defaults.
 pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failure> {
     let loaded = config::load(global.config.as_deref())?;
+    let config_path = loaded.path.as_ref().map(|p| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.clone())
+            .display()
+            .to_string()
+    });
     let cfg = loaded.config;
     let paths = StatePaths::resolve(&args.paths, &cfg);
     let target = match &args.crontab_user {
@@ -94,6 +102,7 @@ pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failur
         },
         host_zone,
         host_zone_name,
+        config_path,
     })
 }
 
@@ -128,6 +137,7 @@ impl Context {
             now: jiff::Timestamp::now(),
             operator_refs: &self.operator_refs,
             allow_http_hosts: &self.allow_http_hosts,
+            config_path: self.config_path.as_deref(),
         }
     }
 
