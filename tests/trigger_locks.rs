@@ -208,3 +208,27 @@ fn sigterm_from_elsewhere_is_recorded_as_terminated() {
     let file = OpenOptions::new().write(true).open(fx.lock_path()).unwrap();
     assert!(file.try_lock().is_ok());
 }
+
+#[test]
+fn a_panic_holding_the_lock_is_recorded_exits_3_and_frees_the_lock() {
+    let server = Server::start(vec![Reply::status(200)]);
+    let fx = Fixture::new();
+    fx.write_spec(&fx.spec(&server.url(PATH), json!({"concurrency": "Forbid"})));
+    let out = fx
+        .trigger()
+        .env("CRONIX_TEST_PANIC_AT", "job_locked")
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("internal error"));
+    assert!(server.received().is_empty());
+    let run = &fx.history()[0];
+    assert_eq!((run.status, run.exit_code), (RunStatus::Internal, 3));
+    assert_eq!(run.error.as_deref(), Some("panic"));
+    // The flock died with the process: the next fire takes the lock and sends.
+    let _free = hold_lock(&fx);
+    drop(_free);
+    fx.trigger().assert().code(0);
+    assert_eq!(server.received().len(), 1);
+}

@@ -28,7 +28,7 @@ use crate::shell::config::{self, DEFAULT_SPEC_DIR};
 use crate::shell::fire::{self, Outcome, Recorder};
 use crate::shell::lock::{self, Acquired, Holder, JobLock};
 use crate::shell::secrets;
-use crate::shell::{clock, history, http, logging, spec_store, tz};
+use crate::shell::{clock, history, http, logging, spec_store, test_pause, tz};
 
 pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     let started = Instant::now();
@@ -180,6 +180,7 @@ impl Fire<'_> {
             Ok(guard) => guard,
             Err(msg) => return internal_outcome(log, "cannot take the job lock", &msg, "lock"),
         };
+        test_pause::panic_at("job_locked");
         let url = match url::Url::parse(&spec.job.request.url) {
             Ok(url) => url,
             Err(e) => {

@@ -14,3 +14,17 @@ pub fn at(step: &str) {
             rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::STOP);
     }
 }
+
+/// Environment variable that names the step at which a debug build panics.
+pub const PANIC_VAR: &str = "CRONIX_TEST_PANIC_AT";
+
+/// In a debug build (the test suite's), panic if `CRONIX_TEST_PANIC_AT` names `step`, so tests can
+/// check that a panic is recorded, exits 3 and releases the lock. Release builds compile it away.
+pub fn panic_at(step: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var_os(PANIC_VAR).is_some_and(|v| v == step) {
+        panic!("test panic at {step}");
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = step;
+}
