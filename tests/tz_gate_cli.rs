@@ -274,12 +274,7 @@ fn plan_reports_wake_ups_and_the_dst_changes_of_the_coming_year() {
     assert_eq!(first["wakeups_per_day"], 4);
     assert_eq!(first["fires_per_day"], 1.0);
     assert_eq!(first["extra_wakeups_per_day"], 3.0);
-    let effects: Vec<&str> = first["dst"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["effect"].as_str().unwrap())
-        .collect();
+    let effects = dst_effects(first);
     // Any year holds one spring-forward (02:30 skipped, run at the jump) and one fall-back
     // (02:30 happens twice, run once).
     assert!(
@@ -319,12 +314,7 @@ fn plan_warns_about_dst_for_a_job_in_the_hosts_own_zone_without_gating_it() {
     let zone = &doc["timezones"][0];
     assert_eq!(zone["gated"], false);
     assert!(zone.get("wakeups_per_day").is_none());
-    let effects: Vec<&str> = zone["dst"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["effect"].as_str().unwrap())
-        .collect();
+    let effects = dst_effects(zone);
     assert!(
         effects.contains(&"skipped") && effects.contains(&"repeated"),
         "{effects:?}"
@@ -357,4 +347,14 @@ fn list_shows_a_gated_entrys_schedule_zone_and_next_real_fire() {
         matches!((wall.hour(), wall.minute()), (2, 30) | (3, 0)),
         "{wall}"
     );
+}
+
+/// The `effect` of each DST event in a plan's time-zone report.
+fn dst_effects(zone: &serde_json::Value) -> Vec<&str> {
+    zone["dst"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["effect"].as_str().unwrap())
+        .collect()
 }
