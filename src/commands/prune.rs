@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, Output, PruneArgs};
 use crate::commands::plan::{OpView, op_views, ops_table};
-use crate::core::crontab::is_name;
+use crate::core::manifest::is_identifier;
 use crate::core::plan::Counts;
 use crate::error::{Failure, Status};
 use crate::shell::reconcile;
@@ -23,7 +23,7 @@ struct PruneDoc<'a> {
 
 pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<Status, Failure> {
     if let Some(app) = &args.app
-        && !is_name(app)
+        && !is_identifier(app)
     {
         return Err(Failure::usage(format!(
             "--app {app:?}: not an app name ([a-z][a-z0-9-]*); give the manifest's app"

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, Output, ShowArgs};
 use crate::commands::list::{EntryView, entries_table, entry_view};
-use crate::core::crontab::is_name;
 use crate::core::history::RunRecord;
+use crate::core::manifest;
 use crate::core::spec::JobSpec;
 use crate::core::target_checks::shown_ref;
 use crate::error::{Failure, Status};
@@ -30,7 +30,8 @@ struct ShowDoc {
 }
 
 pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
-    let (app, job) = split_job(&args.job)?;
+    let (app, job) = manifest::split_job_id(&args.job).map_err(Failure::usage)?;
+    let (app, job) = (app.to_string(), job.to_string());
     let ctx = reconcile::context(global, &args.target)?;
     let installed = reconcile::installed(&ctx, None)?;
     let now = jiff::Timestamp::now();
@@ -72,15 +73,6 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
         Output::Table => print_table(&doc),
     }
     Ok(Status::OK)
-}
-
-fn split_job(arg: &str) -> Result<(String, String), Failure> {
-    match arg.split_once('.') {
-        Some((app, job)) if is_name(app) && is_name(job) => Ok((app.into(), job.into())),
-        _ => Err(Failure::usage(format!(
-            "{arg:?}: name a job as APP.JOB, e.g. billing-service.settle-invoices"
-        ))),
-    }
 }
 
 /// The next fires over all of the job's entries (a gated one's in its job's zone), merged and sorted.

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::core::manifest::is_identifier;
+
 /// Every marker line starts with this (the reference tool writes the same marker).
 pub const MARKER_PREFIX: &str = "# cronix:owned ";
 
@@ -137,7 +139,7 @@ pub fn parse_marker(line: &[u8]) -> Option<Marker> {
     let job = fields.next()?.strip_prefix("job=")?;
     let hash = fields.next()?.strip_prefix("hash=")?;
     let idx = fields.next()?.strip_prefix("idx=")?;
-    if fields.next().is_some() || !is_name(app) || !is_name(job) || !is_hash(hash) {
+    if fields.next().is_some() || !is_identifier(app) || !is_identifier(job) || !is_hash(hash) {
         return None;
     }
     if idx.is_empty() || !idx.bytes().all(|b| b.is_ascii_digit()) {
@@ -166,16 +168,6 @@ fn owns(marker: &Marker, line: &[u8]) -> bool {
     };
     let target = format!("{}.{}", marker.app, marker.job);
     *last == target && before.iter().skip(1).any(|w| *w == "trigger")
-}
-
-/// Whether `s` is an app or job name: `^[a-z][a-z0-9-]{0,62}$`.
-pub fn is_name(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    matches!(bytes.first(), Some(b'a'..=b'z'))
-        && bytes.len() <= 63
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
 fn is_hash(s: &str) -> bool {

@@ -79,24 +79,7 @@ impl FromStr for RunStatus {
     }
 }
 
-/// `APP.JOB` → (`APP`, `JOB`): both names `^[a-z][a-z0-9-]{0,62}$`, as the manifest requires (so an id
-/// can never name a path outside the spec, lock or history directory).
-pub fn split_job_id(id: &str) -> Result<(&str, &str), String> {
-    match id.split_once('.') {
-        Some((app, job)) if valid_name(app) && valid_name(job) => Ok((app, job)),
-        _ => Err(format!(
-            "job {id:?}: expected APP.JOB, e.g. billing-service.settle-invoices (names are lowercase \
-             letters, digits and dashes, starting with a letter)"
-        )),
-    }
-}
-
-fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.len() <= 63
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
+pub use crate::core::manifest::split_job_id;
 
 /// One fire of one job, as stored on one line of its history file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -930,6 +930,18 @@ pub fn is_identifier(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
+/// `APP.JOB` → (`APP`, `JOB`): both names are identifiers, as the manifest requires (so an id can never
+/// name a path outside the spec, lock or history directory).
+pub fn split_job_id(id: &str) -> Result<(&str, &str), String> {
+    match id.split_once('.') {
+        Some((app, job)) if is_identifier(app) && is_identifier(job) => Ok((app, job)),
+        _ => Err(format!(
+            "job {id:?}: expected APP.JOB, e.g. billing-service.settle-invoices (names are lowercase \
+             letters, digits and dashes, starting with a letter)"
+        )),
+    }
+}
+
 /// `^[a-zA-Z][a-zA-Z0-9_:./-]{0,127}$`: the syntax of a secret reference.
 pub fn is_secret_ref_syntax(s: &str) -> bool {
     let bytes = s.as_bytes();
@@ -1004,6 +1016,16 @@ pub fn check_url(s: &str) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Whether a URL's host is loopback by exact match: `localhost`, 127.0.0.0/8 or `[::1]`.
+pub fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// The allowed key closest to `key` (edit distance ≤ 2), for "did you mean" hints.

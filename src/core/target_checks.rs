@@ -395,7 +395,7 @@ fn check_url(job: &str, url: &str, allow_http_hosts: &[String]) -> Result<(), St
         return Ok(());
     }
     let host = parsed.host_str().unwrap_or_default();
-    if is_loopback(&parsed)
+    if manifest::is_loopback_host(&parsed)
         || allow_http_hosts
             .iter()
             .any(|h| h.eq_ignore_ascii_case(host))
@@ -406,15 +406,6 @@ fn check_url(job: &str, url: &str, allow_http_hosts: &[String]) -> Result<(), St
         "job {job}: request url uses plain http:// to {host}, where a signed request can be read and \
          replayed; use https://, or list {host} in allow_http_hosts in cronix.yaml"
     ))
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 #[cfg(test)]

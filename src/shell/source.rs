@@ -88,24 +88,6 @@ pub fn load(source: &str, auth: &FetchAuth) -> Result<Vec<u8>, Failure> {
     }
 }
 
-/// Whether a URL's host is loopback by exact match: `localhost`, 127.0.0.0/8 or `[::1]`.
-pub fn is_loopback_host(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// The request path as sent and signed: the URL's path plus `?query` when present.
-pub fn path_and_query(url: &url::Url) -> String {
-    match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_string(),
-    }
-}
-
 /// The URL as shown in messages and the audit: no userinfo, no query (it may carry tokens).
 pub fn display_url(url: &url::Url) -> String {
     let mut shown = url.clone();
@@ -130,8 +112,13 @@ fn fetch(url: &url::Url, auth: &FetchAuth) -> Result<Vec<u8>, Failure> {
         )));
     };
     let timestamp = jiff::Timestamp::now().as_second();
-    let signature =
-        crate::core::signature::sign(secret, timestamp, "GET", &path_and_query(url), b"");
+    let signature = crate::core::signature::sign(
+        secret,
+        timestamp,
+        "GET",
+        &crate::shell::http::path_and_query(url),
+        b"",
+    );
     let client = crate::shell::http::client(url, FETCH_TIMEOUT).map_err(|e| {
         Failure::invalid(format!(
             "manifest {shown}: cannot set up the HTTP client: {e}"
@@ -158,7 +145,7 @@ fn check_fetch_url(url: &url::Url, shown: &str) -> Result<(), Failure> {
             "manifest {shown}: the URL carries a user name or password; remove it (the fetch is signed)"
         )));
     }
-    if url.scheme() == "http" && !is_loopback_host(url) {
+    if url.scheme() == "http" && !crate::core::manifest::is_loopback_host(url) {
         return Err(Failure::invalid(format!(
             "manifest {shown}: plain http:// is allowed only to loopback hosts (localhost, 127.0.0.0/8, [::1]); use https://"
         )));

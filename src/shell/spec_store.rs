@@ -10,7 +10,7 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::core::crontab::is_name;
+use crate::core::manifest::is_identifier;
 use crate::core::plan::SpecFile;
 use crate::core::spec::{JobSpec, SPEC_FORMAT};
 use crate::error::Failure;
@@ -25,7 +25,7 @@ pub fn path(dir: &Path, app: &str, job: &str) -> PathBuf {
 fn parse_name(name: &str) -> Option<(String, String)> {
     let stem = name.strip_suffix(".json")?;
     let (app, job) = stem.split_once('.')?;
-    (is_name(app) && is_name(job)).then(|| (app.to_string(), job.to_string()))
+    (is_identifier(app) && is_identifier(job)).then(|| (app.to_string(), job.to_string()))
 }
 
 /// Every spec file in the dir, as `(app, job)`. A missing dir holds none.
