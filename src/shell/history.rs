@@ -107,22 +107,13 @@ fn compact_locked(
     result
 }
 
+/// Mode of a history file compaction would create (it only rewrites existing files, keeping theirs).
+const HISTORY_MODE: u32 = 0o644;
+
 fn replace_contents(path: &Path, records: &[RunRecord]) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let fail = |e: std::io::Error| format!("history {}: cannot compact it ({e})", path.display());
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".history")
-        .tempfile_in(dir)
-        .map_err(fail)?;
     let text: String = records.iter().map(RunRecord::to_line).collect();
-    tmp.write_all(text.as_bytes()).map_err(fail)?;
-    let mode = std::fs::metadata(path).map(|m| m.permissions());
-    if let Ok(mode) = mode {
-        tmp.as_file().set_permissions(mode).map_err(fail)?;
-    }
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(fail)
+    crate::shell::atomic::write(path, text.as_bytes(), HISTORY_MODE)
+        .map_err(|e| format!("history {}: cannot compact it ({e})", path.display()))
 }
 
 #[cfg(test)]
