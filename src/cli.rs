@@ -120,9 +120,16 @@ pub struct PathArgs {
     pub state_dir: Option<PathBuf>,
 }
 
-/// The crontab cronix reconciles into.
+/// The backend and target cronix reconciles into.
 #[derive(Debug, Clone, Args, Default)]
 pub struct TargetArgs {
+    /// Scheduler backend to drive: crontab (the default) or systemd-timer
+    #[arg(long = "backend", value_name = "NAME")]
+    pub backend: Option<String>,
+    /// Directory of the systemd-timer backend's units (default: config's systemd_unit_dir, else
+    /// /etc/systemd/system)
+    #[arg(long, value_name = "DIR")]
+    pub systemd_unit_dir: Option<PathBuf>,
     /// Crontab file to manage (default: config's crontab_path, else /etc/cron.d/cronix)
     #[arg(long, value_name = "FILE", conflicts_with = "crontab_user")]
     pub crontab_path: Option<PathBuf>,

@@ -31,7 +31,7 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> Result<Status, Failure> {
         Output::Json => {
             let doc = DriftDoc {
                 app,
-                target: ctx.target.describe(),
+                target: ctx.backend.describe(),
                 drifted: !plan.is_empty(),
                 drift: views,
             };
@@ -40,7 +40,7 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> Result<Status, Failure> {
         Output::Table if plan.is_empty() => {
             println!(
                 "no drift: app {app} on {} matches the manifest",
-                ctx.target.describe()
+                ctx.backend.describe()
             )
         }
         Output::Table => {
@@ -56,7 +56,7 @@ pub fn run(global: &GlobalArgs, args: &DriftArgs) -> Result<Status, Failure> {
             }
             println!(
                 "drift: app {app} on {}: {} difference{}; `cronix apply` fixes it",
-                ctx.target.describe(),
+                ctx.backend.describe(),
                 plan.ops.len(),
                 if plan.ops.len() == 1 { "" } else { "s" }
             );

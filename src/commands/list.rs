@@ -1,8 +1,9 @@
-//! `cronix list`: the cronix-owned entries of the crontab (every app): app, job, idx, schedule, hash
+//! `cronix list`: the cronix-owned entries of the backend (every app): app, job, idx, schedule, hash
 //! and next fire.
 //!
-//! A gated entry (a job in a zone other than cron's) shows its job's schedule and zone from the
-//! spec, and its next real fire, not the next wake-up of its line.
+//! An entry whose fires the backend says follow the spec (a gated crontab line, a systemd timer)
+//! shows its job's schedule and zone from the spec, and its next real fire, not the next wake-up of
+//! its line.
 //!
 //! Reads only.
 
@@ -11,7 +12,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::cli::{GlobalArgs, Output, TargetArgs};
-use crate::core::crontab::{OwnedEntry, gate_of, schedule_of};
+use crate::core::plan::InstalledEntry;
 use crate::error::{Failure, Status};
 use crate::shell::reconcile::{self, Context};
 use crate::shell::{spec_store, tz};
@@ -24,6 +25,9 @@ pub struct EntryView {
     pub schedule: String,
     pub hash: String,
     pub next_fire: Option<String>,
+    /// The next elapse the service manager reports (systemd timers, `show` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reported_next: Option<String>,
     /// For a gated entry: the schedule and zone its gate checks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gate: Option<GateView>,
@@ -38,10 +42,10 @@ pub struct GateView {
     pub timezone: String,
 }
 
-/// The schedule and zone a gated entry's gate checks, from the spec its line names.
-fn gate_view(line: &str, app: &str, job: &str) -> Option<(GateView, jiff::tz::TimeZone)> {
-    let (spec_dir, idx) = gate_of(line)?;
-    let spec = spec_store::read_spec(Path::new(&spec_dir), app, job).ok()?;
+/// The schedule and zone an entry's fires follow, from the spec the backend says it names.
+fn gate_view(ctx: &Context, entry: &InstalledEntry) -> Option<(GateView, jiff::tz::TimeZone)> {
+    let (spec_dir, idx) = ctx.backend.follows(entry)?;
+    let spec = spec_store::read_spec(Path::new(&spec_dir), &entry.app, &entry.job).ok()?;
     let schedule = spec.job.schedules.get(idx)?.clone();
     let zone = tz::zone(&spec.job.timezone)?;
     Some((
@@ -59,10 +63,11 @@ struct ListDoc {
     entries: Vec<EntryView>,
 }
 
-/// One owned entry as list and show print it; the next fire is read in the zone cron fires in.
-pub fn entry_view(ctx: &Context, entry: &OwnedEntry, now: jiff::Timestamp) -> EntryView {
-    let schedule = schedule_of(&entry.line);
-    let gate = gate_view(&entry.line, &entry.marker.app, &entry.marker.job);
+/// One owned entry as list and show print it; the next fire is read in the zone cron fires in
+/// unless the entry follows its spec.
+pub fn entry_view(ctx: &Context, entry: &InstalledEntry, now: jiff::Timestamp) -> EntryView {
+    let schedule = entry.schedule.clone().unwrap_or_default();
+    let gate = gate_view(ctx, entry);
     let fires = match &gate {
         Some((view, zone)) => (view.schedule.clone(), zone.clone()),
         None => (schedule.clone(), ctx.host_zone.clone()),
@@ -71,12 +76,13 @@ pub fn entry_view(ctx: &Context, entry: &OwnedEntry, now: jiff::Timestamp) -> En
         .first()
         .map(|z| z.timestamp().to_string());
     EntryView {
-        app: entry.marker.app.clone(),
-        job: entry.marker.job.clone(),
-        idx: entry.marker.idx,
+        app: entry.app.clone(),
+        job: entry.job.clone(),
+        idx: entry.idx,
         schedule,
-        hash: entry.marker.hash.clone(),
+        hash: entry.hash.clone(),
         next_fire,
+        reported_next: None,
         gate: gate.map(|(view, _)| view),
         fires,
     }
@@ -87,21 +93,22 @@ pub fn run(global: &GlobalArgs, args: &TargetArgs) -> Result<Status, Failure> {
     let installed = reconcile::installed(&ctx, None)?;
     let now = jiff::Timestamp::now();
     let mut entries: Vec<EntryView> = installed
-        .crontab
-        .owned()
+        .entries()
+        .iter()
+        .filter(|e| e.line.is_some())
         .map(|e| entry_view(&ctx, e, now))
         .collect();
     entries.sort_by(|a, b| (&a.app, &a.job, a.idx).cmp(&(&b.app, &b.job, b.idx)));
     match global.output {
         Output::Json => {
             let doc = ListDoc {
-                target: ctx.target.describe(),
+                target: ctx.backend.describe(),
                 entries,
             };
             println!("{}", serde_json::to_string(&doc).unwrap_or_default());
         }
         Output::Table if entries.is_empty() => {
-            println!("no cronix entries in {}", ctx.target.describe())
+            println!("no cronix entries in {}", ctx.backend.describe())
         }
         Output::Table => println!("{}", entries_table(&entries)),
     }

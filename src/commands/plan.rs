@@ -149,7 +149,7 @@ pub fn print_plan(
         Output::Json => {
             let doc = PlanDoc {
                 app,
-                target: ctx.target.describe(),
+                target: ctx.backend.describe(),
                 changed: !plan.is_empty(),
                 applied,
                 counts: plan.counts(),
@@ -217,7 +217,7 @@ fn dst_sentence(e: &DstEvent) -> String {
 }
 
 fn print_table(ctx: &Context, app: &str, plan: &Plan, views: &[OpView], applied: Option<bool>) {
-    let target = ctx.target.describe();
+    let target = ctx.backend.describe();
     if plan.is_empty() {
         let verb = if applied.is_some() {
             "nothing changed"

@@ -39,7 +39,7 @@ pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<Status, Failure> {
     if !args.yes {
         let (_, preview) = reconcile::prune_plan(&ctx, args.app.as_deref())?;
         if preview.is_empty() {
-            println!("nothing to prune on {}", ctx.target.describe());
+            println!("nothing to prune on {}", ctx.backend.describe());
             return Ok(Status::OK);
         }
         println!("{}", ops_table(&op_views(&ctx, &preview, None)));
@@ -52,7 +52,7 @@ pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<Status, Failure> {
     match global.output {
         Output::Json => {
             let doc = PruneDoc {
-                target: ctx.target.describe(),
+                target: ctx.backend.describe(),
                 changed: !done.is_empty(),
                 counts: done.counts(),
                 ops: op_views(&ctx, &done, None),
@@ -60,7 +60,7 @@ pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<Status, Failure> {
             println!("{}", serde_json::to_string(&doc).unwrap_or_default());
         }
         Output::Table if done.is_empty() => {
-            println!("nothing to prune on {}", ctx.target.describe())
+            println!("nothing to prune on {}", ctx.backend.describe())
         }
         Output::Table => {
             if args.yes {
@@ -70,7 +70,7 @@ pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<Status, Failure> {
                 "pruned: {} removal{} on {}",
                 done.ops.len(),
                 if done.ops.len() == 1 { "" } else { "s" },
-                ctx.target.describe()
+                ctx.backend.describe()
             );
         }
     }

@@ -1,4 +1,5 @@
-//! `cronix show APP.JOB`: one job's entries, its spec file, next fire times and last runs.
+//! `cronix show APP.JOB`: one job's entries, its spec file, next fire times and last runs; on a
+//! backend with a service manager (systemd), each entry's next elapse as the manager reports it.
 //!
 //! Reads only. The spec holds secret references, never secret bytes; `raw:` values are redacted.
 
@@ -35,11 +36,20 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
     let ctx = reconcile::context(global, &args.target)?;
     let installed = reconcile::installed(&ctx, None)?;
     let now = jiff::Timestamp::now();
-    let entries: Vec<EntryView> = installed
-        .crontab
-        .owned()
-        .filter(|e| e.marker.app == app && e.marker.job == job)
-        .map(|e| entry_view(&ctx, e, now))
+    let owned: Vec<_> = installed
+        .entries()
+        .iter()
+        .filter(|e| e.line.is_some() && e.app == app && e.job == job)
+        .collect();
+    let ats: Vec<usize> = owned.iter().map(|e| e.at).collect();
+    let reported = ctx.backend.reported_next(&installed.snapshot, &ats);
+    let entries: Vec<EntryView> = owned
+        .iter()
+        .map(|e| {
+            let mut view = entry_view(&ctx, e, now);
+            view.reported_next = reported.get(&e.at).cloned();
+            view
+        })
         .collect();
     let mut spec = spec_store::find_spec(&ctx.paths.spec_dir, &app, &job)?;
     if let Some(spec) = &mut spec {
@@ -55,14 +65,14 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
     if entries.is_empty() && spec.is_none() {
         return Err(Failure::invalid(format!(
             "job {app}.{job}: no entry in {} and no spec in {}; check the name with `cronix list`",
-            ctx.target.describe(),
+            ctx.backend.describe(),
             ctx.paths.spec_dir.display()
         )));
     }
     let doc = ShowDoc {
         next_fires: next_fires(&entries, now),
         last_runs: last_runs(&ctx.paths.state_dir, &app, &job),
-        target: ctx.target.describe(),
+        target: ctx.backend.describe(),
         app,
         job,
         entries,

@@ -6,7 +6,10 @@
 
 use std::fmt;
 
+use std::collections::HashMap;
+
 use crate::core::manifest::is_identifier;
+use crate::core::plan::{Action, InstalledEntry, Op, Plan};
 
 /// Every marker line starts with this (the reference tool writes the same marker).
 pub const MARKER_PREFIX: &str = "# cronix:owned ";
@@ -65,6 +68,30 @@ impl Crontab {
             Block::Owned(e) => Some(e),
             _ => None,
         })
+    }
+
+    /// The owned entries and orphaned markers as backend-neutral entries; `at` is the block index.
+    pub fn entries(&self) -> Vec<InstalledEntry> {
+        self.blocks
+            .iter()
+            .enumerate()
+            .filter_map(|(at, block)| {
+                let (marker, line) = match block {
+                    Block::Owned(e) => (&e.marker, Some(e.line.clone())),
+                    Block::OrphanMarker { marker, .. } => (marker, None),
+                    Block::Foreign(_) => return None,
+                };
+                Some(InstalledEntry {
+                    app: marker.app.clone(),
+                    job: marker.job.clone(),
+                    idx: marker.idx,
+                    hash: marker.hash.clone(),
+                    schedule: line.as_deref().map(schedule_of),
+                    line,
+                    at,
+                })
+            })
+            .collect()
     }
 
     /// The bytes of every block, in order (the input, unchanged).
@@ -234,6 +261,45 @@ pub fn gate_of(line: &str) -> Option<(String, usize)> {
     };
     let idx = value_of("--gate")?.parse().ok()?;
     Some((value_of("--spec-dir")?.to_string(), idx))
+}
+
+/// The crontab bytes after the plan's entry ops: updated entries in place, deleted ones gone (both
+/// lines, nothing else), created ones appended at the end, after a `\n` if the file lacked a final one.
+/// Every other byte is copied unchanged.
+pub fn render_crontab(installed: &Crontab, plan: &Plan) -> Vec<u8> {
+    let by_block: HashMap<usize, &Op> = plan
+        .entry_ops()
+        .filter_map(|op| op.at.map(|at| (at, op)))
+        .collect();
+    let mut out = Vec::with_capacity(installed.blocks.iter().map(|b| b.raw().len()).sum());
+    for (at, block) in installed.blocks.iter().enumerate() {
+        match by_block.get(&at) {
+            None => out.extend_from_slice(block.raw()),
+            Some(op) if op.op == Action::Delete => {}
+            Some(op) => out.extend_from_slice(&rendered(op)),
+        }
+    }
+    let creates: Vec<&Op> = plan
+        .entry_ops()
+        .filter(|op| op.op == Action::Create)
+        .collect();
+    if !creates.is_empty() && !out.is_empty() && !out.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    for op in creates {
+        out.extend_from_slice(&rendered(op));
+    }
+    out
+}
+
+fn rendered(op: &Op) -> Vec<u8> {
+    let marker = Marker {
+        app: op.app.clone(),
+        job: op.job.clone(),
+        hash: op.hash.clone().unwrap_or_default(),
+        idx: op.idx.unwrap_or_default(),
+    };
+    render_entry(op.line.as_deref().unwrap_or_default(), &marker)
 }
 
 #[cfg(test)]

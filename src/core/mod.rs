@@ -4,17 +4,22 @@
 //! current time, file contents and environment values in.
 
 pub mod audit;
+pub mod backend_kind;
 pub mod backoff;
 pub mod crontab;
+pub mod crontab_entry;
 pub mod fire_time;
 pub mod hash;
 pub mod history;
 pub mod manifest;
 pub mod manifest_schema;
 pub mod plan;
+pub mod render;
 pub mod schedule;
 pub mod secret;
 pub mod signature;
 pub mod spec;
+pub mod systemd_calendar;
+pub mod systemd_unit;
 pub mod target_checks;
 pub mod tz_gate;

@@ -1,14 +1,13 @@
-//! The plan as data: the difference between desired entries and spec files and what is installed, and
-//! the crontab bytes that executing the plan produces.
+//! The plan as data: the difference between desired entries and spec files and what a backend has
+//! installed, over backend-neutral entries (identity `(app, job, idx)`, rendered artifact, hash).
 //!
-//! Pure. It never reads or writes anything; `shell::reconcile` feeds it and executes it. Ordering is
-//! fixed here: deletes, then updates, then creates, each sorted by app, job, idx, and entries before specs.
+//! Pure. It never reads or writes anything and knows no backend: each backend turns what it found
+//! into [`InstalledEntry`] values and executes the plan (`shell::backend`). Ordering is fixed here:
+//! deletes, then updates, then creates, each sorted by app, job, idx, and entries before specs.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
-
-use crate::core::crontab::{self, Block, Crontab, Marker};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -43,7 +42,7 @@ pub enum DriftKind {
     Pruned,
 }
 
-/// One desired crontab entry.
+/// One desired entry of one backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredEntry {
     pub app: String,
@@ -51,9 +50,27 @@ pub struct DesiredEntry {
     pub idx: usize,
     /// The schedule as the manifest gives it.
     pub schedule: String,
-    /// The rendered entry line.
+    /// The rendered artifact without its ownership marks: a crontab entry line, or a timer and
+    /// service unit pair.
     pub line: String,
     pub hash: String,
+}
+
+/// One entry a backend found it had installed, recognized by its ownership marks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledEntry {
+    pub app: String,
+    pub job: String,
+    pub idx: usize,
+    /// The hash its marks carry.
+    pub hash: String,
+    /// The artifact as installed, marks removed; `None` for marks that own nothing (an orphaned
+    /// crontab marker).
+    pub line: Option<String>,
+    /// The schedule the artifact shows, for reports.
+    pub schedule: Option<String>,
+    /// Where the backend found it: an index into what it read (crontab blocks, unit files).
+    pub at: usize,
 }
 
 /// A spec file's bytes and permission bits.
@@ -81,6 +98,7 @@ pub struct Op {
     pub line: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
+    /// Where the backend finds the entry an op replaces or removes ([`InstalledEntry::at`]).
     #[serde(skip)]
     pub at: Option<usize>,
     #[serde(skip)]
@@ -135,13 +153,14 @@ pub struct Counts {
     pub delete: usize,
 }
 
-/// Plan the reconciliation of `app`: its desired entries and spec files against the crontab and the
-/// app's installed spec files (keyed by job name). Other apps' blocks are never part of the plan.
+/// Plan the reconciliation of `app`: its desired entries and spec files against the backend's
+/// installed entries and the app's installed spec files (keyed by job name). Other apps' entries are
+/// never part of the plan.
 pub fn plan_apply(
     app: &str,
     desired: &[DesiredEntry],
     desired_specs: &BTreeMap<String, SpecFile>,
-    installed: &Crontab,
+    installed: &[InstalledEntry],
     installed_specs: &BTreeMap<String, SpecFile>,
 ) -> Plan {
     let mut ops = entry_ops(app, desired, installed);
@@ -149,35 +168,26 @@ pub fn plan_apply(
     Plan::sorted(ops)
 }
 
-fn entry_ops(app: &str, desired: &[DesiredEntry], installed: &Crontab) -> Vec<Op> {
+fn entry_ops(app: &str, desired: &[DesiredEntry], installed: &[InstalledEntry]) -> Vec<Op> {
     let wanted: HashMap<(&str, usize), &DesiredEntry> = desired
         .iter()
         .map(|d| ((d.job.as_str(), d.idx), d))
         .collect();
     let mut seen: BTreeSet<(&str, usize)> = BTreeSet::new();
     let mut ops = Vec::new();
-    for (at, block) in installed.blocks.iter().enumerate() {
-        match block {
-            Block::Owned(entry) if entry.marker.app == app => {
-                let key = (entry.marker.job.as_str(), entry.marker.idx);
-                match wanted.get(&key) {
-                    Some(d) if seen.insert(key) => {
-                        if let Some(drift) = entry_drift(&entry.marker, &entry.line, d) {
-                            ops.push(upsert(Action::Update, drift, d, Some(at)));
-                        }
-                    }
-                    _ => ops.push(removal(
-                        &entry.marker,
-                        DriftKind::Extra,
-                        Some(crontab::schedule_of(&entry.line)),
-                        at,
-                    )),
+    for entry in installed.iter().filter(|e| e.app == app) {
+        let Some(line) = &entry.line else {
+            ops.push(removal(entry, DriftKind::Orphaned));
+            continue;
+        };
+        let key = (entry.job.as_str(), entry.idx);
+        match wanted.get(&key) {
+            Some(d) if seen.insert(key) => {
+                if let Some(drift) = entry_drift(&entry.hash, line, d) {
+                    ops.push(upsert(Action::Update, drift, d, Some(entry.at)));
                 }
             }
-            Block::OrphanMarker { marker, .. } if marker.app == app => {
-                ops.push(removal(marker, DriftKind::Orphaned, None, at));
-            }
-            _ => {}
+            _ => ops.push(removal(entry, DriftKind::Extra)),
         }
     }
     for d in desired {
@@ -189,8 +199,8 @@ fn entry_ops(app: &str, desired: &[DesiredEntry], installed: &Crontab) -> Vec<Op
 }
 
 /// `None` when the installed entry is exactly the desired one.
-fn entry_drift(marker: &Marker, line: &str, desired: &DesiredEntry) -> Option<DriftKind> {
-    match (marker.hash == desired.hash, line == desired.line) {
+fn entry_drift(hash: &str, line: &str, desired: &DesiredEntry) -> Option<DriftKind> {
+    match (hash == desired.hash, line == desired.line) {
         (true, true) => None,
         (true, false) => Some(DriftKind::Edited),
         (false, _) => Some(DriftKind::Changed),
@@ -213,18 +223,18 @@ fn upsert(action: Action, drift: DriftKind, d: &DesiredEntry, at: Option<usize>)
     }
 }
 
-fn removal(marker: &Marker, drift: DriftKind, schedule: Option<String>, at: usize) -> Op {
+fn removal(entry: &InstalledEntry, drift: DriftKind) -> Op {
     Op {
         op: Action::Delete,
         kind: Subject::Entry,
-        app: marker.app.clone(),
-        job: marker.job.clone(),
-        idx: Some(marker.idx),
+        app: entry.app.clone(),
+        job: entry.job.clone(),
+        idx: Some(entry.idx),
         drift,
-        schedule,
+        schedule: entry.schedule.clone(),
         line: None,
         hash: None,
-        at: Some(at),
+        at: Some(entry.at),
         spec: None,
     }
 }
@@ -267,29 +277,19 @@ fn spec_op(action: Action, drift: DriftKind, app: &str, job: &str, spec: Option<
     }
 }
 
-/// Plan the removal of every owned entry and orphaned marker (of `app` only, when given), and of the
+/// Plan the removal of every owned entry and orphaned mark (of `app` only, when given), and of the
 /// listed spec files (`(app, job)` pairs).
 pub fn plan_prune(
     app: Option<&str>,
-    installed: &Crontab,
+    installed: &[InstalledEntry],
     specs: &BTreeSet<(String, String)>,
 ) -> Plan {
     let in_scope = |a: &str| app.is_none_or(|want| want == a);
-    let mut ops = Vec::new();
-    for (at, block) in installed.blocks.iter().enumerate() {
-        match block {
-            Block::Owned(e) if in_scope(&e.marker.app) => ops.push(removal(
-                &e.marker,
-                DriftKind::Pruned,
-                Some(crontab::schedule_of(&e.line)),
-                at,
-            )),
-            Block::OrphanMarker { marker, .. } if in_scope(&marker.app) => {
-                ops.push(removal(marker, DriftKind::Pruned, None, at))
-            }
-            _ => {}
-        }
-    }
+    let mut ops: Vec<Op> = installed
+        .iter()
+        .filter(|e| in_scope(&e.app))
+        .map(|e| removal(e, DriftKind::Pruned))
+        .collect();
     for (spec_app, job) in specs.iter().filter(|(a, _)| in_scope(a)) {
         ops.push(spec_op(
             Action::Delete,
@@ -302,61 +302,15 @@ pub fn plan_prune(
     Plan::sorted(ops)
 }
 
-/// The apps that own entries or markers in `installed`.
-pub fn apps_in(installed: &Crontab) -> BTreeSet<String> {
-    installed
-        .blocks
-        .iter()
-        .filter_map(|b| match b {
-            Block::Owned(e) => Some(e.marker.app.clone()),
-            Block::OrphanMarker { marker, .. } => Some(marker.app.clone()),
-            Block::Foreign(_) => None,
-        })
-        .collect()
-}
-
-/// The crontab bytes after the plan's entry ops: updated entries in place, deleted ones gone (both
-/// lines, nothing else), created ones appended at the end, after a `\n` if the file lacked a final one.
-/// Every other byte is copied unchanged.
-pub fn render_crontab(installed: &Crontab, plan: &Plan) -> Vec<u8> {
-    let by_block: HashMap<usize, &Op> = plan
-        .entry_ops()
-        .filter_map(|op| op.at.map(|at| (at, op)))
-        .collect();
-    let mut out = Vec::with_capacity(installed.blocks.iter().map(|b| b.raw().len()).sum());
-    for (at, block) in installed.blocks.iter().enumerate() {
-        match by_block.get(&at) {
-            None => out.extend_from_slice(block.raw()),
-            Some(op) if op.op == Action::Delete => {}
-            Some(op) => out.extend_from_slice(&rendered(op)),
-        }
-    }
-    let creates: Vec<&Op> = plan
-        .entry_ops()
-        .filter(|op| op.op == Action::Create)
-        .collect();
-    if !creates.is_empty() && !out.is_empty() && !out.ends_with(b"\n") {
-        out.push(b'\n');
-    }
-    for op in creates {
-        out.extend_from_slice(&rendered(op));
-    }
-    out
-}
-
-fn rendered(op: &Op) -> Vec<u8> {
-    let marker = Marker {
-        app: op.app.clone(),
-        job: op.job.clone(),
-        hash: op.hash.clone().unwrap_or_default(),
-        idx: op.idx.unwrap_or_default(),
-    };
-    crontab::render_entry(op.line.as_deref().unwrap_or_default(), &marker)
+/// The apps that own installed entries or marks.
+pub fn apps_in(installed: &[InstalledEntry]) -> BTreeSet<String> {
+    installed.iter().map(|e| e.app.clone()).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::crontab::{self, Crontab, render_crontab};
 
     fn desired(app: &str, job: &str, idx: usize, hash: &str) -> DesiredEntry {
         DesiredEntry {
@@ -386,7 +340,7 @@ mod tests {
             "a",
             desired,
             &BTreeMap::new(),
-            &crontab::parse(text.as_bytes()),
+            &crontab::parse(text.as_bytes()).entries(),
             &BTreeMap::new(),
         )
     }
@@ -504,7 +458,7 @@ mod tests {
             "a",
             &[],
             &desired_specs,
-            &Crontab::default(),
+            &Crontab::default().entries(),
             &installed_specs,
         );
         let got: Vec<_> = plan
@@ -541,10 +495,10 @@ mod tests {
         let b = desired("b", "j", 0, H1);
         let text = format!("# x\n{}", installed_text(&[&a, &b]));
         let parsed = crontab::parse(text.as_bytes());
-        let plan = plan_prune(Some("a"), &parsed, &BTreeSet::new());
+        let plan = plan_prune(Some("a"), &parsed.entries(), &BTreeSet::new());
         let out = String::from_utf8(render_crontab(&parsed, &plan)).unwrap();
         assert_eq!(out, format!("# x\n{}", installed_text(&[&b])));
-        let all = plan_prune(None, &parsed, &BTreeSet::new());
+        let all = plan_prune(None, &parsed.entries(), &BTreeSet::new());
         assert_eq!(render_crontab(&parsed, &all), b"# x\n");
     }
 }

@@ -26,6 +26,8 @@ pub enum SecretRef {
     File(PathBuf),
     /// `raw:literal`: the literal itself (development only).
     Raw(String),
+    /// `cred:NAME`: the systemd credential `$CREDENTIALS_DIRECTORY/NAME` (systemd-timer backend only).
+    Cred(String),
 }
 
 impl SecretRef {
@@ -37,8 +39,10 @@ impl SecretRef {
             Some(("env", name)) => parse_env_name(name).map(SecretRef::Env),
             Some(("file", path)) => parse_file_path(path).map(SecretRef::File),
             Some(("raw", literal)) => parse_raw_literal(literal).map(SecretRef::Raw),
+            Some(("cred", name)) => parse_cred_name(name).map(SecretRef::Cred),
             Some((scheme, _)) => Err(format!(
-                "unknown scheme \"{scheme}:\"; write env:NAME, file:/abs/path or raw:literal"
+                "unknown scheme \"{scheme}:\"; write env:NAME, file:/abs/path, cred:NAME or \
+                 raw:literal"
             )),
             None => parse_bare_name(s).map(SecretRef::Env),
         }
@@ -57,6 +61,7 @@ impl fmt::Display for SecretRef {
             SecretRef::Env(name) => write!(f, "env:{name}"),
             SecretRef::File(path) => write!(f, "file:{}", path.display()),
             SecretRef::Raw(_) => write!(f, "raw:{REDACTED}"),
+            SecretRef::Cred(name) => write!(f, "cred:{name}"),
         }
     }
 }
@@ -67,6 +72,7 @@ impl fmt::Debug for SecretRef {
             SecretRef::Env(name) => f.debug_tuple("Env").field(name).finish(),
             SecretRef::File(path) => f.debug_tuple("File").field(path).finish(),
             SecretRef::Raw(_) => f.debug_tuple("Raw").field(&REDACTED).finish(),
+            SecretRef::Cred(name) => f.debug_tuple("Cred").field(name).finish(),
         }
     }
 }
@@ -148,6 +154,28 @@ fn parse_file_path(path: &str) -> Result<PathBuf, String> {
         ));
     }
     Ok(p.to_path_buf())
+}
+
+/// Longest credential name accepted (systemd allows more; a unit line stays short).
+const MAX_CRED_NAME: usize = 64;
+
+/// `cred:` names: `[A-Za-z0-9_-][A-Za-z0-9_.-]*`, at most 64 bytes, so the name is one file name in
+/// `$CREDENTIALS_DIRECTORY` and one plain word in a unit's `LoadCredentialEncrypted=`.
+fn parse_cred_name(name: &str) -> Result<String, String> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_CRED_NAME
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "a systemd credential name is 1..{MAX_CRED_NAME} of letters, digits, _ . - and does not \
+             start with '.' (cred:NAME)"
+        ))
+    }
 }
 
 fn parse_raw_literal(literal: &str) -> Result<String, String> {

@@ -1,37 +1,33 @@
 //! Checks a manifest against the target before anything is written, and derives the desired state:
 //! rendered entries with their hashes, and spec files.
 //!
-//! Pure: the shell passes in what it looked up (host zone, the jobs' zones, the time, whether the
-//! run-as user exists, operator refs). A job whose zone behaves like the host's gets its schedule as
-//! is; any other gets the superset entry of `core::tz_gate` and `--gate <idx>` on its line. Only validated parts reach a crontab line: the translated schedule, the user, absolute paths
-//! of `[A-Za-z0-9/._-]` and names. Errors never print a `raw:` reference's value.
+//! Pure: the shell passes in what it looked up (the jobs' zones, the time, operator refs) and the
+//! backend's renderer (`core::render`), which decides what an entry looks like. Only validated parts
+//! reach a renderer: parsed schedules, absolute paths of `[A-Za-z0-9/._-]` and names. Errors never
+//! print a `raw:` reference's value.
 
 use std::collections::BTreeMap;
 
-use crate::core::crontab::EntryLine;
 use crate::core::hash::entry_hash;
 use crate::core::manifest::{self, Concurrency, ConcurrencyScope, Job, Manifest};
 use crate::core::plan::{DesiredEntry, SpecFile};
+use crate::core::render::{JobInput, Rendered, Renderer};
 use crate::core::schedule::Schedule;
 use crate::core::secret::SecretRef;
 use crate::core::spec::{JobSpec, SPEC_FORMAT};
-use crate::core::tz_gate::{self, DstEvent, Window};
+use crate::core::tz_gate::{self, DstEvent};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 /// Everything about the target and the operator that the desired state depends on.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TargetFacts<'a> {
-    /// The user column (system crontabs), or `None` (user crontabs).
-    pub run_as: Option<&'a str>,
+    /// The backend's renderer.
+    pub renderer: &'a dyn Renderer,
     pub trigger_bin: &'a str,
     pub spec_dir: &'a str,
     pub lock_dir: &'a str,
     pub state_dir: &'a str,
-    /// The zone cron fires in (the host's), as an IANA name, for reports.
-    pub host_zone: &'a str,
-    /// The zone cron fires in.
-    pub host_tz: &'a TimeZone,
     /// The zone of every job timezone name in the manifest (looked up in the system tz database).
     pub job_zones: &'a BTreeMap<String, TimeZone>,
     /// The time of the apply: gated entries are right for a window around it; DST reports cover the
@@ -63,7 +59,7 @@ pub struct ZoneReport {
     /// The schedule as the manifest gives it.
     pub schedule: String,
     pub timezone: String,
-    /// The five fields on the crontab line.
+    /// What the backend schedules (the five fields on the crontab line, or the `OnCalendar=` values).
     pub crontab: String,
     /// For a gated entry: what its wake-ups cost.
     pub gate: Option<GateCost>,
@@ -107,7 +103,7 @@ pub fn desired_state(manifest: &Manifest, facts: &TargetFacts) -> Result<Desired
     }
 }
 
-/// The parts of every line that come from the operator, not the manifest.
+/// The parts of every entry that come from the operator, not the manifest.
 pub fn check_target(facts: &TargetFacts) -> Vec<String> {
     let mut errors = Vec::new();
     for (what, flag, path) in [
@@ -121,14 +117,7 @@ pub fn check_target(facts: &TargetFacts) -> Vec<String> {
             ));
         }
     }
-    if let Some(user) = facts.run_as
-        && !is_safe_user(user)
-    {
-        errors.push(format!(
-            "run-as user {user:?}: a user name may only hold [A-Za-z0-9._-] and not start with '-'; \
-             fix --run-as"
-        ));
-    }
+    errors.extend(facts.renderer.check_target());
     errors
 }
 
@@ -157,13 +146,6 @@ struct JobState {
     spec: SpecFile,
     warnings: Vec<String>,
     zones: Vec<ZoneReport>,
-}
-
-/// How one schedule goes onto the crontab.
-struct Rendered {
-    expression: String,
-    gate: Option<usize>,
-    report: Option<ZoneReport>,
 }
 
 fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Vec<String>> {
@@ -197,37 +179,32 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
     let Some(zone) = zone.filter(|_| errors.is_empty()) else {
         return Err(errors);
     };
-    let gated = !tz_gate::behaves_the_same(zone, facts.host_tz, &Window::around(facts.now));
-    let rendered: Vec<Rendered> = schedules
-        .iter()
-        .enumerate()
-        .map(|(idx, schedule)| render_schedule(job, idx, schedule, zone, gated, facts))
-        .collect();
+    let input = JobInput {
+        app,
+        job,
+        schedules: &schedules,
+        zone,
+        secret_refs: &refs,
+        now: facts.now,
+    };
+    let refused = facts.renderer.check_job(&input);
+    if !refused.is_empty() {
+        return Err(refused);
+    }
+    let rendered = facts.renderer.render_job(&input);
     let canonical = manifest::canonical_single_job(app, job);
     let entries = job
         .schedules
         .iter()
         .zip(&rendered)
         .enumerate()
-        .map(|(idx, (schedule, rendered))| {
-            let line = EntryLine {
-                schedule: &rendered.expression,
-                gate: rendered.gate,
-                run_as: facts.run_as,
-                trigger_bin: facts.trigger_bin,
-                spec_dir: facts.spec_dir,
-                app,
-                job: name,
-            }
-            .render();
-            DesiredEntry {
-                app: app.to_string(),
-                job: name.clone(),
-                idx,
-                schedule: schedule.clone(),
-                hash: entry_hash(&canonical, idx, &line),
-                line,
-            }
+        .map(|(idx, (schedule, rendered))| DesiredEntry {
+            app: app.to_string(),
+            job: name.clone(),
+            idx,
+            schedule: schedule.clone(),
+            hash: entry_hash(&canonical, idx, &rendered.line),
+            line: rendered.line.clone(),
         })
         .collect();
     let mut warnings: Vec<String> = refs
@@ -242,53 +219,48 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
         .collect();
     warnings.extend(global_scope_warning(job));
     let spec = spec_file(app, job, refs, facts);
+    let zones = schedules
+        .iter()
+        .zip(&rendered)
+        .enumerate()
+        .filter_map(|(idx, (schedule, rendered))| zone_report(job, idx, schedule, zone, rendered, facts))
+        .collect();
     Ok(JobState {
         entries,
         spec,
         warnings,
-        zones: rendered.into_iter().filter_map(|r| r.report).collect(),
+        zones,
     })
 }
 
-/// The crontab fields of one schedule: as is in the host's zone, or the gated superset; with the
-/// report of its wake-ups and the DST changes it meets in the coming year.
-fn render_schedule(
+/// The report of one entry: what a gate costs, and the DST changes it meets in the coming year;
+/// `None` when there is neither.
+fn zone_report(
     job: &Job,
     idx: usize,
     schedule: &Schedule,
     zone: &TimeZone,
-    gated: bool,
+    rendered: &Rendered,
     facts: &TargetFacts,
-) -> Rendered {
-    let (expression, gate, cost) = if gated {
-        let entry = tz_gate::gated_entry(schedule, zone, facts.host_tz, &Window::around(facts.now));
-        let cost = GateCost {
-            wakeups_per_day: entry.wakeups_per_day,
-            fires_per_year: tz_gate::fires_per_report_year(schedule, zone, facts.now),
-        };
-        (entry.expression, Some(idx), Some(cost))
-    } else {
-        (schedule.crontab_expression(), None, None)
-    };
+) -> Option<ZoneReport> {
+    let cost = rendered.gate_wakeups_per_day.map(|wakeups| GateCost {
+        wakeups_per_day: wakeups,
+        fires_per_year: tz_gate::fires_per_report_year(schedule, zone, facts.now),
+    });
     let year_later = facts
         .now
         .checked_add(jiff::SignedDuration::from_hours(24 * tz_gate::REPORT_DAYS))
         .unwrap_or(facts.now);
     let dst = tz_gate::dst_events(schedule, zone, facts.now, year_later);
-    let report = (cost.is_some() || !dst.is_empty()).then(|| ZoneReport {
+    (cost.is_some() || !dst.is_empty()).then(|| ZoneReport {
         job: job.name.clone(),
         idx,
         schedule: schedule.source().to_string(),
         timezone: job.timezone.clone(),
-        crontab: expression.clone(),
+        crontab: rendered.shown.clone(),
         gate: cost,
         dst,
-    });
-    Rendered {
-        expression,
-        gate,
-        report,
-    }
+    })
 }
 
 /// `concurrency_scope: global` has no cross-host lock backend yet: the overlap lock is this host's.

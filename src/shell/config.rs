@@ -15,6 +15,8 @@ pub const DEFAULT_LOCK_DIR: &str = "/run/cronix";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/cronix";
 pub const DEFAULT_CRONTAB_PATH: &str = "/etc/cron.d/cronix";
 pub const DEFAULT_RUN_AS: &str = "root";
+pub const DEFAULT_SYSTEMD_UNIT_DIR: &str = "/etc/systemd/system";
+pub const DEFAULT_SYSTEMD_CREDSTORE_DIR: &str = "/etc/credstore.encrypted";
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/cronix/cronix.yaml";
 
 /// The file as written by the operator. Every key is optional; unknown keys are errors.
@@ -37,6 +39,14 @@ pub struct Config {
     pub allow_http_hosts: Vec<String>,
     #[serde(default)]
     pub history: HistoryRetention,
+    /// Where the systemd-timer backend writes its units.
+    pub systemd_unit_dir: Option<PathBuf>,
+    /// Where `cred:NAME` references find their sealed `NAME.cred` files.
+    pub systemd_credstore_dir: Option<PathBuf>,
+    /// systemd-timer backend: `Persistent=true`, so a fire missed while the host was down runs once
+    /// at boot (off by default; cron has no catch-up).
+    #[serde(default)]
+    pub systemd_catch_up: bool,
 }
 
 /// How much run history the shim keeps per job.
@@ -117,7 +127,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history")
+        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up")
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -142,6 +152,8 @@ impl Config {
             &mut self.crontab_path,
             &mut self.trigger_bin,
             &mut self.env_file,
+            &mut self.systemd_unit_dir,
+            &mut self.systemd_credstore_dir,
         ]
         .into_iter()
         .flatten()

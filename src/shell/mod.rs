@@ -2,8 +2,10 @@
 
 pub mod atomic;
 pub mod audit;
+pub mod backend;
 pub mod clock;
 pub mod config;
+pub mod crontab_backend;
 pub mod crontab_target;
 pub mod env_file;
 pub mod fire;
@@ -17,5 +19,6 @@ pub mod reconcile;
 pub mod secrets;
 pub mod source;
 pub mod spec_store;
+pub mod systemd_backend;
 pub mod test_pause;
 pub mod tz;

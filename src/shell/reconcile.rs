@@ -6,31 +6,29 @@
 //! is only shown is never passed to `execute`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
-use crate::cli::{CrontabFormat, GlobalArgs, TargetArgs};
+use crate::cli::{GlobalArgs, TargetArgs};
 use crate::core::audit::{AuditOp, AuditRecord};
-use crate::core::crontab::{self, Crontab};
+use crate::core::backend_kind::BackendKind;
 use crate::core::manifest::{self, Manifest};
-use crate::core::plan::{self, Action, Plan, SpecFile};
+use crate::core::plan::{self, Action, InstalledEntry, Plan, SpecFile};
 use crate::core::schedule::Schedule;
 use crate::core::target_checks::{self, Desired, TargetFacts};
 use crate::error::Failure;
+use crate::shell::backend::{self, Backend, Common, Snapshot};
 use crate::shell::config::{self, StatePaths};
-use crate::shell::crontab_target::Target;
 use crate::shell::{audit, passwd, source, spec_store, test_pause, tz};
 
 /// Everything a reconciler command needs to know about where and as whom entries go.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Context {
-    pub target: Target,
-    /// The user column, for system-format targets.
-    pub run_as: Option<String>,
+    /// The backend the command drives.
+    pub backend: Box<dyn Backend>,
     pub trigger_bin: String,
     pub paths: StatePaths,
     pub operator_refs: Vec<String>,
     pub allow_http_hosts: Vec<String>,
-    /// The zone cron fires in.
+    /// The zone cron fires in (the host's).
     pub host_zone: jiff::tz::TimeZone,
     pub host_zone_name: String,
     /// How an HTTPS manifest fetch is signed.
@@ -39,8 +37,21 @@ pub struct Context {
     pub config_path: Option<String>,
 }
 
-/// Resolve flags over the operator config over the defaults.
+/// Resolve flags over the operator config over the defaults, and open the chosen backend.
 pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failure> {
+    let kind = match &args.backend {
+        Some(name) => BackendKind::parse(name).map_err(Failure::usage)?,
+        None => BackendKind::default(),
+    };
+    context_for(global, args, kind)
+}
+
+/// [`context`] for an already chosen backend.
+pub fn context_for(
+    global: &GlobalArgs,
+    args: &TargetArgs,
+    kind: BackendKind,
+) -> Result<Context, Failure> {
     let loaded = config::load(global.config.as_deref())?;
     let config_path = loaded.path.as_ref().map(|p| {
         std::path::absolute(p)
@@ -50,34 +61,6 @@ pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failur
     });
     let cfg = loaded.config;
     let paths = StatePaths::resolve(&args.paths, &cfg);
-    let target = match &args.crontab_user {
-        Some(user) => Target::User {
-            user: user.clone(),
-            lock_dir: paths.lock_dir.clone(),
-        },
-        None => {
-            let path = args
-                .crontab_path
-                .clone()
-                .or(cfg.crontab_path.clone())
-                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_CRONTAB_PATH));
-            let format = args
-                .crontab_format
-                .or(cfg.crontab_format)
-                .unwrap_or(CrontabFormat::System);
-            Target::File {
-                path: std::path::absolute(&path).unwrap_or(path),
-                user_column: format == CrontabFormat::System,
-            }
-        }
-    };
-    target.check()?;
-    let run_as = target.has_user_column().then(|| {
-        args.run_as
-            .clone()
-            .or(cfg.run_as.clone())
-            .unwrap_or_else(|| config::DEFAULT_RUN_AS.to_string())
-    });
     let trigger_bin = match args.trigger_bin.clone().or(cfg.trigger_bin.clone()) {
         Some(bin) => bin,
         None => std::env::current_exe().map_err(|e| {
@@ -86,13 +69,19 @@ pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failur
             ))
         })?,
     };
+    let trigger_bin = path_text("trigger binary", "--trigger-bin", &trigger_bin)?;
+    let common = Common {
+        trigger_bin: trigger_bin.clone(),
+        spec_dir: path_text("spec dir", "--spec-dir", &paths.spec_dir)?,
+        lock_dir: paths.lock_dir.clone(),
+    };
+    let backend = backend::open(kind, args, &cfg, common)?;
     let operator_refs = cfg.operator_secret_refs(&global.secret_refs);
     let host_zone = jiff::tz::TimeZone::system();
     let host_zone_name = host_zone.iana_name().unwrap_or("UTC").to_string();
     Ok(Context {
-        target,
-        run_as,
-        trigger_bin: path_text("trigger binary", "--trigger-bin", &trigger_bin)?,
+        backend,
+        trigger_bin,
         paths,
         operator_refs: operator_refs.clone(),
         allow_http_hosts: cfg.allow_http_hosts.clone(),
@@ -122,17 +111,16 @@ impl Context {
 
     fn facts<'a>(
         &'a self,
+        renderer: &'a dyn crate::core::render::Renderer,
         dirs: &'a [String; 3],
         job_zones: &'a BTreeMap<String, jiff::tz::TimeZone>,
     ) -> TargetFacts<'a> {
         TargetFacts {
-            run_as: self.run_as.as_deref(),
+            renderer,
             trigger_bin: &self.trigger_bin,
             spec_dir: &dirs[0],
             lock_dir: &dirs[1],
             state_dir: &dirs[2],
-            host_zone: &self.host_zone_name,
-            host_tz: &self.host_zone,
             job_zones,
             now: jiff::Timestamp::now(),
             operator_refs: &self.operator_refs,
@@ -187,27 +175,15 @@ pub fn load_manifest(ctx: &Context, source_arg: &str) -> Result<LoadedManifest, 
 
 /// Check the manifest against the target and derive the desired entries and spec files.
 pub fn desired(ctx: &Context, manifest: &Manifest) -> Result<Desired, Failure> {
-    let mut errors = Vec::new();
-    let user = match &ctx.target {
-        Target::User { user, .. } => Some(user.as_str()),
-        Target::File { .. } => ctx.run_as.as_deref(),
-    };
-    if let Some(user) = user
-        && target_checks::is_safe_user(user)
-        && !passwd::user_exists(user)
-    {
-        errors.push(format!(
-            "user {user:?} does not exist on this host; create it or pick another with --run-as / \
-             --crontab-user"
-        ));
-    }
+    let mut errors = ctx.backend.check_host();
     let dirs = ctx.dirs()?;
     let job_zones: BTreeMap<String, jiff::tz::TimeZone> = manifest
         .jobs
         .iter()
         .filter_map(|job| Some((job.timezone.clone(), tz::zone(&job.timezone)?)))
         .collect();
-    match target_checks::desired_state(manifest, &ctx.facts(&dirs, &job_zones)) {
+    let renderer = ctx.backend.renderer();
+    match target_checks::desired_state(manifest, &ctx.facts(renderer.as_ref(), &dirs, &job_zones)) {
         Ok(desired) if errors.is_empty() => return Ok(desired),
         Ok(_) => {}
         Err(found) => errors.extend(found),
@@ -215,31 +191,31 @@ pub fn desired(ctx: &Context, manifest: &Manifest) -> Result<Desired, Failure> {
     Err(Failure::invalid(format!(
         "app {} cannot be applied to {}, nothing was changed:\n  {}",
         manifest.app,
-        ctx.target.describe(),
+        ctx.backend.describe(),
         errors.join("\n  ")
     )))
 }
 
-/// What is on disk now: the crontab bytes, parsed, and the app's spec files.
-#[derive(Debug, Clone)]
+/// What is installed now: the backend's snapshot, and the app's spec files.
 pub struct Installed {
-    pub bytes: Vec<u8>,
-    pub crontab: Crontab,
+    pub snapshot: Snapshot,
     pub specs: BTreeMap<String, SpecFile>,
 }
 
+impl Installed {
+    /// The backend's entries (every app), in the order it read them.
+    pub fn entries(&self) -> &[InstalledEntry] {
+        &self.snapshot.entries
+    }
+}
+
 pub fn installed(ctx: &Context, app: Option<&str>) -> Result<Installed, Failure> {
-    let bytes = ctx.target.read()?;
-    let crontab = crontab::parse(&bytes);
+    let snapshot = ctx.backend.read()?;
     let specs = match app {
         Some(app) => spec_store::read_app(ctx.spec_dir(), app)?,
         None => BTreeMap::new(),
     };
-    Ok(Installed {
-        bytes,
-        crontab,
-        specs,
-    })
+    Ok(Installed { snapshot, specs })
 }
 
 fn plan_against(app: &str, desired: &Desired, installed: &Installed) -> Plan {
@@ -247,9 +223,22 @@ fn plan_against(app: &str, desired: &Desired, installed: &Installed) -> Plan {
         app,
         &desired.entries,
         &desired.specs,
-        &installed.crontab,
+        installed.entries(),
         &installed.specs,
     )
+}
+
+/// Objects in the way of the plan's creates: refused before anything is written.
+fn refuse_conflicts(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
+    let conflicts = ctx.backend.install_conflicts(&installed.snapshot, plan);
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::invalid(format!(
+        "cannot apply to {}, nothing was changed:\n  {}",
+        ctx.backend.describe(),
+        conflicts.join("\n  ")
+    )))
 }
 
 /// The plan for a manifest (read only, no lock) and the desired state it came from (warnings and
@@ -257,7 +246,9 @@ fn plan_against(app: &str, desired: &Desired, installed: &Installed) -> Plan {
 pub fn plan(ctx: &Context, manifest: &Manifest) -> Result<(Plan, Desired), Failure> {
     let desired = desired(ctx, manifest)?;
     let installed = installed(ctx, Some(&manifest.app))?;
-    Ok((plan_against(&manifest.app, &desired, &installed), desired))
+    let plan = plan_against(&manifest.app, &desired, &installed);
+    refuse_conflicts(ctx, &installed, &plan)?;
+    Ok((plan, desired))
 }
 
 /// Apply a manifest: check it, take the lock, clean a crashed run's temp files, plan against what is
@@ -266,10 +257,11 @@ pub fn plan(ctx: &Context, manifest: &Manifest) -> Result<(Plan, Desired), Failu
 pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), Failure> {
     let manifest = &loaded.manifest;
     let desired = desired(ctx, manifest)?;
-    let _lock = ctx.target.lock()?;
+    let _lock = ctx.backend.lock()?;
     clean_leftovers(ctx, &[manifest.app.as_str()])?;
     let installed = installed(ctx, Some(&manifest.app))?;
     let plan = plan_against(&manifest.app, &desired, &installed);
+    refuse_conflicts(ctx, &installed, &plan)?;
     if plan.is_empty() {
         return Ok((plan, desired));
     }
@@ -296,13 +288,13 @@ pub fn prune_plan(ctx: &Context, app: Option<&str>) -> Result<(Installed, Plan),
         .into_iter()
         .filter(|(a, _)| app.is_none_or(|want| want == a))
         .collect();
-    let plan = plan::plan_prune(app, &installed.crontab, &specs);
+    let plan = plan::plan_prune(app, installed.entries(), &specs);
     Ok((installed, plan))
 }
 
 /// Prune under the apply lock, re-planned against what is installed at that moment.
 pub fn prune(ctx: &Context, app: Option<&str>) -> Result<Plan, Failure> {
-    let _lock = ctx.target.lock()?;
+    let _lock = ctx.backend.lock()?;
     let (installed, plan) = prune_plan(ctx, app)?;
     let apps: Vec<&str> = plan.ops.iter().map(|o| o.app.as_str()).collect();
     clean_leftovers(ctx, &apps)?;
@@ -318,15 +310,15 @@ pub fn prune(ctx: &Context, app: Option<&str>) -> Result<Plan, Failure> {
 }
 
 fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
-    ctx.target.clean_temps()?;
+    ctx.backend.clean_temps()?;
     for app in apps {
         spec_store::clean_temps(ctx.spec_dir(), app)?;
     }
     Ok(())
 }
 
-/// Write spec files, then the crontab (only when its bytes change), then remove spec files: a spec
-/// exists before any entry that uses it and outlives it. The caller holds the apply lock.
+/// Write spec files, then the backend's entries, then remove spec files: a spec exists before any
+/// entry that uses it and outlives it. The caller holds the apply lock.
 fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
     let mut wrote_specs = false;
     for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
@@ -339,9 +331,8 @@ fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Fail
         spec_store::sync(ctx.spec_dir())?;
     }
     test_pause::at("specs_written");
-    let bytes = plan::render_crontab(&installed.crontab, plan);
-    if bytes != installed.bytes {
-        ctx.target.install(&bytes)?;
+    if plan.entry_ops().next().is_some() {
+        ctx.backend.install(&installed.snapshot, plan)?;
     }
     test_pause::at("crontab_installed");
     for op in plan.spec_ops().filter(|o| o.op == Action::Delete) {
@@ -365,7 +356,7 @@ fn audit_record(
         sudo_user: std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty()),
         source: source.map(source_without_query),
         digest,
-        target: ctx.target.describe(),
+        target: ctx.backend.describe(),
         ops: plan
             .ops
             .iter()

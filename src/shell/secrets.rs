@@ -78,7 +78,21 @@ fn resolve_one(
             read_secret_file(path).map_err(|why| format!("secret {reference} {why}"))
         }
         SecretRef::Raw(literal) => Ok(Secret::new(literal.as_bytes().to_vec())),
+        SecretRef::Cred(name) => read_credential(name).map_err(|why| format!("secret {reference} {why}")),
     }
+}
+
+/// A `cred:` secret: `$CREDENTIALS_DIRECTORY/NAME`, which systemd fills (decrypted) for the fire's
+/// service from its `LoadCredentialEncrypted=` line.
+fn read_credential(name: &str) -> Result<Secret, String> {
+    let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty()) else {
+        return Err(
+            "cannot be read: $CREDENTIALS_DIRECTORY is not set; cred: references work only in a \
+             fire started by a systemd-timer unit that cronix apply wrote"
+                .to_string(),
+        );
+    };
+    read_secret_file(&Path::new(&dir).join(name))
 }
 
 fn process_env(name: &str) -> Option<Secret> {

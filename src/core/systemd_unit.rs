@@ -1,0 +1,369 @@
+//! The systemd-timer backend's units as text: the `cronix-<app>-<job>-<idx>.timer` and `.service`
+//! pair of one entry, their ownership marks (`X-Cronix-App=`, `X-Cronix-Job=`, `X-Cronix-Index=`,
+//! `X-Cronix-Hash=` in `[Unit]`), unit-name rules, and the renderer.
+//!
+//! Pure. An entry's artifact is the timer then the service, each opening with a `# cronix unit NAME`
+//! line, without the hash line (the hash covers the artifact; `shell::systemd_backend` inserts it
+//! when writing). Only validated parts reach a unit: parsed schedules, zone names from the tz
+//! database, names, absolute paths of `[A-Za-z0-9/._-]` and credential names. No secret ever does.
+
+use crate::core::manifest::{Concurrency, Job, is_identifier};
+use crate::core::render::{JobInput, Rendered, Renderer};
+use crate::core::secret::SecretRef;
+use crate::core::systemd_calendar::{self, ExtraWindow};
+use crate::core::target_checks::is_safe_path;
+
+/// Every cronix unit's name starts with this.
+pub const UNIT_PREFIX: &str = "cronix-";
+/// The first line of every unit cronix writes starts with this, then the unit's name.
+pub const HEADER_PREFIX: &str = "# cronix unit ";
+/// Longest unit name systemd accepts, suffix included.
+const MAX_UNIT_NAME: usize = 255;
+/// The exit status of a fire whose overlap lock is held (`Forbid`): not a unit failure.
+const LOCK_CONTENDED_EXIT: u8 = 4;
+/// Seconds a fire may take beyond its attempts and waits: start-up, secrets, history.
+const FIRE_MARGIN_SECONDS: u64 = 60;
+
+/// The ownership marks of one unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marks {
+    pub app: String,
+    pub job: String,
+    pub idx: usize,
+    pub hash: String,
+}
+
+/// `cronix-<app>-<job>-<idx>` (the timer and service add their suffix).
+pub fn unit_stem(app: &str, job: &str, idx: usize) -> String {
+    format!("{UNIT_PREFIX}{app}-{job}-{idx}")
+}
+
+/// Whether `name` is a unit name systemd accepts for a plain (non-template) unit: at most 255
+/// bytes of `[A-Za-z0-9:_.\-]` with a `.timer` or `.service` suffix and a non-empty stem.
+pub fn is_unit_name(name: &str) -> bool {
+    let stem = name
+        .strip_suffix(".timer")
+        .or_else(|| name.strip_suffix(".service"));
+    name.len() <= MAX_UNIT_NAME
+        && stem.is_some_and(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b":_.-\\".contains(&b))
+        })
+}
+
+/// The marks in a unit's `[Unit]` section; `None` unless all four are there and well formed.
+pub fn parse_marks(text: &str) -> Option<Marks> {
+    let mut section = "";
+    let (mut app, mut job, mut idx, mut hash) = (None, None, None, None);
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line;
+            continue;
+        }
+        if section != "[Unit]" {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        match key.trim() {
+            "X-Cronix-App" => app = Some(value.trim()),
+            "X-Cronix-Job" => job = Some(value.trim()),
+            "X-Cronix-Index" => idx = Some(value.trim()),
+            "X-Cronix-Hash" => hash = Some(value.trim()),
+            _ => {}
+        }
+    }
+    let (app, job, idx, hash) = (app?, job?, idx?, hash?);
+    let hash_ok = hash.len() == 16
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !is_identifier(app) || !is_identifier(job) || !hash_ok {
+        return None;
+    }
+    if idx.is_empty() || !idx.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(Marks {
+        app: app.to_string(),
+        job: job.to_string(),
+        idx: idx.parse().ok()?,
+        hash: hash.to_string(),
+    })
+}
+
+/// A unit's text without its `X-Cronix-Hash=` line: what the artifact compares.
+pub fn without_hash(text: &str) -> String {
+    text.split_inclusive('\n')
+        .filter(|l| !l.trim_start().starts_with("X-Cronix-Hash="))
+        .collect()
+}
+
+/// A unit's text with the hash line inserted after `X-Cronix-Index=`.
+pub fn with_hash(text: &str, hash: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    for line in text.split_inclusive('\n') {
+        out.push_str(line);
+        if line.starts_with("X-Cronix-Index=") {
+            out.push_str(&format!("X-Cronix-Hash={hash}\n"));
+        }
+    }
+    out
+}
+
+/// The units of an artifact: `(name, text)` in order, split at the header lines.
+pub fn split_artifact(artifact: &str) -> Vec<(String, String)> {
+    let mut units: Vec<(String, String)> = Vec::new();
+    for line in artifact.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix(HEADER_PREFIX) {
+            let name = rest.split(':').next().unwrap_or_default().trim().to_string();
+            units.push((name, String::new()));
+        }
+        if let Some((_, text)) = units.last_mut() {
+            text.push_str(line);
+        }
+    }
+    units
+}
+
+/// The `OnCalendar=` values of an artifact's timer.
+pub fn calendar_values(artifact: &str) -> Vec<String> {
+    artifact
+        .lines()
+        .filter_map(|l| l.strip_prefix("OnCalendar="))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The spec dir an artifact's `ExecStart=` passes to the shim.
+pub fn spec_dir_of(artifact: &str) -> Option<String> {
+    let exec = artifact.lines().find_map(|l| l.strip_prefix("ExecStart="))?;
+    let words: Vec<&str> = exec.split_ascii_whitespace().collect();
+    let at = words.iter().position(|w| *w == "--spec-dir")?;
+    words.get(at + 1).map(|w| (*w).to_string())
+}
+
+/// What every unit of a systemd target shares.
+#[derive(Debug, Clone)]
+pub struct SystemdRenderer<'a> {
+    pub trigger_bin: &'a str,
+    pub spec_dir: &'a str,
+    pub unit_dir: &'a str,
+    /// Where `cred:NAME` finds `NAME.cred`.
+    pub credstore_dir: &'a str,
+    /// `Persistent=true`: a fire missed while the host was down runs once at boot.
+    pub catch_up: bool,
+}
+
+impl Renderer for SystemdRenderer<'_> {
+    fn check_target(&self) -> Vec<String> {
+        [
+            ("unit dir", "--systemd-unit-dir", self.unit_dir),
+            (
+                "credential store",
+                "systemd_credstore_dir in cronix.yaml",
+                self.credstore_dir,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, _, path)| !is_safe_path(path))
+        .map(|(what, flag, path)| {
+            format!(
+                "{what} {path:?}: a unit may only name absolute paths of [A-Za-z0-9/._-]; give \
+                 {flag} such a path"
+            )
+        })
+        .collect()
+    }
+
+    fn check_job(&self, input: &JobInput) -> Vec<String> {
+        let last = input.schedules.len().saturating_sub(1);
+        let longest = format!("{}.service", unit_stem(input.app, &input.job.name, last));
+        if is_unit_name(&longest) {
+            return Vec::new();
+        }
+        vec![format!(
+            "job {}: unit name {longest} is not a name systemd accepts (at most {MAX_UNIT_NAME} \
+             bytes); shorten the app or job name",
+            input.job.name
+        )]
+    }
+
+    fn render_job(&self, input: &JobInput) -> Vec<Rendered> {
+        let window = ExtraWindow::for_apply_at(input.now);
+        input
+            .schedules
+            .iter()
+            .enumerate()
+            .map(|(idx, schedule)| {
+                let values = systemd_calendar::on_calendar(
+                    schedule,
+                    input.zone,
+                    &input.job.timezone,
+                    &window,
+                );
+                let base = systemd_calendar::base_values(schedule, &input.job.timezone).len();
+                let stem = unit_stem(input.app, &input.job.name, idx);
+                let timer = self.timer(input, idx, &stem, schedule.source(), &values);
+                let service = self.service(input, idx, &stem);
+                let extra = values.len() - base;
+                let mut shown = values[..base].join(" | ");
+                if extra > 0 {
+                    shown.push_str(&format!(" (+{extra} DST value{})", plural(extra)));
+                }
+                Rendered {
+                    line: format!("{timer}{service}"),
+                    shown,
+                    gate_wakeups_per_day: None,
+                }
+            })
+            .collect()
+    }
+}
+
+impl SystemdRenderer<'_> {
+    fn marks(input: &JobInput, idx: usize) -> String {
+        format!(
+            "X-Cronix-App={}\nX-Cronix-Job={}\nX-Cronix-Index={idx}\n",
+            input.app, input.job.name
+        )
+    }
+
+    fn timer(
+        &self,
+        input: &JobInput,
+        idx: usize,
+        stem: &str,
+        source: &str,
+        values: &[String],
+    ) -> String {
+        let calendar: String = values.iter().map(|v| format!("OnCalendar={v}\n")).collect();
+        format!(
+            "{HEADER_PREFIX}{stem}.timer: written by cronix apply; hand edits show in cronix drift\n\
+             [Unit]\n\
+             Description=cronix {app}.{job} schedule {idx}: {source} ({zone})\n\
+             {marks}\n\
+             [Timer]\n\
+             Unit={stem}.service\n\
+             {calendar}\
+             AccuracySec=1s\n\
+             RandomizedDelaySec=0\n\
+             Persistent={persistent}\n\
+             \n\
+             [Install]\n\
+             WantedBy=timers.target\n",
+            app = input.app,
+            job = input.job.name,
+            zone = input.job.timezone,
+            marks = Self::marks(input, idx),
+            persistent = self.catch_up,
+        )
+    }
+
+    fn service(&self, input: &JobInput, idx: usize, stem: &str) -> String {
+        let credentials: String = credential_names(input.secret_refs)
+            .iter()
+            .map(|name| format!("LoadCredentialEncrypted={name}:{}/{name}.cred\n", self.credstore_dir))
+            .collect();
+        format!(
+            "{HEADER_PREFIX}{stem}.service: written by cronix apply; hand edits show in cronix drift\n\
+             [Unit]\n\
+             Description=cronix {app}.{job} fire (schedule {idx})\n\
+             {marks}\n\
+             [Service]\n\
+             Type=oneshot\n\
+             ExecStart={bin} trigger --spec-dir {spec_dir} {app}.{job}\n\
+             TimeoutStartSec={timeout}\n\
+             SuccessExitStatus={LOCK_CONTENDED_EXIT}\n\
+             {credentials}",
+            app = input.app,
+            job = input.job.name,
+            marks = Self::marks(input, idx),
+            bin = self.trigger_bin,
+            spec_dir = self.spec_dir,
+            timeout = worst_case_fire_seconds(input.job),
+        )
+    }
+}
+
+/// The `cred:` names among the references, in order, each once.
+pub fn credential_names(refs: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for r in refs {
+        if let Ok(SecretRef::Cred(name)) = SecretRef::parse(r)
+            && !names.contains(&name)
+        {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The longest a fire can take: every attempt's timeout, the longest wait between attempts, the
+/// wait for a `Replace` holder to stop, and a margin — so systemd never cuts retries short.
+pub fn worst_case_fire_seconds(job: &Job) -> u64 {
+    let policy = &job.policy;
+    let attempts = u64::from(policy.retries.max_attempts);
+    let timeout = u64::from(policy.timeout_seconds);
+    let waits = attempts.saturating_sub(1) * u64::from(policy.retries.max_seconds);
+    let replace = match policy.concurrency {
+        Concurrency::Replace => (timeout / 2).max(5),
+        _ => 0,
+    };
+    attempts * timeout + waits + replace + FIRE_MARGIN_SECONDS
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_names_follow_systemds_rules() {
+        assert!(is_unit_name("cronix-billing-settle-0.timer"));
+        assert!(is_unit_name("cronix-billing-settle-12.service"));
+        assert!(!is_unit_name("cronix-a b-0.timer"));
+        assert!(!is_unit_name("cronix-a-0.socket"));
+        assert!(!is_unit_name(".timer"));
+        assert!(!is_unit_name(&format!("{}.timer", "a".repeat(250))));
+    }
+
+    #[test]
+    fn marks_need_all_four_keys_in_the_unit_section() {
+        let unit = "[Unit]\nX-Cronix-App=a\nX-Cronix-Job=j\nX-Cronix-Index=2\nX-Cronix-Hash=0123456789abcdef\n";
+        assert_eq!(
+            parse_marks(unit),
+            Some(Marks {
+                app: "a".into(),
+                job: "j".into(),
+                idx: 2,
+                hash: "0123456789abcdef".into()
+            })
+        );
+        assert_eq!(parse_marks(&unit.replace("X-Cronix-Hash", "X-Other")), None);
+        assert_eq!(parse_marks(&unit.replace("[Unit]", "[Service]")), None);
+        assert_eq!(parse_marks(&unit.replace("=a\n", "=A\n")), None);
+    }
+
+    #[test]
+    fn the_hash_line_goes_in_after_the_index_and_comes_out_again() {
+        let text = "[Unit]\nX-Cronix-Index=0\n\n[Timer]\n";
+        let sealed = with_hash(text, "0123456789abcdef");
+        assert!(sealed.contains("X-Cronix-Index=0\nX-Cronix-Hash=0123456789abcdef\n"));
+        assert_eq!(without_hash(&sealed), text);
+    }
+
+    #[test]
+    fn an_artifact_splits_into_its_units_at_the_header_lines() {
+        let artifact = format!("{HEADER_PREFIX}x.timer: w\nA\n{HEADER_PREFIX}x.service: w\nB\n");
+        let units = split_artifact(&artifact);
+        assert_eq!(units.len(), 2);
+        assert_eq!(units[0].0, "x.timer");
+        assert_eq!(units[1], ("x.service".to_string(), format!("{HEADER_PREFIX}x.service: w\nB\n")));
+    }
+}

@@ -1,0 +1,399 @@
+//! The systemd-timer backend: a timer and service unit pair per entry in the unit dir, owned through
+//! the `X-Cronix-*` marks (`core::systemd_unit`), and `systemctl` to load and start them.
+//!
+//! Per apply with entry changes, at most four `systemctl` calls whatever the number of units:
+//! `disable --now` of the deleted units, one `daemon-reload`, `enable --now` of the new and changed
+//! timers, `restart` of the changed timers (a timer restart never stops the service running a fire).
+//! A plan without entry ops writes nothing and runs nothing. Units without all four marks are
+//! foreign: never read as entries, never written, never removed.
+//!
+//! `CRONIX_SYSTEMCTL` names the `systemctl` binary (a test hook: the real-systemd test runs
+//! through a wrapper that records each call). Must not write spec files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::cli::TargetArgs;
+use crate::core::plan::{Action, InstalledEntry, Plan};
+use crate::core::render::Renderer;
+use crate::core::systemd_unit::{self, Marks, SystemdRenderer, UNIT_PREFIX};
+use crate::error::Failure;
+use crate::shell::backend::{self, ApplyGuard, Backend, Common, Snapshot};
+use crate::shell::config::{self, Config};
+use crate::shell::{atomic, test_pause};
+
+/// The environment variable naming the `systemctl` binary (test hook).
+pub const SYSTEMCTL_ENV: &str = "CRONIX_SYSTEMCTL";
+/// The apply lock, beside the units (a dotted name systemd never loads).
+const LOCK_NAME: &str = ".cronix-apply.lock";
+
+#[derive(Debug)]
+pub struct SystemdBackend {
+    unit_dir: PathBuf,
+    unit_dir_text: String,
+    credstore_dir: String,
+    catch_up: bool,
+    systemctl: String,
+    common: Common,
+}
+
+/// What the backend read: the unit files of each entry (by `at`), and who owns every cronix-named
+/// unit file in the dir (`None` = foreign).
+struct State {
+    files: Vec<Vec<String>>,
+    owners: BTreeMap<String, Option<(String, String, usize)>>,
+}
+
+impl SystemdBackend {
+    pub fn new(args: &TargetArgs, cfg: &Config, common: Common) -> Result<Self, Failure> {
+        let unit_dir = args
+            .systemd_unit_dir
+            .clone()
+            .or(cfg.systemd_unit_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_SYSTEMD_UNIT_DIR));
+        let unit_dir = std::path::absolute(&unit_dir).unwrap_or(unit_dir);
+        let credstore = cfg
+            .systemd_credstore_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_SYSTEMD_CREDSTORE_DIR));
+        let text = |p: &Path, flag: &str| {
+            p.to_str().map(str::to_string).ok_or_else(|| {
+                Failure::invalid(format!("{}: not UTF-8; give {flag} a plain path", p.display()))
+            })
+        };
+        Ok(SystemdBackend {
+            unit_dir_text: text(&unit_dir, "--systemd-unit-dir")?,
+            credstore_dir: text(&credstore, "systemd_credstore_dir")?,
+            unit_dir,
+            catch_up: cfg.systemd_catch_up,
+            systemctl: std::env::var(SYSTEMCTL_ENV)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "systemctl".to_string()),
+            common,
+        })
+    }
+
+    /// Run `systemctl ARGS…` once; a failure names the call and what systemctl said.
+    fn systemctl(&self, args: &[&str], units: &[String]) -> Result<String, Failure> {
+        let output = Command::new(&self.systemctl)
+            .args(args)
+            .args(units)
+            .env("TZ", "UTC")
+            .output()
+            .map_err(|e| {
+                Failure::backend(format!(
+                    "cannot run {} ({e}); install systemd or set {SYSTEMCTL_ENV}",
+                    self.systemctl
+                ))
+            })?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
+        Err(Failure::backend(format!(
+            "systemctl {} ({} unit{}) failed: {}; check `systemctl status` and the units in {}",
+            args.join(" "),
+            units.len(),
+            if units.len() == 1 { "" } else { "s" },
+            String::from_utf8_lossy(&output.stderr).trim(),
+            self.unit_dir.display()
+        )))
+    }
+
+    fn io_failure(&self, what: &str, path: &Path, e: &io::Error) -> Failure {
+        Failure::backend(format!(
+            "{what} {}: {e}; check that {} exists and that you may write it (run as root)",
+            path.display(),
+            self.unit_dir.display()
+        ))
+    }
+
+    /// The cronix-named unit files of the dir with their text (symlinks and non-files are skipped:
+    /// cronix never writes them, so they are foreign).
+    fn unit_files(&self) -> Result<Vec<(String, String)>, Failure> {
+        let entries = match fs::read_dir(&self.unit_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io_failure("unit dir", &self.unit_dir, &e)),
+        };
+        let mut files = Vec::new();
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let suffixed = name.ends_with(".timer") || name.ends_with(".service");
+            if !name.starts_with(UNIT_PREFIX) || !suffixed {
+                continue;
+            }
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            let text = if is_file {
+                fs::read_to_string(entry.path()).unwrap_or_default()
+            } else {
+                String::new()
+            };
+            files.push((name, text));
+        }
+        files.sort();
+        Ok(files)
+    }
+}
+
+impl Backend for SystemdBackend {
+    fn describe(&self) -> String {
+        format!("systemd units in {}", self.unit_dir.display())
+    }
+
+    fn renderer(&self) -> Box<dyn Renderer + '_> {
+        Box::new(SystemdRenderer {
+            trigger_bin: &self.common.trigger_bin,
+            spec_dir: &self.common.spec_dir,
+            unit_dir: &self.unit_dir_text,
+            credstore_dir: &self.credstore_dir,
+            catch_up: self.catch_up,
+        })
+    }
+
+    fn check_host(&self) -> Vec<String> {
+        if self.unit_dir.is_dir() {
+            return Vec::new();
+        }
+        vec![format!(
+            "unit dir {}: not a directory; create it or give --systemd-unit-dir",
+            self.unit_dir.display()
+        )]
+    }
+
+    fn lock(&self) -> Result<ApplyGuard, Failure> {
+        let path = self.unit_dir.join(LOCK_NAME);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&path)
+            .map_err(|e| self.io_failure("apply lock", &path, &e))?;
+        file.lock()
+            .map_err(|e| self.io_failure("apply lock", &path, &e))?;
+        test_pause::at("locked");
+        Ok(Box::new(file))
+    }
+
+    fn clean_temps(&self) -> Result<(), Failure> {
+        atomic::clean_temps(&self.unit_dir, &format!(".{UNIT_PREFIX}"))
+            .map(|_| ())
+            .map_err(|e| self.io_failure("unit dir", &self.unit_dir, &e))
+    }
+
+    fn read(&self) -> Result<Snapshot, Failure> {
+        let mut groups: BTreeMap<(String, String, usize), Vec<(String, String, Marks)>> =
+            BTreeMap::new();
+        let mut owners = BTreeMap::new();
+        for (name, text) in self.unit_files()? {
+            match systemd_unit::parse_marks(&text) {
+                Some(marks) => {
+                    let key = (marks.app.clone(), marks.job.clone(), marks.idx);
+                    owners.insert(name.clone(), Some(key.clone()));
+                    groups.entry(key).or_default().push((name, text, marks));
+                }
+                None => {
+                    owners.insert(name, None);
+                }
+            }
+        }
+        let mut entries = Vec::new();
+        let mut files = Vec::new();
+        for ((app, job, idx), mut units) in groups {
+            // The timer first, then the service: the artifact's order.
+            units.sort_by_key(|(name, _, _)| !name.ends_with(".timer"));
+            let hashes: BTreeSet<&str> = units.iter().map(|(_, _, m)| m.hash.as_str()).collect();
+            let hash = match hashes.len() {
+                1 => units[0].2.hash.clone(),
+                _ => String::new(),
+            };
+            let line: String = units
+                .iter()
+                .map(|(_, text, _)| systemd_unit::without_hash(text))
+                .collect();
+            let schedule = Some(systemd_unit::calendar_values(&line).join(" | "));
+            entries.push(InstalledEntry {
+                app,
+                job,
+                idx,
+                hash,
+                line: Some(line),
+                schedule,
+                at: files.len(),
+            });
+            files.push(units.into_iter().map(|(name, _, _)| name).collect());
+        }
+        Ok(Snapshot {
+            entries,
+            state: Box::new(State { files, owners }),
+        })
+    }
+
+    fn install_conflicts(&self, snapshot: &Snapshot, plan: &Plan) -> Vec<String> {
+        let Ok(state) = backend::state_of::<State>(snapshot) else {
+            return vec!["internal: snapshot of another backend".to_string()];
+        };
+        let mut conflicts = Vec::new();
+        for op in plan.entry_ops().filter(|o| o.op != Action::Delete) {
+            let identity = (op.app.clone(), op.job.clone(), op.idx.unwrap_or_default());
+            for (name, _) in systemd_unit::split_artifact(op.line.as_deref().unwrap_or_default()) {
+                match state.owners.get(&name) {
+                    Some(None) => conflicts.push(format!(
+                        "unit {name} in {} exists without cronix's X-Cronix-* marks; cronix never \
+                         replaces a unit it does not own: remove or rename it",
+                        self.unit_dir.display()
+                    )),
+                    Some(Some(owner)) if *owner != identity => conflicts.push(format!(
+                        "unit {name} belongs to {}.{} schedule {}, and {}.{} schedule {} would \
+                         get the same name; rename one of the apps or jobs",
+                        owner.0, owner.1, owner.2, identity.0, identity.1, identity.2
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        conflicts
+    }
+
+    fn install(&self, snapshot: &Snapshot, plan: &Plan) -> Result<(), Failure> {
+        let state: &State = backend::state_of(snapshot)?;
+        let mut deleted: Vec<String> = Vec::new();
+        let mut started: Vec<String> = Vec::new();
+        let mut restarted: Vec<String> = Vec::new();
+        let mut writes: Vec<(String, String)> = Vec::new();
+        for op in plan.entry_ops() {
+            match op.op {
+                Action::Delete => {
+                    let names = op.at.and_then(|at| state.files.get(at));
+                    deleted.extend(names.into_iter().flatten().cloned());
+                }
+                Action::Create | Action::Update => {
+                    let hash = op.hash.as_deref().unwrap_or_default();
+                    for (name, text) in
+                        systemd_unit::split_artifact(op.line.as_deref().unwrap_or_default())
+                    {
+                        if name.ends_with(".timer") {
+                            started.push(name.clone());
+                            if op.op == Action::Update {
+                                restarted.push(name.clone());
+                            }
+                        }
+                        writes.push((name, systemd_unit::with_hash(&text, hash)));
+                    }
+                }
+            }
+        }
+        // A unit both deleted (an extra duplicate) and rewritten stays.
+        let rewritten: BTreeSet<&str> = writes.iter().map(|(n, _)| n.as_str()).collect();
+        deleted.retain(|n| !rewritten.contains(n.as_str()));
+        if !deleted.is_empty() {
+            self.systemctl(&["disable", "--now"], &deleted)?;
+            for name in &deleted {
+                let path = self.unit_dir.join(name);
+                atomic::remove(&path).map_err(|e| self.io_failure("unit", &path, &e))?;
+            }
+        }
+        for (name, text) in &writes {
+            let path = self.unit_dir.join(name);
+            atomic::write_unsynced_dir(&path, text.as_bytes(), 0o644)
+                .map_err(|e| self.io_failure("unit", &path, &e))?;
+        }
+        if !writes.is_empty() {
+            atomic::sync_dir(&self.unit_dir)
+                .map_err(|e| self.io_failure("unit dir", &self.unit_dir, &e))?;
+        }
+        test_pause::at("units_written");
+        self.systemctl(&["daemon-reload"], &[])?;
+        if !started.is_empty() {
+            self.systemctl(&["enable", "--now"], &started)?;
+        }
+        if !restarted.is_empty() {
+            self.systemctl(&["restart"], &restarted)?;
+        }
+        Ok(())
+    }
+
+    fn follows(&self, entry: &InstalledEntry) -> Option<(PathBuf, usize)> {
+        let dir = systemd_unit::spec_dir_of(entry.line.as_deref()?)?;
+        Some((PathBuf::from(dir), entry.idx))
+    }
+
+    fn reported_next(&self, snapshot: &Snapshot, ats: &[usize]) -> BTreeMap<usize, String> {
+        let Ok(state) = backend::state_of::<State>(snapshot) else {
+            return BTreeMap::new();
+        };
+        let timers: Vec<(usize, String)> = ats
+            .iter()
+            .filter_map(|at| {
+                let names = state.files.get(*at)?;
+                let timer = names.iter().find(|n| n.ends_with(".timer"))?;
+                Some((*at, timer.clone()))
+            })
+            .collect();
+        if timers.is_empty() {
+            return BTreeMap::new();
+        }
+        let names: Vec<String> = timers.iter().map(|(_, n)| n.clone()).collect();
+        let Ok(text) = self.systemctl(&["show", "-p", "Id", "-p", "NextElapseUSecRealtime"], &names)
+        else {
+            return BTreeMap::new();
+        };
+        let by_name = next_elapse_by_unit(&text);
+        timers
+            .into_iter()
+            .filter_map(|(at, name)| Some((at, by_name.get(&name)?.clone())))
+            .collect()
+    }
+}
+
+/// `systemctl show -p Id -p NextElapseUSecRealtime` output (run with `TZ=UTC`): unit → RFC 3339.
+fn next_elapse_by_unit(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for block in text.split("\n\n") {
+        let mut id = None;
+        let mut next = None;
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("Id=") {
+                id = Some(v.to_string());
+            }
+            if let Some(v) = line.strip_prefix("NextElapseUSecRealtime=") {
+                next = rfc3339_of_systemd_time(v);
+            }
+        }
+        if let (Some(id), Some(next)) = (id, next) {
+            out.insert(id, next);
+        }
+    }
+    out
+}
+
+/// `Wed 2026-12-02 00:01:00 UTC` → `2026-12-02T00:01:00Z`; `None` for an empty or other value.
+fn rfc3339_of_systemd_time(value: &str) -> Option<String> {
+    let words: Vec<&str> = value.split_ascii_whitespace().collect();
+    let [_, date, time, "UTC"] = words.as_slice() else {
+        return None;
+    };
+    let parsed: jiff::civil::DateTime = format!("{date}T{time}").parse().ok()?;
+    let ts = parsed.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+    Some(ts.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn systemctl_show_output_maps_units_to_rfc3339() {
+        let text = "Id=cronix-a-j-0.timer\nNextElapseUSecRealtime=Wed 2026-12-02 00:01:00 UTC\n\n\
+                    Id=cronix-a-j-1.timer\nNextElapseUSecRealtime=\n";
+        let map = next_elapse_by_unit(text);
+        assert_eq!(map.get("cronix-a-j-0.timer").map(String::as_str), Some("2026-12-02T00:01:00Z"));
+        assert!(!map.contains_key("cronix-a-j-1.timer"));
+    }
+}
