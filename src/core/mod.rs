@@ -4,6 +4,7 @@
 //! current time, file contents and environment values in.
 
 pub mod audit;
+pub mod backend_kind;
 pub mod backoff;
 pub mod crontab;
 pub mod fire_time;

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use crate::cli::{CrontabFormat, GlobalArgs, TargetArgs};
 use crate::core::audit::{AuditOp, AuditRecord};
+use crate::core::backend_kind::BackendKind;
 use crate::core::crontab::{self, Crontab};
 use crate::core::manifest::{self, Manifest};
 use crate::core::plan::{self, Action, Plan, SpecFile};
@@ -23,6 +24,8 @@ use crate::shell::{audit, passwd, source, spec_store, test_pause, tz};
 /// Everything a reconciler command needs to know about where and as whom entries go.
 #[derive(Debug, Clone)]
 pub struct Context {
+    /// The scheduler backend the command drives.
+    pub backend: BackendKind,
     pub target: Target,
     /// The user column, for system-format targets.
     pub run_as: Option<String>,
@@ -40,7 +43,11 @@ pub struct Context {
 }
 
 /// Resolve flags over the operator config over the defaults.
-pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failure> {
+pub fn context(
+    global: &GlobalArgs,
+    args: &TargetArgs,
+    backend: BackendKind,
+) -> Result<Context, Failure> {
     let loaded = config::load(global.config.as_deref())?;
     let config_path = loaded.path.as_ref().map(|p| {
         std::path::absolute(p)
@@ -90,6 +97,7 @@ pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failur
     let host_zone = jiff::tz::TimeZone::system();
     let host_zone_name = host_zone.iana_name().unwrap_or("UTC").to_string();
     Ok(Context {
+        backend,
         target,
         run_as,
         trigger_bin: path_text("trigger binary", "--trigger-bin", &trigger_bin)?,
