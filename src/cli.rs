@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::core::backend_kind::{self, BackendKind};
+
 /// Exit status for a `trigger` invocation whose arguments do not parse (cron must see "internal").
 pub const TRIGGER_USAGE_EXIT: u8 = 3;
 
@@ -76,13 +78,13 @@ pub enum Command {
     /// Remove cronix-owned entries and their spec files
     Prune(PruneArgs),
     /// List cronix-owned crontab entries
-    List(TargetArgs),
+    List(ListArgs),
     /// Show one job: its entries, spec, next fires and last runs
     Show(ShowArgs),
     /// Show the run history of a job, or the apply audit with --audit
     History(HistoryArgs),
     /// Every owned job: schedule, last run, last status, next fire
-    GlobalStatus(TargetArgs),
+    GlobalStatus(ListArgs),
     /// Fire one job now (this is what cron runs)
     Trigger(TriggerArgs),
     /// Print the X-Cron-Signature header value for a request
@@ -123,7 +125,8 @@ pub struct PathArgs {
 /// The backend and target cronix reconciles into.
 #[derive(Debug, Clone, Args, Default)]
 pub struct TargetArgs {
-    /// Scheduler backend to drive: crontab (the default) or systemd-timer
+    /// Scheduler backend to drive (crontab, the default, or systemd-timer); also given as the word right after
+    /// the command, `cronix apply crontab ...`
     #[arg(long = "backend", value_name = "NAME")]
     pub backend: Option<String>,
     /// Directory of the systemd-timer backend's units (default: config's systemd_unit_dir, else
@@ -158,11 +161,38 @@ pub enum CrontabFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct ReconcileArgs {
+    /// Scheduler backend, as the reference's positional form (same as --backend)
+    #[arg(value_name = "BACKEND")]
+    pub backend_word: Option<String>,
     /// Manifest source: file path, file://, https:// or loopback http:// URL
     #[arg(long, value_name = "SOURCE")]
     pub manifest: String,
     #[command(flatten)]
     pub target: TargetArgs,
+}
+
+impl ReconcileArgs {
+    /// The backend chosen by `--backend` or the positional word (default crontab).
+    pub fn backend(&self) -> Result<BackendKind, String> {
+        backend_kind::select(self.target.backend.as_deref(), self.backend_word.as_deref())
+    }
+}
+
+/// `list` and `global-status`: the target, with the backend also as a positional word.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Scheduler backend, as the reference's positional form (same as --backend)
+    #[arg(value_name = "BACKEND")]
+    pub backend_word: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+impl ListArgs {
+    /// The backend chosen by `--backend` or the positional word (default crontab).
+    pub fn backend(&self) -> Result<BackendKind, String> {
+        backend_kind::select(self.target.backend.as_deref(), self.backend_word.as_deref())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +215,9 @@ pub struct DriftArgs {
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
+    /// Scheduler backend, as the reference's positional form (same as --backend)
+    #[arg(value_name = "BACKEND")]
+    pub backend_word: Option<String>,
     /// Only remove entries of this app
     #[arg(long, value_name = "APP")]
     pub app: Option<String>,
@@ -195,21 +228,76 @@ pub struct PruneArgs {
     pub target: TargetArgs,
 }
 
+impl PruneArgs {
+    /// The backend chosen by `--backend` or the positional word (default crontab).
+    pub fn backend(&self) -> Result<BackendKind, String> {
+        backend_kind::select(self.target.backend.as_deref(), self.backend_word.as_deref())
+    }
+}
+
+/// `show [BACKEND] APP.JOB`: a first word that names a backend is the backend.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The job, as APP.JOB
-    pub job: String,
+    /// The job as APP.JOB, or the scheduler backend (positional form of --backend) followed by the job
+    #[arg(value_name = "BACKEND|APP.JOB", required = true)]
+    pub first: Option<String>,
+    /// The job, as APP.JOB, after a backend word
+    #[arg(value_name = "APP.JOB")]
+    pub second: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
 }
 
+impl ShowArgs {
+    /// The backend (flag or first word) and the job, if one was given.
+    pub fn backend_and_job(&self) -> Result<(BackendKind, Option<&str>), String> {
+        backend_and_job(
+            self.target.backend.as_deref(),
+            self.first.as_ref(),
+            self.second.as_ref(),
+        )
+    }
+}
+
+/// Read `[BACKEND] [APP.JOB]`: a first word that names a backend is the backend, anything else is
+/// the job; a word after the job is an error.
+fn backend_and_job<'a>(
+    flag: Option<&str>,
+    first: Option<&'a String>,
+    second: Option<&'a String>,
+) -> Result<(BackendKind, Option<&'a str>), String> {
+    let words: Vec<String> = first.into_iter().chain(second).cloned().collect();
+    let (word, rest) = backend_kind::split_positional(&words);
+    if rest.len() > 1 {
+        return Err(format!(
+            "unexpected argument {:?} after the job {:?}; give one APP.JOB",
+            rest[1], rest[0]
+        ));
+    }
+    let backend = backend_kind::select(flag, word)?;
+    let job = match rest.first() {
+        None => None,
+        Some(_) if word.is_some() => second.map(String::as_str),
+        Some(_) => first.map(String::as_str),
+    };
+    Ok((backend, job))
+}
+
+/// `history [BACKEND] APP.JOB` or `history [BACKEND] --audit`.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// The job, as APP.JOB (omit with --audit)
-    #[arg(required_unless_present = "audit")]
-    pub job: Option<String>,
+    /// The job as APP.JOB (omit with --audit), or the scheduler backend (positional form of
+    /// --backend) followed by the job
+    #[arg(value_name = "BACKEND|APP.JOB", required_unless_present = "audit")]
+    pub first: Option<String>,
+    /// The job, as APP.JOB, after a backend word
+    #[arg(value_name = "APP.JOB")]
+    pub second: Option<String>,
+    /// Scheduler backend whose jobs' history to read (built: crontab, the default)
+    #[arg(long = "backend", value_name = "NAME")]
+    pub backend: Option<String>,
     /// Show the apply/prune audit journal instead of runs
-    #[arg(long, conflicts_with = "job")]
+    #[arg(long)]
     pub audit: bool,
     /// Show at most this many records, newest last
     #[arg(long, value_name = "N")]
@@ -222,6 +310,17 @@ pub struct HistoryArgs {
     pub status: Option<String>,
     #[command(flatten)]
     pub paths: PathArgs,
+}
+
+impl HistoryArgs {
+    /// The backend (flag or first word) and the job, if one was given.
+    pub fn backend_and_job(&self) -> Result<(BackendKind, Option<&str>), String> {
+        backend_and_job(
+            self.backend.as_deref(),
+            self.first.as_ref(),
+            self.second.as_ref(),
+        )
+    }
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ use crate::shell::history as history_file;
 pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Result<Status, Failure> {
     let loaded = config::load(global.config.as_deref())?;
     let state_dir = StatePaths::resolve(&args.paths, &loaded.config).state_dir;
+    let (_backend, id) = args.backend_and_job().map_err(Failure::usage)?;
     let since = args
         .since
         .as_deref()
@@ -25,6 +26,11 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Result<Status, Failure> {
         .transpose()
         .map_err(Failure::invalid)?;
     if args.audit {
+        if let Some(id) = id {
+            return Err(Failure::usage(format!(
+                "--audit reads the apply journal, not a job; drop {id:?} or --audit"
+            )));
+        }
         if args.status.is_some() {
             return Err(Failure::invalid(
                 "--status filters runs; it does not apply to --audit (drop one of them)",
@@ -32,7 +38,7 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Result<Status, Failure> {
         }
         return show_audit(&state_dir, since, args.limit, global.output);
     }
-    let id = args.job.as_deref().unwrap_or_default();
+    let id = id.ok_or_else(|| Failure::usage("history needs the job as APP.JOB, or --audit"))?;
     let (app, job) = history::split_job_id(id).map_err(Failure::invalid)?;
     let status = args
         .status

@@ -31,9 +31,11 @@ struct ShowDoc {
 }
 
 pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
-    let (app, job) = manifest::split_job_id(&args.job).map_err(Failure::usage)?;
+    let (backend, id) = args.backend_and_job().map_err(Failure::usage)?;
+    let id = id.ok_or_else(|| Failure::usage("show needs the job as APP.JOB"))?;
+    let (app, job) = manifest::split_job_id(id).map_err(Failure::usage)?;
     let (app, job) = (app.to_string(), job.to_string());
-    let ctx = reconcile::context(global, &args.target)?;
+    let ctx = reconcile::context(global, &args.target, backend)?;
     let installed = reconcile::installed(&ctx, None)?;
     let now = jiff::Timestamp::now();
     let owned: Vec<_> = installed

@@ -38,16 +38,7 @@ pub struct Context {
 }
 
 /// Resolve flags over the operator config over the defaults, and open the chosen backend.
-pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failure> {
-    let kind = match &args.backend {
-        Some(name) => BackendKind::parse(name).map_err(Failure::usage)?,
-        None => BackendKind::default(),
-    };
-    context_for(global, args, kind)
-}
-
-/// [`context`] for an already chosen backend.
-pub fn context_for(
+pub fn context(
     global: &GlobalArgs,
     args: &TargetArgs,
     kind: BackendKind,
