@@ -67,7 +67,7 @@ fn unit_stamps(sd: &Systemd) -> String {
     sd.ok(&["sh", "-c", &format!("stat -c '%n %y %i' {UNIT_DIR}/cronix-*")])
 }
 
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+fn wait_until(sd: &Systemd, limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if done() {
@@ -75,7 +75,21 @@ fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    panic!("timed out after {limit:?} waiting for {what}");
+    panic!("timed out after {limit:?} waiting for {what}; units:\n{}", diagnostics(sd));
+}
+
+/// What systemd says about the cronix units, for a failure message.
+fn diagnostics(sd: &Systemd) -> String {
+    let out = sd.run(&[
+        "sh",
+        "-c",
+        "systemctl status --no-pager -l -n 30 'cronix-*'; journalctl --no-pager -n 60 -u 'cronix-*'",
+    ]);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 fn paths_received(server: &Server) -> Vec<(String, Result<usize, String>)> {
@@ -136,7 +150,7 @@ fn a_real_systemd_runs_and_reconciles_the_timers_cronix_applies() {
     assert!(listed.contains(&next_utc), "list-timers: {listed:?}, cronix next: {next_utc}");
 
     // `* * * * *` jobs fire within 75 s, signed: one with the env secret, one with the sealed cred.
-    wait_until(Duration::from_secs(75), "the first fires", || {
+    wait_until(&sd, Duration::from_secs(75), "the first fires", || {
         let got = paths_received(&server);
         got.iter().any(|(p, _)| p == "/tick") && got.iter().any(|(p, _)| p == "/sealed")
     });
@@ -153,7 +167,7 @@ fn a_real_systemd_runs_and_reconciles_the_timers_cronix_applies() {
     assert_eq!(unit_stamps(&sd), before);
 
     // An update while a fire is running lets that fire finish.
-    wait_until(Duration::from_secs(75), "a slow fire to start", || {
+    wait_until(&sd, Duration::from_secs(75), "a slow fire to start", || {
         !slow.received().is_empty()
     });
     let held = slow.received()[0].header("X-Cron-Run-Id").unwrap().to_string();
@@ -170,7 +184,7 @@ fn a_real_systemd_runs_and_reconciles_the_timers_cronix_applies() {
         ],
         "{calls:?}"
     );
-    wait_until(Duration::from_secs(60), "the held fire's history record", || {
+    wait_until(&sd, Duration::from_secs(60), "the held fire's history record", || {
         let out = sd.run(&["cat", "/var/lib/cronix/history/e2e.slow.jsonl"]);
         String::from_utf8_lossy(&out.stdout).lines().any(|l| {
             let r: Value = serde_json::from_str(l).unwrap_or_default();

@@ -2,6 +2,9 @@
 //! into a throw-away overlay of a cached Debian root (built once by `.ci/systemd-root`), in a cgroup
 //! of its own — never on this machine's root filesystem (DEPENDENCIES.md).
 //!
+//! The root's mounts are made shared after the namespace's own setup: systemd hands credentials
+//! (`LoadCredential*=`) to a service through a mount that must propagate.
+//!
 //! The host dir `share` is bind-mounted at `/srv/e2e` inside, so the test writes manifests and
 //! reads the `systemctl` call log there. Dropping the [`Systemd`] kills the namespace's PID 1 and
 //! removes the cgroup dirs, whatever the test's outcome.
@@ -118,6 +121,7 @@ impl Systemd {
              mount -t proc proc {r}/proc; mount --rbind /sys {r}/sys; mount --rbind /dev {r}/dev; \
              mount -t tmpfs tmpfs {r}/run; mount -t tmpfs tmpfs {r}/tmp; \
              mount --bind {s} {r}{SHARE}; \
+             mount --make-rshared {r}; \
              exec chroot {r} /usr/bin/env container={name} /lib/systemd/systemd --system \
              --log-target=null"
         );
