@@ -215,3 +215,22 @@ fn a_refused_raw_secret_is_never_echoed() {
     assert!(stderr.contains("raw:[redacted]"), "{stderr}");
     assert!(!stderr.contains("s3cr3t"), "{stderr}");
 }
+
+#[test]
+fn a_cred_reference_is_refused_on_the_crontab_backend() {
+    let doc = with(
+        "/jobs/0/auth",
+        json!({ "secret_refs": ["cred:billing-hmac"] }),
+    );
+    assert_refused(
+        &json_bytes(&doc),
+        &["--secret-ref", "cred:billing-hmac"],
+        1,
+        &[
+            "job job",
+            "cred:billing-hmac",
+            "systemd credential",
+            "--backend systemd-timer",
+        ],
+    );
+}

@@ -112,7 +112,10 @@ fn systemd_analyze_verify_accepts_every_rendered_unit() {
     if !have_systemd_analyze("verify") {
         return;
     }
-    let bin = Command::cargo_bin("cronix").unwrap().get_program().to_owned();
+    let bin = Command::cargo_bin("cronix")
+        .unwrap()
+        .get_program()
+        .to_owned();
     let bin = bin.to_str().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let mut paths = Vec::new();
@@ -146,12 +149,20 @@ fn systemd_analyze_verify_accepts_every_rendered_unit() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && stderr.trim().is_empty(), "verify: {stderr}");
+        assert!(
+            out.status.success() && stderr.trim().is_empty(),
+            "verify: {stderr}"
+        );
     }
 }
 
 /// Elapses in `[from, until)` of every value, each value iterated by systemd from `from`.
-fn systemd_elapses(values: &[String], from: Timestamp, until: Timestamp, iterations: usize) -> BTreeSet<Timestamp> {
+fn systemd_elapses(
+    values: &[String],
+    from: Timestamp,
+    until: Timestamp,
+    iterations: usize,
+) -> BTreeSet<Timestamp> {
     let base = from
         .checked_sub(jiff::SignedDuration::from_secs(1))
         .unwrap()
@@ -165,7 +176,11 @@ fn systemd_elapses(values: &[String], from: Timestamp, until: Timestamp, iterati
         .env("TZ", "UTC")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let mut set = BTreeSet::new();
     for line in text.lines() {
@@ -213,15 +228,30 @@ fn systemd_elapses_by_month(
 /// `cronix next` over `[from, until)`, a page of 1,000 fires at a time.
 fn cronix_next(expr: &str, zone: &str, from: Timestamp, until: Timestamp) -> BTreeSet<Timestamp> {
     let mut out = BTreeSet::new();
-    let mut after = from.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap();
+    let mut after = from
+        .checked_sub(jiff::SignedDuration::from_secs(1))
+        .unwrap();
     while after < until {
         let run = Command::cargo_bin("cronix")
             .unwrap()
-            .args(["next", expr, "--count", "1000", "--timezone", zone, "-o", "json"])
+            .args([
+                "next",
+                expr,
+                "--count",
+                "1000",
+                "--timezone",
+                zone,
+                "-o",
+                "json",
+            ])
             .arg(format!("--after={after}"))
             .output()
             .unwrap();
-        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
         let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
         let page: Vec<Timestamp> = doc["next"]
             .as_array()
@@ -247,7 +277,11 @@ fn the_union_of_oncalendar_elapses_equals_cronix_next_for_a_year_in_four_zones()
     let mut checked = 0;
     for zone in ZONES {
         let manifest = manifest_in(zone, &["env:BILLING_CRON"]);
-        let artifacts = render(&manifest, "/usr/local/bin/cronix", at("2027-01-01T00:00:00Z"));
+        let artifacts = render(
+            &manifest,
+            "/usr/local/bin/cronix",
+            at("2027-01-01T00:00:00Z"),
+        );
         for (expr, artifact) in SCHEDULES.iter().zip(&artifacts) {
             let values = systemd_unit::calendar_values(artifact);
             let expected = cronix_next(expr, zone, from, until);
@@ -271,9 +305,18 @@ fn a_spring_forward_gap_time_fires_right_after_the_jump_under_systemd() {
         return;
     }
     let manifest = manifest_in("Europe/Paris", &["env:BILLING_CRON"]);
-    let artifacts = render(&manifest, "/usr/local/bin/cronix", at("2027-01-01T00:00:00Z"));
+    let artifacts = render(
+        &manifest,
+        "/usr/local/bin/cronix",
+        at("2027-01-01T00:00:00Z"),
+    );
     let values = systemd_unit::calendar_values(&artifacts[0]);
-    let day = systemd_elapses(&values, at("2027-03-28T00:00:00Z"), at("2027-03-29T00:00:00Z"), 3);
+    let day = systemd_elapses(
+        &values,
+        at("2027-03-28T00:00:00Z"),
+        at("2027-03-29T00:00:00Z"),
+        3,
+    );
     // 02:30 does not exist in Paris that night; cron runs it at 03:00 CEST = 01:00Z.
     assert_eq!(day, BTreeSet::from([at("2027-03-28T01:00:00Z")]));
     assert!(Path::new("/usr/share/zoneinfo/Europe/Paris").exists());

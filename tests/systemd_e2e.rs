@@ -26,7 +26,13 @@ fn manifest(server: &Server, slow: &Server, slow_rev: &str) -> Value {
             "auth": { "secret_refs": refs }
         })
     };
-    let mut slow_job = job("slow", "* * * * *", "UTC", slow.url("/slow"), &["env:E2E_SECRET"]);
+    let mut slow_job = job(
+        "slow",
+        "* * * * *",
+        "UTC",
+        slow.url("/slow"),
+        &["env:E2E_SECRET"],
+    );
     slow_job["request"]["headers"]["X-Rev"] = json!(slow_rev);
     json!({
         "version": 1, "app": "e2e",
@@ -64,7 +70,11 @@ fn apply(sd: &Systemd, manifest_name: &str) -> String {
 
 /// `name mtime` of every cronix unit file, for no-op checks.
 fn unit_stamps(sd: &Systemd) -> String {
-    sd.ok(&["sh", "-c", &format!("stat -c '%n %y %i' {UNIT_DIR}/cronix-*")])
+    sd.ok(&[
+        "sh",
+        "-c",
+        &format!("stat -c '%n %y %i' {UNIT_DIR}/cronix-*"),
+    ])
 }
 
 fn wait_until(sd: &Systemd, limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
@@ -75,7 +85,10 @@ fn wait_until(sd: &Systemd, limit: Duration, what: &str, mut done: impl FnMut() 
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    panic!("timed out after {limit:?} waiting for {what}; units:\n{}", diagnostics(sd));
+    panic!(
+        "timed out after {limit:?} waiting for {what}; units:\n{}",
+        diagnostics(sd)
+    );
 }
 
 /// What systemd says about the cronix units, for a failure message.
@@ -110,19 +123,38 @@ fn a_real_systemd_runs_and_reconciles_the_timers_cronix_applies() {
     let slow = Server::start(vec![Reply::status(200).after(Duration::from_secs(25))]);
     let config = "version: 1\nsecret_refs: [\"env:E2E_SECRET\", \"cred:e2e-hmac\"]\n\
                   env_file: /etc/cronix/env\ntrigger_bin: /usr/local/bin/cronix\n";
+    // A unit with a cronix-like name but no marks is foreign: never touched, even by prune.
+    let foreign = "[Unit]\nDescription=hand-written\n\n[Timer]\nOnCalendar=daily\n";
     let sd = Systemd::boot(&[
         ("/etc/cronix/cronix.yaml", config.to_string(), 0o644),
         ("/etc/cronix/env", format!("E2E_SECRET={SENTINEL}\n"), 0o600),
+        (
+            "/etc/systemd/system/cronix-e2e-mine-0.timer",
+            foreign.to_string(),
+            0o644,
+        ),
     ]);
-    std::fs::write(sd.shared("m1.json"), manifest(&server, &slow, "1").to_string()).unwrap();
-    std::fs::write(sd.shared("m2.json"), manifest(&server, &slow, "2").to_string()).unwrap();
+    std::fs::write(
+        sd.shared("m1.json"),
+        manifest(&server, &slow, "1").to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        sd.shared("m2.json"),
+        manifest(&server, &slow, "2").to_string(),
+    )
+    .unwrap();
 
     // Seal the cred: secret with systemd's own tool; the plain copy is gone before any fire.
     std::fs::write(sd.shared("plain"), SENTINEL).unwrap();
     sd.ok(&["mkdir", "-p", "/etc/credstore.encrypted"]);
     sd.ok(&[
-        "systemd-creds", "encrypt", "--name=e2e-hmac", "--with-key=host",
-        &format!("{SHARE}/plain"), "/etc/credstore.encrypted/e2e-hmac.cred",
+        "systemd-creds",
+        "encrypt",
+        "--name=e2e-hmac",
+        "--with-key=host",
+        &format!("{SHARE}/plain"),
+        "/etc/credstore.encrypted/e2e-hmac.cred",
     ]);
     std::fs::remove_file(sd.shared("plain")).unwrap();
 
@@ -132,22 +164,49 @@ fn a_real_systemd_runs_and_reconciles_the_timers_cronix_applies() {
     let calls = sd.systemctl_calls();
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert_eq!(calls[0], "daemon-reload");
-    assert!(calls[1].starts_with("enable --now ") && calls[1].matches(".timer").count() == 4, "{calls:?}");
+    assert!(
+        calls[1].starts_with("enable --now ") && calls[1].matches(".timer").count() == 4,
+        "{calls:?}"
+    );
     for job in ["tick", "sealed", "nightly", "slow"] {
         let timer = format!("cronix-e2e-{job}-0.timer");
-        assert_eq!(sd.ok(&["systemctl", "is-enabled", &timer]).trim(), "enabled");
+        assert_eq!(
+            sd.ok(&["systemctl", "is-enabled", &timer]).trim(),
+            "enabled"
+        );
         assert_eq!(sd.ok(&["systemctl", "is-active", &timer]).trim(), "active");
     }
     let units = sd.ok(&["sh", "-c", &format!("cat {UNIT_DIR}/cronix-*")]);
     assert!(!units.contains(SENTINEL), "no secret in any unit");
 
     // list-timers shows the next elapse cronix next predicts.
-    let listed = sd.ok(&["systemctl", "list-timers", "--all", "--no-legend", "cronix-e2e-nightly-0.timer"]);
-    let predicted = cronix(&sd, &["next", "0 3 * * *", "--timezone", "Europe/Paris", "--count", "1", "-o", "json"]);
+    let listed = sd.ok(&[
+        "systemctl",
+        "list-timers",
+        "--all",
+        "--no-legend",
+        "cronix-e2e-nightly-0.timer",
+    ]);
+    let predicted = cronix(
+        &sd,
+        &[
+            "next",
+            "0 3 * * *",
+            "--timezone",
+            "Europe/Paris",
+            "--count",
+            "1",
+            "-o",
+            "json",
+        ],
+    );
     let doc: Value = serde_json::from_slice(&predicted.stdout).unwrap();
     let next: jiff::Timestamp = doc["next"][0].as_str().unwrap().parse().unwrap();
     let next_utc = next.strftime("%Y-%m-%d %H:%M:%S UTC").to_string();
-    assert!(listed.contains(&next_utc), "list-timers: {listed:?}, cronix next: {next_utc}");
+    assert!(
+        listed.contains(&next_utc),
+        "list-timers: {listed:?}, cronix next: {next_utc}"
+    );
 
     // `* * * * *` jobs fire within 75 s, signed: one with the env secret, one with the sealed cred.
     wait_until(&sd, Duration::from_secs(75), "the first fires", || {
@@ -156,7 +215,11 @@ fn a_real_systemd_runs_and_reconciles_the_timers_cronix_applies() {
     });
     assert!(applied_at.elapsed() < Duration::from_secs(75));
     for (path, verified) in paths_received(&server) {
-        assert_eq!(verified, Ok(0), "{path} was not signed with the job's secret");
+        assert_eq!(
+            verified,
+            Ok(0),
+            "{path} was not signed with the job's secret"
+        );
     }
 
     // A no-op re-apply changes no file and runs no systemctl.
@@ -166,17 +229,65 @@ fn a_real_systemd_runs_and_reconciles_the_timers_cronix_applies() {
     assert_eq!(sd.systemctl_calls().len(), 2, "{:?}", sd.systemctl_calls());
     assert_eq!(unit_stamps(&sd), before);
 
+    // A hand-edited OnCalendar is `edited` drift; drift reads only.
+    sd.ok(&[
+        "sed",
+        "-i",
+        "s/^OnCalendar=\\(.*\\) 03:00:00 Europe/OnCalendar=\\1 04:00:00 Europe/",
+        &format!("{UNIT_DIR}/cronix-e2e-nightly-0.timer"),
+    ]);
+    let drift = cronix(
+        &sd,
+        &[
+            "drift",
+            "systemd-timer",
+            "--manifest",
+            &format!("{SHARE}/m1.json"),
+            "-o",
+            "json",
+        ],
+    );
+    let doc: Value = serde_json::from_slice(&drift.stdout).unwrap();
+    let kinds: Vec<(&str, &str)> = doc["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["job"].as_str().unwrap(), d["drift"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("nightly", "edited")], "{doc}");
+    let repaired = apply(&sd, "m1.json");
+    assert!(
+        repaired.contains("edited") || repaired.contains("update"),
+        "{repaired}"
+    );
+    let calls_after_repair = sd.systemctl_calls().len();
+    assert_eq!(calls_after_repair, 5, "{:?}", sd.systemctl_calls());
+
     // An update while a fire is running lets that fire finish.
     wait_until(&sd, Duration::from_secs(75), "a slow fire to start", || {
         !slow.received().is_empty()
     });
-    let held = slow.received()[0].header("X-Cron-Run-Id").unwrap().to_string();
-    let state = sd.ok(&["systemctl", "show", "-p", "ActiveState", "--value", "cronix-e2e-slow-0.service"]);
-    assert_eq!(state.trim(), "activating", "the slow fire runs during the update");
+    let held = slow.received()[0]
+        .header("X-Cron-Run-Id")
+        .unwrap()
+        .to_string();
+    let state = sd.ok(&[
+        "systemctl",
+        "show",
+        "-p",
+        "ActiveState",
+        "--value",
+        "cronix-e2e-slow-0.service",
+    ]);
+    assert_eq!(
+        state.trim(),
+        "activating",
+        "the slow fire runs during the update"
+    );
     apply(&sd, "m2.json");
     let calls = sd.systemctl_calls();
     assert_eq!(
-        calls[2..],
+        calls[calls_after_repair..],
         [
             "daemon-reload".to_string(),
             "enable --now cronix-e2e-slow-0.timer".to_string(),
@@ -184,19 +295,58 @@ fn a_real_systemd_runs_and_reconciles_the_timers_cronix_applies() {
         ],
         "{calls:?}"
     );
-    wait_until(&sd, Duration::from_secs(60), "the held fire's history record", || {
-        let out = sd.run(&["cat", "/var/lib/cronix/history/e2e.slow.jsonl"]);
-        String::from_utf8_lossy(&out.stdout).lines().any(|l| {
-            let r: Value = serde_json::from_str(l).unwrap_or_default();
-            r["run_id"] == held.as_str() && r["status"] == "ok"
-        })
-    });
+    wait_until(
+        &sd,
+        Duration::from_secs(60),
+        "the held fire's history record",
+        || {
+            let out = sd.run(&["cat", "/var/lib/cronix/history/e2e.slow.jsonl"]);
+            String::from_utf8_lossy(&out.stdout).lines().any(|l| {
+                let r: Value = serde_json::from_str(l).unwrap_or_default();
+                r["run_id"] == held.as_str() && r["status"] == "ok"
+            })
+        },
+    );
 
     // Prune removes every unit and leaves none loaded.
-    let out = cronix(&sd, &["prune", "--backend", "systemd-timer", "--app", "e2e", "--yes"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let left = sd.ok(&["sh", "-c", &format!("ls {UNIT_DIR} | grep '^cronix-' || true")]);
-    assert_eq!(left.trim(), "", "unit files left: {left}");
-    let loaded = sd.ok(&["systemctl", "list-units", "--all", "--no-legend", "cronix-*"]);
-    assert_eq!(loaded.trim(), "", "units still loaded: {loaded}");
+    let out = cronix(
+        &sd,
+        &[
+            "prune",
+            "--backend",
+            "systemd-timer",
+            "--app",
+            "e2e",
+            "--yes",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left = sd.ok(&[
+        "sh",
+        "-c",
+        &format!("ls {UNIT_DIR} | grep '^cronix-' || true"),
+    ]);
+    assert_eq!(
+        left.trim(),
+        "cronix-e2e-mine-0.timer",
+        "only the foreign unit is left"
+    );
+    let mine = sd.ok(&["cat", &format!("{UNIT_DIR}/cronix-e2e-mine-0.timer")]);
+    assert_eq!(mine, foreign, "the foreign unit is byte-identical");
+    let loaded = sd.ok(&[
+        "systemctl",
+        "list-units",
+        "--all",
+        "--no-legend",
+        "cronix-e2e-*",
+    ]);
+    let loaded: Vec<&str> = loaded
+        .lines()
+        .filter(|l| !l.contains("cronix-e2e-mine-0"))
+        .collect();
+    assert!(loaded.is_empty(), "units still loaded: {loaded:?}");
 }

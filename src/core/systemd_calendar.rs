@@ -205,7 +205,10 @@ fn cron_fires(schedule: &Schedule, zone: &TimeZone, dates: &BTreeSet<Date>) -> B
     let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
         return BTreeSet::new();
     };
-    let start_of = |d: Date| zone.to_zoned(d.to_datetime(jiff::civil::Time::midnight())).ok();
+    let start_of = |d: Date| {
+        zone.to_zoned(d.to_datetime(jiff::civil::Time::midnight()))
+            .ok()
+    };
     let (Some(from), Some(until)) = (
         start_of(*first),
         last.checked_add(1.day()).ok().and_then(start_of),
@@ -269,7 +272,10 @@ mod tests {
         assert_eq!(base("0 2 * * *"), ["*-*-* 02:00:00 UTC"]);
         assert_eq!(base("*/15 * * * *"), ["*-*-* *:00/15:00 UTC"]);
         assert_eq!(base("5-7,9 1,3 * * *"), ["*-*-* 01,03:05..07,09:00 UTC"]);
-        assert_eq!(base("0 8-18/2 * * *"), ["*-*-* 08,10,12,14,16,18:00:00 UTC"]);
+        assert_eq!(
+            base("0 8-18/2 * * *"),
+            ["*-*-* 08,10,12,14,16,18:00:00 UTC"]
+        );
         assert_eq!(base("0 0 1 jan,jul *"), ["*-01,07-01 00:00:00 UTC"]);
         assert_eq!(base("@every 2h"), ["*-*-* 00/2:00:00 UTC"]);
     }
@@ -298,7 +304,10 @@ mod tests {
         let window = ExtraWindow::for_apply_at("2027-06-01T00:00:00Z".parse().unwrap());
         let schedule = Schedule::parse("30 2 * * *").unwrap();
         let extras = extra_values(&schedule, &paris, &window);
-        assert!(extras.contains(&"2027-03-28 01:00:00 UTC".to_string()), "{extras:?}");
+        assert!(
+            extras.contains(&"2027-03-28 01:00:00 UTC".to_string()),
+            "{extras:?}"
+        );
         let wildcard = Schedule::parse("*/30 2 * * *").unwrap();
         assert!(
             !extra_values(&wildcard, &paris, &window)
@@ -314,7 +323,10 @@ mod tests {
         let window = ExtraWindow::for_apply_at("2026-06-01T00:00:00Z".parse().unwrap());
         let schedule = Schedule::parse("*/30 1 * * *").unwrap();
         let extras = extra_values(&schedule, &ny, &window);
-        assert!(extras.contains(&"2026-11-01 06:00,30:00 UTC".to_string()), "{extras:?}");
+        assert!(
+            extras.contains(&"2026-11-01 06:00,30:00 UTC".to_string()),
+            "{extras:?}"
+        );
         let fixed = Schedule::parse("30 1 * * *").unwrap();
         assert!(extra_values(&fixed, &ny, &window).is_empty());
     }

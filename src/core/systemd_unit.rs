@@ -118,7 +118,12 @@ pub fn split_artifact(artifact: &str) -> Vec<(String, String)> {
     let mut units: Vec<(String, String)> = Vec::new();
     for line in artifact.split_inclusive('\n') {
         if let Some(rest) = line.strip_prefix(HEADER_PREFIX) {
-            let name = rest.split(':').next().unwrap_or_default().trim().to_string();
+            let name = rest
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
             units.push((name, String::new()));
         }
         if let Some((_, text)) = units.last_mut() {
@@ -139,7 +144,9 @@ pub fn calendar_values(artifact: &str) -> Vec<String> {
 
 /// The spec dir an artifact's `ExecStart=` passes to the shim.
 pub fn spec_dir_of(artifact: &str) -> Option<String> {
-    let exec = artifact.lines().find_map(|l| l.strip_prefix("ExecStart="))?;
+    let exec = artifact
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))?;
     let words: Vec<&str> = exec.split_ascii_whitespace().collect();
     let at = words.iter().position(|w| *w == "--spec-dir")?;
     words.get(at + 1).map(|w| (*w).to_string())
@@ -265,7 +272,12 @@ impl SystemdRenderer<'_> {
     fn service(&self, input: &JobInput, idx: usize, stem: &str) -> String {
         let credentials: String = credential_names(input.secret_refs)
             .iter()
-            .map(|name| format!("LoadCredentialEncrypted={name}:{}/{name}.cred\n", self.credstore_dir))
+            .map(|name| {
+                format!(
+                    "LoadCredentialEncrypted={name}:{}/{name}.cred\n",
+                    self.credstore_dir
+                )
+            })
             .collect();
         format!(
             "{HEADER_PREFIX}{stem}.service: written by cronix apply; hand edits show in cronix drift\n\
@@ -364,6 +376,12 @@ mod tests {
         let units = split_artifact(&artifact);
         assert_eq!(units.len(), 2);
         assert_eq!(units[0].0, "x.timer");
-        assert_eq!(units[1], ("x.service".to_string(), format!("{HEADER_PREFIX}x.service: w\nB\n")));
+        assert_eq!(
+            units[1],
+            (
+                "x.service".to_string(),
+                format!("{HEADER_PREFIX}x.service: w\nB\n")
+            )
+        );
     }
 }

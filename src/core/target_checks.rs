@@ -223,7 +223,9 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
         .iter()
         .zip(&rendered)
         .enumerate()
-        .filter_map(|(idx, (schedule, rendered))| zone_report(job, idx, schedule, zone, rendered, facts))
+        .filter_map(|(idx, (schedule, rendered))| {
+            zone_report(job, idx, schedule, zone, rendered, facts)
+        })
         .collect();
     Ok(JobState {
         entries,

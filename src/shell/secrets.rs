@@ -78,7 +78,9 @@ fn resolve_one(
             read_secret_file(path).map_err(|why| format!("secret {reference} {why}"))
         }
         SecretRef::Raw(literal) => Ok(Secret::new(literal.as_bytes().to_vec())),
-        SecretRef::Cred(name) => read_credential(name).map_err(|why| format!("secret {reference} {why}")),
+        SecretRef::Cred(name) => {
+            read_credential(name).map_err(|why| format!("secret {reference} {why}"))
+        }
     }
 }
 

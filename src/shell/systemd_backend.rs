@@ -41,11 +41,16 @@ pub struct SystemdBackend {
     common: Common,
 }
 
+/// An entry's identity: app, job, schedule index.
+type Identity = (String, String, usize);
+/// A unit file found: its name, its text and its marks.
+type FoundUnit = (String, String, Marks);
+
 /// What the backend read: the unit files of each entry (by `at`), and who owns every cronix-named
 /// unit file in the dir (`None` = foreign).
 struct State {
     files: Vec<Vec<String>>,
-    owners: BTreeMap<String, Option<(String, String, usize)>>,
+    owners: BTreeMap<String, Option<Identity>>,
 }
 
 impl SystemdBackend {
@@ -62,7 +67,10 @@ impl SystemdBackend {
             .unwrap_or_else(|| PathBuf::from(config::DEFAULT_SYSTEMD_CREDSTORE_DIR));
         let text = |p: &Path, flag: &str| {
             p.to_str().map(str::to_string).ok_or_else(|| {
-                Failure::invalid(format!("{}: not UTF-8; give {flag} a plain path", p.display()))
+                Failure::invalid(format!(
+                    "{}: not UTF-8; give {flag} a plain path",
+                    p.display()
+                ))
             })
         };
         Ok(SystemdBackend {
@@ -188,8 +196,7 @@ impl Backend for SystemdBackend {
     }
 
     fn read(&self) -> Result<Snapshot, Failure> {
-        let mut groups: BTreeMap<(String, String, usize), Vec<(String, String, Marks)>> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<Identity, Vec<FoundUnit>> = BTreeMap::new();
         let mut owners = BTreeMap::new();
         for (name, text) in self.unit_files()? {
             match systemd_unit::parse_marks(&text) {
@@ -340,8 +347,10 @@ impl Backend for SystemdBackend {
             return BTreeMap::new();
         }
         let names: Vec<String> = timers.iter().map(|(_, n)| n.clone()).collect();
-        let Ok(text) = self.systemctl(&["show", "-p", "Id", "-p", "NextElapseUSecRealtime"], &names)
-        else {
+        let Ok(text) = self.systemctl(
+            &["show", "-p", "Id", "-p", "NextElapseUSecRealtime"],
+            &names,
+        ) else {
             return BTreeMap::new();
         };
         let by_name = next_elapse_by_unit(&text);
@@ -393,7 +402,10 @@ mod tests {
         let text = "Id=cronix-a-j-0.timer\nNextElapseUSecRealtime=Wed 2026-12-02 00:01:00 UTC\n\n\
                     Id=cronix-a-j-1.timer\nNextElapseUSecRealtime=\n";
         let map = next_elapse_by_unit(text);
-        assert_eq!(map.get("cronix-a-j-0.timer").map(String::as_str), Some("2026-12-02T00:01:00Z"));
+        assert_eq!(
+            map.get("cronix-a-j-0.timer").map(String::as_str),
+            Some("2026-12-02T00:01:00Z")
+        );
         assert!(!map.contains_key("cronix-a-j-1.timer"));
     }
 }

@@ -52,7 +52,9 @@ pub fn skip_reason() -> Option<&'static str> {
 /// The cached Debian root, built by `.ci/systemd-root` when missing (about a minute, once).
 fn cached_root() -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/systemd-root");
-    let out = Command::new(&script).output().expect("run .ci/systemd-root");
+    let out = Command::new(&script)
+        .output()
+        .expect("run .ci/systemd-root");
     assert!(
         out.status.success(),
         ".ci/systemd-root failed: {}",
@@ -91,7 +93,11 @@ impl Systemd {
             fs::create_dir_all(&p).unwrap();
             fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
         }
-        fs::copy(env!("CARGO_BIN_EXE_cronix"), upper.join("usr/local/bin/cronix")).unwrap();
+        fs::copy(
+            env!("CARGO_BIN_EXE_cronix"),
+            upper.join("usr/local/bin/cronix"),
+        )
+        .unwrap();
         write(
             &upper.join(&LOGGED_SYSTEMCTL[1..]),
             &format!("#!/bin/sh\necho \"$*\" >> {SHARE}/systemctl.log\nexec systemctl \"$@\"\n"),
@@ -193,7 +199,12 @@ impl Systemd {
             .arg(self.pid.to_string())
             .args(["-m", "-p", "-u", "-i", "chroot"])
             .arg(&self.root)
-            .args(["/usr/bin/env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TZ=UTC"])
+            .args([
+                "/usr/bin/env",
+                "-i",
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "TZ=UTC",
+            ])
             .args(argv);
         cmd
     }
@@ -251,7 +262,10 @@ fn child_of(parent: u32) -> Option<u32> {
         };
         let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
         // Fields after the command's closing parenthesis: state, ppid, …
-        let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+        let after = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
         if after.split_whitespace().nth(1) == Some(parent.to_string().as_str()) {
             return Some(pid);
         }
