@@ -4,47 +4,51 @@
 //! Appends are one `write` of one line on an `O_APPEND` file. Must not hold secrets: records carry
 //! names, digests and ops only.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::Path;
 
 use crate::core::audit::{AUDIT_FILE, AuditRecord};
 use crate::error::Failure;
+use crate::shell::trusted_path;
+
+/// Mode of a new audit journal (it holds no secrets).
+const AUDIT_MODE: u32 = 0o644;
 
 pub fn append(state_dir: &Path, record: &AuditRecord) -> Result<(), Failure> {
     let path = state_dir.join(AUDIT_FILE);
-    let fail = |e: io::Error| {
+    let fail = |why: String| {
         Failure::backend(format!(
-            "audit journal {}: {e}; check --state-dir",
+            "audit journal {} {why}; check --state-dir",
             path.display()
         ))
     };
-    fs::create_dir_all(state_dir).map_err(fail)?;
-    let mut line = serde_json::to_vec(record).map_err(|e| fail(io::Error::other(e)))?;
+    let dir = trusted_path::ensure_dir(state_dir)
+        .map_err(|why| fail(format!("(state dir {}) {why}", state_dir.display())))?;
+    let mut line = serde_json::to_vec(record).map_err(|e| fail(e.to_string()))?;
     line.push(b'\n');
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(fail)?;
-    file.write_all(&line).map_err(fail)?;
-    file.sync_data().map_err(fail)
+    let mut file = dir.open_append(AUDIT_FILE, AUDIT_MODE).map_err(fail)?;
+    file.write_all(&line)
+        .and_then(|()| file.sync_data())
+        .map_err(|e| fail(format!("cannot be written ({e})")))
 }
 
 /// Every readable record, oldest first; lines that do not parse (a torn append) are skipped.
 pub fn read(state_dir: &Path) -> Result<Vec<AuditRecord>, Failure> {
     let path = state_dir.join(AUDIT_FILE);
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
+    let bytes = match trusted_path::open_dir_if_exists(state_dir) {
+        Ok(None) => None,
+        Ok(Some(dir)) => dir
+            .read(AUDIT_FILE)
+            .map_err(|why| Failure::backend(format!("audit journal {} {why}", path.display())))?,
+        Err(why) => {
             return Err(Failure::backend(format!(
-                "audit journal {}: {e}",
-                path.display()
+                "state dir {} {why}",
+                state_dir.display()
             )));
         }
     };
     Ok(bytes
+        .unwrap_or_default()
         .split(|&b| b == b'\n')
         .filter_map(|line| serde_json::from_slice(line).ok())
         .collect())
@@ -79,7 +83,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         append(dir.path(), &record(0)).unwrap();
         append(dir.path(), &record(1)).unwrap();
-        let mut f = OpenOptions::new()
+        let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(dir.path().join(AUDIT_FILE))
             .unwrap();
