@@ -14,22 +14,53 @@ use crate::shell::trusted_path;
 /// Mode of a new audit journal (it holds no secrets).
 const AUDIT_MODE: u32 = 0o644;
 
-pub fn append(state_dir: &Path, record: &AuditRecord) -> Result<(), Failure> {
+/// The audit journal, open for appending (opened before a change is made, so an unusable journal
+/// stops the apply before anything is written).
+pub struct Journal {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+/// Open (create) `<state-dir>/audit.jsonl` through the trust rule: the state dir checked (created
+/// 0755 when missing), the journal never followed through a link.
+pub fn open(state_dir: &Path) -> Result<Journal, Failure> {
     let path = state_dir.join(AUDIT_FILE);
-    let fail = |why: String| {
+    let dir = trusted_path::ensure_dir(state_dir).map_err(|why| {
+        Failure::backend(format!(
+            "state dir {} {why}; check --state-dir",
+            state_dir.display()
+        ))
+    })?;
+    let file = dir.open_append(AUDIT_FILE, AUDIT_MODE).map_err(|why| {
         Failure::backend(format!(
             "audit journal {} {why}; check --state-dir",
             path.display()
         ))
-    };
-    let dir = trusted_path::ensure_dir(state_dir)
-        .map_err(|why| fail(format!("(state dir {}) {why}", state_dir.display())))?;
-    let mut line = serde_json::to_vec(record).map_err(|e| fail(e.to_string()))?;
-    line.push(b'\n');
-    let mut file = dir.open_append(AUDIT_FILE, AUDIT_MODE).map_err(fail)?;
-    file.write_all(&line)
-        .and_then(|()| file.sync_data())
-        .map_err(|e| fail(format!("cannot be written ({e})")))
+    })?;
+    Ok(Journal { file, path })
+}
+
+impl Journal {
+    /// Append one record as one line, and make it durable.
+    pub fn append(&mut self, record: &AuditRecord) -> Result<(), Failure> {
+        let fail = |why: String| {
+            Failure::backend(format!(
+                "audit journal {} {why}; check --state-dir",
+                self.path.display()
+            ))
+        };
+        let mut line = serde_json::to_vec(record).map_err(|e| fail(e.to_string()))?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| fail(format!("cannot be written ({e})")))
+    }
+}
+
+/// Open the journal and append one record.
+pub fn append(state_dir: &Path, record: &AuditRecord) -> Result<(), Failure> {
+    open(state_dir)?.append(record)
 }
 
 /// Every readable record, oldest first; lines that do not parse (a torn append) are skipped.

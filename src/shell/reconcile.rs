@@ -288,9 +288,9 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
     if plan.is_empty() {
         return Ok((plan, desired));
     }
+    let mut journal = audit::open(&ctx.paths.state_dir)?;
     execute(ctx, &installed, &plan)?;
-    audit::append(
-        &ctx.paths.state_dir,
+    journal.append(
         &audit_record(
             ctx,
             "apply",
@@ -324,11 +324,9 @@ pub fn prune(ctx: &Context, app: Option<&str>) -> Result<Plan, Failure> {
     if plan.is_empty() {
         return Ok(plan);
     }
+    let mut journal = audit::open(&ctx.paths.state_dir)?;
     execute(ctx, &installed, &plan)?;
-    audit::append(
-        &ctx.paths.state_dir,
-        &audit_record(ctx, "prune", None, None, &plan),
-    )?;
+    journal.append(&audit_record(ctx, "prune", None, None, &plan))?;
     Ok(plan)
 }
 
