@@ -194,7 +194,11 @@ fn trickling_server() -> String {
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
                 );
                 for _ in 0..1000 {
-                    if stream.write_all(b" ").and_then(|()| stream.flush()).is_err() {
+                    if stream
+                        .write_all(b" ")
+                        .and_then(|()| stream.flush())
+                        .is_err()
+                    {
                         return;
                     }
                     thread::sleep(std::time::Duration::from_millis(500));

@@ -32,7 +32,8 @@ fn stderr_of(child: std::process::Child) -> String {
 
 #[test]
 fn another_users_spec_in_a_group_writable_spec_dir_is_refused() {
-    let Some(stranger) = Stranger::create("another_users_spec_in_a_group_writable_spec_dir_is_refused")
+    let Some(stranger) =
+        Stranger::create("another_users_spec_in_a_group_writable_spec_dir_is_refused")
     else {
         return;
     };
@@ -60,7 +61,10 @@ fn another_users_spec_in_a_group_writable_spec_dir_is_refused() {
         "{stderr}"
     );
     std::thread::sleep(Duration::from_millis(200));
-    assert!(server.received().is_empty(), "root signed the stranger's spec");
+    assert!(
+        server.received().is_empty(),
+        "root signed the stranger's spec"
+    );
 }
 
 #[test]
@@ -73,6 +77,21 @@ fn a_fifo_spec_fails_at_once_in_the_shim() {
     assert!(stderr_of(child).contains("a FIFO"));
 }
 
+/// `cronix <sub> <args…>` with the env's target flags, spawned with its output piped.
+fn spawn(env: &reconcile_support::Env, sub: &str, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cronix"))
+        .arg(sub)
+        .args(args)
+        .args(env.target_flags())
+        .env("CRONIX_CONFIG", env.root().join("cronix.yaml"))
+        .env("HOME", env.root())
+        .env("TZ", "UTC")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn a_fifo_spec_fails_at_once_in_apply_and_global_status() {
     let env = reconcile_support::Env::new();
@@ -83,26 +102,23 @@ fn a_fifo_spec_fails_at_once_in_apply_and_global_status() {
     std::fs::create_dir_all(env.spec_dir()).unwrap();
     mkfifo(&env.spec_dir().join("shop.sweep.json"));
 
-    let mut apply = std::process::Command::from(env.cmd("apply", &["--manifest", &manifest]))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut apply = spawn(&env, "apply", &["--manifest", &manifest]);
     let status = exit_within(&mut apply, Duration::from_secs(5)).expect("apply hung on a FIFO");
     assert_eq!(status.code(), Some(3));
     assert!(stderr_of(apply).contains("a FIFO"));
     assert!(env.read_crontab().is_empty(), "nothing is written");
 
-    let mut status_cmd = std::process::Command::from(env.cmd("global-status", &["-o", "json"]))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = exit_within(&mut status_cmd, Duration::from_secs(5))
-        .expect("global-status hung on a FIFO");
+    let mut status_cmd = spawn(&env, "global-status", &["-o", "json"]);
+    let status =
+        exit_within(&mut status_cmd, Duration::from_secs(5)).expect("global-status hung on a FIFO");
     assert_eq!(status.code(), Some(0));
     let out = status_cmd.wait_with_output().unwrap();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        rows[0]["error"].as_str().unwrap_or_default().contains("a FIFO"),
+        rows[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("a FIFO"),
         "{rows}"
     );
 }
@@ -134,7 +150,10 @@ fn a_planted_lock_file_never_gets_a_victim_sigtermed_by_replace() {
     let fx = Fixture::new();
     open_up(fx.dir.path(), 0o755);
     fx.write_spec(&fx.spec(&server.url(PATH), json!({"concurrency": "Replace"})));
-    let mut victim = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let mut victim = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
     let pid = victim.id() as i32;
     let start_time = cronix::shell::lock::process_start_time(pid).unwrap();
     let holder = json!({"pid": pid, "start_time": start_time, "run_id": "planted"});
@@ -179,7 +198,11 @@ fn history_files_and_their_side_locks_that_are_symlinks_are_not_followed() {
     std::fs::create_dir_all(fx.path("state/history")).unwrap();
     let victim = fx.path("victim");
     std::fs::write(&victim, b"precious").unwrap();
-    for link in [fx.history_path(), fx.path("state/history/billing.settle.jsonl.lock")] {
+    for link in [
+        fx.history_path(),
+        fx.path("state/history/billing.settle.jsonl.lock"),
+    ] {
+        let _ = std::fs::remove_file(&link);
         symlink(&victim, &link).unwrap();
         let out = fx.trigger().assert().code(0).get_output().clone();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -207,7 +230,10 @@ fn an_audit_journal_that_is_a_symlink_is_refused_before_anything_is_written() {
 
     let assert = env.apply(&manifest).code(3);
     let stderr = reconcile_support::stderr_of(&assert);
-    assert!(stderr.contains("audit journal") && stderr.contains("symbolic link"), "{stderr}");
+    assert!(
+        stderr.contains("audit journal") && stderr.contains("symbolic link"),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     assert!(env.read_crontab().is_empty(), "nothing is written");
 }
@@ -232,7 +258,10 @@ fn a_crontab_that_is_a_symlink_to_another_users_file_is_refused() {
     let assert = env.apply(&manifest).code(3);
     let stderr = reconcile_support::stderr_of(&assert);
     assert!(stderr.contains("symbolic link"), "{stderr}");
-    assert_eq!(std::fs::read(&theirs).unwrap(), b"# the stranger's crontab\n");
+    assert_eq!(
+        std::fs::read(&theirs).unwrap(),
+        b"# the stranger's crontab\n"
+    );
     let meta = std::fs::symlink_metadata(env.crontab()).unwrap();
     assert!(meta.file_type().is_symlink(), "the link was not replaced");
     let owned_by_stranger = std::fs::read_dir(env.crontab().parent().unwrap())
@@ -240,11 +269,18 @@ fn a_crontab_that_is_a_symlink_to_another_users_file_is_refused() {
         .filter_map(Result::ok)
         .filter(|e| e.metadata().unwrap().uid() == stranger.uid)
         .count();
-    assert_eq!(owned_by_stranger, 0, "no file of root's entries belongs to the stranger");
+    assert_eq!(
+        owned_by_stranger, 0,
+        "no file of root's entries belongs to the stranger"
+    );
 }
 
 /// `cronix apply` of `env` with HOME pointing at `home`, no `$CRONIX_CONFIG` and no `--trigger-bin`.
-fn apply_from_home(env: &reconcile_support::Env, home: &Path, manifest: &str) -> assert_cmd::assert::Assert {
+fn apply_from_home(
+    env: &reconcile_support::Env,
+    home: &Path,
+    manifest: &str,
+) -> assert_cmd::assert::Assert {
     let mut cmd = assert_cmd::Command::cargo_bin("cronix").unwrap();
     let flags: Vec<String> = env
         .target_flags()

@@ -128,7 +128,11 @@ fn print_table(checks: &[Check], ok: bool) {
     let mut table = plain_table();
     table.set_header(["CHECK", "STATUS", "DETAIL"]);
     for c in checks {
-        table.add_row([c.name.clone(), c.status.as_str().to_string(), c.detail.clone()]);
+        table.add_row([
+            c.name.clone(),
+            c.status.as_str().to_string(),
+            c.detail.clone(),
+        ]);
     }
     println!("{}", table.trim_fmt());
     let failed = checks.iter().filter(|c| c.status == Verdict::Fail).count();

@@ -290,15 +290,13 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
     }
     let mut journal = audit::open(&ctx.paths.state_dir)?;
     execute(ctx, &installed, &plan)?;
-    journal.append(
-        &audit_record(
-            ctx,
-            "apply",
-            Some(loaded.source.as_str()),
-            Some(manifest::digest(manifest)),
-            &plan,
-        ),
-    )?;
+    journal.append(&audit_record(
+        ctx,
+        "apply",
+        Some(loaded.source.as_str()),
+        Some(manifest::digest(manifest)),
+        &plan,
+    ))?;
     Ok((plan, desired))
 }
 

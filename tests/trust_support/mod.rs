@@ -40,7 +40,12 @@ impl Stranger {
         // useradd takes a lock on /etc/passwd; tests running in parallel may have to wait for it.
         for _ in 0..50 {
             let out = Command::new("useradd")
-                .args(["--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group"])
+                .args([
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    "--user-group",
+                ])
                 .arg(&name)
                 .output()
                 .expect("useradd runs");
@@ -98,7 +103,10 @@ pub fn open_up(path: &Path, mode: u32) {
 }
 
 /// Wait for a child to exit, at most `limit`; kills it (and returns None) when it does not.
-pub fn exit_within(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
+pub fn exit_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
     let deadline = std::time::Instant::now() + limit;
     while std::time::Instant::now() < deadline {
         if let Some(status) = child.try_wait().unwrap() {

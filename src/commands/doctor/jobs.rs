@@ -141,7 +141,10 @@ pub fn tz_check(_host: &Host) -> Vec<Check> {
     let check = if dir.join("UTC").is_file() || dir.join("Etc/UTC").is_file() {
         Check::ok(
             "tz",
-            format!("tz database at {}; cron fires in {host_name}", dir.display()),
+            format!(
+                "tz database at {}; cron fires in {host_name}",
+                dir.display()
+            ),
         )
     } else {
         Check::warn(

@@ -86,7 +86,10 @@ pub fn path_checks(host: &Host) -> Vec<Check> {
         &paths.state_dir.join(crate::core::history::HISTORY_DIR),
     ));
     if let Target::File { path, .. } = &ctx.target {
-        out.push(dir_check("crontab_dir", crate::shell::atomic::parent_of(path)));
+        out.push(dir_check(
+            "crontab_dir",
+            crate::shell::atomic::parent_of(path),
+        ));
     }
     out.push(lock_check("apply_lock", &ctx.target.lock_path()));
     out
