@@ -85,6 +85,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Every owned job: schedule, last run, last status, next fire
     GlobalStatus(ListArgs),
+    /// Take over hand-written `cronix trigger` lines of one job as owned entries (exit 6 diverged, 7 none found)
+    Adopt(AdoptArgs),
     /// Fire one job now (this is what cron runs)
     Trigger(TriggerArgs),
     /// Print the X-Cron-Signature header value for a request
@@ -313,6 +315,44 @@ impl HistoryArgs {
     pub fn backend_and_job(&self) -> Result<(BackendKind, Option<&str>), String> {
         backend_and_job(
             self.backend.as_deref(),
+            self.first.as_ref(),
+            self.second.as_ref(),
+        )
+    }
+}
+
+/// `adopt [BACKEND] APP.JOB --manifest SOURCE [--dry-run]`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Take over the hand-written crontab lines that run `<any path>/cronix trigger [flags] \
+                  APP.JOB` (with or without a user column). Each schedule of the job in the manifest is \
+                  paired with one line that fires at the same minutes (*/15 equals 0,15,30,45); on a full \
+                  match the lines are rewritten in place as owned entries and the spec file is written, \
+                  under the apply lock. Exit 0: adopted or already managed; 6: diverged (a schedule \
+                  without a line or a line without a schedule; nothing written); 7: no such line found."
+)]
+pub struct AdoptArgs {
+    /// The job as APP.JOB, or the scheduler backend (positional form of --backend) followed by the job
+    #[arg(value_name = "BACKEND|APP.JOB", required = true)]
+    pub first: Option<String>,
+    /// The job, as APP.JOB, after a backend word
+    #[arg(value_name = "APP.JOB")]
+    pub second: Option<String>,
+    /// Manifest source: file path, file://, https:// or loopback http:// URL
+    #[arg(long, value_name = "SOURCE")]
+    pub manifest: String,
+    /// Show what would be adopted and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+impl AdoptArgs {
+    /// The backend (flag or first word) and the job, if one was given.
+    pub fn backend_and_job(&self) -> Result<(BackendKind, Option<&str>), String> {
+        backend_and_job(
+            self.target.backend.as_deref(),
             self.first.as_ref(),
             self.second.as_ref(),
         )
