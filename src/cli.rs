@@ -242,6 +242,9 @@ pub struct ShowArgs {
     /// The job, as APP.JOB, after a backend word
     #[arg(value_name = "APP.JOB")]
     pub second: Option<String>,
+    /// Also say whether the job's installed entries and spec are in sync with this manifest
+    #[arg(long, value_name = "SOURCE")]
+    pub manifest: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -297,13 +300,19 @@ pub struct HistoryArgs {
     /// Show the apply/prune audit journal instead of runs
     #[arg(long)]
     pub audit: bool,
-    /// Show at most this many records, newest last
+    /// Show at most this many records, newest last (0: all)
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Only records at or after this time (RFC 3339, or a duration ago such as 2h)
+    /// Only records at or after this time (RFC 3339, or a duration ago such as 90m, 24h, 7d)
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
-    /// Only runs with this final status
+    /// Only records before this time (RFC 3339, or a duration ago: --since 48h --until 24h is
+    /// yesterday)
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only runs with this final status: ok, rejected, exhausted, contended, internal, replaced,
+    /// terminated, or the reference tool's failed (rejected, exhausted or internal), lock-contended
+    /// (contended), timeout (exhausted after a timeout), unknown (replaced or terminated)
     #[arg(long, value_name = "STATUS")]
     pub status: Option<String>,
     #[command(flatten)]
@@ -361,9 +370,17 @@ impl AdoptArgs {
 
 #[derive(Debug, Args)]
 pub struct TriggerArgs {
-    /// Directory of per-job spec files (default: config's spec_dir, else /etc/cronix/jobs)
+    /// Directory of per-job spec files (default: $CRONIX_JOB_SPEC_DIR, else config's spec_dir, else
+    /// /etc/cronix/jobs)
     #[arg(long, value_name = "DIR")]
     pub spec_dir: Option<PathBuf>,
+    /// Directory of the job's lock file; wins over the lock dir recorded in the spec by apply
+    #[arg(long, value_name = "DIR")]
+    pub lock_dir: Option<PathBuf>,
+    /// The scheduler backend that runs this fire (as the reference's units and lines pass it); a
+    /// label in the log lines, it changes nothing else
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
     /// Fire only if this minute is a fire of the job's schedule number IDX (from 0) in the job's own
     /// time zone, else exit 0 at once without sending or recording anything. apply writes it on the
     /// entries of jobs whose zone is not the one cron runs in.
