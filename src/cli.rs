@@ -85,6 +85,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Every owned job: schedule, last run, last status, next fire
     GlobalStatus(ListArgs),
+    /// Write a commented cronix.yaml scaffold (at --config, $CRONIX_CONFIG or ~/.cronix/cronix.yaml)
+    Init(InitArgs),
     /// Take over hand-written `cronix trigger` lines of one job as owned entries (exit 6 diverged, 7 none found)
     Adopt(AdoptArgs),
     /// Fire one job now (this is what cron runs)
@@ -328,6 +330,20 @@ impl HistoryArgs {
             self.second.as_ref(),
         )
     }
+}
+
+/// `init [--config PATH] [--app APP --manifest-url URL] [--secret-ref REF]… [--force]`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The app whose manifest this host reconciles (noted with its URL in the scaffold)
+    #[arg(long, value_name = "APP", requires = "manifest_url")]
+    pub app: Option<String>,
+    /// The app's manifest URL
+    #[arg(long, value_name = "URL", requires = "app")]
+    pub manifest_url: Option<String>,
+    /// Overwrite an existing file
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `adopt [BACKEND] APP.JOB --manifest SOURCE [--dry-run]`.

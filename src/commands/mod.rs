@@ -6,6 +6,7 @@ pub mod completion;
 pub mod drift;
 pub mod global_status;
 pub mod history;
+pub mod init;
 pub mod list;
 pub mod next;
 pub mod plan;
@@ -34,6 +35,7 @@ pub fn dispatch(cli: Cli) -> Result<Status, Failure> {
         Command::Show(args) => show::run(global, &args),
         Command::History(args) => history::run(global, &args),
         Command::GlobalStatus(args) => global_status::run(global, &args),
+        Command::Init(args) => init::run(global, &args),
         Command::Adopt(args) => adopt::run(global, &args),
         Command::Trigger(args) => trigger::run(global, &args),
         Command::Sign(args) => sign::run(global, &args),

@@ -7,6 +7,7 @@ pub mod adopt;
 pub mod audit;
 pub mod backend_kind;
 pub mod backoff;
+pub mod config_scaffold;
 pub mod crontab;
 pub mod fire_time;
 pub mod hash;
