@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, Output, TargetArgs};
+use crate::cli::{GlobalArgs, ListArgs, Output};
 use crate::commands::history::plain_table;
 use crate::core::history::{self, RunRecord};
 use crate::core::schedule::Schedule;
@@ -31,9 +31,10 @@ pub struct JobStatus {
     pub error: Option<String>,
 }
 
-pub fn run(global: &GlobalArgs, args: &TargetArgs) -> Result<Status, Failure> {
+pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<Status, Failure> {
+    let _backend = args.backend().map_err(Failure::usage)?;
     let loaded = config::load(global.config.as_deref())?;
-    let spec_dir = StatePaths::resolve(&args.paths, &loaded.config).spec_dir;
+    let spec_dir = StatePaths::resolve(&args.target.paths, &loaded.config).spec_dir;
     let now = Timestamp::now();
     let rows: Vec<JobStatus> = spec_files(&spec_dir)?
         .into_iter()
