@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backoff;
 pub mod crontab;
 pub mod fire_time;
+pub mod global_lock;
 pub mod hash;
 pub mod history;
 pub mod manifest;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::core::crontab::EntryLine;
 use crate::core::hash::entry_hash;
-use crate::core::manifest::{self, Concurrency, ConcurrencyScope, Job, Manifest};
+use crate::core::manifest::{self, ConcurrencyScope, Job, Manifest};
 use crate::core::plan::{DesiredEntry, SpecFile};
 use crate::core::schedule::Schedule;
 use crate::core::secret::SecretRef;
@@ -41,6 +41,8 @@ pub struct TargetFacts<'a> {
     pub allow_http_hosts: &'a [String],
     /// The operator config file apply loaded, if any (recorded in spec files for the shim).
     pub config_path: Option<&'a str>,
+    /// Whether the config has `locks.redis` (what `concurrency_scope: global` needs).
+    pub global_lock: bool,
 }
 
 /// The desired state of one app on one target.
@@ -180,6 +182,7 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
     if let Err(e) = check_url(name, &job.request.url, facts.allow_http_hosts) {
         errors.push(e);
     }
+    errors.extend(global_scope_error(job, facts.global_lock));
     let refs = match effective_refs(name, &job.auth.secret_refs, facts.operator_refs) {
         Ok(refs) => refs,
         Err(e) => {
@@ -230,7 +233,7 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
             }
         })
         .collect();
-    let mut warnings: Vec<String> = refs
+    let warnings: Vec<String> = refs
         .iter()
         .filter(|r| is_raw_ref(r))
         .map(|_| {
@@ -240,7 +243,6 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
             )
         })
         .collect();
-    warnings.extend(global_scope_warning(job));
     let spec = spec_file(app, job, refs, facts);
     Ok(JobState {
         entries,
@@ -291,18 +293,17 @@ fn render_schedule(
     }
 }
 
-/// `concurrency_scope: global` has no cross-host lock backend yet: the overlap lock is this host's.
-fn global_scope_warning(job: &Job) -> Option<String> {
-    let policy = &job.policy;
-    (policy.concurrency_scope == ConcurrencyScope::Global
-        && policy.concurrency != Concurrency::Allow)
-        .then(|| {
-            format!(
-                "job {}: concurrency_scope global is enforced per host for now (no cross-host lock \
-                 backend yet); run the job's crontab on one host if it must never overlap",
-                job.name
-            )
-        })
+/// `concurrency_scope: global` claims instants and takes leases in Redis: without `locks.redis`
+/// in the config the job could not run as declared.
+fn global_scope_error(job: &Job, global_lock: bool) -> Option<String> {
+    (job.policy.concurrency_scope == ConcurrencyScope::Global && !global_lock).then(|| {
+        format!(
+            "job {}: policy.concurrency_scope is global, but the operator config has no \
+             locks.redis; add locks.redis (addr, on_unavailable; see docs/fleet.md) to the config, \
+             or use concurrency_scope host",
+            job.name
+        )
+    })
 }
 
 /// The spec file bytes: pretty JSON with a final newline; 0600 when a `raw:` reference is inside.

@@ -37,6 +37,8 @@ pub struct Context {
     pub fetch_auth: source::FetchAuth,
     /// The operator config file that was loaded (absolute), recorded in spec files for the shim.
     pub config_path: Option<String>,
+    /// Whether the config has `locks.redis` (global-scope jobs need it).
+    pub global_lock: bool,
 }
 
 /// Resolve flags over the operator config over the defaults.
@@ -103,6 +105,7 @@ pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failur
         host_zone,
         host_zone_name,
         config_path,
+        global_lock: cfg.locks.redis.is_some(),
     })
 }
 
@@ -138,6 +141,7 @@ impl Context {
             operator_refs: &self.operator_refs,
             allow_http_hosts: &self.allow_http_hosts,
             config_path: self.config_path.as_deref(),
+            global_lock: self.global_lock,
         }
     }
 
