@@ -79,15 +79,18 @@ impl Host {
     /// Run a fire to its end: exit code and stderr.
     fn fire(&self, job: &str, now: i64) -> (Option<i32>, String) {
         let out = self.command(job, now).output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     fn history(&self, job: &str) -> Vec<RunRecord> {
-        let path = self
-            .fx
-            .path(&format!("state/history/{APP}.{job}.jsonl"));
+        let path = self.fx.path(&format!("state/history/{APP}.{job}.jsonl"));
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     fn global_status(&self) -> Value {
@@ -99,7 +102,11 @@ impl Host {
             .env_remove("CRONIX_CONFIG")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 }
@@ -112,7 +119,9 @@ fn locks(redis: &RedisServer, on_unavailable: &str) -> String {
 }
 
 fn hosts(n: usize, locks: &str) -> Vec<Host> {
-    (1..=n).map(|i| Host::new(&format!("web-{i}"), locks)).collect()
+    (1..=n)
+        .map(|i| Host::new(&format!("web-{i}"), locks))
+        .collect()
 }
 
 /// A fraction in [0, 1) from a randomly seeded hasher.
@@ -169,7 +178,12 @@ fn three_hosts_deliver_each_of_twenty_instants_exactly_once_whatever_the_policy(
     ];
     for host in &hosts {
         for (job, policy, schedule, _, _) in jobs {
-            host.job(job, &server.url(PATH), schedule, json!({ "concurrency": policy }));
+            host.job(
+                job,
+                &server.url(PATH),
+                schedule,
+                json!({ "concurrency": policy }),
+            );
         }
     }
     std::thread::scope(|scope| {
@@ -185,7 +199,11 @@ fn three_hosts_deliver_each_of_twenty_instants_exactly_once_whatever_the_policy(
     });
 
     let received = server.received();
-    assert_eq!(received.len(), 60, "20 deliveries for each of the three jobs");
+    assert_eq!(
+        received.len(),
+        60,
+        "20 deliveries for each of the three jobs"
+    );
     assert!(received.iter().all(|r| r.verified == Ok(0)));
     for (job, _, _, _, step) in jobs {
         let delivered: BTreeMap<i64, String> = received
@@ -199,12 +217,19 @@ fn three_hosts_deliver_each_of_twenty_instants_exactly_once_whatever_the_policy(
             })
             .collect();
         let expected: Vec<i64> = (0..20).map(|n| T0 + n * step).collect();
-        assert_eq!(delivered.keys().copied().collect::<Vec<_>>(), expected, "{job}");
+        assert_eq!(
+            delivered.keys().copied().collect::<Vec<_>>(),
+            expected,
+            "{job}"
+        );
         let mut ok_runs = BTreeSet::new();
         for host in &hosts {
             let runs = host.history(job);
             assert_eq!(runs.len(), 20, "{job} on {}", host.id);
-            assert!(runs.iter().all(|r| r.host_id.as_deref() == Some(host.id.as_str())));
+            assert!(
+                runs.iter()
+                    .all(|r| r.host_id.as_deref() == Some(host.id.as_str()))
+            );
             for run in &runs {
                 assert!(
                     matches!(run.status, RunStatus::Ok | RunStatus::Duplicate),
@@ -219,7 +244,10 @@ fn three_hosts_deliver_each_of_twenty_instants_exactly_once_whatever_the_policy(
             }
         }
         let sent: BTreeSet<String> = delivered.values().cloned().collect();
-        assert_eq!(ok_runs, sent, "{job}: each delivery is one host's ok run, and only those");
+        assert_eq!(
+            ok_runs, sent,
+            "{job}: each delivery is one host's ok run, and only those"
+        );
     }
     let status = hosts[0].global_status();
     let forbid = status
@@ -228,7 +256,10 @@ fn three_hosts_deliver_each_of_twenty_instants_exactly_once_whatever_the_policy(
         .iter()
         .find(|row| row["job"] == "forbid")
         .unwrap();
-    assert_eq!(forbid["global"]["last_claim"]["fire_time"], json!(T0 + 19 * 60));
+    assert_eq!(
+        forbid["global"]["last_claim"]["fire_time"],
+        json!(T0 + 19 * 60)
+    );
     assert_eq!(forbid["global"]["holder"], Value::Null);
 }
 
@@ -244,7 +275,12 @@ fn forbid_holds_across_hosts_while_another_hosts_fire_runs() {
     ]);
     let hosts = hosts(2, &locks(&redis, "fail"));
     for host in &hosts {
-        host.job("settle", &server.url(PATH), "* * * * *", json!({"concurrency": "Forbid"}));
+        host.job(
+            "settle",
+            &server.url(PATH),
+            "* * * * *",
+            json!({"concurrency": "Forbid"}),
+        );
     }
     let mut slow = hosts[0].spawn("settle", T0);
     assert_eq!(server.wait_for(1, Duration::from_secs(10)), 1);
@@ -254,16 +290,28 @@ fn forbid_holds_across_hosts_while_another_hosts_fire_runs() {
     assert_eq!(holder["host_id"], "web-1", "{status}");
     let (code, stderr) = hosts[1].fire("settle", T0 + 60);
     assert_eq!(code, Some(4), "{stderr}");
-    assert!(stderr.contains("web-1"), "the log names the holder: {stderr}");
+    assert!(
+        stderr.contains("web-1"),
+        "the log names the holder: {stderr}"
+    );
     let contended = &hosts[1].history("settle")[0];
     assert_eq!(
         (contended.status, contended.attempts),
         (RunStatus::Contended, 0)
     );
 
-    assert_eq!(wait_exit(&mut slow, Duration::from_secs(10)).unwrap().code(), Some(0));
+    assert_eq!(
+        wait_exit(&mut slow, Duration::from_secs(10))
+            .unwrap()
+            .code(),
+        Some(0)
+    );
     assert_eq!(server.received().len(), 1);
-    assert_eq!(hosts[1].fire("settle", T0 + 120).0, Some(0), "released at the end");
+    assert_eq!(
+        hosts[1].fire("settle", T0 + 120).0,
+        Some(0),
+        "released at the end"
+    );
     assert_eq!(server.received().len(), 2);
 }
 
@@ -292,7 +340,11 @@ fn replace_on_another_host_stops_the_earlier_fire() {
 
     let (code, stderr) = hosts[1].fire("settle", T0 + 60);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     let stopped = wait_exit(&mut slow, Duration::from_secs(5)).expect("the earlier fire stopped");
     assert_eq!(stopped.code(), Some(143));
     let earlier = &hosts[0].history("settle")[0];
@@ -329,7 +381,11 @@ fn a_holder_killed_mid_request_loses_its_lease_and_another_host_proceeds() {
     holder.kill().unwrap();
     holder.wait().unwrap();
     let killed_at = Instant::now();
-    assert_eq!(hosts[1].fire("settle", T0 + 60).0, Some(4), "the lease outlives its holder briefly");
+    assert_eq!(
+        hosts[1].fire("settle", T0 + 60).0,
+        Some(4),
+        "the lease outlives its holder briefly"
+    );
 
     let mut n = 2;
     let code = loop {
@@ -359,15 +415,26 @@ fn redis_down_with_fail_sends_nothing_and_with_host_sends_with_a_warning() {
     let failing = Host::new("web-1", &locks(&redis, "fail"));
     let degrading = Host::new("web-2", &locks(&redis, "host"));
     for host in [&failing, &degrading] {
-        host.job("settle", &server.url(PATH), "* * * * *", json!({"concurrency": "Forbid"}));
+        host.job(
+            "settle",
+            &server.url(PATH),
+            "* * * * *",
+            json!({"concurrency": "Forbid"}),
+        );
     }
     redis.kill();
 
     let started = Instant::now();
     let (code, stderr) = failing.fire("settle", T0);
     assert_eq!(code, Some(3), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(5), "a fire never hangs on Redis");
-    assert!(stderr.contains("nothing sent (on_unavailable: fail)"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a fire never hangs on Redis"
+    );
+    assert!(
+        stderr.contains("nothing sent (on_unavailable: fail)"),
+        "{stderr}"
+    );
     std::thread::sleep(Duration::from_millis(200));
     assert!(server.received().is_empty());
     let run = &failing.history("settle")[0];
@@ -395,18 +462,36 @@ fn a_password_from_password_ref_logs_in_to_a_requirepass_server() {
     let password = "redis-pw-6c1d2e9f";
     let redis = RedisServer::start_with(Some(password));
     let server = Server::start(vec![Reply::status(200)]);
-    let with_ref = format!("{}    password_ref: env:TEST_REDIS_PW\n", locks(&redis, "fail"));
+    let with_ref = format!(
+        "{}    password_ref: env:TEST_REDIS_PW\n",
+        locks(&redis, "fail")
+    );
     let host = Host::new("web-1", &with_ref);
-    host.job("settle", &server.url(PATH), "* * * * *", json!({"concurrency": "Forbid"}));
+    host.job(
+        "settle",
+        &server.url(PATH),
+        "* * * * *",
+        json!({"concurrency": "Forbid"}),
+    );
 
     let out = host
         .command("settle", T0)
         .env("TEST_REDIS_PW", password)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(server.received().len(), 1);
-    assert_eq!(redis.cli(&["EXISTS", &format!("t:fire:billing.settle:{T0}")]).trim(), "1");
+    assert_eq!(
+        redis
+            .cli(&["EXISTS", &format!("t:fire:billing.settle:{T0}")])
+            .trim(),
+        "1"
+    );
 
     let out = host
         .command("settle", T0 + 60)
@@ -415,8 +500,12 @@ fn a_password_from_password_ref_logs_in_to_a_requirepass_server() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(!stderr.contains(password) && !stderr.contains("wrong"), "{stderr}");
-    let history = std::fs::read_to_string(host.fx.path("state/history/billing.settle.jsonl")).unwrap();
+    assert!(
+        !stderr.contains(password) && !stderr.contains("wrong"),
+        "{stderr}"
+    );
+    let history =
+        std::fs::read_to_string(host.fx.path("state/history/billing.settle.jsonl")).unwrap();
     assert!(!history.contains(password));
     assert_eq!(server.received().len(), 1);
 }
@@ -436,7 +525,12 @@ fn load_300_jobs_on_3_hosts_in_one_minute() {
     let hosts = hosts(3, &locks(&redis, "fail"));
     for host in &hosts {
         for n in 0..JOBS {
-            host.job(&format!("job-{n}"), &server.url(PATH), "* * * * *", json!({"concurrency": "Forbid"}));
+            host.job(
+                &format!("job-{n}"),
+                &server.url(PATH),
+                "* * * * *",
+                json!({"concurrency": "Forbid"}),
+            );
         }
     }
     // Real cron starts them all at second 0; the release binary reads the real clock, so start
@@ -454,7 +548,10 @@ fn load_300_jobs_on_3_hosts_in_one_minute() {
             children.push(cmd.spawn().unwrap());
         }
     }
-    let codes: Vec<Option<i32>> = children.iter_mut().map(|c| c.wait().unwrap().code()).collect();
+    let codes: Vec<Option<i32>> = children
+        .iter_mut()
+        .map(|c| c.wait().unwrap().code())
+        .collect();
     let received = server.received();
     let last = received.iter().map(|r| r.at).max().unwrap_or(started);
     let jobs: BTreeSet<&str> = received

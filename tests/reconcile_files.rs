@@ -714,7 +714,10 @@ fn a_global_scope_job_needs_locks_redis_in_the_config() {
         stderr.contains("job settle") && stderr.contains("no locks.redis"),
         "{stderr}"
     );
-    assert!(!env.crontab().exists() && !env.spec_dir().exists(), "nothing written");
+    assert!(
+        !env.crontab().exists() && !env.spec_dir().exists(),
+        "nothing written"
+    );
 
     std::fs::write(
         env.root().join("cronix.yaml"),
@@ -722,6 +725,10 @@ fn a_global_scope_job_needs_locks_redis_in_the_config() {
     )
     .unwrap();
     let out = env.apply(&m).success();
-    assert!(!stderr_of(&out).contains("concurrency_scope"), "{}", stderr_of(&out));
+    assert!(
+        !stderr_of(&out).contains("concurrency_scope"),
+        "{}",
+        stderr_of(&out)
+    );
     assert_eq!(env.spec_files().len(), 1);
 }

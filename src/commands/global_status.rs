@@ -69,7 +69,8 @@ pub fn global_view(
         ));
     };
     let conn = redis.get_or_insert_with(|| {
-        global_lock::connect(settings, config.env_file.as_deref()).map_err(|e| e.message().to_string())
+        global_lock::connect(settings, config.env_file.as_deref())
+            .map_err(|e| e.message().to_string())
     });
     Some(match conn {
         Ok(conn) => match conn.status(&spec.app, &spec.job.name) {

@@ -187,7 +187,16 @@ pub fn parse_endpoint(addr: &str) -> Result<Endpoint, String> {
 }
 
 fn parse_url_endpoint(addr: &str) -> Result<Endpoint, String> {
-    let url = url::Url::parse(addr).map_err(|e| format!("addr {addr:?} is not a URL ({e})"))?;
+    // Not echoed until it is known to hold no credentials.
+    let url = url::Url::parse(addr)
+        .map_err(|e| format!("addr is not a URL ({e}); write redis://host:port"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "addr: a URL with a user name or password is refused (it would put a credential in \
+             the config); use locks.redis.username and locks.redis.password_ref"
+                .into(),
+        );
+    }
     let tls = match url.scheme() {
         "redis" => false,
         "rediss" => true,
@@ -197,13 +206,6 @@ fn parse_url_endpoint(addr: &str) -> Result<Endpoint, String> {
             ));
         }
     };
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(
-            "addr: a URL with a user name or password is refused (it would put a credential in \
-             the config); use locks.redis.username and locks.redis.password_ref"
-                .into(),
-        );
-    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!(
             "addr {addr:?}: a query or fragment is not supported; use the db, username and \
@@ -217,9 +219,12 @@ fn parse_url_endpoint(addr: &str) -> Result<Endpoint, String> {
     check_host(host, addr)?;
     let db = match url.path().trim_start_matches('/') {
         "" => None,
-        db => Some(db.parse::<i64>().ok().filter(|d| *d >= 0).ok_or_else(|| {
-            format!("addr {addr:?}: the path must be /<db number> or empty")
-        })?),
+        db => Some(
+            db.parse::<i64>()
+                .ok()
+                .filter(|d| *d >= 0)
+                .ok_or_else(|| format!("addr {addr:?}: the path must be /<db number> or empty"))?,
+        ),
     };
     Ok(Endpoint {
         host: host.to_string(),
@@ -280,7 +285,10 @@ mod tests {
     #[test]
     fn keys_name_the_job_and_the_instant_under_the_prefix() {
         let keys = JobKeys::new("cronix:", "billing", "settle");
-        assert_eq!(keys.fire(1_780_000_000), "cronix:fire:billing.settle:1780000000");
+        assert_eq!(
+            keys.fire(1_780_000_000),
+            "cronix:fire:billing.settle:1780000000"
+        );
         assert_eq!(keys.lease, "cronix:lock:billing.settle");
         assert_eq!(keys.replace, "cronix:replace:billing.settle");
         assert_eq!(keys.last, "cronix:last:billing.settle");
@@ -332,7 +340,10 @@ mod tests {
     #[test]
     fn endpoints_are_host_port_or_redis_urls() {
         let plain = parse_endpoint("127.0.0.1:6380").unwrap();
-        assert_eq!((plain.host.as_str(), plain.port, plain.tls), ("127.0.0.1", 6380, false));
+        assert_eq!(
+            (plain.host.as_str(), plain.port, plain.tls),
+            ("127.0.0.1", 6380, false)
+        );
         let url = parse_endpoint("rediss://redis.internal/2").unwrap();
         assert_eq!(
             (url.host.as_str(), url.port, url.tls, url.db),
@@ -340,9 +351,21 @@ mod tests {
         );
         let v6 = parse_endpoint("[::1]:6379").unwrap();
         assert_eq!(v6.host, "::1");
-        assert!(parse_endpoint("redis.internal").unwrap_err().contains("no port"));
-        assert!(parse_endpoint("redis://u:pw@h:1").unwrap_err().contains("password_ref"));
-        assert!(parse_endpoint("http://h:1").unwrap_err().contains("redis://"));
+        assert!(
+            parse_endpoint("redis.internal")
+                .unwrap_err()
+                .contains("no port")
+        );
+        assert!(
+            parse_endpoint("redis://u:pw@h:1")
+                .unwrap_err()
+                .contains("password_ref")
+        );
+        assert!(
+            parse_endpoint("http://h:1")
+                .unwrap_err()
+                .contains("redis://")
+        );
         assert!(parse_endpoint("h:0").is_err());
         assert!(parse_endpoint("redis://h:1/x").is_err());
         assert!(parse_endpoint("h h:1").is_err());

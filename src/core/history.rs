@@ -396,8 +396,14 @@ mod tests {
         let old = r#"{"run_id":"r","app":"a","job":"j","fire_time":"2026-01-01T00:00:00Z","started_at":"2026-01-01T00:00:00.000Z","duration_ms":1,"attempts":1,"status":"ok","http_status":200,"exit_code":0,"error":null}"#;
         let parsed = parse_lines(old);
         assert_eq!(parsed.len(), 1);
-        assert_eq!((parsed[0].host_id.as_deref(), parsed[0].fallback.as_deref()), (None, None));
-        assert!(!parsed[0].to_line().contains("host_id"), "absent fields stay absent");
+        assert_eq!(
+            (parsed[0].host_id.as_deref(), parsed[0].fallback.as_deref()),
+            (None, None)
+        );
+        assert!(
+            !parsed[0].to_line().contains("host_id"),
+            "absent fields stay absent"
+        );
         let dup = RunRecord {
             status: RunStatus::Duplicate,
             host_id: Some("web-2".into()),

@@ -350,4 +350,39 @@ mod tests {
             .resolved_against(Path::new("/etc/x"));
         assert_eq!(config.spec_dir, Some(PathBuf::from("/etc/x/demo/jobs")));
     }
+
+    #[test]
+    fn locks_redis_has_safe_defaults() {
+        let config = parse("host_id: web-1\nlocks:\n  redis:\n    addr: 127.0.0.1:6379\n").unwrap();
+        let redis = config.locks.redis.unwrap();
+        assert_eq!(config.host_id.as_deref(), Some("web-1"));
+        assert_eq!(redis.key_prefix, "cronix:");
+        assert_eq!(redis.on_unavailable, OnUnavailable::Fail);
+        assert_eq!(redis.timeout_ms, global_lock::DEFAULT_TIMEOUT_MS);
+    }
+
+    #[test]
+    fn a_redis_password_must_be_a_reference() {
+        let with = |extra: &str| parse(&format!("locks:\n  redis:\n    addr: h:1\n    {extra}\n"));
+        assert!(with("password_ref: env:REDIS_PASSWORD").is_ok());
+        assert!(with("password_ref: file:/etc/cronix/redis.pass").is_ok());
+        for bad in ["password_ref: hunter2", "password_ref: raw:hunter2"] {
+            let err = with(bad).unwrap_err();
+            assert!(err.contains("never the password itself"), "{err}");
+            assert!(!err.contains("hunter2"), "the value is not echoed: {err}");
+        }
+        let err = parse("locks:\n  redis:\n    addr: redis://u:hunter2@h:1\n").unwrap_err();
+        assert!(
+            err.contains("password_ref") && !err.contains("hunter2"),
+            "{err}"
+        );
+        assert!(with("passwd: x").unwrap_err().contains("passwd"));
+        assert!(with("on_unavailable: maybe").is_err());
+        assert!(
+            with("timeout_ms: 60000")
+                .unwrap_err()
+                .contains("timeout_ms")
+        );
+        assert!(parse("host_id: a b\n").unwrap_err().contains("host_id"));
+    }
 }

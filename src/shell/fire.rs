@@ -162,8 +162,10 @@ impl Recorder {
             RunStatus::Ok => info!(self.log, "fire succeeded";
                 "status" => status, "attempts" => r.attempts, "http_status" => http_status,
                 "duration_ms" => r.duration_ms),
-            RunStatus::Duplicate => info!(self.log, "another host claimed this instant; nothing sent";
-                "status" => status, "fire_time" => &r.fire_time),
+            RunStatus::Duplicate => {
+                info!(self.log, "another host claimed this instant; nothing sent";
+                "status" => status, "fire_time" => &r.fire_time)
+            }
             RunStatus::Contended | RunStatus::Replaced | RunStatus::Terminated => {
                 warn!(self.log, "fire did not complete";
                     "status" => status, "attempts" => r.attempts, "http_status" => http_status,

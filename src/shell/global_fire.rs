@@ -96,7 +96,10 @@ impl GlobalFire<'_> {
                       "holder_host_id" => holder.host_id, "holder_run_id" => holder.run_id,
                       "since" => holder.since);
             } else {
-                warn!(self.log, "another fire holds the global lease of this job; nothing sent");
+                warn!(
+                    self.log,
+                    "another fire holds the global lease of this job; nothing sent"
+                );
             }
             return Ok(Step::Contended);
         };
@@ -144,8 +147,11 @@ fn on_refresh_event(event: RefreshEvent, lease: &Lease, recorder: &Recorder, log
                 std::process::exit(i32::from(fire::SIGTERM_EXIT));
             }
         }
-        RefreshEvent::Lost => warn!(log, "the global lease expired or was taken over while this \
-              fire ran; another fire of the job may overlap it"),
+        RefreshEvent::Lost => warn!(
+            log,
+            "the global lease expired or was taken over while this \
+              fire ran; another fire of the job may overlap it"
+        ),
         RefreshEvent::Failed(e) => warn!(log, "cannot refresh the global lease"; "error" => e,
               "lease_ttl_ms" => core_lock::LEASE_TTL_MS),
     }

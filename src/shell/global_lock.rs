@@ -133,8 +133,8 @@ fn resolve_password(
         return Ok(None);
     };
     let config_error = |m: String| LockError::Config(format!("locks.redis.password_ref: {m}"));
-    let resolved = secrets::resolve(std::slice::from_ref(reference), env_file)
-        .map_err(config_error)?;
+    let resolved =
+        secrets::resolve(std::slice::from_ref(reference), env_file).map_err(config_error)?;
     let secret = resolved.secrets.first().ok_or_else(|| {
         config_error(format!(
             "{reference} resolved to nothing; set it (the config's env_file for env: references)"
@@ -176,9 +176,15 @@ impl Redis {
         JobKeys::new(&self.prefix, app, job)
     }
 
-    fn run<T>(&self, what: &str, f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T, LockError> {
+    fn run<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, LockError> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut conn).map_err(|e| LockError::Unavailable(format!("redis {}: {what} failed ({e})", self.addr)))
+        f(&mut conn).map_err(|e| {
+            LockError::Unavailable(format!("redis {}: {what} failed ({e})", self.addr))
+        })
     }
 
     /// Claim `claim.fire_time` of `app.job` for this fire (`SET NX` with the claim's expiry).
@@ -210,7 +216,12 @@ impl Redis {
     }
 
     /// `SET NX PX`: take the job's lease if nobody holds it.
-    pub fn try_lease(&self, app: &str, job: &str, record: &LeaseRecord) -> Result<Option<Lease>, LockError> {
+    pub fn try_lease(
+        &self,
+        app: &str,
+        job: &str,
+        record: &LeaseRecord,
+    ) -> Result<Option<Lease>, LockError> {
         let keys = self.keys(app, job);
         let value = record.to_value();
         let set: Option<String> = self.run("taking the lease", |c| {
@@ -250,7 +261,9 @@ impl Redis {
                 return Ok((Some(lease), asked));
             }
             let holder = self.holder(app, job)?;
-            if let Some(holder) = holder.filter(|h| asked.as_ref().is_none_or(|a| a.token != h.token)) {
+            if let Some(holder) =
+                holder.filter(|h| asked.as_ref().is_none_or(|a| a.token != h.token))
+            {
                 self.request_replace(app, job, &holder, record, wait)?;
                 asked = Some(holder);
             }
@@ -290,8 +303,8 @@ impl Redis {
     /// The lease holder and the newest claimed instant of `app.job`.
     pub fn status(&self, app: &str, job: &str) -> Result<JobGlobalStatus, LockError> {
         let keys = self.keys(app, job);
-        let (lease, last): (Option<String>, std::collections::BTreeMap<String, String>) =
-            self.run("reading the status", |c| {
+        let (lease, last): (Option<String>, std::collections::BTreeMap<String, String>) = self
+            .run("reading the status", |c| {
                 redis::pipe()
                     .cmd("GET")
                     .arg(&keys.lease)
@@ -299,12 +312,19 @@ impl Redis {
                     .arg(&keys.last)
                     .query(c)
             })?;
-        let holder = lease.as_deref().and_then(LeaseRecord::parse).map(|l| Holder {
-            host_id: l.host_id,
-            run_id: l.run_id,
-            since: l.since,
-        });
-        let last_claim = match (last.get("fire_time"), last.get("host_id"), last.get("run_id")) {
+        let holder = lease
+            .as_deref()
+            .and_then(LeaseRecord::parse)
+            .map(|l| Holder {
+                host_id: l.host_id,
+                run_id: l.run_id,
+                since: l.since,
+            });
+        let last_claim = match (
+            last.get("fire_time"),
+            last.get("host_id"),
+            last.get("run_id"),
+        ) {
             (Some(t), Some(h), Some(r)) => t.parse().ok().map(|fire_time| Claim {
                 host_id: h.clone(),
                 run_id: r.clone(),
@@ -431,7 +451,11 @@ impl Lease {
         })?;
         let kept = matches!(reply.first(), Some(Value::Int(1)));
         let request = reply.get(1).and_then(text_of);
-        Ok(core_lock::refresh_verdict(kept, request.as_deref(), &inner.run_id))
+        Ok(core_lock::refresh_verdict(
+            kept,
+            request.as_deref(),
+            &inner.run_id,
+        ))
     }
 
     /// Stop the refresher and delete the lease if it is still ours (once; later calls do nothing).

@@ -24,7 +24,9 @@ pub fn available(test: &str) -> bool {
             .is_ok_and(|s| s.success())
     });
     if !found {
-        eprintln!("SKIP: {test}: redis-server/redis-cli not installed (apt-get install redis-server)");
+        eprintln!(
+            "SKIP: {test}: redis-server/redis-cli not installed (apt-get install redis-server)"
+        );
     }
     found
 }
@@ -60,7 +62,10 @@ impl RedisServer {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while server.cli(&["PING"]).trim() != "PONG" {
-            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         server
