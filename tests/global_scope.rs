@@ -569,3 +569,64 @@ fn load_300_jobs_on_3_hosts_in_one_minute() {
     assert_eq!(received.len(), JOBS);
     assert_eq!(jobs.len(), JOBS);
 }
+
+#[test]
+fn the_doctor_check_connects_logs_in_and_pings() {
+    if !redis_support::available("doctor_check") {
+        return;
+    }
+    let password = "redis-pw-0b7e44a1";
+    let mut redis = RedisServer::start_with(Some(password));
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("secrets.env");
+    std::fs::write(&env_file, format!("DOCTOR_REDIS_PW={password}\n")).unwrap();
+    let config = cronix::shell::config::parse(&format!(
+        "locks:\n  redis:\n    addr: redis://{}/3\n    password_ref: env:DOCTOR_REDIS_PW\n",
+        redis.addr()
+    ))
+    .unwrap();
+    let settings = config.locks.redis.unwrap();
+    let ok = cronix::shell::global_lock::check(&settings, Some(&env_file)).unwrap();
+    assert!(ok.contains("answers PONG"), "{ok}");
+
+    let host = Host::new("web-7", &locks(&redis, "fail"));
+    let redis_check = |host: &Host| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cronix"))
+            .arg("--config")
+            .arg(host.fx.config())
+            .args(["-o", "json", "doctor", "--spec-dir"])
+            .arg(host.fx.spec_dir())
+            .env_remove("CRONIX_CONFIG")
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let checks = doc["checks"].as_array().unwrap().clone();
+        let find = |name: &str| checks.iter().find(|c| c["name"] == name).cloned().unwrap();
+        (find("host_id"), find("redis"))
+    };
+    let (host_id, check) = redis_check(&host);
+    assert!(
+        host_id["detail"].as_str().unwrap().starts_with("web-7"),
+        "{host_id}"
+    );
+    assert_eq!(
+        check["status"], "fail",
+        "requirepass without password_ref: {check}"
+    );
+    let with_ref = format!(
+        "{}    password_ref: env:DOCTOR_REDIS_PW\nenv_file: {}\n",
+        locks(&redis, "fail"),
+        env_file.display()
+    );
+    let host = Host::new("web-7", &with_ref);
+    let (_, check) = redis_check(&host);
+    assert_eq!(check["status"], "ok", "{check}");
+    redis.kill();
+    let (_, check) = redis_check(&host);
+    assert_eq!(check["status"], "fail", "{check}");
+    let err = cronix::shell::global_lock::check(&settings, Some(&env_file)).unwrap_err();
+    assert!(
+        err.contains("cannot connect") && !err.contains(password),
+        "{err}"
+    );
+}
