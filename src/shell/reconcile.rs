@@ -41,6 +41,8 @@ pub struct Context {
     pub fetch_auth: source::FetchAuth,
     /// The operator config file that was loaded (absolute), recorded in spec files for the shim.
     pub config_path: Option<String>,
+    /// Whether the config has `locks.redis` (global-scope jobs need it).
+    pub global_lock: bool,
     /// How long apply and prune wait for another apply's lock.
     pub apply_lock_wait: std::time::Duration,
 }
@@ -52,7 +54,7 @@ pub fn context(
     backend: BackendKind,
 ) -> Result<Context, Failure> {
     let loaded = config::load(global.config.as_deref())?;
-    context_from(&loaded, global, args)
+    context_from(&loaded, global, args, backend)
 }
 
 /// `context` over a config already loaded (`doctor` goes on with the defaults when loading failed).
@@ -60,6 +62,7 @@ pub fn context_from(
     loaded: &config::Loaded,
     global: &GlobalArgs,
     args: &TargetArgs,
+    backend: BackendKind,
 ) -> Result<Context, Failure> {
     let config_path = loaded.path.as_ref().map(|p| {
         std::path::absolute(p)
@@ -123,6 +126,7 @@ pub fn context_from(
         host_zone,
         host_zone_name,
         config_path,
+        global_lock: cfg.locks.redis.is_some(),
         apply_lock_wait: std::time::Duration::from_secs(
             cfg.apply_lock_wait_seconds
                 .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
@@ -162,6 +166,7 @@ impl Context {
             operator_refs: &self.operator_refs,
             allow_http_hosts: &self.allow_http_hosts,
             config_path: self.config_path.as_deref(),
+            global_lock: self.global_lock,
         }
     }
 
