@@ -35,7 +35,8 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Operator config file (default: $CRONIX_CONFIG, ~/.cronix/cronix.yaml, /etc/cronix/cronix.yaml)
+    /// Operator config file (default: $CRONIX_CONFIG, ~/.cronix/cronix.yaml, /etc/cronix/cronix.yaml);
+    /// it must be owned by root or you and not group/other-writable
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Secret reference the operator allows (env:NAME, file:/abs/path, raw:literal); repeatable
@@ -75,6 +76,10 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Report installed state that differs from the manifest
     Drift(DriftArgs),
+    /// Check that a fire on this host would work: config, target, cron daemon, trigger binary,
+    /// secret references as the shim resolves them, path trust and the tz database (exit 1 when a
+    /// check fails)
+    Doctor(TargetArgs),
     /// Remove cronix-owned entries and their spec files
     Prune(PruneArgs),
     /// List cronix-owned crontab entries
@@ -85,6 +90,10 @@ pub enum Command {
     History(HistoryArgs),
     /// Every owned job: schedule, last run, last status, next fire
     GlobalStatus(ListArgs),
+    /// Write a commented cronix.yaml scaffold (at --config, $CRONIX_CONFIG or ~/.cronix/cronix.yaml)
+    Init(InitArgs),
+    /// Take over hand-written `cronix trigger` lines of one job as owned entries (exit 6 diverged, 7 none found)
+    Adopt(AdoptArgs),
     /// Fire one job now (this is what cron runs)
     Trigger(TriggerArgs),
     /// Print the X-Cron-Signature header value for a request
@@ -244,6 +253,9 @@ pub struct ShowArgs {
     /// The job, as APP.JOB, after a backend word
     #[arg(value_name = "APP.JOB")]
     pub second: Option<String>,
+    /// Also say whether the job's installed entries and spec are in sync with this manifest
+    #[arg(long, value_name = "SOURCE")]
+    pub manifest: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -293,19 +305,25 @@ pub struct HistoryArgs {
     /// The job, as APP.JOB, after a backend word
     #[arg(value_name = "APP.JOB")]
     pub second: Option<String>,
-    /// Scheduler backend whose jobs' history to read (built: crontab, the default)
+    /// Scheduler backend whose jobs' history to read (crontab, the default, or systemd-timer)
     #[arg(long = "backend", value_name = "NAME")]
     pub backend: Option<String>,
     /// Show the apply/prune audit journal instead of runs
     #[arg(long)]
     pub audit: bool,
-    /// Show at most this many records, newest last
+    /// Show at most this many records, newest last (0: all)
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Only records at or after this time (RFC 3339, or a duration ago such as 2h)
+    /// Only records at or after this time (RFC 3339, or a duration ago such as 90m, 24h, 7d)
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
-    /// Only runs with this final status
+    /// Only records before this time (RFC 3339, or a duration ago: --since 48h --until 24h is
+    /// yesterday)
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only runs with this final status: ok, rejected, exhausted, contended, internal, replaced,
+    /// terminated, or the reference tool's failed (rejected, exhausted or internal), lock-contended
+    /// (contended), timeout (exhausted after a timeout), unknown (replaced or terminated)
     #[arg(long, value_name = "STATUS")]
     pub status: Option<String>,
     #[command(flatten)]
@@ -323,11 +341,71 @@ impl HistoryArgs {
     }
 }
 
+/// `init [--config PATH] [--app APP --manifest-url URL] [--secret-ref REF]… [--force]`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The app whose manifest this host reconciles (noted with its URL in the scaffold)
+    #[arg(long, value_name = "APP", requires = "manifest_url")]
+    pub app: Option<String>,
+    /// The app's manifest URL
+    #[arg(long, value_name = "URL", requires = "app")]
+    pub manifest_url: Option<String>,
+    /// Overwrite an existing file
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `adopt [BACKEND] APP.JOB --manifest SOURCE [--dry-run]`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Take over the hand-written crontab lines that run `<any path>/cronix trigger [flags] \
+                  APP.JOB` (with or without a user column). Each schedule of the job in the manifest is \
+                  paired with one line that fires at the same minutes (*/15 equals 0,15,30,45); on a full \
+                  match the lines are rewritten in place as owned entries and the spec file is written, \
+                  under the apply lock. Exit 0: adopted or already managed; 6: diverged (a schedule \
+                  without a line or a line without a schedule; nothing written); 7: no such line found."
+)]
+pub struct AdoptArgs {
+    /// The job as APP.JOB, or the scheduler backend (positional form of --backend) followed by the job
+    #[arg(value_name = "BACKEND|APP.JOB", required = true)]
+    pub first: Option<String>,
+    /// The job, as APP.JOB, after a backend word
+    #[arg(value_name = "APP.JOB")]
+    pub second: Option<String>,
+    /// Manifest source: file path, file://, https:// or loopback http:// URL
+    #[arg(long, value_name = "SOURCE")]
+    pub manifest: String,
+    /// Show what would be adopted and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+impl AdoptArgs {
+    /// The backend (flag or first word) and the job, if one was given.
+    pub fn backend_and_job(&self) -> Result<(BackendKind, Option<&str>), String> {
+        backend_and_job(
+            self.target.backend.as_deref(),
+            self.first.as_ref(),
+            self.second.as_ref(),
+        )
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct TriggerArgs {
-    /// Directory of per-job spec files (default: config's spec_dir, else /etc/cronix/jobs)
+    /// Directory of per-job spec files (default: $CRONIX_JOB_SPEC_DIR, else config's spec_dir, else
+    /// /etc/cronix/jobs)
     #[arg(long, value_name = "DIR")]
     pub spec_dir: Option<PathBuf>,
+    /// Directory of the job's lock file; wins over the lock dir recorded in the spec by apply
+    #[arg(long, value_name = "DIR")]
+    pub lock_dir: Option<PathBuf>,
+    /// The scheduler backend that runs this fire (as the reference's units and lines pass it); a
+    /// label in the log lines, it changes nothing else
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
     /// Fire only if this minute is a fire of the job's schedule number IDX (from 0) in the job's own
     /// time zone, else exit 0 at once without sending or recording anything. apply writes it on the
     /// entries of jobs whose zone is not the one cron runs in.

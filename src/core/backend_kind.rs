@@ -71,6 +71,15 @@ pub fn is_backend_name(word: &str) -> bool {
     BUILT.iter().any(|k| k.name() == word) || NOT_BUILT.contains(&word)
 }
 
+/// The static name of a backend word, built or not (`None` for any other word).
+pub fn known_name(word: &str) -> Option<&'static str> {
+    BUILT
+        .iter()
+        .map(|k| k.name())
+        .chain(NOT_BUILT.iter().copied())
+        .find(|n| *n == word)
+}
+
 /// The backend chosen by the `--backend` flag and the positional form (both optional; the default is
 /// crontab). Both given must agree.
 pub fn select(flag: Option<&str>, positional: Option<&str>) -> Result<BackendKind, String> {

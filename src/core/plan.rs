@@ -40,6 +40,8 @@ pub enum DriftKind {
     Extra,
     /// Removed on request (prune).
     Pruned,
+    /// A hand-written trigger line taken over by `adopt`, rewritten in place as an owned entry.
+    Adopted,
 }
 
 /// One desired entry of one backend.
@@ -135,6 +137,11 @@ impl Plan {
             }
         }
         counts
+    }
+
+    /// A plan of the given ops, in the fixed order.
+    pub fn from_ops(ops: Vec<Op>) -> Plan {
+        Self::sorted(ops)
     }
 
     fn sorted(mut ops: Vec<Op>) -> Plan {
@@ -237,6 +244,19 @@ fn removal(entry: &InstalledEntry, drift: DriftKind) -> Op {
         at: Some(entry.at),
         spec: None,
     }
+}
+
+/// The spec op of one job: create or update its file when it differs from the desired one.
+pub fn job_spec_ops(app: &str, job: &str, want: &SpecFile, have: Option<&SpecFile>) -> Vec<Op> {
+    let change = match have {
+        None => Some((Action::Create, DriftKind::Missing)),
+        Some(have) if have != want => Some((Action::Update, DriftKind::Changed)),
+        Some(_) => None,
+    };
+    change
+        .map(|(action, drift)| spec_op(action, drift, app, job, Some(want.clone())))
+        .into_iter()
+        .collect()
 }
 
 fn spec_ops(

@@ -7,6 +7,7 @@
 //! when writing). Only validated parts reach a unit: parsed schedules, zone names from the tz
 //! database, names, absolute paths of `[A-Za-z0-9/._-]` and credential names. No secret ever does.
 
+use crate::core::backoff;
 use crate::core::manifest::{Concurrency, Job, is_identifier};
 use crate::core::render::{JobInput, Rendered, Renderer};
 use crate::core::secret::SecretRef;
@@ -317,14 +318,12 @@ pub fn credential_names(refs: &[String]) -> Vec<String> {
 /// wait for a `Replace` holder to stop, and a margin — so systemd never cuts retries short.
 pub fn worst_case_fire_seconds(job: &Job) -> u64 {
     let policy = &job.policy;
-    let attempts = u64::from(policy.retries.max_attempts);
     let timeout = u64::from(policy.timeout_seconds);
-    let waits = attempts.saturating_sub(1) * u64::from(policy.retries.max_seconds);
     let replace = match policy.concurrency {
         Concurrency::Replace => (timeout / 2).max(5),
         _ => 0,
     };
-    attempts * timeout + waits + replace + FIRE_MARGIN_SECONDS
+    backoff::worst_case_fire(policy).as_secs() + replace + FIRE_MARGIN_SECONDS
 }
 
 fn plural(n: usize) -> &'static str {

@@ -37,6 +37,15 @@ pub struct Common {
     pub lock_dir: PathBuf,
 }
 
+/// A path of a backend's own that the trust model covers (DESIGN §11), for `doctor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnPath {
+    /// A directory the backend writes into (the crontab's, the unit dir), named by its role.
+    Dir(&'static str, PathBuf),
+    /// The apply lock file, named by its role.
+    Lock(&'static str, PathBuf),
+}
+
 /// One scheduler backend.
 pub trait Backend: std::fmt::Debug + Send + Sync {
     /// How the target is named in output and the audit journal.
@@ -46,8 +55,8 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
     /// Problems found on the host before anything is written (users, directories, foreign objects
     /// in the way of desired ones are checked in `install_conflicts`).
     fn check_host(&self) -> Vec<String>;
-    /// Take the apply lock (waits for another apply to finish).
-    fn lock(&self) -> Result<ApplyGuard, Failure>;
+    /// Take the apply lock, waiting at most `wait` for another apply to finish.
+    fn lock(&self, wait: std::time::Duration) -> Result<ApplyGuard, Failure>;
     /// Remove temp files a crashed apply left (caller holds the lock).
     fn clean_temps(&self) -> Result<(), Failure>;
     /// Read what this backend installed (every app).
@@ -55,6 +64,11 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
     /// Objects of the plan's creates that exist but are not this backend's to replace (names of
     /// foreign or other-identity objects), as error lines.
     fn install_conflicts(&self, snapshot: &Snapshot, plan: &Plan) -> Vec<String>;
+    /// Foreign objects next to which an apply of `app`'s `jobs` would be unsafe (crontab: unmarked
+    /// trigger lines of these jobs, lines without a user column), each described for the operator.
+    fn hazards(&self, snapshot: &Snapshot, app: &str, jobs: &[&str]) -> Vec<String>;
+    /// The backend as `Any`, for the commands that only one backend supports (adopt).
+    fn as_any(&self) -> &dyn Any;
     /// Execute the plan's entry ops (caller holds the lock; spec files already written). A plan
     /// without entry ops changes nothing and calls nothing.
     fn install(&self, snapshot: &Snapshot, plan: &Plan) -> Result<(), Failure>;
@@ -64,6 +78,11 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
     /// The next elapse of installed entries as the service manager reports it, by `at`; empty when
     /// the backend has no such report (cron).
     fn reported_next(&self, snapshot: &Snapshot, ats: &[usize]) -> BTreeMap<usize, String>;
+    /// The directories and the lock file of this backend that the trust model covers.
+    fn own_paths(&self) -> Vec<OwnPath>;
+    /// The service that fires the entries (cron, systemd): the name of its check, and whether it
+    /// runs (`Ok(detail)`) or not (`Err(problem; fix)`). Reads only.
+    fn scheduler(&self) -> (&'static str, Result<String, String>);
 }
 
 /// The backend `kind` names, set up from flags and config. The one place backends are listed.

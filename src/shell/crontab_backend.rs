@@ -4,20 +4,26 @@
 //! Owns the crontab-only settings (target, format, run-as user, cron's zone). Must not write spec
 //! files (that is `shell::reconcile`) and never rewrites a byte it does not own.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::cli::{CrontabFormat, TargetArgs};
+use crate::core::adopt::{self, Finding};
 use crate::core::crontab::{self, Crontab};
 use crate::core::crontab_entry::CrontabRenderer;
 use crate::core::plan::{InstalledEntry, Plan};
 use crate::core::render::Renderer;
 use crate::core::target_checks;
 use crate::error::Failure;
-use crate::shell::backend::{self, ApplyGuard, Backend, Common, Snapshot};
+use crate::shell::backend::{self, ApplyGuard, Backend, Common, OwnPath, Snapshot};
 use crate::shell::config::{self, Config};
 use crate::shell::crontab_target::Target;
-use crate::shell::passwd;
+use crate::shell::{atomic, passwd};
+
+/// Process names of the cron daemons cronix targets (Debian's cron, cronie, busybox crond).
+const CRON_DAEMONS: [&str; 3] = ["cron", "crond", "cronie"];
 
 #[derive(Debug)]
 pub struct CrontabBackend {
@@ -35,7 +41,23 @@ struct State {
     crontab: Crontab,
 }
 
+/// The crontab target and the parsed crontab of a snapshot, when `backend` is the crontab backend:
+/// for the commands only it supports (adopt).
+pub fn parts<'a>(
+    backend: &'a dyn Backend,
+    snapshot: &'a Snapshot,
+) -> Option<(&'a CrontabBackend, &'a Crontab)> {
+    let me = backend.as_any().downcast_ref::<CrontabBackend>()?;
+    let state = backend::state_of::<State>(snapshot).ok()?;
+    Some((me, &state.crontab))
+}
+
 impl CrontabBackend {
+    /// The crontab target.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
     pub fn new(args: &TargetArgs, cfg: &Config, common: Common) -> Result<Self, Failure> {
         let target = match &args.crontab_user {
             Some(user) => Target::User {
@@ -104,8 +126,27 @@ impl Backend for CrontabBackend {
         }
     }
 
-    fn lock(&self) -> Result<ApplyGuard, Failure> {
-        Ok(Box::new(self.target.lock()?))
+    fn lock(&self, wait: Duration) -> Result<ApplyGuard, Failure> {
+        Ok(Box::new(self.target.lock(wait)?))
+    }
+
+    /// Unmarked `cronix trigger` lines for the manifest's jobs (a double fire), and in a
+    /// system-format file, cronix lines without a user column.
+    fn hazards(&self, snapshot: &Snapshot, app: &str, jobs: &[&str]) -> Vec<String> {
+        let Ok(state) = backend::state_of::<State>(snapshot) else {
+            return Vec::new();
+        };
+        let mut findings = adopt::double_fires(&state.crontab, app, jobs);
+        if self.target.has_user_column() {
+            findings.extend(adopt::missing_user_columns(&state.crontab));
+        }
+        findings.sort_by_key(|f| f.line_no);
+        findings.dedup_by_key(|f| f.line_no);
+        findings.iter().map(Finding::describe).collect()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 
     fn clean_temps(&self) -> Result<(), Failure> {
@@ -142,5 +183,37 @@ impl Backend for CrontabBackend {
 
     fn reported_next(&self, _snapshot: &Snapshot, _ats: &[usize]) -> BTreeMap<usize, String> {
         BTreeMap::new()
+    }
+
+    fn own_paths(&self) -> Vec<OwnPath> {
+        let mut out = Vec::new();
+        if let Target::File { path, .. } = &self.target {
+            out.push(OwnPath::Dir(
+                "crontab_dir",
+                atomic::parent_of(path).to_path_buf(),
+            ));
+        }
+        out.push(OwnPath::Lock("apply_lock", self.target.lock_path()));
+        out
+    }
+
+    /// A cron daemon runs: its name in `/proc/<pid>/comm`.
+    fn scheduler(&self) -> (&'static str, Result<String, String>) {
+        let found = std::fs::read_dir("/proc").ok().and_then(|entries| {
+            entries.filter_map(Result::ok).find_map(|entry| {
+                let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+                let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+                let comm = comm.trim();
+                CRON_DAEMONS
+                    .contains(&comm)
+                    .then(|| format!("{comm} runs (pid {pid})"))
+            })
+        });
+        let status = found.ok_or_else(|| {
+            "no cron daemon runs (looked for cron, crond, cronie): nothing fires until one does; \
+             start it (e.g. `service cron start`)"
+                .to_string()
+        });
+        ("cron_daemon", status)
     }
 }

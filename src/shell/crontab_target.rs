@@ -5,14 +5,15 @@
 //! Owns lock-file and temp-file naming. Must not parse or change crontab content (that is
 //! `core::crontab` and `core::plan`).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use crate::core::target_checks::is_safe_user;
 use crate::error::Failure;
-use crate::shell::{atomic, test_pause};
+use crate::shell::{apply_lock, atomic, test_pause, trusted_path};
 
 /// The directory whose files cron reads with cron.d naming rules.
 pub const CRON_D: &str = "/etc/cron.d";
@@ -82,7 +83,9 @@ impl Target {
         )
     }
 
-    /// The current bytes; a missing file or "no crontab for user" is empty.
+    /// The current bytes; a missing file or "no crontab for user" is empty. A crontab file and its
+    /// directory pass the trust check first (a link, another user's file or a loosened directory is
+    /// refused).
     pub fn read(&self) -> Result<Vec<u8>, Failure> {
         match self {
             Target::File { path, .. } => read_file(path),
@@ -90,22 +93,12 @@ impl Target {
         }
     }
 
-    /// Take the apply lock (waits for another apply to finish). Lock files are never unlinked.
-    pub fn lock(&self) -> Result<ApplyLock, Failure> {
-        let path = self.lock_path();
-        let dir = atomic::parent_of(&path);
-        if matches!(self, Target::User { .. }) {
-            fs::create_dir_all(dir).map_err(|e| backend_io("lock dir", dir, &e))?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| backend_io("apply lock", &path, &e))?;
-        file.lock()
-            .map_err(|e| backend_io("apply lock", &path, &e))?;
-        test_pause::at("locked");
+    /// Take the apply lock, waiting at most `wait` for another apply to finish (SIGTERM ends the
+    /// wait: nothing is held then). The lock file is 0600, so no other user can hold it; lock files
+    /// are never unlinked.
+    pub fn lock(&self, wait: Duration) -> Result<ApplyLock, Failure> {
+        let create_dir = matches!(self, Target::User { .. });
+        let file = apply_lock::take(&self.lock_path(), create_dir, wait, "fix the crontab path")?;
         Ok(ApplyLock { _file: file })
     }
 
@@ -152,10 +145,11 @@ pub fn is_cron_d_name(name: &str) -> bool {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(bytes),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(backend_io("crontab", path, &e)),
+    let refused = |why: String| Failure::backend(format!("crontab {} {why}", path.display()));
+    let (dir, name) = trusted_path::parent_and_name(path, false).map_err(refused)?;
+    match dir {
+        Some(dir) => Ok(dir.read(&name).map_err(refused)?.unwrap_or_default()),
+        None => Ok(Vec::new()),
     }
 }
 

@@ -1,5 +1,7 @@
 //! The effects shell: files, processes, HTTP, locks and the clock around the pure core.
 
+pub mod adopt;
+pub mod apply_lock;
 pub mod atomic;
 pub mod audit;
 pub mod backend;
@@ -9,16 +11,19 @@ pub mod crontab_backend;
 pub mod crontab_target;
 pub mod env_file;
 pub mod fire;
+pub mod global_fire;
+pub mod global_lock;
 pub mod history;
+pub mod host;
 pub mod http;
 pub mod lock;
 pub mod logging;
 pub mod passwd;
-pub mod protected_file;
 pub mod reconcile;
 pub mod secrets;
 pub mod source;
 pub mod spec_store;
 pub mod systemd_backend;
 pub mod test_pause;
+pub mod trusted_path;
 pub mod tz;

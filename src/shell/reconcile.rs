@@ -35,6 +35,10 @@ pub struct Context {
     pub fetch_auth: source::FetchAuth,
     /// The operator config file that was loaded (absolute), recorded in spec files for the shim.
     pub config_path: Option<String>,
+    /// Whether the config has `locks.redis` (global-scope jobs need it).
+    pub global_lock: bool,
+    /// How long apply and prune wait for another apply's lock.
+    pub apply_lock_wait: std::time::Duration,
 }
 
 /// Resolve flags over the operator config over the defaults, and open the chosen backend.
@@ -44,14 +48,24 @@ pub fn context(
     kind: BackendKind,
 ) -> Result<Context, Failure> {
     let loaded = config::load(global.config.as_deref())?;
+    context_from(&loaded, global, args, kind)
+}
+
+/// `context` over a config already loaded (`doctor` goes on with the defaults when loading failed).
+pub fn context_from(
+    loaded: &config::Loaded,
+    global: &GlobalArgs,
+    args: &TargetArgs,
+    kind: BackendKind,
+) -> Result<Context, Failure> {
     let config_path = loaded.path.as_ref().map(|p| {
         std::path::absolute(p)
             .unwrap_or_else(|_| p.clone())
             .display()
             .to_string()
     });
-    let cfg = loaded.config;
-    let paths = StatePaths::resolve(&args.paths, &cfg);
+    let cfg = &loaded.config;
+    let paths = StatePaths::resolve(&args.paths, cfg);
     let trigger_bin = match args.trigger_bin.clone().or(cfg.trigger_bin.clone()) {
         Some(bin) => bin,
         None => std::env::current_exe().map_err(|e| {
@@ -66,7 +80,7 @@ pub fn context(
         spec_dir: path_text("spec dir", "--spec-dir", &paths.spec_dir)?,
         lock_dir: paths.lock_dir.clone(),
     };
-    let backend = backend::open(kind, args, &cfg, common)?;
+    let backend = backend::open(kind, args, cfg, common)?;
     let operator_refs = cfg.operator_secret_refs(&global.secret_refs);
     let host_zone = jiff::tz::TimeZone::system();
     let host_zone_name = host_zone.iana_name().unwrap_or("UTC").to_string();
@@ -83,6 +97,11 @@ pub fn context(
         host_zone,
         host_zone_name,
         config_path,
+        global_lock: cfg.locks.redis.is_some(),
+        apply_lock_wait: std::time::Duration::from_secs(
+            cfg.apply_lock_wait_seconds
+                .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
+        ),
     })
 }
 
@@ -117,6 +136,7 @@ impl Context {
             operator_refs: &self.operator_refs,
             allow_http_hosts: &self.allow_http_hosts,
             config_path: self.config_path.as_deref(),
+            global_lock: self.global_lock,
         }
     }
 
@@ -235,11 +255,33 @@ fn refuse_conflicts(ctx: &Context, installed: &Installed, plan: &Plan) -> Result
 /// The plan for a manifest (read only, no lock) and the desired state it came from (warnings and
 /// time-zone reports to show).
 pub fn plan(ctx: &Context, manifest: &Manifest) -> Result<(Plan, Desired), Failure> {
-    let desired = desired(ctx, manifest)?;
+    let mut desired = desired(ctx, manifest)?;
     let installed = installed(ctx, Some(&manifest.app))?;
+    let hazards = ctx
+        .backend
+        .hazards(&installed.snapshot, &manifest.app, &job_names(manifest));
+    desired
+        .warnings
+        .extend(hazards.iter().map(|h| format!("apply would refuse: {h}")));
     let plan = plan_against(&manifest.app, &desired, &installed);
     refuse_conflicts(ctx, &installed, &plan)?;
     Ok((plan, desired))
+}
+
+fn job_names(manifest: &Manifest) -> Vec<&str> {
+    manifest.jobs.iter().map(|j| j.name.as_str()).collect()
+}
+
+/// Refuse, naming every line, when the guards found anything.
+pub fn refuse_on(ctx: &Context, hazards: &[String]) -> Result<(), Failure> {
+    if hazards.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::invalid(format!(
+        "{} has lines cronix will not write next to, nothing was changed:\n  {}",
+        ctx.backend.describe(),
+        hazards.join("\n  ")
+    )))
 }
 
 /// Apply a manifest: check it, take the lock, clean a crashed run's temp files, plan against what is
@@ -248,25 +290,28 @@ pub fn plan(ctx: &Context, manifest: &Manifest) -> Result<(Plan, Desired), Failu
 pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), Failure> {
     let manifest = &loaded.manifest;
     let desired = desired(ctx, manifest)?;
-    let _lock = ctx.backend.lock()?;
+    let _lock = ctx.backend.lock(ctx.apply_lock_wait)?;
     clean_leftovers(ctx, &[manifest.app.as_str()])?;
     let installed = installed(ctx, Some(&manifest.app))?;
+    refuse_on(
+        ctx,
+        &ctx.backend
+            .hazards(&installed.snapshot, &manifest.app, &job_names(manifest)),
+    )?;
     let plan = plan_against(&manifest.app, &desired, &installed);
     refuse_conflicts(ctx, &installed, &plan)?;
     if plan.is_empty() {
         return Ok((plan, desired));
     }
+    let mut journal = audit::open(&ctx.paths.state_dir)?;
     execute(ctx, &installed, &plan)?;
-    audit::append(
-        &ctx.paths.state_dir,
-        &audit_record(
-            ctx,
-            "apply",
-            Some(loaded.source.as_str()),
-            Some(manifest::digest(manifest)),
-            &plan,
-        ),
-    )?;
+    journal.append(&audit_record(
+        ctx,
+        "apply",
+        Some(loaded.source.as_str()),
+        Some(manifest::digest(manifest)),
+        &plan,
+    ))?;
     Ok((plan, desired))
 }
 
@@ -285,22 +330,20 @@ pub fn prune_plan(ctx: &Context, app: Option<&str>) -> Result<(Installed, Plan),
 
 /// Prune under the apply lock, re-planned against what is installed at that moment.
 pub fn prune(ctx: &Context, app: Option<&str>) -> Result<Plan, Failure> {
-    let _lock = ctx.backend.lock()?;
+    let _lock = ctx.backend.lock(ctx.apply_lock_wait)?;
     let (installed, plan) = prune_plan(ctx, app)?;
     let apps: Vec<&str> = plan.ops.iter().map(|o| o.app.as_str()).collect();
     clean_leftovers(ctx, &apps)?;
     if plan.is_empty() {
         return Ok(plan);
     }
+    let mut journal = audit::open(&ctx.paths.state_dir)?;
     execute(ctx, &installed, &plan)?;
-    audit::append(
-        &ctx.paths.state_dir,
-        &audit_record(ctx, "prune", None, None, &plan),
-    )?;
+    journal.append(&audit_record(ctx, "prune", None, None, &plan))?;
     Ok(plan)
 }
 
-fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
+pub fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
     ctx.backend.clean_temps()?;
     for app in apps {
         spec_store::clean_temps(ctx.spec_dir(), app)?;
@@ -310,7 +353,7 @@ fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
 
 /// Write spec files, then the backend's entries, then remove spec files: a spec exists before any
 /// entry that uses it and outlives it. The caller holds the apply lock.
-fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
+pub fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
     let mut wrote_specs = false;
     for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
         if let Some(spec) = &op.spec {
@@ -333,7 +376,7 @@ fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Fail
     Ok(())
 }
 
-fn audit_record(
+pub fn audit_record(
     ctx: &Context,
     command: &str,
     source: Option<&str>,

@@ -11,20 +11,19 @@
 //! through a wrapper that records each call). Must not write spec files.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, OpenOptions};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use crate::cli::TargetArgs;
 use crate::core::plan::{Action, InstalledEntry, Plan};
 use crate::core::render::Renderer;
 use crate::core::systemd_unit::{self, Marks, SystemdRenderer, UNIT_PREFIX};
 use crate::error::Failure;
-use crate::shell::backend::{self, ApplyGuard, Backend, Common, Snapshot};
+use crate::shell::backend::{self, ApplyGuard, Backend, Common, OwnPath, Snapshot};
 use crate::shell::config::{self, Config};
-use crate::shell::{atomic, test_pause};
+use crate::shell::{apply_lock, atomic, test_pause, trusted_path};
 
 /// The environment variable naming the `systemctl` binary (test hook).
 pub const SYSTEMCTL_ENV: &str = "CRONIX_SYSTEMCTL";
@@ -120,14 +119,21 @@ impl SystemdBackend {
         ))
     }
 
-    /// The cronix-named unit files of the dir with their text (symlinks and non-files are skipped:
-    /// cronix never writes them, so they are foreign).
+    /// The cronix-named unit files of the dir with their text. The dir and every such regular file
+    /// pass the trust check (owned by root or the running user, not group/other-writable): root runs
+    /// what a unit says. Symlinks and non-files are skipped: cronix never writes them, so they are
+    /// foreign.
     fn unit_files(&self) -> Result<Vec<(String, String)>, Failure> {
-        let entries = match fs::read_dir(&self.unit_dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.io_failure("unit dir", &self.unit_dir, &e)),
+        let refused = |path: &Path, why: String| {
+            Failure::backend(format!("unit dir {} {why}", path.display()))
         };
+        let dir = match trusted_path::open_dir_if_exists(&self.unit_dir) {
+            Ok(Some(dir)) => dir,
+            Ok(None) => return Ok(Vec::new()),
+            Err(why) => return Err(refused(&self.unit_dir, why)),
+        };
+        let entries = std::fs::read_dir(dir.path())
+            .map_err(|e| self.io_failure("unit dir", &self.unit_dir, &e))?;
         let mut files = Vec::new();
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -135,9 +141,11 @@ impl SystemdBackend {
             if !name.starts_with(UNIT_PREFIX) || !suffixed {
                 continue;
             }
-            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-            let text = if is_file {
-                fs::read_to_string(entry.path()).unwrap_or_default()
+            let text = if entry.file_type().is_ok_and(|t| t.is_file()) {
+                let bytes = dir.read(&name).map_err(|why| {
+                    Failure::backend(format!("unit {} {why}", dir.join(&name).display()))
+                })?;
+                String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned()
             } else {
                 String::new()
             };
@@ -173,20 +181,18 @@ impl Backend for SystemdBackend {
         )]
     }
 
-    fn lock(&self) -> Result<ApplyGuard, Failure> {
+    fn lock(&self, wait: Duration) -> Result<ApplyGuard, Failure> {
         let path = self.unit_dir.join(LOCK_NAME);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&path)
-            .map_err(|e| self.io_failure("apply lock", &path, &e))?;
-        file.lock()
-            .map_err(|e| self.io_failure("apply lock", &path, &e))?;
-        test_pause::at("locked");
+        let file = apply_lock::take(&path, false, wait, "give --systemd-unit-dir")?;
         Ok(Box::new(file))
+    }
+
+    fn hazards(&self, _snapshot: &Snapshot, _app: &str, _jobs: &[&str]) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 
     fn clean_temps(&self) -> Result<(), Failure> {
@@ -329,6 +335,40 @@ impl Backend for SystemdBackend {
     fn follows(&self, entry: &InstalledEntry) -> Option<(PathBuf, usize)> {
         let dir = systemd_unit::spec_dir_of(entry.line.as_deref()?)?;
         Some((PathBuf::from(dir), entry.idx))
+    }
+
+    fn own_paths(&self) -> Vec<OwnPath> {
+        vec![
+            OwnPath::Dir("unit_dir", self.unit_dir.clone()),
+            OwnPath::Lock("apply_lock", self.unit_dir.join(LOCK_NAME)),
+        ]
+    }
+
+    /// systemd runs as the service manager: `systemctl is-system-running` answers (`degraded`, a
+    /// failed unit somewhere, still runs timers).
+    fn scheduler(&self) -> (&'static str, Result<String, String>) {
+        let output = Command::new(&self.systemctl)
+            .arg("is-system-running")
+            .output();
+        let state = output
+            .as_ref()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let status = match state.as_str() {
+            "running" | "degraded" | "starting" | "initializing" => {
+                Ok(format!("systemd runs (system state {state})"))
+            }
+            _ => Err(format!(
+                "systemd does not run as the service manager here ({}): timers fire only under a \
+                 booted systemd; use the crontab backend on this host",
+                match &output {
+                    Err(e) => format!("cannot run {}: {e}", self.systemctl),
+                    Ok(_) if state.is_empty() => "systemctl is-system-running said nothing".into(),
+                    Ok(_) => format!("system state {state}"),
+                }
+            )),
+        };
+        ("systemd", status)
     }
 
     fn reported_next(&self, snapshot: &Snapshot, ats: &[usize]) -> BTreeMap<usize, String> {

@@ -1,0 +1,185 @@
+//! The systemd-timer backend on a temp unit dir, with a stand-in `systemctl` (`CRONIX_SYSTEMCTL`)
+//! that records its calls: apply writes a timer and a service per entry and a no-op apply calls
+//! nothing; the unit dir and the unit files pass the trust check like every path root writes; and
+//! `doctor --backend systemd-timer` checks systemd, the unit dir, the apply lock and the binary the
+//! units run. (The real systemd is in `tests/systemd_e2e.rs`.)
+
+mod reconcile_support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use reconcile_support::{Env, identity, json_of, manifest, stderr_of};
+use serde_json::Value;
+
+const BACKEND: [&str; 2] = ["--backend", "systemd-timer"];
+
+struct Units {
+    env: Env,
+}
+
+impl Units {
+    fn new() -> Units {
+        let env = Env::new();
+        std::fs::create_dir(env.root().join("units")).unwrap();
+        let script = format!(
+            "#!/bin/sh\necho \"$*\" >> {log}\n[ \"$1\" = is-system-running ] && echo running\nexit 0\n",
+            log = env.root().join("systemctl.log").display()
+        );
+        let fake = env.root().join("systemctl");
+        std::fs::write(&fake, script).unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Units { env }
+    }
+
+    fn unit_dir(&self) -> PathBuf {
+        self.env.root().join("units")
+    }
+
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.env.root().join("systemctl.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn cmd(&self, sub: &str, args: &[&str]) -> assert_cmd::Command {
+        let dir = self.unit_dir().display().to_string();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(BACKEND);
+        all.extend(["--systemd-unit-dir", &dir]);
+        let mut cmd = self.env.cmd(sub, &all);
+        cmd.env("CRONIX_SYSTEMCTL", self.env.root().join("systemctl"));
+        cmd
+    }
+
+    fn apply(&self, manifest: &str) -> assert_cmd::assert::Assert {
+        self.cmd("apply", &["--manifest", manifest]).assert()
+    }
+}
+
+fn unit_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn apply_writes_a_timer_and_a_service_per_entry_and_a_no_op_apply_calls_nothing() {
+    let units = Units::new();
+    let m = units.env.manifest(
+        "m.json",
+        &manifest("shop", &[("sweep", &["@hourly", "30 2 * * *"])]),
+    );
+    units.apply(&m).success();
+    assert_eq!(
+        unit_names(&units.unit_dir()),
+        [
+            "cronix-shop-sweep-0.service",
+            "cronix-shop-sweep-0.timer",
+            "cronix-shop-sweep-1.service",
+            "cronix-shop-sweep-1.timer"
+        ]
+    );
+    let timer =
+        std::fs::read_to_string(units.unit_dir().join("cronix-shop-sweep-1.timer")).unwrap();
+    assert!(
+        timer.contains("X-Cronix-App=shop") && timer.contains("OnCalendar=*-*-* 02:30:00 UTC"),
+        "{timer}"
+    );
+    let calls = units.calls();
+    assert_eq!(calls[0], "daemon-reload", "{calls:?}");
+    assert!(calls[1].starts_with("enable --now "), "{calls:?}");
+    let before = identity(&units.unit_dir().join("cronix-shop-sweep-0.timer"));
+    units.apply(&m).success();
+    assert_eq!(units.calls(), calls, "a no-op apply called systemctl");
+    assert_eq!(
+        identity(&units.unit_dir().join("cronix-shop-sweep-0.timer")),
+        before
+    );
+}
+
+#[test]
+fn an_untrusted_unit_dir_or_unit_file_is_refused_before_anything_is_written() {
+    let units = Units::new();
+    let m = units
+        .env
+        .manifest("m.json", &manifest("shop", &[("sweep", &["@hourly"])]));
+    std::fs::set_permissions(units.unit_dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let refused = units.apply(&m).code(3);
+    let dir = units.unit_dir().display().to_string();
+    assert!(
+        stderr_of(&refused).contains(&format!("chmod go-w {dir}")),
+        "{}",
+        stderr_of(&refused)
+    );
+    assert!(unit_names(&units.unit_dir()).is_empty());
+    assert!(units.calls().is_empty());
+
+    std::fs::set_permissions(units.unit_dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    units.apply(&m).success();
+    let timer = units.unit_dir().join("cronix-shop-sweep-0.timer");
+    std::fs::set_permissions(&timer, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let calls = units.calls();
+    let refused = units.apply(&m).code(3);
+    assert!(
+        stderr_of(&refused).contains(&format!("chmod go-w {}", timer.display())),
+        "{}",
+        stderr_of(&refused)
+    );
+    assert_eq!(units.calls(), calls);
+}
+
+fn check<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {doc}"))
+}
+
+#[test]
+fn doctor_checks_systemd_the_unit_dir_the_lock_and_the_binary_the_units_run() {
+    let units = Units::new();
+    let bin = env!("CARGO_BIN_EXE_cronix");
+    let m = units
+        .env
+        .manifest("m.json", &manifest("shop", &[("sweep", &["@hourly"])]));
+    units
+        .cmd("apply", &["--manifest", &m, "--trigger-bin", bin])
+        .assert()
+        .success();
+    let doctor = units
+        .cmd("doctor", &["-o", "json", "--trigger-bin", "/usr/bin/env"])
+        .assert();
+    let doc = json_of(&doctor);
+    assert_eq!(check(&doc, "systemd")["status"], "ok", "{doc}");
+    assert!(
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "cron_daemon"),
+        "{doc}"
+    );
+    let dir = units.unit_dir().display().to_string();
+    assert_eq!(check(&doc, &format!("path unit_dir {dir}"))["status"], "ok");
+    assert_eq!(
+        check(&doc, &format!("path apply_lock {dir}/.cronix-apply.lock"))["status"],
+        "ok"
+    );
+    assert_eq!(check(&doc, &format!("trigger_bin {bin}"))["status"], "ok");
+    assert!(
+        check(&doc, "target")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 owned entry of 1 app(s)"),
+        "{doc}"
+    );
+}
