@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, Output, TargetArgs};
 use crate::commands::history::plain_table;
+use crate::core::backend_kind;
 use crate::error::{Failure, Status};
 use crate::shell::config::{self, ConfigSource, Loaded};
 use crate::shell::reconcile::{self, Context};
@@ -104,9 +105,10 @@ struct DoctorDoc {
 }
 
 pub fn run(global: &GlobalArgs, args: &TargetArgs) -> Result<Status, Failure> {
+    let backend = backend_kind::select(args.backend.as_deref(), None).map_err(Failure::usage)?;
     let loaded = config::load(global.config.as_deref());
     let fallback = Loaded::default();
-    let ctx = reconcile::context_from(loaded.as_ref().unwrap_or(&fallback), global, args);
+    let ctx = reconcile::context_from(loaded.as_ref().unwrap_or(&fallback), global, args, backend);
     let host = Host {
         global,
         loaded,

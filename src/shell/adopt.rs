@@ -29,7 +29,7 @@ pub fn preview(ctx: &Context, loaded: &LoadedManifest, job: &str) -> Result<Adop
 /// rewritten entries, and record the change in the audit journal.
 pub fn adopt(ctx: &Context, loaded: &LoadedManifest, job: &str) -> Result<Adoption, Failure> {
     let app = loaded.manifest.app.as_str();
-    let _lock = ctx.target.lock()?;
+    let _lock = ctx.target.lock(ctx.apply_lock_wait)?;
     reconcile::clean_leftovers(ctx, &[app])?;
     let installed = reconcile::installed(ctx, Some(app))?;
     let adoption = compute(ctx, loaded, job, &installed)?;

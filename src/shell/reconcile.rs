@@ -52,7 +52,7 @@ pub fn context(
     backend: BackendKind,
 ) -> Result<Context, Failure> {
     let loaded = config::load(global.config.as_deref())?;
-    context_from(&loaded, global, args)
+    context_from(&loaded, global, args, backend)
 }
 
 /// `context` over a config already loaded (`doctor` goes on with the defaults when loading failed).
@@ -60,6 +60,7 @@ pub fn context_from(
     loaded: &config::Loaded,
     global: &GlobalArgs,
     args: &TargetArgs,
+    backend: BackendKind,
 ) -> Result<Context, Failure> {
     let config_path = loaded.path.as_ref().map(|p| {
         std::path::absolute(p)
