@@ -35,7 +35,8 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Operator config file (default: $CRONIX_CONFIG, ~/.cronix/cronix.yaml, /etc/cronix/cronix.yaml)
+    /// Operator config file (default: $CRONIX_CONFIG, ~/.cronix/cronix.yaml, /etc/cronix/cronix.yaml);
+    /// it must be owned by root or you and not group/other-writable
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Secret reference the operator allows (env:NAME, file:/abs/path, raw:literal); repeatable

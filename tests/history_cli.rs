@@ -19,6 +19,8 @@ fn record(n: u32, started_at: &str, status: RunStatus) -> RunRecord {
         http_status: Some(if status == RunStatus::Ok { 200 } else { 503 }),
         exit_code: if status == RunStatus::Ok { 0 } else { 2 },
         error: None,
+        host_id: None,
+        fallback: None,
     }
 }
 

@@ -1,7 +1,8 @@
 //! `cronix doctor`: would a fire on this host work? A list of named checks, each ending `ok`, `warn`
 //! or `fail` with one line of detail: the config (which file and why), the target, the cron daemon,
 //! the trigger binary, every path of the trust model (DESIGN §11), every installed job's spec and
-//! secret references as the shim would resolve them under cron, and the tz database.
+//! secret references as the shim would resolve them under cron, the tz database, the host id and the
+//! Redis of `locks.redis`.
 //!
 //! Reads only: it creates, tightens or locks nothing, and never prints a secret value (a reference is
 //! reported as resolving or not). Exit 1 when any check fails (a fire would fail), else 0.
@@ -9,6 +10,7 @@
 //! To add a check, write a function from `&Host` to checks and list it in `CHECKS` (other backends
 //! and lock stores add theirs there).
 
+mod global;
 mod jobs;
 mod paths;
 
@@ -96,6 +98,7 @@ const CHECKS: &[CheckFn] = &[
     paths::path_checks,
     jobs::job_checks,
     jobs::tz_check,
+    global::global_checks,
 ];
 
 #[derive(Serialize)]

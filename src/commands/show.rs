@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::cli::{GlobalArgs, Output, ShowArgs};
+use crate::commands::global_status::{GlobalView, global_view};
 use crate::commands::list::{EntryView, entries_table, entry_view};
 use crate::commands::plan::json_name;
 use crate::core::history::RunRecord;
@@ -16,7 +17,7 @@ use crate::core::spec::JobSpec;
 use crate::core::target_checks::shown_ref;
 use crate::error::{Failure, Status};
 use crate::shell::reconcile::Context;
-use crate::shell::{history, reconcile, spec_store};
+use crate::shell::{config, history, reconcile, spec_store};
 
 /// How many upcoming fires and past runs are shown.
 const SHOWN: usize = 5;
@@ -30,6 +31,8 @@ struct ShowDoc {
     next_fires: Vec<String>,
     spec: Option<JobSpec>,
     last_runs: Vec<RunRecord>,
+    /// `concurrency_scope: global`: the lease holder and newest claimed instant in Redis.
+    global: Option<GlobalView>,
     /// With `--manifest`: whether the job is installed as that manifest says.
     #[serde(skip_serializing_if = "Option::is_none")]
     sync: Option<SyncView>,
@@ -79,8 +82,16 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
         Some(source) => Some(sync_view(&ctx, source, &app, &job)?),
         None => None,
     };
+    let global_state = match &spec {
+        Some(spec) => {
+            let loaded = config::load(global.config.as_deref())?;
+            global_view(spec, &mut None, &loaded.config)
+        }
+        None => None,
+    };
     let doc = ShowDoc {
         sync,
+        global: global_state,
         next_fires: next_fires(&entries, now),
         last_runs: last_runs(&ctx.paths.state_dir, &app, &job),
         target: ctx.target.describe(),
@@ -152,6 +163,9 @@ fn print_table(doc: &ShowDoc) {
             spec.secret_refs.join(", ")
         ),
         None => println!("spec: missing"),
+    }
+    if let Some(view) = &doc.global {
+        println!("global: {}", view.describe());
     }
     println!("next fires: {}", doc.next_fires.join(", "));
     println!("last runs: {}", doc.last_runs.len());

@@ -31,10 +31,12 @@ pub enum RunStatus {
     Replaced,
     /// Something else sent SIGTERM.
     Terminated,
+    /// `concurrency_scope: global`: another host claimed this instant and delivers it (exit 0).
+    Duplicate,
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 7] = [
+    pub const ALL: [RunStatus; 8] = [
         RunStatus::Ok,
         RunStatus::Rejected,
         RunStatus::Exhausted,
@@ -42,6 +44,7 @@ impl RunStatus {
         RunStatus::Internal,
         RunStatus::Replaced,
         RunStatus::Terminated,
+        RunStatus::Duplicate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +56,7 @@ impl RunStatus {
             RunStatus::Internal => "internal",
             RunStatus::Replaced => "replaced",
             RunStatus::Terminated => "terminated",
+            RunStatus::Duplicate => "duplicate",
         }
     }
 }
@@ -100,6 +104,13 @@ pub struct RunRecord {
     pub exit_code: u8,
     /// Short error class (`timeout`, `connect`, `http_503`, `secrets`, …); never a message body.
     pub error: Option<String>,
+    /// The host that ran the fire (config `host_id`, else the host name); absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
+    /// Set when a global-scope fire could not reach Redis and used this host's lock instead
+    /// (`host_lock`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 impl RunRecord {
@@ -332,6 +343,8 @@ mod tests {
             http_status: Some(200),
             exit_code: 0,
             error: None,
+            host_id: None,
+            fallback: None,
         }
     }
 
@@ -482,5 +495,29 @@ mod tests {
                 .unwrap_err()
                 .contains("exhausted")
         );
+    }
+
+    #[test]
+    fn records_without_host_id_still_parse_and_duplicate_round_trips() {
+        let old = r#"{"run_id":"r","app":"a","job":"j","fire_time":"2026-01-01T00:00:00Z","started_at":"2026-01-01T00:00:00.000Z","duration_ms":1,"attempts":1,"status":"ok","http_status":200,"exit_code":0,"error":null}"#;
+        let parsed = parse_lines(old);
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(
+            (parsed[0].host_id.as_deref(), parsed[0].fallback.as_deref()),
+            (None, None)
+        );
+        assert!(
+            !parsed[0].to_line().contains("host_id"),
+            "absent fields stay absent"
+        );
+        let dup = RunRecord {
+            status: RunStatus::Duplicate,
+            host_id: Some("web-2".into()),
+            ..parsed[0].clone()
+        };
+        let line = dup.to_line();
+        assert!(line.contains(r#""status":"duplicate""#) && line.contains(r#""host_id":"web-2""#));
+        assert_eq!(parse_lines(&line), vec![dup]);
+        assert_eq!("duplicate".parse::<RunStatus>(), Ok(RunStatus::Duplicate));
     }
 }

@@ -10,6 +10,7 @@ pub mod backoff;
 pub mod config_scaffold;
 pub mod crontab;
 pub mod fire_time;
+pub mod global_lock;
 pub mod hash;
 pub mod history;
 pub mod manifest;

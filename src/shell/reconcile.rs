@@ -41,6 +41,8 @@ pub struct Context {
     pub fetch_auth: source::FetchAuth,
     /// The operator config file that was loaded (absolute), recorded in spec files for the shim.
     pub config_path: Option<String>,
+    /// Whether the config has `locks.redis` (global-scope jobs need it).
+    pub global_lock: bool,
     /// How long apply and prune wait for another apply's lock.
     pub apply_lock_wait: std::time::Duration,
 }
@@ -124,6 +126,7 @@ pub fn context_from(
         host_zone,
         host_zone_name,
         config_path,
+        global_lock: cfg.locks.redis.is_some(),
         apply_lock_wait: std::time::Duration::from_secs(
             cfg.apply_lock_wait_seconds
                 .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
@@ -163,6 +166,7 @@ impl Context {
             operator_refs: &self.operator_refs,
             allow_http_hosts: &self.allow_http_hosts,
             config_path: self.config_path.as_deref(),
+            global_lock: self.global_lock,
         }
     }
 
