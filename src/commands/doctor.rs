@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, Output, TargetArgs};
 use crate::commands::history::plain_table;
-use crate::core::backend_kind::BackendKind;
+use crate::core::backend_kind;
 use crate::error::{Failure, Status};
 use crate::shell::config::{self, ConfigSource, Loaded};
 use crate::shell::reconcile::{self, Context};
@@ -108,14 +108,10 @@ struct DoctorDoc {
 }
 
 pub fn run(global: &GlobalArgs, args: &TargetArgs) -> Result<Status, Failure> {
+    let backend = backend_kind::select(args.backend.as_deref(), None).map_err(Failure::usage)?;
     let loaded = config::load(global.config.as_deref());
     let fallback = Loaded::default();
-    let ctx = reconcile::context_from(
-        loaded.as_ref().unwrap_or(&fallback),
-        global,
-        args,
-        BackendKind::default(),
-    );
+    let ctx = reconcile::context_from(loaded.as_ref().unwrap_or(&fallback), global, args, backend);
     let host = Host {
         global,
         loaded,
