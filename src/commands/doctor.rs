@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, Output, TargetArgs};
 use crate::commands::history::plain_table;
+use crate::core::backend_kind::BackendKind;
 use crate::error::{Failure, Status};
 use crate::shell::config::{self, ConfigSource, Loaded};
 use crate::shell::reconcile::{self, Context};
@@ -109,7 +110,12 @@ struct DoctorDoc {
 pub fn run(global: &GlobalArgs, args: &TargetArgs) -> Result<Status, Failure> {
     let loaded = config::load(global.config.as_deref());
     let fallback = Loaded::default();
-    let ctx = reconcile::context_from(loaded.as_ref().unwrap_or(&fallback), global, args);
+    let ctx = reconcile::context_from(
+        loaded.as_ref().unwrap_or(&fallback),
+        global,
+        args,
+        BackendKind::default(),
+    );
     let host = Host {
         global,
         loaded,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, Output, TargetArgs};
+use crate::cli::{GlobalArgs, ListArgs, Output};
 use crate::commands::history::plain_table;
 use crate::core::global_lock::Claim;
 use crate::core::history::{self, RunRecord};
@@ -85,9 +85,10 @@ pub fn global_view(
     })
 }
 
-pub fn run(global: &GlobalArgs, args: &TargetArgs) -> Result<Status, Failure> {
+pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<Status, Failure> {
+    let _backend = args.backend().map_err(Failure::usage)?;
     let loaded = config::load(global.config.as_deref())?;
-    let spec_dir = StatePaths::resolve(&args.paths, &loaded.config).spec_dir;
+    let spec_dir = StatePaths::resolve(&args.target.paths, &loaded.config).spec_dir;
     let now = Timestamp::now();
     let mut redis = None;
     let rows: Vec<JobStatus> = spec_files(&spec_dir)?

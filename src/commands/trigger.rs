@@ -18,6 +18,7 @@ use jiff::Timestamp;
 use slog::{Logger, error, warn};
 
 use crate::cli::{GlobalArgs, TriggerArgs};
+use crate::core::backend_kind::{self, BackendKind};
 use crate::core::fire_time;
 use crate::core::history::{self as core_history, Retention, RunRecord, RunStatus};
 use crate::core::manifest::{Concurrency, ConcurrencyScope};
@@ -36,6 +37,7 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     let started = Instant::now();
     let started_at = clock::now();
     let (app, job) = core_history::split_job_id(&args.job).map_err(shim_failure)?;
+    let backend = backend_label(args)?;
     let gated = match args.gate {
         None => None,
         Some(idx) => match gate(global, args, app, job, idx)? {
@@ -56,6 +58,10 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     let run_id = uuid::Uuid::now_v7().to_string();
     let level = logging::effective_level(global.log_level, loaded.config.log_level);
     let log = logging::shim_logger(level, app, job, &run_id);
+    let log = match backend {
+        Some(name) => log.new(slog::o!("backend" => name)),
+        None => log,
+    };
     let history_path = history::history_path(Path::new(&spec.state_dir), app, job);
     let host_id = host::host_id(&loaded.config);
     let recorder = Arc::new(Recorder::new(
@@ -66,7 +72,11 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     ));
     let lease_slot = LeaseSlot::default();
     install_panic_hook(Arc::clone(&recorder), Arc::clone(&lease_slot));
-    let lock_path = lock::lock_path(Path::new(&spec.lock_dir), app, job);
+    let lock_dir = args
+        .lock_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&spec.lock_dir));
+    let lock_path = lock::lock_path(&lock_dir, app, job);
     install_sigterm_handler(
         Arc::clone(&recorder),
         lock_path.clone(),
@@ -91,11 +101,30 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     Ok(Status(outcome.exit_code))
 }
 
-/// `--spec-dir`, else the config's `spec_dir`, else the default.
-/// The spec dir: `--spec-dir` (always on a rendered line), else the looked-up config's, else the default.
+/// `--backend NAME`: a name of a backend (built or not) to label the log lines with; anything else is
+/// an argument error (exit 3).
+fn backend_label(args: &TriggerArgs) -> Result<Option<&'static str>, Failure> {
+    let Some(name) = args.backend.as_deref() else {
+        return Ok(None);
+    };
+    match BackendKind::parse(name) {
+        Ok(kind) => Ok(Some(kind.name())),
+        Err(_) if backend_kind::is_backend_name(name) => Ok(backend_kind::known_name(name)),
+        Err(e) => Err(shim_failure(format!("--backend: {e}"))),
+    }
+}
+
+/// Where the reference tool's shim reads its spec dir from when `--spec-dir` is absent.
+const SPEC_DIR_ENV: &str = "CRONIX_JOB_SPEC_DIR";
+
+/// The spec dir: `--spec-dir` (always on a rendered line), else `$CRONIX_JOB_SPEC_DIR` (as the
+/// reference reads it), else the looked-up config's, else the default.
 fn spec_dir_for(global: &GlobalArgs, args: &TriggerArgs) -> Result<PathBuf, Failure> {
     if let Some(dir) = &args.spec_dir {
         return Ok(dir.clone());
+    }
+    if let Some(dir) = std::env::var_os(SPEC_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
     }
     let loaded = config::load(global.config.as_deref()).map_err(internal)?;
     Ok(loaded

@@ -392,6 +392,45 @@ impl StatePaths {
     }
 }
 
+/// Where `cronix init` writes: `--config`, else `$CRONIX_CONFIG`, else `~/.cronix/cronix.yaml`, else
+/// (no `HOME`) the system path.
+pub fn init_path(explicit: Option<&Path>) -> PathBuf {
+    if let Some(path) = explicit {
+        return path.to_path_buf();
+    }
+    if let Some(env) = std::env::var_os("CRONIX_CONFIG").filter(|v| !v.is_empty()) {
+        return PathBuf::from(env);
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => Path::new(&home).join(".cronix/cronix.yaml"),
+        None => PathBuf::from(SYSTEM_CONFIG_PATH),
+    }
+}
+
+/// Write a new config file: missing directories 0755, the file 0600 (also when it replaces one),
+/// atomically. An existing file is refused unless `force`.
+pub fn write_scaffold(path: &Path, text: &str, force: bool) -> Result<(), Failure> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(Failure::invalid(format!(
+            "config {}: already exists, nothing was written; edit it, or give --force to replace it",
+            path.display()
+        )));
+    }
+    let fail = |what: &str, e: std::io::Error| {
+        Failure::invalid(format!("config {}: cannot {what} ({e})", path.display()))
+    };
+    let dir = crate::shell::atomic::parent_of(path);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .map_err(|e| fail("create its directory", e))?;
+    crate::shell::atomic::write(path, text.as_bytes(), 0o600).map_err(|e| fail("write it", e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| fail("set its mode to 0600", e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! The effects shell: files, processes, HTTP, locks and the clock around the pure core.
 
+pub mod adopt;
 pub mod atomic;
 pub mod audit;
 pub mod clock;

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::cli::{CrontabFormat, GlobalArgs, TargetArgs};
+use crate::core::adopt::{self, Finding};
 use crate::core::audit::{AuditOp, AuditRecord};
+use crate::core::backend_kind::BackendKind;
 use crate::core::crontab::{self, Crontab};
 use crate::core::manifest::{self, Manifest};
 use crate::core::plan::{self, Action, Plan, SpecFile};
@@ -23,6 +25,8 @@ use crate::shell::{audit, passwd, source, spec_store, test_pause, tz};
 /// Everything a reconciler command needs to know about where and as whom entries go.
 #[derive(Debug, Clone)]
 pub struct Context {
+    /// The scheduler backend the command drives.
+    pub backend: BackendKind,
     pub target: Target,
     /// The user column, for system-format targets.
     pub run_as: Option<String>,
@@ -44,9 +48,13 @@ pub struct Context {
 }
 
 /// Resolve flags over the operator config over the defaults.
-pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failure> {
+pub fn context(
+    global: &GlobalArgs,
+    args: &TargetArgs,
+    backend: BackendKind,
+) -> Result<Context, Failure> {
     let loaded = config::load(global.config.as_deref())?;
-    context_from(&loaded, global, args)
+    context_from(&loaded, global, args, backend)
 }
 
 /// `context` over a config already loaded (`doctor` goes on with the defaults when loading failed).
@@ -54,6 +62,7 @@ pub fn context_from(
     loaded: &config::Loaded,
     global: &GlobalArgs,
     args: &TargetArgs,
+    backend: BackendKind,
 ) -> Result<Context, Failure> {
     let config_path = loaded.path.as_ref().map(|p| {
         std::path::absolute(p)
@@ -103,6 +112,7 @@ pub fn context_from(
     let host_zone = jiff::tz::TimeZone::system();
     let host_zone_name = host_zone.iana_name().unwrap_or("UTC").to_string();
     Ok(Context {
+        backend,
         target,
         run_as,
         trigger_bin: path_text("trigger binary", "--trigger-bin", &trigger_bin)?,
@@ -274,9 +284,41 @@ fn plan_against(app: &str, desired: &Desired, installed: &Installed) -> Plan {
 /// The plan for a manifest (read only, no lock) and the desired state it came from (warnings and
 /// time-zone reports to show).
 pub fn plan(ctx: &Context, manifest: &Manifest) -> Result<(Plan, Desired), Failure> {
-    let desired = desired(ctx, manifest)?;
+    let mut desired = desired(ctx, manifest)?;
     let installed = installed(ctx, Some(&manifest.app))?;
+    let findings = crontab_guards(ctx, manifest, &installed);
+    desired.warnings.extend(
+        findings
+            .iter()
+            .map(|f| format!("apply would refuse: {}", f.describe())),
+    );
     Ok((plan_against(&manifest.app, &desired, &installed), desired))
+}
+
+/// Lines of the crontab that make an apply unsafe: unmarked `cronix trigger` lines for the
+/// manifest's jobs (a double fire), and in a system-format file, cronix lines without a user column.
+fn crontab_guards(ctx: &Context, manifest: &Manifest, installed: &Installed) -> Vec<Finding> {
+    let jobs: Vec<&str> = manifest.jobs.iter().map(|j| j.name.as_str()).collect();
+    let mut findings = adopt::double_fires(&installed.crontab, &manifest.app, &jobs);
+    if ctx.target.has_user_column() {
+        findings.extend(adopt::missing_user_columns(&installed.crontab));
+    }
+    findings.sort_by_key(|f| f.line_no);
+    findings.dedup_by_key(|f| f.line_no);
+    findings
+}
+
+/// Refuse, naming every line, when the guards found anything.
+pub fn refuse_on(ctx: &Context, findings: &[Finding]) -> Result<(), Failure> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = findings.iter().map(Finding::describe).collect();
+    Err(Failure::invalid(format!(
+        "{} has lines cronix will not write next to, nothing was changed:\n  {}",
+        ctx.target.describe(),
+        lines.join("\n  ")
+    )))
 }
 
 /// Apply a manifest: check it, take the lock, clean a crashed run's temp files, plan against what is
@@ -288,6 +330,7 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
     let _lock = ctx.target.lock(ctx.apply_lock_wait)?;
     clean_leftovers(ctx, &[manifest.app.as_str()])?;
     let installed = installed(ctx, Some(&manifest.app))?;
+    refuse_on(ctx, &crontab_guards(ctx, manifest, &installed))?;
     let plan = plan_against(&manifest.app, &desired, &installed);
     if plan.is_empty() {
         return Ok((plan, desired));
@@ -332,7 +375,7 @@ pub fn prune(ctx: &Context, app: Option<&str>) -> Result<Plan, Failure> {
     Ok(plan)
 }
 
-fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
+pub fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
     ctx.target.clean_temps()?;
     for app in apps {
         spec_store::clean_temps(ctx.spec_dir(), app)?;
@@ -342,7 +385,7 @@ fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
 
 /// Write spec files, then the crontab (only when its bytes change), then remove spec files: a spec
 /// exists before any entry that uses it and outlives it. The caller holds the apply lock.
-fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
+pub fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
     let mut wrote_specs = false;
     for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
         if let Some(spec) = &op.spec {
@@ -366,7 +409,7 @@ fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Fail
     Ok(())
 }
 
-fn audit_record(
+pub fn audit_record(
     ctx: &Context,
     command: &str,
     source: Option<&str>,
