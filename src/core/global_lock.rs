@@ -23,6 +23,10 @@ pub const LEASE_TTL_MS: u64 = 10_000;
 /// How often a holder refreshes its lease and looks for a replace request.
 pub const REFRESH_EVERY_MS: u64 = 500;
 
+// A claim outlives the window that can name its instant; a lease survives several missed refreshes.
+const _: () = assert!(CLAIM_TTL_SECONDS >= 10 * 60 * LOOKBACK_MINUTES as u64);
+const _: () = assert!(REFRESH_EVERY_MS * 5 <= LEASE_TTL_MS);
+
 /// How often a waiting `Replace` fire tries to take the lease.
 pub const REPLACE_POLL_MS: u64 = 25;
 
@@ -292,12 +296,6 @@ mod tests {
         assert_eq!(keys.lease, "cronix:lock:billing.settle");
         assert_eq!(keys.replace, "cronix:replace:billing.settle");
         assert_eq!(keys.last, "cronix:last:billing.settle");
-    }
-
-    #[test]
-    fn a_claim_outlives_the_window_that_can_name_its_instant() {
-        assert!(CLAIM_TTL_SECONDS >= 10 * 60 * LOOKBACK_MINUTES as u64);
-        const { assert!(REFRESH_EVERY_MS * 5 <= LEASE_TTL_MS) };
     }
 
     #[test]
