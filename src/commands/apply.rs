@@ -13,7 +13,11 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status, Failure> {
         return plan::run(global, &args.reconcile);
     }
     let ctx = reconcile::context(global, &args.reconcile.target)?;
-    let loaded = reconcile::load_manifest(&ctx, &args.reconcile.manifest)?;
+    let loaded = reconcile::load_manifest(
+        &ctx,
+        &args.reconcile.manifest,
+        args.reconcile.app.as_deref(),
+    )?;
     let (done, desired) = reconcile::apply(&ctx, &loaded)?;
     reconcile::warn(&desired.warnings);
     let zones = if done.is_empty() {

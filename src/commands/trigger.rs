@@ -22,6 +22,7 @@ use crate::core::fire_time;
 use crate::core::history::{self as core_history, Retention, RunRecord, RunStatus};
 use crate::core::manifest::{Concurrency, ConcurrencyScope};
 use crate::core::schedule::Schedule;
+use crate::core::{scope, spec_check};
 use crate::core::spec::JobSpec;
 use crate::error::{Failure, FailureKind, Status};
 use crate::shell::config::{self, DEFAULT_SPEC_DIR};
@@ -153,6 +154,9 @@ struct Fire<'a> {
 impl Fire<'_> {
     fn run(&self, recorder: &Recorder) -> Outcome {
         let (spec, log) = (self.spec, self.log);
+        if let Err(msg) = self.recheck_spec() {
+            return internal_outcome(log, "the spec breaks apply's rules; nothing sent", &msg, "spec");
+        }
         let resolved = match secrets::resolve(&spec.secret_refs, self.config.env_file.as_deref()) {
             Ok(resolved) => resolved,
             Err(msg) => {
@@ -165,7 +169,11 @@ impl Fire<'_> {
             }
         };
         for skipped in &resolved.skipped {
-            warn!(log, "secret reference resolved to nothing; skipped"; "secret_ref" => skipped.as_str());
+            warn!(log, "secret reference resolved to nothing; skipped";
+                  "secret_ref" => skipped.reference.as_str(), "reason" => skipped.describe());
+        }
+        for warning in &resolved.warnings {
+            warn!(log, "{warning}");
         }
         let Some(secret) = resolved.secrets.first() else {
             let msg = format!(
@@ -213,6 +221,27 @@ impl Fire<'_> {
             previous_success: summary.last_success_fire.map(|t| t.as_second()),
         };
         fire::send_attempts(&client, &request, recorder, log)
+    }
+
+    /// The spec against apply's rules as the config states them now (DESIGN §11): a spec edited by
+    /// hand to aim at another host, carry a forbidden header or sign with another app's ref is refused.
+    fn recheck_spec(&self) -> Result<(), String> {
+        let spec = self.spec;
+        let allowed = scope::shim_allowed_refs(&self.config.manifest_sources, &spec.app)?;
+        let rules = spec_check::Rules {
+            allow_http_hosts: &self.config.allow_http_hosts,
+            allowed_refs: allowed,
+        };
+        let problems = spec_check::problems(spec, &rules, &|zone| tz::zone_by_file(zone).is_some());
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "spec {}.{} would be refused by apply ({}); re-run `cronix apply` to rewrite it",
+            spec.app,
+            spec.job.name,
+            problems.join("; ")
+        ))
     }
 
     fn history_summary(&self) -> core_history::Summary {
