@@ -1,4 +1,6 @@
-//! `cronix show APP.JOB`: one job's entries, its spec file, next fire times and last runs.
+//! `cronix show APP.JOB`: one job's entries with the state of each in the installed crontab
+//! (`in-sync`, `edited`, `missing`, `orphan`, read as `drift` reads them), its spec file, next fire
+//! times and last runs.
 //!
 //! Reads only. The spec holds secret references, never secret bytes; `raw:` values are redacted.
 
@@ -8,6 +10,7 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, Output, ShowArgs};
 use crate::commands::list::{EntryView, entries_table, entry_view};
+use crate::core::entry_status::{self, EntryStatus};
 use crate::core::history::RunRecord;
 use crate::core::manifest;
 use crate::core::spec::JobSpec;
@@ -24,6 +27,8 @@ struct ShowDoc {
     job: String,
     target: String,
     entries: Vec<EntryView>,
+    /// Each entry the spec or the crontab has for this job, and its state.
+    entry_states: Vec<EntryStatus>,
     next_fires: Vec<String>,
     spec: Option<JobSpec>,
     last_runs: Vec<RunRecord>,
@@ -42,6 +47,7 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
         .map(|e| entry_view(&ctx, e, now))
         .collect();
     let mut spec = spec_store::find_spec(&ctx.paths.spec_dir, &app, &job)?;
+    let entry_states = states(&ctx.target.describe(), spec.as_ref(), &installed.crontab, &app, &job);
     if let Some(spec) = &mut spec {
         spec.secret_refs = spec.secret_refs.iter().map(|r| shown_ref(r)).collect();
         spec.job.auth.secret_refs = spec
@@ -66,6 +72,7 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
         app,
         job,
         entries,
+        entry_states,
         spec,
     };
     match global.output {
@@ -73,6 +80,25 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
         Output::Table => print_table(&doc),
     }
     Ok(Status::OK)
+}
+
+/// The job's entry states in this target (a spec recorded for another target expects none here).
+fn states(
+    target: &str,
+    spec: Option<&JobSpec>,
+    crontab: &crate::core::crontab::Crontab,
+    app: &str,
+    job: &str,
+) -> Vec<EntryStatus> {
+    let specs: std::collections::BTreeMap<(String, String), JobSpec> = spec
+        .filter(|s| s.target.as_ref().is_none_or(|t| t == target))
+        .map(|s| ((app.to_string(), job.to_string()), s.clone()))
+        .into_iter()
+        .collect();
+    entry_status::statuses(&specs, crontab)
+        .into_iter()
+        .filter(|s| s.app == app && s.job == job)
+        .collect()
 }
 
 /// The next fires over all of the job's entries (a gated one's in its job's zone), merged and sorted.
@@ -91,8 +117,12 @@ fn next_fires(entries: &[EntryView], now: jiff::Timestamp) -> Vec<String> {
 /// none).
 fn last_runs(state_dir: &Path, app: &str, job: &str) -> Vec<RunRecord> {
     let path = history::history_path(state_dir, app, job);
-    let mut runs = history::read_records(&path).unwrap_or_default();
-    runs.split_off(runs.len().saturating_sub(SHOWN))
+    let runs = history::read_records(&path).unwrap_or_default();
+    let newest = crate::core::history::Filter {
+        limit: Some(SHOWN),
+        ..Default::default()
+    };
+    crate::core::history::filter(runs, &newest)
 }
 
 fn print_table(doc: &ShowDoc) {
@@ -101,6 +131,9 @@ fn print_table(doc: &ShowDoc) {
         println!("entries: none installed");
     } else {
         println!("{}", entries_table(&doc.entries));
+    }
+    for state in &doc.entry_states {
+        println!("entry idx {}: {}", state.idx, state.state.as_str());
     }
     match &doc.spec {
         Some(spec) => println!(

@@ -175,8 +175,10 @@ pub struct Filter {
     pub limit: Option<usize>,
 }
 
-/// Apply a filter, keeping file order (oldest first) and the newest `limit` matches.
-pub fn filter(records: Vec<RunRecord>, filter: &Filter) -> Vec<RunRecord> {
+/// Apply a filter: records in order of start time (a fire that started earlier but ran longer is
+/// appended later; ties and unparseable times keep file order), and the newest `limit` matches.
+pub fn filter(mut records: Vec<RunRecord>, filter: &Filter) -> Vec<RunRecord> {
+    records.sort_by_key(RunRecord::started);
     let mut kept: Vec<RunRecord> = records
         .into_iter()
         .filter(|r| filter.status.is_none_or(|s| r.status == s))
@@ -309,6 +311,20 @@ mod tests {
         };
         let ids: Vec<String> = filter(records, &f).into_iter().map(|r| r.run_id).collect();
         assert_eq!(ids, ["run-4"]);
+    }
+
+    #[test]
+    fn filtered_records_come_in_order_of_start_time() {
+        let records = vec![
+            record(2, "2026-01-02T00:00:00Z", RunStatus::Ok),
+            record(1, "2026-01-01T00:00:00Z", RunStatus::Exhausted),
+            record(3, "2026-01-03T00:00:00Z", RunStatus::Ok),
+        ];
+        let ids: Vec<String> = filter(records, &Filter::default())
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
+        assert_eq!(ids, ["run-1", "run-2", "run-3"]);
     }
 
     #[test]

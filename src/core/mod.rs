@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod backoff;
 pub mod crontab;
+pub mod entry_status;
 pub mod fire_time;
 pub mod hash;
 pub mod history;

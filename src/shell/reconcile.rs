@@ -347,14 +347,32 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
     Ok((plan, desired))
 }
 
-/// The plan that removes owned entries (of `app` only, when given) and spec files: the app's, or
-/// without `--app` every spec file in the spec dir (including those a crashed prune left behind after
-/// their entries were gone).
+/// The plan that removes owned entries (of `app` only, when given) from this target, and the spec
+/// files of this target: those that record it (including those a crashed prune left behind after their
+/// entries were gone), and format-1 specs that record no target when this target holds an entry of
+/// their job (or, with `--app`, of their app). A spec recorded for another target is never removed.
 pub fn prune_plan(ctx: &Context, app: Option<&str>) -> Result<(Installed, Plan), Failure> {
     let installed = installed(ctx, None)?;
+    let target = ctx.target.describe();
+    let in_crontab: BTreeSet<(String, String)> = installed
+        .crontab
+        .blocks
+        .iter()
+        .filter_map(|b| match b {
+            crontab::Block::Owned(e) => Some((e.marker.app.clone(), e.marker.job.clone())),
+            crontab::Block::OrphanMarker { marker, .. } => {
+                Some((marker.app.clone(), marker.job.clone()))
+            }
+            crontab::Block::Foreign(_) => None,
+        })
+        .collect();
     let specs: BTreeSet<(String, String)> = spec_store::list(ctx.spec_dir())?
         .into_iter()
         .filter(|(a, _)| app.is_none_or(|want| want == a))
+        .filter(|(a, j)| match spec_store::recorded_target(ctx.spec_dir(), a, j) {
+            Some(recorded) => recorded == target,
+            None => app.is_some() || in_crontab.contains(&(a.clone(), j.clone())),
+        })
         .collect();
     let plan = plan::plan_prune(app, &installed.crontab, &specs);
     Ok((installed, plan))
