@@ -245,8 +245,8 @@ impl Fire<'_> {
     }
 
     fn history_summary(&self) -> core_history::Summary {
-        match history::read_text(self.history_path) {
-            Ok(text) => core_history::summarize(&text),
+        match history::tail_summary(self.history_path) {
+            Ok(summary) => summary,
             Err(msg) => {
                 warn!(self.log, "cannot read history; sending without X-Cron-Previous-Success-Time";
                       "error" => msg);

@@ -24,9 +24,11 @@ pub fn append(state_dir: &Path, record: &AuditRecord) -> Result<(), Failure> {
     line.push(b'\n');
     let mut file = OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(&path)
         .map_err(fail)?;
+    let line = crate::shell::history::after_torn_line(&file, &line);
     file.write_all(&line).map_err(fail)?;
     file.sync_data().map_err(fail)
 }
@@ -85,5 +87,11 @@ mod tests {
             .unwrap();
         f.write_all(b"{\"ts\":\"2026").unwrap();
         assert_eq!(read(dir.path()).unwrap(), vec![record(0), record(1)]);
+        append(dir.path(), &record(2)).unwrap();
+        assert_eq!(
+            read(dir.path()).unwrap(),
+            vec![record(0), record(1), record(2)],
+            "the append after a torn line must not be glued to it"
+        );
     }
 }
