@@ -227,12 +227,18 @@ impl Fire<'_> {
     /// hand to aim at another host, carry a forbidden header or sign with another app's ref is refused.
     fn recheck_spec(&self) -> Result<(), String> {
         let spec = self.spec;
-        let allowed = scope::shim_allowed_refs(&self.config.manifest_sources, &spec.app)?;
+        let (allowed, mut problems) =
+            match scope::shim_allowed_refs(&self.config.manifest_sources, &spec.app) {
+                Ok(allowed) => (allowed, Vec::new()),
+                Err(undeclared) => (None, vec![undeclared]),
+            };
         let rules = spec_check::Rules {
             allow_http_hosts: &self.config.allow_http_hosts,
             allowed_refs: allowed,
         };
-        let problems = spec_check::problems(spec, &rules, &|zone| tz::zone_by_file(zone).is_some());
+        problems.extend(spec_check::problems(spec, &rules, &|zone| {
+            tz::zone_by_file(zone).is_some()
+        }));
         if problems.is_empty() {
             return Ok(());
         }
