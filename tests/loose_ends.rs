@@ -11,11 +11,20 @@ use reconcile_support::{Env, stderr_of};
 use serde_json::{Value, json};
 use support::{Fixture, Reply, Server};
 
+/// `cronix validate ARGS` in the env's environment, fetches signed with the test ref.
+fn validate(env: &Env, args: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("cronix").unwrap();
+    cmd.arg("validate")
+        .args(args)
+        .args(["--secret-ref", reconcile_support::SECRET_REF]);
+    env.environment(&mut cmd);
+    cmd
+}
+
 fn validate_json(env: &Env, doc: &str) -> (Option<i32>, Value, String) {
     let path = env.root().join("m.json");
     std::fs::write(&path, doc).unwrap();
-    let out = env
-        .cmd("validate", &["-o", "json", path.to_str().unwrap()])
+    let out = validate(env, &["-o", "json", path.to_str().unwrap()])
         .output()
         .unwrap();
     let value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
@@ -71,10 +80,15 @@ fn schedules_with_the_same_fire_set_are_refused_like_literal_repeats() {
         assert_eq!(code, Some(1), "{first} / {second}");
         let (path, message) = first_error(&doc);
         assert_eq!(path, "jobs/0/schedules/1");
-        assert!(message.contains("fires at exactly the times of"), "{message}");
+        assert!(
+            message.contains("fires at exactly the times of"),
+            "{message}"
+        );
     }
-    let doc = one_job(json!({"name": "settle", "schedules": ["0 0 * * 0", "0 0 * * 1"],
-                             "request": {"url": "https://b.example/x"}}));
+    let doc = one_job(
+        json!({"name": "settle", "schedules": ["0 0 * * 0", "0 0 * * 1"],
+                             "request": {"url": "https://b.example/x"}}),
+    );
     assert_eq!(validate_json(&env, &doc).0, Some(0));
 }
 
@@ -181,8 +195,7 @@ fn validate_shows_a_url_source_without_its_query() {
     });
     let env = Env::new();
     let source = format!("{base}/manifest?token=hunter2-in-the-query");
-    let out = env
-        .cmd("validate", &[&source])
+    let out = validate(&env, &[&source])
         .env("CRONIX_TEST_SECRET", "s")
         .assert()
         .success();
@@ -195,8 +208,10 @@ fn validate_shows_a_url_source_without_its_query() {
 fn error_output_is_capped_at_100_problems_and_a_count() {
     let env = Env::new();
     let jobs: Vec<Value> = (0..150)
-        .map(|i| json!({"name": format!("Bad{i}"), "schedule": "@daily",
-                        "request": {"url": "https://b.example/x"}}))
+        .map(|i| {
+            json!({"name": format!("Bad{i}"), "schedule": "@daily",
+                        "request": {"url": "https://b.example/x"}})
+        })
         .collect();
     let doc = json!({"version": 1, "app": "billing", "jobs": jobs}).to_string();
     let (code, value, _) = validate_json(&env, &doc);
@@ -204,12 +219,12 @@ fn error_output_is_capped_at_100_problems_and_a_count() {
     assert_eq!(value["errors"].as_array().unwrap().len(), 100);
     assert_eq!(value["omitted"], 50);
     let path = env.root().join("m.json");
-    let out = env
-        .cmd("validate", &[path.to_str().unwrap()])
-        .assert()
-        .code(1);
+    let out = validate(&env, &[path.to_str().unwrap()]).assert().code(1);
     let err = stderr_of(&out);
-    assert_eq!(err.lines().filter(|l| l.contains(": job name")).count(), 100);
+    assert_eq!(
+        err.lines().filter(|l| l.contains(": job name")).count(),
+        100
+    );
     assert!(err.contains("… and 50 more not shown"), "{err}");
     let out = env.apply(path.to_str().unwrap()).code(1);
     assert!(stderr_of(&out).contains("… and 50 more not shown"));
@@ -228,13 +243,22 @@ fn validate_and_plan_warn_about_what_reference_sdk_apps_refuse() {
     let path = env.manifest("warn.json", &doc);
     for sub in ["validate", "plan"] {
         let out = match sub {
-            "validate" => env.cmd(sub, &[&path]).assert().success(),
+            "validate" => validate(&env, &[&path]).assert().success(),
             _ => env.cmd(sub, &["--manifest", &path]).assert().success(),
         };
         let err = stderr_of(&out);
-        assert!(err.contains("job query: request.url has a query string"), "{sub}: {err}");
-        assert!(err.contains("job getbody: a GET job has a body"), "{sub}: {err}");
-        assert!(err.contains("job literal: request.headers.X-Token contains"), "{sub}: {err}");
+        assert!(
+            err.contains("job query: request.url has a query string"),
+            "{sub}: {err}"
+        );
+        assert!(
+            err.contains("job getbody: a GET job has a body"),
+            "{sub}: {err}"
+        );
+        assert!(
+            err.contains("job literal: request.headers.X-Token contains"),
+            "{sub}: {err}"
+        );
     }
 }
 
@@ -254,7 +278,11 @@ fn fake_crontab(env: &Env) -> String {
     std::fs::write(&path, script).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 fn temp_files(dir: &std::path::Path) -> Vec<String> {
@@ -279,17 +307,24 @@ fn a_killed_crontab_install_leaves_a_temp_file_the_next_apply_removes() {
     );
     let apply = |pause: Option<&str>| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cronix"));
-        cmd.args(["apply", "--manifest", &m, "--crontab-user", &user, "--spec-dir"])
-            .arg(env.spec_dir())
-            .arg("--state-dir")
-            .arg(env.state_dir())
-            .arg("--lock-dir")
-            .arg(env.lock_dir())
-            .args(["--trigger-bin", reconcile_support::TRIGGER_BIN])
-            .args(["--secret-ref", reconcile_support::SECRET_REF])
-            .env("CRONIX_CONFIG", env.root().join("cronix.yaml"))
-            .env("PATH", &path)
-            .env_remove("CRONIX_TEST_PAUSE_AT");
+        cmd.args([
+            "apply",
+            "--manifest",
+            &m,
+            "--crontab-user",
+            &user,
+            "--spec-dir",
+        ])
+        .arg(env.spec_dir())
+        .arg("--state-dir")
+        .arg(env.state_dir())
+        .arg("--lock-dir")
+        .arg(env.lock_dir())
+        .args(["--trigger-bin", reconcile_support::TRIGGER_BIN])
+        .args(["--secret-ref", reconcile_support::SECRET_REF])
+        .env("CRONIX_CONFIG", env.root().join("cronix.yaml"))
+        .env("PATH", &path)
+        .env_remove("CRONIX_TEST_PAUSE_AT");
         if let Some(step) = pause {
             cmd.env("CRONIX_TEST_PAUSE_AT", step);
         }
@@ -308,7 +343,11 @@ fn a_killed_crontab_install_leaves_a_temp_file_the_next_apply_removes() {
         "the killed install left its temp file in the lock dir"
     );
     let again = apply(None).output().unwrap();
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     assert!(
         temp_files(&env.lock_dir()).is_empty(),
         "{:?}",

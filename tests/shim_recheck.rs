@@ -17,7 +17,11 @@ fn stderr(out: &std::process::Output) -> String {
 /// Fire with the given spec; return the output and what the server received.
 fn fire(fx: &Fixture, server: &Server, spec: &Value) -> (std::process::Output, usize) {
     fx.write_spec(spec);
-    let out = fx.trigger().env("REPORTS_KEY", "reports-secret").output().unwrap();
+    let out = fx
+        .trigger()
+        .env("REPORTS_KEY", "reports-secret")
+        .output()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     (out, server.received().len())
 }
@@ -28,7 +32,10 @@ fn assert_refused(fx: &Fixture, server: &Server, spec: &Value, why: &str) {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!(after, before, "nothing may be sent");
     let err = stderr(&out);
-    assert!(err.contains("would be refused by apply") && err.contains(why), "{err}");
+    assert!(
+        err.contains("would be refused by apply") && err.contains(why),
+        "{err}"
+    );
     assert!(!err.contains(SENTINEL));
     let last = fx.history().pop().unwrap();
     assert_eq!(
@@ -46,8 +53,10 @@ fn a_hand_edited_url_is_refused_before_anything_is_sent() {
     assert_eq!((out.status.code(), sent), (Some(0), 1), "{}", stderr(&out));
 
     let mut userinfo = good.clone();
-    userinfo["job"]["request"]["url"] =
-        json!(format!("http://admin:pw@127.0.0.1:{}/cron/settle", server.port));
+    userinfo["job"]["request"]["url"] = json!(format!(
+        "http://admin:pw@127.0.0.1:{}/cron/settle",
+        server.port
+    ));
     assert_refused(&fx, &server, &userinfo, "user name or password");
 
     let mut metadata = good.clone();
@@ -84,7 +93,12 @@ fn a_ref_of_another_app_is_refused_and_the_apps_own_ref_fires() {
     let mut foreign = fx.spec(&server.url("/cron/settle"), json!({}));
     foreign["secret_refs"] = json!(["env:REPORTS_KEY"]);
     foreign["job"]["auth"]["secret_refs"] = json!([]);
-    assert_refused(&fx, &server, &foreign, "env:REPORTS_KEY is not allowed for app billing");
+    assert_refused(
+        &fx,
+        &server,
+        &foreign,
+        "env:REPORTS_KEY is not allowed for app billing",
+    );
 
     let own = fx.spec(&server.url("/cron/settle"), json!({}));
     let (out, sent) = fire(&fx, &server, &own);
@@ -136,7 +150,10 @@ fn an_existing_secret_file_that_fails_the_checks_stays_a_hard_error() {
     let key = fx.path("old.key");
     std::fs::write(&key, "old-secret").unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let refs = json!([format!("file:{}", key.display()), format!("env:{SECRET_ENV}")]);
+    let refs = json!([
+        format!("file:{}", key.display()),
+        format!("env:{SECRET_ENV}")
+    ]);
     let mut spec = fx.spec(&server.url("/cron/settle"), json!({}));
     spec["secret_refs"] = refs.clone();
     spec["job"]["auth"]["secret_refs"] = refs;
@@ -181,11 +198,17 @@ fn world_readable_secret_and_env_files_are_warned_about() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains(&format!("env file {} is readable by every user", env_file.display())),
+        err.contains(&format!(
+            "env file {} is readable by every user",
+            env_file.display()
+        )),
         "{err}"
     );
     assert!(
-        err.contains(&format!("secret file {} is readable by every user", key.display())),
+        err.contains(&format!(
+            "secret file {} is readable by every user",
+            key.display()
+        )),
         "{err}"
     );
     assert!(!err.contains(SENTINEL));

@@ -50,7 +50,13 @@ fn global_status_of(env: &Env, job: &str) -> Value {
     doc.as_array()
         .unwrap()
         .iter()
-        .find(|row| format!("{}.{}", row["app"].as_str().unwrap(), row["job"].as_str().unwrap()) == job)
+        .find(|row| {
+            format!(
+                "{}.{}",
+                row["app"].as_str().unwrap(),
+                row["job"].as_str().unwrap()
+            ) == job
+        })
         .cloned()
         .unwrap_or_else(|| panic!("{job} not in {doc}"))
 }
@@ -60,19 +66,30 @@ fn a_hand_deleted_entry_shows_missing_and_an_edited_one_edited() {
     let env = Env::new();
     let m = env.manifest(
         "m.json",
-        &manifest("billing", &[("settle", &["0 2 * * *", "0 3 * * *", "0 4 * * *"])]),
+        &manifest(
+            "billing",
+            &[("settle", &["0 2 * * *", "0 3 * * *", "0 4 * * *"])],
+        ),
     );
     env.apply(&m).success();
-    let show = json_of(&env.cmd("show", &["billing.settle", "-o", "json"]).assert().success());
+    let show = json_of(
+        &env.cmd("show", &["billing.settle", "-o", "json"])
+            .assert()
+            .success(),
+    );
     assert_eq!(
         states(&show["entry_states"]),
         pairs(&[(0, "in-sync"), (1, "in-sync"), (2, "in-sync")])
     );
 
-    let text = without_entry(&env.crontab_text(), "0 3 * * *").replacen("0 4 * * *", "5 4 * * *", 1);
+    let text =
+        without_entry(&env.crontab_text(), "0 3 * * *").replacen("0 4 * * *", "5 4 * * *", 1);
     std::fs::write(env.crontab(), text).unwrap();
     let expected = pairs(&[(0, "in-sync"), (1, "missing"), (2, "edited")]);
-    let show = env.cmd("show", &["billing.settle", "-o", "json"]).assert().success();
+    let show = env
+        .cmd("show", &["billing.settle", "-o", "json"])
+        .assert()
+        .success();
     assert_eq!(states(&json_of(&show)["entry_states"]), expected);
     let table = stdout_of(&env.cmd("show", &["billing.settle"]).assert().success());
     assert!(table.contains("entry idx 1: missing"), "{table}");
@@ -93,13 +110,23 @@ fn a_hand_deleted_entry_shows_missing_and_an_edited_one_edited() {
 #[test]
 fn an_entry_whose_spec_is_gone_is_an_orphan() {
     let env = Env::new();
-    let m = env.manifest("m.json", &manifest("billing", &[("settle", &["0 2 * * *"])]));
+    let m = env.manifest(
+        "m.json",
+        &manifest("billing", &[("settle", &["0 2 * * *"])]),
+    );
     env.apply(&m).success();
     std::fs::remove_file(env.spec_dir().join("billing.settle.json")).unwrap();
     let row = global_status_of(&env, "billing.settle");
     assert_eq!(states(&row["entries"]), pairs(&[(0, "orphan")]));
-    assert!(row["error"].as_str().unwrap().contains("no spec file"), "{row}");
-    let show = json_of(&env.cmd("show", &["billing.settle", "-o", "json"]).assert().success());
+    assert!(
+        row["error"].as_str().unwrap().contains("no spec file"),
+        "{row}"
+    );
+    let show = json_of(
+        &env.cmd("show", &["billing.settle", "-o", "json"])
+            .assert()
+            .success(),
+    );
     assert_eq!(states(&show["entry_states"]), pairs(&[(0, "orphan")]));
 }
 
@@ -139,7 +166,11 @@ fn prune_without_app_removes_only_the_specs_of_its_own_target() {
     env.cmd("prune", &["--yes", "--crontab-path", other])
         .assert()
         .success();
-    assert!(names_in(&env.spec_dir()).is_empty(), "{:?}", names_in(&env.spec_dir()));
+    assert!(
+        names_in(&env.spec_dir()).is_empty(),
+        "{:?}",
+        names_in(&env.spec_dir())
+    );
 }
 
 #[test]

@@ -120,7 +120,12 @@ fn job_status(
     }
 }
 
-fn from_spec(ctx: &Context, spec: &JobSpec, entries: Vec<EntryStatus>, now: Timestamp) -> JobStatus {
+fn from_spec(
+    ctx: &Context,
+    spec: &JobSpec,
+    entries: Vec<EntryStatus>,
+    now: Timestamp,
+) -> JobStatus {
     let target = ctx.target.describe();
     JobStatus {
         app: spec.app.clone(),

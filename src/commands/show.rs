@@ -47,7 +47,13 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
         .map(|e| entry_view(&ctx, e, now))
         .collect();
     let mut spec = spec_store::find_spec(&ctx.paths.spec_dir, &app, &job)?;
-    let entry_states = states(&ctx.target.describe(), spec.as_ref(), &installed.crontab, &app, &job);
+    let entry_states = states(
+        &ctx.target.describe(),
+        spec.as_ref(),
+        &installed.crontab,
+        &app,
+        &job,
+    );
     if let Some(spec) = &mut spec {
         spec.secret_refs = spec.secret_refs.iter().map(|r| shown_ref(r)).collect();
         spec.job.auth.secret_refs = spec

@@ -22,8 +22,8 @@ use crate::core::fire_time;
 use crate::core::history::{self as core_history, Retention, RunRecord, RunStatus};
 use crate::core::manifest::{Concurrency, ConcurrencyScope};
 use crate::core::schedule::Schedule;
-use crate::core::{scope, spec_check};
 use crate::core::spec::JobSpec;
+use crate::core::{scope, spec_check};
 use crate::error::{Failure, FailureKind, Status};
 use crate::shell::config::{self, DEFAULT_SPEC_DIR};
 use crate::shell::fire::{self, Outcome, Recorder};
@@ -155,7 +155,12 @@ impl Fire<'_> {
     fn run(&self, recorder: &Recorder) -> Outcome {
         let (spec, log) = (self.spec, self.log);
         if let Err(msg) = self.recheck_spec() {
-            return internal_outcome(log, "the spec breaks apply's rules; nothing sent", &msg, "spec");
+            return internal_outcome(
+                log,
+                "the spec breaks apply's rules; nothing sent",
+                &msg,
+                "spec",
+            );
         }
         let resolved = match secrets::resolve(&spec.secret_refs, self.config.env_file.as_deref()) {
             Ok(resolved) => resolved,

@@ -57,7 +57,10 @@ pub struct EntryStatus {
 
 /// The entries of every job in `specs` (keyed by `(app, job)`) and every owned entry or marker of the
 /// crontab, each with its state, sorted by app, job, idx and state.
-pub fn statuses(specs: &BTreeMap<(String, String), JobSpec>, crontab: &Crontab) -> Vec<EntryStatus> {
+pub fn statuses(
+    specs: &BTreeMap<(String, String), JobSpec>,
+    crontab: &Crontab,
+) -> Vec<EntryStatus> {
     let mut out = Vec::new();
     let mut seen: BTreeSet<(String, String, usize)> = BTreeSet::new();
     for block in &crontab.blocks {

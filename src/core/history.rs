@@ -414,7 +414,11 @@ mod tests {
     fn a_tail_summary_estimates_the_count_and_finds_the_last_success() {
         let lines: Vec<String> = (0..10)
             .map(|n| {
-                let status = if n == 7 { RunStatus::Ok } else { RunStatus::Exhausted };
+                let status = if n == 7 {
+                    RunStatus::Ok
+                } else {
+                    RunStatus::Exhausted
+                };
                 record(n, &format!("2026-01-01T00:0{n}:00Z"), status).to_line()
             })
             .collect();
@@ -424,7 +428,10 @@ mod tests {
         let tail = lines[5..].concat();
         let estimated = summarize_tail(&lines[0], &tail, false, text.len() as u64);
         assert!((9..=11).contains(&estimated.lines), "{estimated:?}");
-        assert_eq!(estimated.last_success_fire, Some(ts("2026-01-01T00:07:00Z")));
+        assert_eq!(
+            estimated.last_success_fire,
+            Some(ts("2026-01-01T00:07:00Z"))
+        );
         assert_eq!(estimated.oldest_start, Some(ts("2026-01-01T00:00:00Z")));
     }
 

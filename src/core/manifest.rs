@@ -127,7 +127,6 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Upper bound of `retries.min_seconds` / `retries.max_seconds` (one day).
 pub const MAX_RETRY_SECONDS: u64 = 86_400;
 
-
 /// Parse, validate and normalize manifest bytes. `zone_exists` answers whether an IANA zone name is in
 /// the system tz database (the caller looks it up; the core does no I/O).
 ///
@@ -654,10 +653,11 @@ impl Checker<'_> {
             let fire_set = crate::core::schedule::Schedule::parse(&expr)
                 .ok()
                 .map(|s| s.fire_set());
-            if let Some(first) = fire_set
-                .as_ref()
-                .and_then(|set| fire_sets.iter().position(|known| known.as_ref() == Some(set)))
-            {
+            if let Some(first) = fire_set.as_ref().and_then(|set| {
+                fire_sets
+                    .iter()
+                    .position(|known| known.as_ref() == Some(set))
+            }) {
                 self.report(
                     &p,
                     format!(

@@ -73,11 +73,29 @@ mod tests {
 
     #[test]
     fn query_body_and_literal_placeholders_are_warned_about() {
-        let w = job_warnings(&job("POST", "https://a.example/x?y=1", "", serde_json::json!({})));
+        let w = job_warnings(&job(
+            "POST",
+            "https://a.example/x?y=1",
+            "",
+            serde_json::json!({}),
+        ));
         assert!(w[0].contains("query string"), "{w:?}");
-        let w = job_warnings(&job("GET", "https://a.example/x", "b", serde_json::json!({})));
+        let w = job_warnings(&job(
+            "GET",
+            "https://a.example/x",
+            "b",
+            serde_json::json!({}),
+        ));
         assert!(w[0].contains("GET job has a body"), "{w:?}");
-        assert!(job_warnings(&job("DELETE", "https://a.example/x", "", serde_json::json!({}))).is_empty());
+        assert!(
+            job_warnings(&job(
+                "DELETE",
+                "https://a.example/x",
+                "",
+                serde_json::json!({})
+            ))
+            .is_empty()
+        );
         let w = job_warnings(&job(
             "POST",
             "https://a.example/x",

@@ -45,7 +45,10 @@ pub fn check_header_value(value: &str) -> Result<(), String> {
             value.len()
         ));
     }
-    if let Some(at) = value.bytes().position(|b| b == b'\r' || b == b'\n' || b == 0) {
+    if let Some(at) = value
+        .bytes()
+        .position(|b| b == b'\r' || b == b'\n' || b == 0)
+    {
         return Err(format!(
             "contains CR, LF or NUL (byte {at}), which would split the request; remove them"
         ));
@@ -185,4 +188,3 @@ pub fn is_loopback_host(url: &url::Url) -> bool {
         None => false,
     }
 }
-

@@ -291,18 +291,24 @@ mod tests {
             flag_refs: true,
             ..request(Some("billing"), None)
         };
-        assert!(resolve(&sources, &req).unwrap_err().contains("--secret-ref"));
+        assert!(
+            resolve(&sources, &req)
+                .unwrap_err()
+                .contains("--secret-ref")
+        );
     }
 
     #[test]
     fn sources_are_checked() {
         assert!(check_sources(&[entry("billing", "b", &["env:B"])]).is_ok());
-        let err = check_sources(&[
-            entry("Billing", "", &[]),
-            entry("Billing", "x", &["raw:"]),
-        ])
-        .unwrap_err();
-        for part in ["not an app name", "already declared", "url is empty", "0 references"] {
+        let err = check_sources(&[entry("Billing", "", &[]), entry("Billing", "x", &["raw:"])])
+            .unwrap_err();
+        for part in [
+            "not an app name",
+            "already declared",
+            "url is empty",
+            "0 references",
+        ] {
             assert!(err.contains(part), "{part}: {err}");
         }
     }

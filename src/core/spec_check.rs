@@ -20,11 +20,7 @@ pub struct Rules<'a> {
 }
 
 /// Every reason apply would refuse this spec's job now; empty when it would not.
-pub fn problems(
-    spec: &JobSpec,
-    rules: &Rules,
-    zone_exists: &dyn Fn(&str) -> bool,
-) -> Vec<String> {
+pub fn problems(spec: &JobSpec, rules: &Rules, zone_exists: &dyn Fn(&str) -> bool) -> Vec<String> {
     let job = &spec.job;
     let mut out: Vec<String> = manifest::check_job(&spec.app, job, zone_exists)
         .into_iter()
@@ -33,11 +29,9 @@ pub fn problems(
             format!("job/{at}: {}", issue.message)
         })
         .collect();
-    if let Err(e) = target_checks::check_plain_http(
-        &job.name,
-        &job.request.url,
-        rules.allow_http_hosts,
-    ) {
+    if let Err(e) =
+        target_checks::check_plain_http(&job.name, &job.request.url, rules.allow_http_hosts)
+    {
         out.push(e);
     }
     out.extend(ref_problems(spec, rules.allowed_refs));
@@ -116,8 +110,14 @@ mod tests {
     fn hosts_headers_and_refs_apply_would_refuse_are_found() {
         let allowed = vec!["env:B".to_string()];
         let found = check(&spec("http://evil.example/x", &["env:R"]), Some(&allowed));
-        assert!(found.iter().any(|p| p.contains("allow_http_hosts")), "{found:?}");
-        assert!(found.iter().any(|p| p.contains("env:R is not allowed")), "{found:?}");
+        assert!(
+            found.iter().any(|p| p.contains("allow_http_hosts")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|p| p.contains("env:R is not allowed")),
+            "{found:?}"
+        );
         let found = check(&spec("https://169.254.169.254/x", &["env:B"]), None);
         assert!(found[0].starts_with("job/request/url:"), "{found:?}");
         let mut with_header = spec("https://b.example/x", &["env:B"]);

@@ -454,7 +454,8 @@ mod tests {
 
     #[test]
     fn a_ref_the_operator_did_not_allow_is_named() {
-        let err = effective_refs("j", &["file:/etc/shadow".into()], &["env:A".into()], "F").unwrap_err();
+        let err =
+            effective_refs("j", &["file:/etc/shadow".into()], &["env:A".into()], "F").unwrap_err();
         assert!(
             err[0].contains("file:/etc/shadow") && err[0].contains("job j"),
             "{err:?}"

@@ -298,8 +298,14 @@ mod tests {
         let tail = tail_summary(&path).unwrap();
         assert_eq!(tail.last_success_fire, whole.last_success_fire);
         assert_eq!(tail.oldest_start, whole.oldest_start);
-        assert!(tail.lines.abs_diff(whole.lines) < 200, "{tail:?} vs {whole:?}");
-        assert_eq!(tail_summary(&dir.path().join("none")).unwrap(), history::Summary::default());
+        assert!(
+            tail.lines.abs_diff(whole.lines) < 200,
+            "{tail:?} vs {whole:?}"
+        );
+        assert_eq!(
+            tail_summary(&dir.path().join("none")).unwrap(),
+            history::Summary::default()
+        );
     }
 
     #[test]

@@ -168,7 +168,11 @@ pub struct LoadedManifest {
 
 /// The scope of a source: `--app` or the `manifest_sources` entry whose url it is fixes its app and
 /// refs (a single-app host: the operator refs).
-pub fn scope_for(ctx: &Context, source_arg: &str, app_flag: Option<&str>) -> Result<Scope, Failure> {
+pub fn scope_for(
+    ctx: &Context,
+    source_arg: &str,
+    app_flag: Option<&str>,
+) -> Result<Scope, Failure> {
     source_scope(
         &ctx.manifest_sources,
         &ctx.operator_refs,
@@ -369,10 +373,12 @@ pub fn prune_plan(ctx: &Context, app: Option<&str>) -> Result<(Installed, Plan),
     let specs: BTreeSet<(String, String)> = spec_store::list(ctx.spec_dir())?
         .into_iter()
         .filter(|(a, _)| app.is_none_or(|want| want == a))
-        .filter(|(a, j)| match spec_store::recorded_target(ctx.spec_dir(), a, j) {
-            Some(recorded) => recorded == target,
-            None => app.is_some() || in_crontab.contains(&(a.clone(), j.clone())),
-        })
+        .filter(
+            |(a, j)| match spec_store::recorded_target(ctx.spec_dir(), a, j) {
+                Some(recorded) => recorded == target,
+                None => app.is_some() || in_crontab.contains(&(a.clone(), j.clone())),
+            },
+        )
         .collect();
     let plan = plan::plan_prune(app, &installed.crontab, &specs);
     Ok((installed, plan))

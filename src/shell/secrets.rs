@@ -53,12 +53,12 @@ pub enum Empty {
 }
 
 impl Skipped {
-    /// `env:X is not set` / `file:/k does not exist` / `env:X is empty`.
+    /// `env:X is not set` / `file:/k does not exist` / `env:X resolved to an empty value`.
     pub fn describe(&self) -> String {
         let why = match self.why {
             Empty::Unset => "is not set",
             Empty::Missing => "does not exist",
-            Empty::Blank => "is empty",
+            Empty::Blank => "resolved to an empty value",
         };
         format!("{} {why}", self.reference)
     }
@@ -192,7 +192,10 @@ mod tests {
     fn empty_values_are_skipped_and_reported() {
         let env = env_of(&[("OLD", ""), ("NEW", "n")]);
         let got = resolve_with(&refs(&["env:OLD", "env:NEW"]), &env).unwrap();
-        assert_eq!(got.skipped[0].describe(), "env:OLD is empty");
+        assert_eq!(
+            got.skipped[0].describe(),
+            "env:OLD resolved to an empty value"
+        );
         assert_eq!(got.secrets.len(), 1);
         assert_eq!(got.origins, [1]);
     }
@@ -220,7 +223,11 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let got = resolve(&[format!("file:{}", path.display())], None).unwrap();
         assert_eq!(got.secrets[0].expose(), b"s3cret");
-        assert!(got.warnings[0].contains("readable by every user"), "{:?}", got.warnings);
+        assert!(
+            got.warnings[0].contains("readable by every user"),
+            "{:?}",
+            got.warnings
+        );
         assert!(!got.warnings[0].contains("s3cret"));
     }
 
