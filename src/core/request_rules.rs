@@ -136,6 +136,16 @@ fn compatible_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     })
 }
 
+/// Whether a URL's host is loopback by exact match: `localhost`, 127.0.0.0/8 or `[::1]`.
+pub fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,15 +186,5 @@ mod tests {
                 .unwrap_err()
                 .contains("0x1B at byte 1")
         );
-    }
-}
-
-/// Whether a URL's host is loopback by exact match: `localhost`, 127.0.0.0/8 or `[::1]`.
-pub fn is_loopback_host(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
