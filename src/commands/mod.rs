@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod completion;
+pub mod doctor;
 pub mod drift;
 pub mod global_status;
 pub mod history;
@@ -28,6 +29,7 @@ pub fn dispatch(cli: Cli) -> Result<Status, Failure> {
         Command::Plan(args) => plan::run(global, &args),
         Command::Apply(args) => apply::run(global, &args),
         Command::Drift(args) => drift::run(global, &args),
+        Command::Doctor(args) => doctor::run(global, &args),
         Command::Prune(args) => prune::run(global, &args),
         Command::List(args) => list::run(global, &args),
         Command::Show(args) => show::run(global, &args),

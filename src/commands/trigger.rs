@@ -97,11 +97,12 @@ fn spec_dir_for(global: &GlobalArgs, args: &TriggerArgs) -> Result<PathBuf, Fail
 /// The operator config of this fire: `--config`, else the one apply loaded (recorded in the spec, so a
 /// fire under cron's bare environment finds the same `env_file`), else the usual lookup.
 fn config_for(global: &GlobalArgs, spec: &JobSpec) -> Result<config::Loaded, Failure> {
-    let explicit = global
-        .config
-        .clone()
-        .or_else(|| spec.config.as_ref().map(PathBuf::from));
-    config::load(explicit.as_deref()).map_err(internal)
+    match (&global.config, &spec.config) {
+        (None, Some(recorded)) => {
+            config::load_named(Path::new(recorded), config::ConfigSource::Spec).map_err(internal)
+        }
+        (explicit, _) => config::load(explicit.as_deref()).map_err(internal),
+    }
 }
 
 /// The fire-time gate: `Some((spec, minute))` when the current minute is a fire of schedule `idx` in

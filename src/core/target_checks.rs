@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::core::backoff;
 use crate::core::crontab::EntryLine;
 use crate::core::hash::entry_hash;
 use crate::core::manifest::{self, Concurrency, ConcurrencyScope, Job, Manifest};
@@ -185,6 +186,9 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
     if let Err(e) = check_plain_http(name, &job.request.url, facts.allow_http_hosts) {
         errors.push(e);
     }
+    if let Err(e) = check_fire_bound(job) {
+        errors.push(e);
+    }
     let refs = match effective_refs(
         name,
         &job.auth.secret_refs,
@@ -251,6 +255,7 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
         })
         .collect();
     warnings.extend(global_scope_warning(job));
+    warnings.extend(pile_up_warning(job, &schedules, zone, facts.now));
     warnings.extend(crate::core::manifest_lint::job_warnings(job));
     let spec = spec_file(app, job, refs, facts);
     Ok(JobState {
@@ -300,6 +305,82 @@ fn render_schedule(
         gate,
         report,
     }
+}
+
+/// A fire may last at most `MAX_FIRE_SECONDS` (attempts × timeout + the capped waits between them).
+pub fn check_fire_bound(job: &Job) -> Result<(), String> {
+    let policy = &job.policy;
+    let worst = backoff::worst_case_fire(policy).as_secs();
+    if worst <= backoff::MAX_FIRE_SECONDS {
+        return Ok(());
+    }
+    let attempts = policy.retries.max_attempts;
+    Err(format!(
+        "job {}: one fire can last up to {worst} s ({attempts} attempts × {} s timeout + {} waits of \
+         up to {} s), more than the {} s a fire may take; lower policy.retries.max_attempts, \
+         policy.timeout_seconds or policy.retries.max_seconds",
+        job.name,
+        policy.timeout_seconds,
+        attempts.saturating_sub(1),
+        policy.retries.max_seconds,
+        backoff::MAX_FIRE_SECONDS
+    ))
+}
+
+/// An `Allow` job whose worst-case fire outlasts the shortest interval between its fires: fires can
+/// run on top of each other.
+fn pile_up_warning(
+    job: &Job,
+    schedules: &[Schedule],
+    zone: &TimeZone,
+    now: Timestamp,
+) -> Option<String> {
+    if job.policy.concurrency != Concurrency::Allow {
+        return None;
+    }
+    let worst = backoff::worst_case_fire(&job.policy).as_secs();
+    let gap = shortest_interval(schedules, zone, now)?;
+    (worst > gap).then(|| {
+        format!(
+            "job {}: one fire can last up to {worst} s (attempts × timeout + backoff), longer than \
+             the {gap} s between two of its fires; with concurrency Allow they run on top of each \
+             other: use Forbid or Replace, or lower the retries or the timeout",
+            job.name
+        )
+    })
+}
+
+/// The shortest time between two consecutive fires over all schedules, in the 8 days from `now`
+/// (gaps longer than `MAX_FIRE_SECONDS` never matter, so a week and a day is enough to look at). A
+/// schedule that fires more than `FIRES_LOOKED_AT` times in that window narrows it to its first ones.
+pub fn shortest_interval(schedules: &[Schedule], zone: &TimeZone, now: Timestamp) -> Option<u64> {
+    const FIRES_LOOKED_AT: usize = 2000;
+    let mut end = now.as_second() + 8 * 86_400;
+    let mut fires = Vec::new();
+    for schedule in schedules {
+        let mut after = now;
+        let mut seen = 0;
+        while let Some(next) = schedule.next_after(after, zone) {
+            let at = next.timestamp();
+            if at.as_second() > end {
+                break;
+            }
+            fires.push(at.as_second());
+            after = at;
+            seen += 1;
+            if seen == FIRES_LOOKED_AT {
+                end = at.as_second();
+                break;
+            }
+        }
+    }
+    fires.retain(|&at| at <= end);
+    fires.sort_unstable();
+    fires.dedup();
+    fires
+        .windows(2)
+        .map(|w| u64::try_from(w[1] - w[0]).unwrap_or(u64::MAX))
+        .min()
 }
 
 /// `concurrency_scope: global` has no cross-host lock backend yet: the overlap lock is this host's.
@@ -435,6 +516,22 @@ mod tests {
         ] {
             assert!(!is_safe_path(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_shortest_interval_spans_every_schedule() {
+        let parse = |s: &str| Schedule::parse(s).unwrap();
+        let now: Timestamp = "2026-01-05T00:00:30Z".parse().unwrap();
+        let utc = TimeZone::UTC;
+        assert_eq!(
+            shortest_interval(&[parse("*/5 * * * *")], &utc, now),
+            Some(300)
+        );
+        assert_eq!(
+            shortest_interval(&[parse("0 * * * *"), parse("10 * * * *")], &utc, now),
+            Some(600)
+        );
+        assert_eq!(shortest_interval(&[parse("0 0 1 1 *")], &utc, now), None);
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/cronix";
 pub const DEFAULT_CRONTAB_PATH: &str = "/etc/cron.d/cronix";
 pub const DEFAULT_RUN_AS: &str = "root";
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/cronix/cronix.yaml";
+/// How long apply and prune wait for the apply lock unless the config says otherwise.
+pub const DEFAULT_APPLY_LOCK_WAIT_SECONDS: u64 = 120;
 
 /// The file as written by the operator. Every key is optional; unknown keys are errors.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -38,6 +40,8 @@ pub struct Config {
     pub allow_http_hosts: Vec<String>,
     #[serde(default)]
     pub history: HistoryRetention,
+    /// How long apply and prune wait for another apply's lock before giving up (default 120).
+    pub apply_lock_wait_seconds: Option<u64>,
     /// Each app, its manifest source and the secret refs it may use (DESIGN §6, §7).
     #[serde(default)]
     pub manifest_sources: Vec<ManifestSource>,
@@ -62,57 +66,138 @@ impl Default for HistoryRetention {
     }
 }
 
-/// A loaded config and the file it came from (None: no file found, all defaults).
+/// Why a config file was picked (what `cronix doctor` reports).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// `--config FILE`.
+    Flag,
+    /// `$CRONIX_CONFIG`.
+    Env,
+    /// `~/.cronix/cronix.yaml`.
+    Home,
+    /// `/etc/cronix/cronix.yaml`.
+    System,
+    /// The config apply loaded, recorded in the job's spec file (the shim under cron).
+    Spec,
+    /// No file found: every setting is its default.
+    #[default]
+    Defaults,
+}
+
+impl ConfigSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigSource::Flag => "flag",
+            ConfigSource::Env => "env",
+            ConfigSource::Home => "home",
+            ConfigSource::System => "system",
+            ConfigSource::Spec => "spec",
+            ConfigSource::Defaults => "defaults",
+        }
+    }
+
+    /// How the source is named in messages.
+    fn describe(self) -> &'static str {
+        match self {
+            ConfigSource::Flag => "given with --config",
+            ConfigSource::Env => "named by $CRONIX_CONFIG",
+            ConfigSource::Home => "found in $HOME",
+            ConfigSource::System => "found in /etc/cronix",
+            ConfigSource::Spec => "recorded in the job's spec file by apply",
+            ConfigSource::Defaults => "not found",
+        }
+    }
+}
+
+/// A loaded config, the file it came from (None: no file found, all defaults) and why that file.
 #[derive(Debug, Clone, Default)]
 pub struct Loaded {
     pub config: Config,
     pub path: Option<PathBuf>,
+    pub source: ConfigSource,
 }
 
+/// Largest config file accepted.
+pub const MAX_CONFIG_LEN: u64 = 1024 * 1024;
+
 /// Find and load the config: `--config`, then `$CRONIX_CONFIG`, `~/.cronix/cronix.yaml`,
-/// `/etc/cronix/cronix.yaml` (the first that exists). An explicit `--config` that is missing is an error.
+/// `/etc/cronix/cronix.yaml`. A config named by `--config` or `$CRONIX_CONFIG` must exist; the other
+/// two are used when they exist. Whichever is picked must pass the trust check (owned by root or the
+/// running user, not group/other-writable, not a link): one that fails is refused, never skipped.
 pub fn load(explicit: Option<&Path>) -> Result<Loaded, Failure> {
     if let Some(path) = explicit {
-        return read(path).map(|config| Loaded {
-            config,
-            path: Some(path.to_path_buf()),
-        });
+        return load_named(path, ConfigSource::Flag);
     }
-    for path in candidates() {
-        if path.exists() {
-            let config = read(&path)?;
+    if let Some(env) = std::env::var_os("CRONIX_CONFIG").filter(|v| !v.is_empty()) {
+        return load_named(Path::new(&env), ConfigSource::Env);
+    }
+    let mut found = Vec::new();
+    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        found.push((
+            Path::new(&home).join(".cronix/cronix.yaml"),
+            ConfigSource::Home,
+        ));
+    }
+    found.push((PathBuf::from(SYSTEM_CONFIG_PATH), ConfigSource::System));
+    for (path, source) in found {
+        if let Some(config) = read_checked(&path, source, false)? {
             return Ok(Loaded {
                 config,
                 path: Some(path),
+                source,
             });
         }
     }
     Ok(Loaded::default())
 }
 
-fn candidates() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some(env) = std::env::var_os("CRONIX_CONFIG").filter(|v| !v.is_empty()) {
-        out.push(PathBuf::from(env));
-    }
-    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        out.push(Path::new(&home).join(".cronix/cronix.yaml"));
-    }
-    out.push(PathBuf::from(SYSTEM_CONFIG_PATH));
-    out
+/// Load a config that must exist (`--config`, `$CRONIX_CONFIG`, the one a spec records).
+pub fn load_named(path: &Path, source: ConfigSource) -> Result<Loaded, Failure> {
+    let config = read_checked(path, source, true)?.unwrap_or_default();
+    Ok(Loaded {
+        config,
+        path: Some(path.to_path_buf()),
+        source,
+    })
 }
 
-/// Read and parse one config file. Relative paths inside it are resolved against its directory.
-pub fn read(path: &Path) -> Result<Config, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+/// Read and parse one config file (None when it does not exist and need not). Relative paths inside
+/// it are resolved against its directory.
+fn read_checked(
+    path: &Path,
+    source: ConfigSource,
+    must_exist: bool,
+) -> Result<Option<Config>, Failure> {
+    let refused = |why: String| {
         Failure::invalid(format!(
-            "config {}: cannot read it ({e}); fix the path given with --config or $CRONIX_CONFIG",
-            path.display()
+            "config {} ({}) {why}",
+            path.display(),
+            source.describe()
         ))
-    })?;
-    let config = parse(&text)
-        .map_err(|msg| Failure::invalid(format!("config {}: {msg}", path.display())))?;
-    Ok(config.resolved_against(path.parent().unwrap_or(Path::new("."))))
+    };
+    let bytes = match crate::shell::trusted_path::read_if_exists(path, MAX_CONFIG_LEN) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) if must_exist => {
+            return Err(refused(
+                "does not exist; create it, or fix the path given with --config or $CRONIX_CONFIG"
+                    .to_string(),
+            ));
+        }
+        Ok(None) => return Ok(None),
+        Err(why) => return Err(refused(why)),
+    };
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| refused("is not UTF-8 text; write it as YAML".to_string()))?;
+    let config =
+        parse(text).map_err(|msg| Failure::invalid(format!("config {}: {msg}", path.display())))?;
+    Ok(Some(
+        config.resolved_against(path.parent().unwrap_or(Path::new("."))),
+    ))
+}
+
+/// Read and parse one config file that must exist (checked like every config).
+pub fn read(path: &Path) -> Result<Config, Failure> {
+    load_named(path, ConfigSource::Flag).map(|loaded| loaded.config)
 }
 
 /// Parse config text (strict keys, `version` must be 1 when present).
@@ -121,7 +206,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, manifest_sources")
+        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources")
     })?;
     if let Some(v) = config.version
         && v != 1

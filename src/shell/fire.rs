@@ -142,7 +142,7 @@ impl Recorder {
         let compact = progress.compact.map(|r| (r, Timestamp::now()));
         self.log_outcome(&record);
         if let Err(msg) = history::append(&self.path, &record, compact) {
-            error!(self.log, "cannot record the run in history"; "error" => msg);
+            warn!(self.log, "cannot record the run in history"; "error" => msg);
         }
         true
     }

@@ -43,19 +43,30 @@ pub struct Context {
     pub env_file: Option<PathBuf>,
     /// The operator config file that was loaded (absolute), recorded in spec files for the shim.
     pub config_path: Option<String>,
+    /// How long apply and prune wait for another apply's lock.
+    pub apply_lock_wait: std::time::Duration,
 }
 
 /// Resolve flags over the operator config over the defaults.
 pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failure> {
     let loaded = config::load(global.config.as_deref())?;
+    context_from(&loaded, global, args)
+}
+
+/// `context` over a config already loaded (`doctor` goes on with the defaults when loading failed).
+pub fn context_from(
+    loaded: &config::Loaded,
+    global: &GlobalArgs,
+    args: &TargetArgs,
+) -> Result<Context, Failure> {
     let config_path = loaded.path.as_ref().map(|p| {
         std::path::absolute(p)
             .unwrap_or_else(|_| p.clone())
             .display()
             .to_string()
     });
-    let cfg = loaded.config;
-    let paths = StatePaths::resolve(&args.paths, &cfg);
+    let cfg = &loaded.config;
+    let paths = StatePaths::resolve(&args.paths, cfg);
     let target = match &args.crontab_user {
         Some(user) => Target::User {
             user: user.clone(),
@@ -108,6 +119,10 @@ pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failur
         host_zone,
         host_zone_name,
         config_path,
+        apply_lock_wait: std::time::Duration::from_secs(
+            cfg.apply_lock_wait_seconds
+                .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
+        ),
     })
 }
 
@@ -330,24 +345,22 @@ pub fn plan(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), F
 pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), Failure> {
     let manifest = &loaded.manifest;
     let desired = desired(ctx, loaded)?;
-    let _lock = ctx.target.lock()?;
+    let _lock = ctx.target.lock(ctx.apply_lock_wait)?;
     clean_leftovers(ctx, &[manifest.app.as_str()])?;
     let installed = installed(ctx, Some(&manifest.app))?;
     let plan = plan_against(&manifest.app, &desired, &installed);
     if plan.is_empty() {
         return Ok((plan, desired));
     }
+    let mut journal = audit::open(&ctx.paths.state_dir)?;
     execute(ctx, &installed, &plan)?;
-    audit::append(
-        &ctx.paths.state_dir,
-        &audit_record(
-            ctx,
-            "apply",
-            Some(loaded.source.as_str()),
-            Some(manifest::digest(manifest)),
-            &plan,
-        ),
-    )?;
+    journal.append(&audit_record(
+        ctx,
+        "apply",
+        Some(loaded.source.as_str()),
+        Some(manifest::digest(manifest)),
+        &plan,
+    ))?;
     Ok((plan, desired))
 }
 
@@ -386,18 +399,16 @@ pub fn prune_plan(ctx: &Context, app: Option<&str>) -> Result<(Installed, Plan),
 
 /// Prune under the apply lock, re-planned against what is installed at that moment.
 pub fn prune(ctx: &Context, app: Option<&str>) -> Result<Plan, Failure> {
-    let _lock = ctx.target.lock()?;
+    let _lock = ctx.target.lock(ctx.apply_lock_wait)?;
     let (installed, plan) = prune_plan(ctx, app)?;
     let apps: Vec<&str> = plan.ops.iter().map(|o| o.app.as_str()).collect();
     clean_leftovers(ctx, &apps)?;
     if plan.is_empty() {
         return Ok(plan);
     }
+    let mut journal = audit::open(&ctx.paths.state_dir)?;
     execute(ctx, &installed, &plan)?;
-    audit::append(
-        &ctx.paths.state_dir,
-        &audit_record(ctx, "prune", None, None, &plan),
-    )?;
+    journal.append(&audit_record(ctx, "prune", None, None, &plan))?;
     Ok(plan)
 }
 
