@@ -162,13 +162,8 @@ pub fn check_app(scope: &Scope, manifest_app: &str, shown_source: &str) -> Resul
     match &scope.expected_app {
         Some(expected) if expected != manifest_app => Err(format!(
             "manifest {shown_source} names app {manifest_app:?}, but this source may speak only for \
-             app {expected:?} ({}); nothing was changed. If the source moved, fix manifest_sources \
-             or --app",
-            if scope.refs_from.starts_with("the manifest_sources") {
-                "fixed by manifest_sources or --app"
-            } else {
-                "fixed by --app"
-            }
+             app {expected:?} (fixed by --app or its manifest_sources entry); nothing was changed. \
+             If the source moved, fix manifest_sources or --app"
         )),
         _ => Ok(()),
     }
