@@ -289,18 +289,6 @@ impl Retention {
         });
         too_many || too_old
     }
-
-    /// The records a compaction keeps: not older than the age limit, then the newest `max_runs`.
-    pub fn apply(&self, records: Vec<RunRecord>, now: Timestamp) -> Vec<RunRecord> {
-        let cutoff = self.oldest_allowed(now);
-        let mut kept: Vec<RunRecord> = records
-            .into_iter()
-            .filter(|r| r.started().is_none_or(|t| t >= cutoff))
-            .collect();
-        let drop = kept.len().saturating_sub(self.max_runs);
-        kept.drain(..drop);
-        kept
-    }
 }
 
 #[cfg(test)]
@@ -448,8 +436,8 @@ mod tests {
             record(3, "2026-01-16T00:00:00Z", RunStatus::Ok),
             record(4, "2026-01-17T00:00:00Z", RunStatus::Ok),
         ];
-        let ids: Vec<String> = retention
-            .apply(records, now)
+        let text: String = records.iter().map(RunRecord::to_line).collect();
+        let ids: Vec<String> = parse_lines(&compact_text(&text, &retention, now))
             .into_iter()
             .map(|r| r.run_id)
             .collect();
