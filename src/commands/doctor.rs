@@ -1,7 +1,8 @@
 //! `cronix doctor`: would a fire on this host work? A list of named checks, each ending `ok`, `warn`
 //! or `fail` with one line of detail: the config (which file and why), the target, the cron daemon,
 //! the trigger binary, every path of the trust model (DESIGN §11), every installed job's spec and
-//! secret references as the shim would resolve them under cron, and the tz database.
+//! secret references as the shim would resolve them under cron, the tz database, the host id and the
+//! Redis of `locks.redis`.
 //!
 //! Reads only: it creates, tightens or locks nothing, and never prints a secret value (a reference is
 //! reported as resolving or not). Exit 1 when any check fails (a fire would fail), else 0.
@@ -9,6 +10,7 @@
 //! To add a check, write a function from `&Host` to checks and list it in `CHECKS` (other backends
 //! and lock stores add theirs there).
 
+mod global;
 mod jobs;
 mod paths;
 
@@ -16,6 +18,7 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, Output, TargetArgs};
 use crate::commands::history::plain_table;
+use crate::core::backend_kind::BackendKind;
 use crate::error::{Failure, Status};
 use crate::shell::config::{self, ConfigSource, Loaded};
 use crate::shell::reconcile::{self, Context};
@@ -95,6 +98,7 @@ const CHECKS: &[CheckFn] = &[
     paths::path_checks,
     jobs::job_checks,
     jobs::tz_check,
+    global::global_checks,
 ];
 
 #[derive(Serialize)]
@@ -106,7 +110,12 @@ struct DoctorDoc {
 pub fn run(global: &GlobalArgs, args: &TargetArgs) -> Result<Status, Failure> {
     let loaded = config::load(global.config.as_deref());
     let fallback = Loaded::default();
-    let ctx = reconcile::context_from(loaded.as_ref().unwrap_or(&fallback), global, args);
+    let ctx = reconcile::context_from(
+        loaded.as_ref().unwrap_or(&fallback),
+        global,
+        args,
+        BackendKind::default(),
+    );
     let host = Host {
         global,
         loaded,

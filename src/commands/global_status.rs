@@ -5,6 +5,8 @@
 //!
 //! Reads only. A spec file that does not parse is listed with the reason instead of hiding it; a spec
 //! recorded for another target is listed without entry states (its entries are not in this one).
+//! Jobs with `concurrency_scope: global` also show their Redis state (lease holder, newest claimed
+//! instant); Redis is contacted only when such a job exists.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -12,15 +14,18 @@ use std::path::Path;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, Output, TargetArgs};
+use crate::cli::{GlobalArgs, ListArgs, Output};
 use crate::commands::history::plain_table;
 use crate::core::entry_status::{self, EntryStatus};
+use crate::core::global_lock::Claim;
 use crate::core::history::{self, RunRecord};
+use crate::core::manifest::ConcurrencyScope;
 use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
 use crate::error::{Failure, Status};
+use crate::shell::config::{self, Config};
 use crate::shell::reconcile::{self, Context};
-use crate::shell::{history as history_file, spec_store, tz};
+use crate::shell::{global_lock, history as history_file, spec_store, tz};
 
 /// One row of the status (the `-o json` shape).
 #[derive(Debug, Serialize)]
@@ -39,10 +44,63 @@ pub struct JobStatus {
     /// The target the spec was applied to, when it is not this one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub other_target: Option<String>,
+    /// `concurrency_scope: global` jobs: their state in Redis; `null` for host-scope jobs.
+    pub global: Option<GlobalView>,
 }
 
-pub fn run(global: &GlobalArgs, args: &TargetArgs) -> Result<Status, Failure> {
-    let ctx = reconcile::context(global, args)?;
+/// A global-scope job's state in Redis, or why it could not be read.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GlobalView {
+    pub holder: Option<global_lock::Holder>,
+    pub last_claim: Option<Claim>,
+    pub error: Option<String>,
+}
+
+impl GlobalView {
+    fn failed(message: String) -> GlobalView {
+        GlobalView {
+            error: Some(message),
+            ..GlobalView::default()
+        }
+    }
+}
+
+/// The global view of `spec`'s job, when it has global scope.
+pub fn global_view(
+    spec: &JobSpec,
+    redis: &mut Option<Result<global_lock::Redis, String>>,
+    config: &Config,
+) -> Option<GlobalView> {
+    if spec.job.policy.concurrency_scope != ConcurrencyScope::Global {
+        return None;
+    }
+    let Some(settings) = &config.locks.redis else {
+        return Some(GlobalView::failed(
+            "the config has no locks.redis; global-scope fires exit 3".into(),
+        ));
+    };
+    let conn = redis.get_or_insert_with(|| {
+        global_lock::connect(settings, config.env_file.as_deref())
+            .map_err(|e| e.message().to_string())
+    });
+    Some(match conn {
+        Ok(conn) => match conn.status(&spec.app, &spec.job.name) {
+            Ok(status) => GlobalView {
+                holder: status.holder,
+                last_claim: status.last_claim,
+                error: None,
+            },
+            Err(e) => GlobalView::failed(e.message().to_string()),
+        },
+        Err(e) => GlobalView::failed(e.clone()),
+    })
+}
+
+pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<Status, Failure> {
+    let backend = args.backend().map_err(Failure::usage)?;
+    let loaded = config::load(global.config.as_deref())?;
+    let ctx = reconcile::context_from(&loaded, global, &args.target, backend)?;
+    let mut redis = None;
     let installed = reconcile::installed(&ctx, None)?;
     let now = Timestamp::now();
     let jobs = spec_store::list(&ctx.paths.spec_dir)?;
@@ -84,7 +142,11 @@ pub fn run(global: &GlobalArgs, args: &TargetArgs) -> Result<Status, Failure> {
         .into_iter()
         .map(|(key, spec)| {
             let entries = by_job.remove(&key).unwrap_or_default();
-            job_status(&ctx, key, spec, entries, now)
+            let mut row = job_status(&ctx, key, spec.clone(), entries, now);
+            if let Ok(spec) = &spec {
+                row.global = global_view(spec, &mut redis, &loaded.config);
+            }
+            row
         })
         .collect();
     match global.output {
@@ -116,6 +178,7 @@ fn job_status(
             next_fire: None,
             error: Some(error),
             other_target: None,
+            global: None,
         },
     }
 }
@@ -137,6 +200,7 @@ fn from_spec(
         next_fire: next_fire(spec, now).map(|t| format!("{t:.0}")),
         error: None,
         other_target: spec.target.clone().filter(|t| *t != target),
+        global: None,
     }
 }
 
@@ -190,6 +254,7 @@ fn print_table(rows: &[JobStatus], spec_dir: &Path) {
         "LAST RUN",
         "LAST STATUS",
         "NEXT FIRE",
+        "GLOBAL",
     ]);
     for row in rows {
         let dash = || "-".to_string();
@@ -206,7 +271,31 @@ fn print_table(rows: &[JobStatus], spec_dir: &Path) {
             last_run,
             last_status,
             row.next_fire.clone().unwrap_or_else(dash),
+            row.global.as_ref().map_or_else(dash, GlobalView::describe),
         ]);
     }
     println!("{}", table.trim_fmt());
+}
+
+impl GlobalView {
+    /// One line for tables: the holder (host, run, since) and the newest claimed instant.
+    pub fn describe(&self) -> String {
+        if let Some(error) = &self.error {
+            return format!("unknown: {error}");
+        }
+        let holder = match &self.holder {
+            Some(h) => format!("held by {} (run {}) since {}", h.host_id, h.run_id, h.since),
+            None => "free".to_string(),
+        };
+        let last = match &self.last_claim {
+            Some(c) => {
+                let at = Timestamp::from_second(c.fire_time)
+                    .map(|t| format!("{t:.0}"))
+                    .unwrap_or_else(|_| c.fire_time.to_string());
+                format!("last claimed {at} by {}", c.host_id)
+            }
+            None => "nothing claimed yet".to_string(),
+        };
+        format!("{holder}; {last}")
+    }
 }

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::cli::{GlobalArgs, Output, ValidateArgs};
 use crate::core::manifest::{self, Issue, Manifest};
+use crate::core::schedule::Schedule;
 use crate::core::{manifest_lint, scope};
 use crate::error::{Failure, Status};
 use crate::shell::{config, reconcile, source, tz};
@@ -55,17 +56,37 @@ fn print_canonical(manifest: &Manifest) -> Result<Status, Failure> {
     Ok(Status::OK)
 }
 
+/// Schedules that parse but read differently than they look (a step past its field's range), per job.
+fn schedule_notes(manifest: &Manifest) -> Vec<String> {
+    manifest
+        .jobs
+        .iter()
+        .flat_map(|job| {
+            job.schedules
+                .iter()
+                .filter_map(|s| Schedule::parse(s).ok())
+                .flat_map(|s| s.notes())
+                .map(move |note| format!("job {}: {note}", job.name))
+        })
+        .collect()
+}
+
 fn print_valid(output: Output, source: &str, manifest: &Manifest) -> Result<Status, Failure> {
     let entries: usize = manifest.jobs.iter().map(|j| j.schedules.len()).sum();
     let digest = manifest::digest(manifest);
-    let warnings = manifest_lint::reference_sdk_warnings(manifest);
-    reconcile::warn(&warnings);
+    let mut notes = schedule_notes(manifest);
+    notes.extend(manifest_lint::reference_sdk_warnings(manifest));
+    if output == Output::Table {
+        reconcile::warn(&notes);
+    }
     match output {
-        Output::Json => println!(
-            "{}",
-            json!({"valid": true, "app": manifest.app, "jobs": manifest.jobs.len(), "entries": entries,
-                   "digest": digest, "warnings": warnings})
-        ),
+        Output::Json => {
+            let mut doc = json!({"valid": true, "app": manifest.app, "jobs": manifest.jobs.len(), "entries": entries, "digest": digest});
+            if !notes.is_empty() {
+                doc["warnings"] = json!(notes);
+            }
+            println!("{doc}")
+        }
         Output::Table => println!(
             "{source}: valid — app {}, {} job{}, {entries} crontab entr{} (sha256 {digest})",
             manifest.app,

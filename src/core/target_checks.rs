@@ -47,6 +47,8 @@ pub struct TargetFacts<'a> {
     pub config_path: Option<&'a str>,
     /// The target as `Target::describe` names it (recorded in spec files for prune).
     pub target: String,
+    /// Whether the config has `locks.redis` (what `concurrency_scope: global` needs).
+    pub global_lock: bool,
 }
 
 /// The desired state of one app on one target.
@@ -186,6 +188,7 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
     if let Err(e) = check_plain_http(name, &job.request.url, facts.allow_http_hosts) {
         errors.push(e);
     }
+    errors.extend(global_scope_error(job, facts.global_lock));
     if let Err(e) = check_fire_bound(job) {
         errors.push(e);
     }
@@ -254,7 +257,6 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
             )
         })
         .collect();
-    warnings.extend(global_scope_warning(job));
     warnings.extend(pile_up_warning(job, &schedules, zone, facts.now));
     warnings.extend(crate::core::manifest_lint::job_warnings(job));
     let spec = spec_file(app, job, refs, facts);
@@ -305,6 +307,19 @@ fn render_schedule(
         gate,
         report,
     }
+}
+
+/// `concurrency_scope: global` claims instants and takes leases in Redis: without `locks.redis`
+/// in the config the job could not run as declared.
+fn global_scope_error(job: &Job, global_lock: bool) -> Option<String> {
+    (job.policy.concurrency_scope == ConcurrencyScope::Global && !global_lock).then(|| {
+        format!(
+            "job {}: policy.concurrency_scope is global, but the operator config has no \
+             locks.redis; add locks.redis (addr, on_unavailable; see docs/fleet.md) to the config, \
+             or use concurrency_scope host",
+            job.name
+        )
+    })
 }
 
 /// A fire may last at most `MAX_FIRE_SECONDS` (attempts × timeout + the capped waits between them).
@@ -381,20 +396,6 @@ pub fn shortest_interval(schedules: &[Schedule], zone: &TimeZone, now: Timestamp
         .windows(2)
         .map(|w| u64::try_from(w[1] - w[0]).unwrap_or(u64::MAX))
         .min()
-}
-
-/// `concurrency_scope: global` has no cross-host lock backend yet: the overlap lock is this host's.
-fn global_scope_warning(job: &Job) -> Option<String> {
-    let policy = &job.policy;
-    (policy.concurrency_scope == ConcurrencyScope::Global
-        && policy.concurrency != Concurrency::Allow)
-        .then(|| {
-            format!(
-                "job {}: concurrency_scope global is enforced per host for now (no cross-host lock \
-                 backend yet); run the job's crontab on one host if it must never overlap",
-                job.name
-            )
-        })
 }
 
 /// The spec file bytes: pretty JSON with a final newline; 0600 when a `raw:` reference is inside.

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::cli::{CrontabFormat, LogLevel, PathArgs};
+use crate::core::global_lock;
 use crate::core::scope::{self, ManifestSource};
+use crate::core::secret::SecretRef;
 use crate::error::Failure;
 
 pub const DEFAULT_SPEC_DIR: &str = "/etc/cronix/jobs";
@@ -45,6 +47,56 @@ pub struct Config {
     /// Each app, its manifest source and the secret refs it may use (DESIGN §6, §7).
     #[serde(default)]
     pub manifest_sources: Vec<ManifestSource>,
+    /// What names this host in logs, history and global locks (default: the host name).
+    pub host_id: Option<String>,
+    #[serde(default)]
+    pub locks: Locks,
+}
+
+/// Lock backends beyond this host's flock.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Locks {
+    /// The Redis that `concurrency_scope: global` jobs claim instants and take leases in.
+    pub redis: Option<RedisLock>,
+}
+
+/// `locks.redis`: where the cluster-wide claims and leases live.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisLock {
+    /// `host:port`, or a `redis://` / `rediss://` URL (no credentials in it).
+    pub addr: String,
+    pub db: Option<i64>,
+    pub username: Option<String>,
+    /// A secret reference (`env:NAME`, `file:/path`), never the password itself.
+    pub password_ref: Option<String>,
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+    #[serde(default)]
+    pub on_unavailable: OnUnavailable,
+    /// Connect and per-command timeout, milliseconds.
+    #[serde(default = "default_redis_timeout")]
+    pub timeout_ms: u64,
+}
+
+/// What a global-scope fire does when Redis cannot be reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnavailable {
+    /// Send nothing, exit 3: no double delivery is ever possible.
+    #[default]
+    Fail,
+    /// Fall back to this host's lock, with a warning in the log and history.
+    Host,
+}
+
+fn default_key_prefix() -> String {
+    global_lock::DEFAULT_KEY_PREFIX.to_string()
+}
+
+fn default_redis_timeout() -> u64 {
+    global_lock::DEFAULT_TIMEOUT_MS
 }
 
 /// How much run history the shim keeps per job.
@@ -206,7 +258,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources")
+        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks")
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -224,7 +276,53 @@ pub fn parse(text: &str) -> Result<Config, String> {
         );
     }
     scope::check_sources(&config.manifest_sources)?;
+    if let Some(id) = &config.host_id {
+        global_lock::check_host_id(id)?;
+    }
+    if let Some(redis) = &config.locks.redis {
+        check_redis(redis).map_err(|e| format!("locks.redis: {e}"))?;
+    }
     Ok(config)
+}
+
+fn check_redis(redis: &RedisLock) -> Result<(), String> {
+    let endpoint = global_lock::parse_endpoint(&redis.addr)?;
+    if let (Some(_), Some(_)) = (endpoint.db, redis.db) {
+        return Err("the db is given twice (in addr's path and in db); keep one".into());
+    }
+    if redis.db.is_some_and(|db| !(0..=1_000_000).contains(&db)) {
+        return Err("db must be a database number, 0 or more".into());
+    }
+    global_lock::check_key_prefix(&redis.key_prefix)?;
+    if !(50..=10_000).contains(&redis.timeout_ms) {
+        return Err(format!(
+            "timeout_ms {} is out of range; use 50..10000 (a fire must never hang on Redis)",
+            redis.timeout_ms
+        ));
+    }
+    if let Some(name) = &redis.username
+        && (name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err("username must be printable characters without spaces".into());
+    }
+    if let Some(reference) = &redis.password_ref {
+        check_password_ref(reference)?;
+    }
+    Ok(())
+}
+
+/// `password_ref` is a reference with an explicit scheme; a bare word (which would be read as an
+/// environment variable name, and is likely the password itself) and `raw:` literals are refused.
+fn check_password_ref(reference: &str) -> Result<(), String> {
+    let parsed = SecretRef::parse(reference).map_err(|e| format!("password_ref: {e}"))?;
+    if parsed.is_raw() || !reference.contains(':') {
+        return Err(
+            "password_ref must be a secret reference such as env:REDIS_PASSWORD or \
+             file:/etc/cronix/redis.pass, never the password itself"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 impl Config {
@@ -314,6 +412,45 @@ impl StatePaths {
     }
 }
 
+/// Where `cronix init` writes: `--config`, else `$CRONIX_CONFIG`, else `~/.cronix/cronix.yaml`, else
+/// (no `HOME`) the system path.
+pub fn init_path(explicit: Option<&Path>) -> PathBuf {
+    if let Some(path) = explicit {
+        return path.to_path_buf();
+    }
+    if let Some(env) = std::env::var_os("CRONIX_CONFIG").filter(|v| !v.is_empty()) {
+        return PathBuf::from(env);
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => Path::new(&home).join(".cronix/cronix.yaml"),
+        None => PathBuf::from(SYSTEM_CONFIG_PATH),
+    }
+}
+
+/// Write a new config file: missing directories 0755, the file 0600 (also when it replaces one),
+/// atomically. An existing file is refused unless `force`.
+pub fn write_scaffold(path: &Path, text: &str, force: bool) -> Result<(), Failure> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(Failure::invalid(format!(
+            "config {}: already exists, nothing was written; edit it, or give --force to replace it",
+            path.display()
+        )));
+    }
+    let fail = |what: &str, e: std::io::Error| {
+        Failure::invalid(format!("config {}: cannot {what} ({e})", path.display()))
+    };
+    let dir = crate::shell::atomic::parent_of(path);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .map_err(|e| fail("create its directory", e))?;
+    crate::shell::atomic::write(path, text.as_bytes(), 0o600).map_err(|e| fail("write it", e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| fail("set its mode to 0600", e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,5 +518,40 @@ mod tests {
             .unwrap()
             .resolved_against(Path::new("/etc/x"));
         assert_eq!(config.spec_dir, Some(PathBuf::from("/etc/x/demo/jobs")));
+    }
+
+    #[test]
+    fn locks_redis_has_safe_defaults() {
+        let config = parse("host_id: web-1\nlocks:\n  redis:\n    addr: 127.0.0.1:6379\n").unwrap();
+        let redis = config.locks.redis.unwrap();
+        assert_eq!(config.host_id.as_deref(), Some("web-1"));
+        assert_eq!(redis.key_prefix, "cronix:");
+        assert_eq!(redis.on_unavailable, OnUnavailable::Fail);
+        assert_eq!(redis.timeout_ms, global_lock::DEFAULT_TIMEOUT_MS);
+    }
+
+    #[test]
+    fn a_redis_password_must_be_a_reference() {
+        let with = |extra: &str| parse(&format!("locks:\n  redis:\n    addr: h:1\n    {extra}\n"));
+        assert!(with("password_ref: env:REDIS_PASSWORD").is_ok());
+        assert!(with("password_ref: file:/etc/cronix/redis.pass").is_ok());
+        for bad in ["password_ref: hunter2", "password_ref: raw:hunter2"] {
+            let err = with(bad).unwrap_err();
+            assert!(err.contains("never the password itself"), "{err}");
+            assert!(!err.contains("hunter2"), "the value is not echoed: {err}");
+        }
+        let err = parse("locks:\n  redis:\n    addr: redis://u:hunter2@h:1\n").unwrap_err();
+        assert!(
+            err.contains("password_ref") && !err.contains("hunter2"),
+            "{err}"
+        );
+        assert!(with("passwd: x").unwrap_err().contains("passwd"));
+        assert!(with("on_unavailable: maybe").is_err());
+        assert!(
+            with("timeout_ms: 60000")
+                .unwrap_err()
+                .contains("timeout_ms")
+        );
+        assert!(parse("host_id: a b\n").unwrap_err().contains("host_id"));
     }
 }

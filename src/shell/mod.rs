@@ -1,5 +1,6 @@
 //! The effects shell: files, processes, HTTP, locks and the clock around the pure core.
 
+pub mod adopt;
 pub mod atomic;
 pub mod audit;
 pub mod clock;
@@ -7,7 +8,10 @@ pub mod config;
 pub mod crontab_target;
 pub mod env_file;
 pub mod fire;
+pub mod global_fire;
+pub mod global_lock;
 pub mod history;
+pub mod host;
 pub mod http;
 pub mod lock;
 pub mod logging;
