@@ -549,7 +549,7 @@ mod tests {
             max_age_days: 10,
         };
         let now = ts("2026-01-20T00:00:00Z");
-        let records = vec![
+        let records = [
             record(1, "2026-01-01T00:00:00Z", RunStatus::Ok),
             record(2, "2026-01-15T00:00:00Z", RunStatus::Ok),
             record(3, "2026-01-16T00:00:00Z", RunStatus::Ok),
