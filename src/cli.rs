@@ -110,8 +110,11 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Manifest source: file path, file://, https:// or loopback http:// URL (fetches are signed with --secret-ref)
+    /// Manifest source: file path, file://, https:// or loopback http:// URL (fetches are signed with the app's refs)
     pub source: String,
+    /// The app the manifest must name (default: the config's manifest_sources entry of the source)
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
     /// Print the canonical bytes of the normalized manifest instead of a summary
     #[arg(long)]
     pub canonical: bool,
@@ -172,6 +175,10 @@ pub struct ReconcileArgs {
     /// Manifest source: file path, file://, https:// or loopback http:// URL
     #[arg(long, value_name = "SOURCE")]
     pub manifest: String,
+    /// The app the manifest must name (default: the config's manifest_sources entry of the source);
+    /// with manifest_sources its refs are that entry's
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
 }

@@ -72,7 +72,7 @@ fn compute(
             .collect();
         reconcile::refuse_on(ctx, &missing)?;
     }
-    let desired = reconcile::desired(ctx, manifest)?;
+    let desired = reconcile::desired(ctx, loaded)?;
     let outcome = adopt::pair(&installed.crontab, app, job, &desired.entries);
     let plan = match &outcome {
         Outcome::Adopt(pairings) => {

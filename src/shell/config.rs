@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::cli::{CrontabFormat, LogLevel, PathArgs};
 use crate::core::global_lock;
+use crate::core::scope::{self, ManifestSource};
 use crate::core::secret::SecretRef;
 use crate::error::Failure;
 
@@ -43,6 +44,9 @@ pub struct Config {
     pub history: HistoryRetention,
     /// How long apply and prune wait for another apply's lock before giving up (default 120).
     pub apply_lock_wait_seconds: Option<u64>,
+    /// Each app, its manifest source and the secret refs it may use (DESIGN §6, §7).
+    #[serde(default)]
+    pub manifest_sources: Vec<ManifestSource>,
     /// What names this host in logs, history and global locks (default: the host name).
     pub host_id: Option<String>,
     #[serde(default)]
@@ -254,7 +258,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, host_id, locks")
+        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks")
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -264,6 +268,14 @@ pub fn parse(text: &str) -> Result<Config, String> {
     if config.history.max_runs == 0 {
         return Err("history.max_runs must be at least 1".into());
     }
+    if config.history.max_age_days == 0 {
+        return Err(
+            "history.max_age_days must be at least 1 (0 would drop every run at once); remove the key \
+             for the default of 90"
+                .into(),
+        );
+    }
+    scope::check_sources(&config.manifest_sources)?;
     if let Some(id) = &config.host_id {
         global_lock::check_host_id(id)?;
     }
@@ -331,6 +343,14 @@ impl Config {
         {
             if p.is_relative() {
                 *p = lexically_normal(&base.join(&*p));
+            }
+        }
+        for source in &mut self.manifest_sources {
+            let plain_path = !source.url.contains("://") && !source.url.starts_with("file:");
+            if plain_path && Path::new(&source.url).is_relative() {
+                source.url = lexically_normal(&base.join(&source.url))
+                    .display()
+                    .to_string();
             }
         }
         self
@@ -444,6 +464,31 @@ mod tests {
     #[test]
     fn empty_file_is_all_defaults() {
         assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn max_age_days_zero_is_refused() {
+        let err = parse("history:\n  max_age_days: 0\n").unwrap_err();
+        assert!(err.contains("max_age_days must be at least 1"), "{err}");
+    }
+
+    #[test]
+    fn manifest_sources_are_strict_and_checked() {
+        let config = parse(
+            "manifest_sources:\n  - app: billing\n    url: https://b.example/m\n    secret_refs: [env:B]\n",
+        )
+        .unwrap();
+        assert_eq!(config.manifest_sources[0].app, "billing");
+        assert!(
+            parse("manifest_sources:\n  - app: billing\n    url: x\n    secret_refs: [env:B]\n    extra: 1\n")
+                .unwrap_err()
+                .contains("extra")
+        );
+        assert!(
+            parse("manifest_sources:\n  - app: billing\n    url: x\n    secret_refs: []\n")
+                .unwrap_err()
+                .contains("secret_refs")
+        );
     }
 
     #[test]

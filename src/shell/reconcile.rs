@@ -16,6 +16,7 @@ use crate::core::crontab::{self, Crontab};
 use crate::core::manifest::{self, Manifest};
 use crate::core::plan::{self, Action, Plan, SpecFile};
 use crate::core::schedule::Schedule;
+use crate::core::scope::{self, ManifestSource, Scope};
 use crate::core::target_checks::{self, Desired, TargetFacts};
 use crate::error::Failure;
 use crate::shell::config::{self, StatePaths};
@@ -32,13 +33,18 @@ pub struct Context {
     pub run_as: Option<String>,
     pub trigger_bin: String,
     pub paths: StatePaths,
+    /// The refs of a single-app host: `--secret-ref`, else the config's `secret_refs`.
     pub operator_refs: Vec<String>,
+    /// Whether `--secret-ref` was given.
+    pub flag_refs: bool,
+    /// The config's `manifest_sources`: each app, its source and its refs.
+    pub manifest_sources: Vec<ManifestSource>,
     pub allow_http_hosts: Vec<String>,
     /// The zone cron fires in.
     pub host_zone: jiff::tz::TimeZone,
     pub host_zone_name: String,
-    /// How an HTTPS manifest fetch is signed.
-    pub fetch_auth: source::FetchAuth,
+    /// The env file that resolves `env:` refs when a fetch is signed.
+    pub env_file: Option<PathBuf>,
     /// The operator config file that was loaded (absolute), recorded in spec files for the shim.
     pub config_path: Option<String>,
     /// Whether the config has `locks.redis` (global-scope jobs need it).
@@ -117,12 +123,11 @@ pub fn context_from(
         run_as,
         trigger_bin: path_text("trigger binary", "--trigger-bin", &trigger_bin)?,
         paths,
-        operator_refs: operator_refs.clone(),
+        operator_refs,
+        flag_refs: !global.secret_refs.is_empty(),
+        manifest_sources: cfg.manifest_sources.clone(),
         allow_http_hosts: cfg.allow_http_hosts.clone(),
-        fetch_auth: source::FetchAuth {
-            secret_refs: operator_refs.clone(),
-            env_file: cfg.env_file.clone(),
-        },
+        env_file: cfg.env_file.clone(),
         host_zone,
         host_zone_name,
         config_path,
@@ -150,6 +155,7 @@ impl Context {
 
     fn facts<'a>(
         &'a self,
+        scope: &'a Scope,
         dirs: &'a [String; 3],
         job_zones: &'a BTreeMap<String, jiff::tz::TimeZone>,
     ) -> TargetFacts<'a> {
@@ -163,9 +169,11 @@ impl Context {
             host_tz: &self.host_zone,
             job_zones,
             now: jiff::Timestamp::now(),
-            operator_refs: &self.operator_refs,
+            allowed_refs: &scope.allowed_refs,
+            refs_from: &scope.refs_from,
             allow_http_hosts: &self.allow_http_hosts,
             config_path: self.config_path.as_deref(),
+            target: self.target.describe(),
             global_lock: self.global_lock,
         }
     }
@@ -179,43 +187,90 @@ impl Context {
     }
 }
 
-/// A parsed manifest and where it came from.
+/// A parsed manifest, where it came from, and the scope fixed for its source.
 #[derive(Debug, Clone)]
 pub struct LoadedManifest {
     pub source: String,
     pub manifest: Manifest,
+    pub scope: Scope,
 }
 
-/// Read and parse the manifest; every problem is listed with its JSON path.
-pub fn load_manifest(ctx: &Context, source_arg: &str) -> Result<LoadedManifest, Failure> {
-    let bytes = source::load(source_arg, &ctx.fetch_auth)?;
+/// The scope of a source: `--app` or the `manifest_sources` entry whose url it is fixes its app and
+/// refs (a single-app host: the operator refs).
+pub fn scope_for(
+    ctx: &Context,
+    source_arg: &str,
+    app_flag: Option<&str>,
+) -> Result<Scope, Failure> {
+    source_scope(
+        &ctx.manifest_sources,
+        &ctx.operator_refs,
+        (ctx.flag_refs, true),
+        source_arg,
+        app_flag,
+    )
+}
+
+/// `scope_for` from the config's pieces (for `validate`, which has no target and, as a linter, reads
+/// an undeclared source too: `require_declared` false).
+pub fn source_scope(
+    sources: &[ManifestSource],
+    operator_refs: &[String],
+    (flag_refs, require_declared): (bool, bool),
+    source_arg: &str,
+    app_flag: Option<&str>,
+) -> Result<Scope, Failure> {
+    let shown = source::shown(source_arg);
+    let wanted = source::identity(source_arg);
+    let matched = sources
+        .iter()
+        .position(|s| wanted.is_some() && source::identity(&s.url) == wanted);
+    scope::resolve(
+        sources,
+        &scope::Request {
+            app_flag,
+            shown_source: &shown,
+            matched,
+            operator_refs,
+            flag_refs,
+            require_declared,
+        },
+    )
+    .map_err(Failure::invalid)
+}
+
+/// Fix the source's scope, read the manifest (an HTTP fetch signed with the app's refs) and parse it;
+/// every problem is listed with its JSON path; a manifest naming another app is refused.
+pub fn load_manifest(
+    ctx: &Context,
+    source_arg: &str,
+    app_flag: Option<&str>,
+) -> Result<LoadedManifest, Failure> {
+    let scope = scope_for(ctx, source_arg, app_flag)?;
+    let shown = source::shown(source_arg);
+    let auth = source::FetchAuth {
+        secret_refs: scope.allowed_refs.clone(),
+        env_file: ctx.env_file.clone(),
+    };
+    let bytes = source::load(source_arg, &auth)?;
     let manifest = manifest::parse(&bytes, &tz::zone_exists).map_err(|issues| {
-        let lines: Vec<String> = issues
-            .iter()
-            .map(|i| {
-                let at = if i.path.is_empty() {
-                    "(top level)"
-                } else {
-                    &i.path
-                };
-                format!("  {at}: {}", i.message)
-            })
-            .collect();
         Failure::invalid(format!(
-            "manifest {source_arg}: invalid ({} problem{}), nothing was changed:\n{}",
-            issues.len(),
-            if issues.len() == 1 { "" } else { "s" },
-            lines.join("\n")
+            "manifest {shown}: invalid ({}), nothing was changed:\n{}",
+            manifest::problem_count(issues.len()),
+            manifest::issue_lines(&issues).join("\n")
         ))
     })?;
+    scope::check_app(&scope, &manifest.app, &shown).map_err(Failure::invalid)?;
     Ok(LoadedManifest {
         source: source_arg.to_string(),
         manifest,
+        scope,
     })
 }
 
 /// Check the manifest against the target and derive the desired entries and spec files.
-pub fn desired(ctx: &Context, manifest: &Manifest) -> Result<Desired, Failure> {
+pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failure> {
+    let manifest = &loaded.manifest;
     let mut errors = Vec::new();
     let user = match &ctx.target {
         Target::User { user, .. } => Some(user.as_str()),
@@ -236,10 +291,18 @@ pub fn desired(ctx: &Context, manifest: &Manifest) -> Result<Desired, Failure> {
         .iter()
         .filter_map(|job| Some((job.timezone.clone(), tz::zone(&job.timezone)?)))
         .collect();
-    match target_checks::desired_state(manifest, &ctx.facts(&dirs, &job_zones)) {
+    match target_checks::desired_state(manifest, &ctx.facts(&loaded.scope, &dirs, &job_zones)) {
         Ok(desired) if errors.is_empty() => return Ok(desired),
         Ok(_) => {}
         Err(found) => errors.extend(found),
+    }
+    let total = errors.len();
+    errors.truncate(manifest::MAX_REPORTED_PROBLEMS);
+    if total > errors.len() {
+        errors.push(format!(
+            "… and {} more problem(s) not shown",
+            total - errors.len()
+        ));
     }
     Err(Failure::invalid(format!(
         "app {} cannot be applied to {}, nothing was changed:\n  {}",
@@ -283,8 +346,9 @@ fn plan_against(app: &str, desired: &Desired, installed: &Installed) -> Plan {
 
 /// The plan for a manifest (read only, no lock) and the desired state it came from (warnings and
 /// time-zone reports to show).
-pub fn plan(ctx: &Context, manifest: &Manifest) -> Result<(Plan, Desired), Failure> {
-    let mut desired = desired(ctx, manifest)?;
+pub fn plan(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), Failure> {
+    let manifest = &loaded.manifest;
+    let mut desired = desired(ctx, loaded)?;
     let installed = installed(ctx, Some(&manifest.app))?;
     let findings = crontab_guards(ctx, manifest, &installed);
     desired.warnings.extend(
@@ -326,7 +390,7 @@ pub fn refuse_on(ctx: &Context, findings: &[Finding]) -> Result<(), Failure> {
 /// executed and the desired state (warnings and time-zone reports to show).
 pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), Failure> {
     let manifest = &loaded.manifest;
-    let desired = desired(ctx, manifest)?;
+    let desired = desired(ctx, loaded)?;
     let _lock = ctx.target.lock(ctx.apply_lock_wait)?;
     clean_leftovers(ctx, &[manifest.app.as_str()])?;
     let installed = installed(ctx, Some(&manifest.app))?;
@@ -347,14 +411,34 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
     Ok((plan, desired))
 }
 
-/// The plan that removes owned entries (of `app` only, when given) and spec files: the app's, or
-/// without `--app` every spec file in the spec dir (including those a crashed prune left behind after
-/// their entries were gone).
+/// The plan that removes owned entries (of `app` only, when given) from this target, and the spec
+/// files of this target: those that record it (including those a crashed prune left behind after their
+/// entries were gone), and format-1 specs that record no target when this target holds an entry of
+/// their job (or, with `--app`, of their app). A spec recorded for another target is never removed.
 pub fn prune_plan(ctx: &Context, app: Option<&str>) -> Result<(Installed, Plan), Failure> {
     let installed = installed(ctx, None)?;
+    let target = ctx.target.describe();
+    let in_crontab: BTreeSet<(String, String)> = installed
+        .crontab
+        .blocks
+        .iter()
+        .filter_map(|b| match b {
+            crontab::Block::Owned(e) => Some((e.marker.app.clone(), e.marker.job.clone())),
+            crontab::Block::OrphanMarker { marker, .. } => {
+                Some((marker.app.clone(), marker.job.clone()))
+            }
+            crontab::Block::Foreign(_) => None,
+        })
+        .collect();
     let specs: BTreeSet<(String, String)> = spec_store::list(ctx.spec_dir())?
         .into_iter()
         .filter(|(a, _)| app.is_none_or(|want| want == a))
+        .filter(
+            |(a, j)| match spec_store::recorded_target(ctx.spec_dir(), a, j) {
+                Some(recorded) => recorded == target,
+                None => app.is_some() || in_crontab.contains(&(a.clone(), j.clone())),
+            },
+        )
         .collect();
     let plan = plan::plan_prune(app, &installed.crontab, &specs);
     Ok((installed, plan))
@@ -421,7 +505,7 @@ pub fn audit_record(
         command: command.to_string(),
         user: passwd::current_user(),
         sudo_user: std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty()),
-        source: source.map(source_without_query),
+        source: source.map(source::shown),
         digest,
         target: ctx.target.describe(),
         ops: plan
@@ -439,14 +523,6 @@ pub fn audit_record(
                 idx: op.idx,
             })
             .collect(),
-    }
-}
-
-/// A source as recorded: URLs lose their userinfo and query (they may carry tokens).
-fn source_without_query(source: &str) -> String {
-    match source::classify(source) {
-        Ok(source::Source::Http(url)) => source::display_url(&url),
-        _ => source.to_string(),
     }
 }
 
