@@ -28,7 +28,7 @@ use crate::shell::config::{self, DEFAULT_SPEC_DIR};
 use crate::shell::fire::{self, Outcome, Recorder};
 use crate::shell::lock::{self, Acquired, Holder, JobLock};
 use crate::shell::secrets;
-use crate::shell::{clock, history, http, logging, spec_store, test_pause, tz};
+use crate::shell::{after_fire, clock, history, http, logging, spec_store, test_pause, tz};
 
 pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     let started = Instant::now();
@@ -77,10 +77,20 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     };
     let outcome = fire.run(&recorder);
     recorder.finish(&outcome);
+    after_recorded(&loaded.config, &spec, &recorder, &log);
     Ok(Status(outcome.exit_code))
 }
 
-/// `--spec-dir`, else the config's `spec_dir`, else the default.
+/// Alerts and metrics, after the record is written (they cannot change it or the exit code).
+fn after_recorded(config: &config::Config, spec: &JobSpec, recorder: &Recorder, log: &Logger) {
+    if config.alerts.is_empty() && config.metrics.is_none() {
+        return;
+    }
+    if let Some(record) = recorder.written() {
+        after_fire::run(config, spec, &record, log);
+    }
+}
+
 /// The spec dir: `--spec-dir` (always on a rendered line), else the looked-up config's, else the default.
 fn spec_dir_for(global: &GlobalArgs, args: &TriggerArgs) -> Result<PathBuf, Failure> {
     if let Some(dir) = &args.spec_dir {

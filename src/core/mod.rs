@@ -3,6 +3,7 @@
 //! Nothing here touches files, processes, the network, the environment or the clock; callers pass the
 //! current time, file contents and environment values in.
 
+pub mod alert;
 pub mod audit;
 pub mod backoff;
 pub mod crontab;
@@ -11,10 +12,13 @@ pub mod hash;
 pub mod history;
 pub mod manifest;
 pub mod manifest_schema;
+pub mod metrics;
+pub mod missed;
 pub mod plan;
 pub mod schedule;
 pub mod secret;
 pub mod signature;
 pub mod spec;
 pub mod target_checks;
+pub mod trace;
 pub mod tz_gate;

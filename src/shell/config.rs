@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::cli::{CrontabFormat, LogLevel, PathArgs};
+use crate::core::alert::AlertTarget;
+use crate::core::schedule::Schedule;
 use crate::error::Failure;
 
 pub const DEFAULT_SPEC_DIR: &str = "/etc/cronix/jobs";
@@ -37,6 +39,23 @@ pub struct Config {
     pub allow_http_hosts: Vec<String>,
     #[serde(default)]
     pub history: HistoryRetention,
+    /// This host's name in alerts and metrics (default: the host name).
+    pub host_id: Option<String>,
+    /// Who is told when a job fails, recovers or misses fires.
+    #[serde(default)]
+    pub alerts: Vec<AlertTarget>,
+    /// Prometheus textfile the shim keeps current.
+    pub metrics: Option<MetricsConfig>,
+    /// Run `cronix check` this often from an owned crontab entry (`5m`, `1h`; as `@every`).
+    pub check_every: Option<String>,
+}
+
+/// `metrics:` — where the shim writes the Prometheus textfile after every fire.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Absolute path of a `*.prom` file, rewritten atomically (node_exporter's textfile collector).
+    pub textfile: PathBuf,
 }
 
 /// How much run history the shim keeps per job.
@@ -117,7 +136,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history")
+        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, host_id, alerts, metrics, check_every")
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -127,7 +146,45 @@ pub fn parse(text: &str) -> Result<Config, String> {
     if config.history.max_runs == 0 {
         return Err("history.max_runs must be at least 1".into());
     }
+    check_observability(&config)?;
     Ok(config)
+}
+
+/// The keys of §8a: alert targets, the check interval, the host id and the metrics textfile.
+fn check_observability(config: &Config) -> Result<(), String> {
+    for (n, target) in config.alerts.iter().enumerate() {
+        target.check(n)?;
+    }
+    if let Some(every) = &config.check_every {
+        check_every_schedule(every).map_err(|why| format!("check_every {every:?}: {why}"))?;
+    }
+    if let Some(host) = &config.host_id
+        && (host.is_empty()
+            || host.len() > 253
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+    {
+        return Err(format!(
+            "host_id {host:?}: use 1..253 letters, digits, dots, dashes or underscores"
+        ));
+    }
+    if let Some(metrics) = &config.metrics {
+        let name = metrics.textfile.file_name().and_then(|n| n.to_str());
+        if name.is_none_or(|n| n.starts_with('.') || !n.ends_with(".prom")) {
+            return Err(format!(
+                "metrics.textfile {}: name a `*.prom` file (node_exporter's textfile collector reads \
+                 only those)",
+                metrics.textfile.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The schedule `check_every` runs on: `@every N` that cron can repeat exactly.
+pub fn check_every_schedule(every: &str) -> Result<Schedule, String> {
+    Schedule::parse(&format!("@every {}", every.trim())).map_err(|e| e.to_string())
 }
 
 impl Config {
@@ -149,6 +206,11 @@ impl Config {
             if p.is_relative() {
                 *p = lexically_normal(&base.join(&*p));
             }
+        }
+        if let Some(metrics) = self.metrics.as_mut()
+            && metrics.textfile.is_relative()
+        {
+            metrics.textfile = lexically_normal(&base.join(&metrics.textfile));
         }
         self
     }
