@@ -91,6 +91,10 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Print the next fire times of a schedule expression
     Next(NextArgs),
+    /// Find missed fires: schedule instants since install, older than the grace, with no history record
+    Check(CheckArgs),
+    /// Print Prometheus text exposition of every job's history
+    Metrics(MetricsArgs),
     /// Print a shell completion script
     Completion(CompletionArgs),
     /// Print the version
@@ -284,6 +288,39 @@ pub struct NextArgs {
     /// IANA time zone the schedule is read in
     #[arg(long, default_value = "UTC")]
     pub timezone: String,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Find missed fires: for every job with a spec file, the schedule instants since its spec \
+                  was written (its install or last change) and within the last 7 days, older than the \
+                  grace, that have no history record. Prints them, raises one `missed` alert per job \
+                  and episode (a run of consecutive missed instants) to the config's alert targets, and \
+                  exits 1 when any instant was missed, 0 when none. The grace of a job is at least the \
+                  longest its fire can take (every attempt timing out plus backoff), so a fire still in \
+                  flight is never reported. Config `check_every: 5m` makes apply install it as an owned \
+                  crontab entry."
+)]
+pub struct CheckArgs {
+    /// How old an instant must be before its missing record counts (e.g. 2m, 1h)
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub grace: String,
+    #[command(flatten)]
+    pub paths: PathArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Print the Prometheus text exposition of every job with a spec file, computed from its \
+                  whole history: cronix_last_run_timestamp_seconds, cronix_last_success_timestamp_seconds, \
+                  cronix_last_status{status}, cronix_runs_total{status}, cronix_last_duration_seconds, \
+                  cronix_consecutive_failures and cronix_next_fire_timestamp_seconds, labelled app, job and \
+                  host. With `metrics: {textfile: PATH}` in the config the shim keeps the same text in PATH \
+                  after every fire."
+)]
+pub struct MetricsArgs {
+    #[command(flatten)]
+    pub paths: PathArgs,
 }
 
 #[derive(Debug, Args)]

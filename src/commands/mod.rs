@@ -1,11 +1,13 @@
 //! One module per subcommand; each is a function from checked arguments to an exit status.
 
 pub mod apply;
+pub mod check;
 pub mod completion;
 pub mod drift;
 pub mod global_status;
 pub mod history;
 pub mod list;
+pub mod metrics;
 pub mod next;
 pub mod plan;
 pub mod prune;
@@ -37,6 +39,8 @@ pub fn dispatch(cli: Cli) -> Result<Status, Failure> {
         Command::Sign(args) => sign::run(global, &args),
         Command::Verify(args) => verify::run(global, &args),
         Command::Next(args) => next::run(global, &args),
+        Command::Check(args) => check::run(global, &args),
+        Command::Metrics(args) => metrics::run(global, &args),
         Command::Completion(args) => completion::run(&args),
         Command::Version => version::run(global),
     }
