@@ -35,11 +35,18 @@ fn promtool_check(text: &str) {
         .stderr(std::process::Stdio::piped())
         .spawn()
     else {
-        eprintln!("SKIP: promtool is not installed (Debian package prometheus); textfile not linted");
+        eprintln!(
+            "SKIP: promtool is not installed (Debian package prometheus); textfile not linted"
+        );
         return;
     };
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -89,7 +96,12 @@ fn the_textfile_follows_every_fire_passes_promtool_and_matches_the_history() {
     promtool_check(&text);
     let history = fx.history();
     let s = samples(&text);
-    let count = |status: &str| history.iter().filter(|r| r.status.as_str() == status).count() as f64;
+    let count = |status: &str| {
+        history
+            .iter()
+            .filter(|r| r.status.as_str() == status)
+            .count() as f64
+    };
     for status in ["ok", "exhausted", "rejected", "internal", "contended"] {
         assert_eq!(
             s[&key("cronix_runs_total", &format!(",status=\"{status}\""))],
@@ -99,8 +111,14 @@ fn the_textfile_follows_every_fire_passes_promtool_and_matches_the_history() {
     }
     let last = history.last().unwrap();
     let started = |r: &cronix::core::history::RunRecord| r.started().unwrap().as_second() as f64;
-    assert_eq!(s[&key("cronix_last_run_timestamp_seconds", "")], started(last));
-    assert_eq!(s[&key("cronix_last_success_timestamp_seconds", "")], started(&history[0]));
+    assert_eq!(
+        s[&key("cronix_last_run_timestamp_seconds", "")],
+        started(last)
+    );
+    assert_eq!(
+        s[&key("cronix_last_success_timestamp_seconds", "")],
+        started(&history[0])
+    );
     assert_eq!(s[&key("cronix_consecutive_failures", "")], 3.0);
     assert_eq!(
         s[&key("cronix_last_duration_seconds", "")],
@@ -162,11 +180,20 @@ fn without_metrics_or_alerts_the_shim_writes_no_state_files() {
 fn cronix_metrics(fx: &Fixture) -> String {
     let out = assert_cmd::Command::cargo_bin("cronix")
         .unwrap()
-        .args(["--config", fx.config().to_str().unwrap(), "metrics", "--spec-dir"])
+        .args([
+            "--config",
+            fx.config().to_str().unwrap(),
+            "metrics",
+            "--spec-dir",
+        ])
         .arg(fx.spec_dir())
         .env("HOME", fx.dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }

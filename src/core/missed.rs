@@ -30,6 +30,12 @@ pub fn worst_case_fire_seconds(policy: &Policy) -> i64 {
     attempts * timeout + backoff + replace_wait
 }
 
+/// What `check` remembers per job: the first instant of the newest episode it alerted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EpisodeState {
+    pub last_alerted: Option<i64>,
+}
+
 /// A run of consecutive missed instants (no recorded instant between them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Episode {

@@ -6,6 +6,7 @@
 pub mod alert;
 pub mod audit;
 pub mod backoff;
+pub mod check_entry;
 pub mod crontab;
 pub mod fire_time;
 pub mod hash;

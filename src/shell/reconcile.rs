@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use crate::cli::{CrontabFormat, GlobalArgs, TargetArgs};
 use crate::core::audit::{AuditOp, AuditRecord};
+use crate::core::check_entry;
 use crate::core::crontab::{self, Crontab};
 use crate::core::manifest::{self, Manifest};
 use crate::core::plan::{self, Action, Plan, SpecFile};
@@ -37,6 +38,8 @@ pub struct Context {
     pub fetch_auth: source::FetchAuth,
     /// The operator config file that was loaded (absolute), recorded in spec files for the shim.
     pub config_path: Option<String>,
+    /// Config `check_every`: apply keeps an owned `cronix check` entry at this interval.
+    pub check_every: Option<String>,
 }
 
 /// Resolve flags over the operator config over the defaults.
@@ -103,6 +106,7 @@ pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failur
         host_zone,
         host_zone_name,
         config_path,
+        check_every: cfg.check_every.clone(),
     })
 }
 
@@ -266,24 +270,30 @@ pub fn plan(ctx: &Context, manifest: &Manifest) -> Result<(Plan, Desired), Failu
 pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), Failure> {
     let manifest = &loaded.manifest;
     let desired = desired(ctx, manifest)?;
+    let check = match &ctx.check_every {
+        Some(every) => Some(render_check_entry(ctx, every)?),
+        None => None,
+    };
     let _lock = ctx.target.lock()?;
     clean_leftovers(ctx, &[manifest.app.as_str()])?;
     let installed = installed(ctx, Some(&manifest.app))?;
     let plan = plan_against(&manifest.app, &desired, &installed);
     if plan.is_empty() {
-        return Ok((plan, desired));
+        sync_check_entry(ctx, &installed.bytes, check.as_deref())?;
+    } else {
+        execute(ctx, &installed, &plan)?;
+        audit::append(
+            &ctx.paths.state_dir,
+            &audit_record(
+                ctx,
+                "apply",
+                Some(loaded.source.as_str()),
+                Some(manifest::digest(manifest)),
+                &plan,
+            ),
+        )?;
+        sync_check_entry(ctx, &ctx.target.read()?, check.as_deref())?;
     }
-    execute(ctx, &installed, &plan)?;
-    audit::append(
-        &ctx.paths.state_dir,
-        &audit_record(
-            ctx,
-            "apply",
-            Some(loaded.source.as_str()),
-            Some(manifest::digest(manifest)),
-            &plan,
-        ),
-    )?;
     Ok((plan, desired))
 }
 
@@ -315,6 +325,48 @@ pub fn prune(ctx: &Context, app: Option<&str>) -> Result<Plan, Failure> {
         &audit_record(ctx, "prune", None, None, &plan),
     )?;
     Ok(plan)
+}
+
+/// Put the owned `cronix check` entry (config `check_every`, rendered by `render_check_entry`) in
+/// place, replace it, or remove it when the config no longer asks for one; no write when it is
+/// already right. The caller holds the apply lock.
+fn sync_check_entry(ctx: &Context, bytes: &[u8], desired: Option<&str>) -> Result<(), Failure> {
+    let next = check_entry::place(bytes, desired);
+    if next != bytes {
+        ctx.target.install(&next)?;
+    }
+    Ok(())
+}
+
+/// The two lines of the check entry, from validated parts only.
+fn render_check_entry(ctx: &Context, every: &str) -> Result<String, Failure> {
+    let schedule = config::check_every_schedule(every)
+        .map_err(|why| Failure::invalid(format!("config check_every {every:?}: {why}")))?
+        .crontab_expression();
+    let config = ctx.config_path.as_deref().unwrap_or_default();
+    let dirs = ctx.dirs()?;
+    for (what, path) in [
+        ("config file", config),
+        ("trigger binary", ctx.trigger_bin.as_str()),
+        ("spec dir", dirs[0].as_str()),
+        ("state dir", dirs[2].as_str()),
+    ] {
+        if !target_checks::is_safe_path(path) {
+            return Err(Failure::invalid(format!(
+                "check_every: the {what} {path:?} cannot go on a crontab line (absolute paths of \
+                 [A-Za-z0-9/._-] only); move it or remove check_every"
+            )));
+        }
+    }
+    Ok(check_entry::CheckEntry {
+        schedule: &schedule,
+        run_as: ctx.run_as.as_deref(),
+        bin: &ctx.trigger_bin,
+        config,
+        spec_dir: &dirs[0],
+        state_dir: &dirs[2],
+    }
+    .render())
 }
 
 fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
