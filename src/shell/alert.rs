@@ -7,6 +7,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -176,6 +177,7 @@ fn command(argv: &[String], event: &AlertEvent, deadline: Instant) -> Result<Str
     check_program(Path::new(&argv[0]))?;
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
+        .process_group(0)
         .env_clear()
         .env("PATH", COMMAND_PATH)
         .stdin(Stdio::piped())
@@ -197,13 +199,28 @@ fn wait_until(child: &mut Child, deadline: Instant) -> Result<String, String> {
             Ok(Some(status)) => return Err(format!("exited with {status}")),
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
             Ok(None) => {
-                let _ = child.kill();
+                kill_group(child);
                 let _ = child.wait();
                 return Err(format!(
                     "killed after the {ALERT_BUDGET_MS} ms alert budget"
                 ));
             }
             Err(e) => return Err(format!("cannot wait for it ({e})")),
+        }
+    }
+}
+
+/// SIGKILL the command and everything it started (it leads its own process group).
+fn kill_group(child: &mut Child) {
+    let group = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    match group {
+        Some(pid) => {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+        None => {
+            let _ = child.kill();
         }
     }
 }
