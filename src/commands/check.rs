@@ -105,8 +105,12 @@ fn job_report(
     grace: i64,
 ) -> Result<Option<JobReport>, Failure> {
     let grace = grace.max(missed::worst_case_fire_seconds(&spec.job.policy));
-    let since = installed.max(now - SignedDuration::from_secs(missed::MAX_LOOKBACK_SECONDS));
-    let until = now - SignedDuration::from_secs(grace);
+    let ago = |seconds: i64| {
+        now.checked_sub(SignedDuration::from_secs(seconds))
+            .unwrap_or(Timestamp::MIN)
+    };
+    let since = installed.max(ago(missed::MAX_LOOKBACK_SECONDS));
+    let until = ago(grace);
     if until <= since {
         return Ok(None);
     }

@@ -100,9 +100,12 @@ impl OwnedDelivery {
                 webhook(url, secret_ref, event, env_file, deadline)
                     .map_err(|e| (format!("webhook {}", display_url(url)), e))
             }
-            OwnedDelivery::Command { argv } => {
-                command(argv, event, deadline).map_err(|e| (format!("command {}", argv[0]), e))
-            }
+            OwnedDelivery::Command { argv } => command(argv, event, deadline).map_err(|e| {
+                (
+                    format!("command {}", argv.first().map_or("", String::as_str)),
+                    e,
+                )
+            }),
         };
         match result {
             Ok(what) => info!(log, "alert delivered"; "to" => what),
@@ -174,9 +177,12 @@ fn webhook(
 
 /// Run the command with the event on stdin; killed at the deadline.
 fn command(argv: &[String], event: &AlertEvent, deadline: Instant) -> Result<String, String> {
-    check_program(Path::new(&argv[0]))?;
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
+    let Some((program, args)) = argv.split_first() else {
+        return Err("empty command".into());
+    };
+    check_program(Path::new(program))?;
+    let mut child = Command::new(program)
+        .args(args)
         .process_group(0)
         .env_clear()
         .env("PATH", COMMAND_PATH)

@@ -155,6 +155,25 @@ mod tests {
     }
 
     #[test]
+    fn a_held_lock_is_waited_for_a_bounded_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = path(dir.path(), "alerts", "a", "j");
+        update(&p, |n: u32| (n, ())).unwrap();
+        let holder = File::open(&p).unwrap();
+        holder.lock().unwrap();
+        let started = Instant::now();
+        let err = update(&p, |n: u32| (n + 1, ())).unwrap_err();
+        assert!(err.contains("still locked"), "{err}");
+        assert!(started.elapsed() < LOCK_WAIT + Duration::from_secs(1));
+        holder.unlock().unwrap();
+        assert_eq!(
+            read::<u32>(&p).unwrap(),
+            Some(0),
+            "nothing written without the lock"
+        );
+    }
+
+    #[test]
     fn a_link_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let p = path(dir.path(), "alerts", "a", "j");
