@@ -77,11 +77,14 @@ printf 'version: 1\nmetrics:\n  textfile: %s/prom/cronix.prom\n' "$M" > "$M/on.y
 mkdir -p "$M/prom"
 for n in $(seq -w 1 50); do "$BIN" --config "$M/on.yaml" trigger --spec-dir "$M/jobs" "app$n.settle"; done
 python3 - "$M/state/history/app01.settle.jsonl" <<'PY'
-import json, sys
+import json, sys, time
+# Recent start times: records older than history.max_age_days would be compacted away at once.
+now = int(time.time())
 with open(sys.argv[1], "a") as f:
     for n in range(999):
+        t = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now - 60 * (999 - n)))
         f.write(json.dumps({"run_id": f"r{n}", "app": "app01", "job": "settle",
-            "fire_time": "2026-01-01T00:00:00Z", "started_at": "2026-01-01T00:00:00.000Z",
+            "fire_time": t + "Z", "started_at": t + ".000Z",
             "duration_ms": 3, "attempts": 1, "status": "ok", "http_status": 204,
             "exit_code": 0, "error": None}) + "\n")
 PY

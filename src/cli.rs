@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::core::backend_kind::{self, BackendKind};
+
 /// Exit status for a `trigger` invocation whose arguments do not parse (cron must see "internal").
 pub const TRIGGER_USAGE_EXIT: u8 = 3;
 
@@ -33,7 +35,8 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Operator config file (default: $CRONIX_CONFIG, ~/.cronix/cronix.yaml, /etc/cronix/cronix.yaml)
+    /// Operator config file (default: $CRONIX_CONFIG, ~/.cronix/cronix.yaml, /etc/cronix/cronix.yaml);
+    /// it must be owned by root or you and not group/other-writable
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Secret reference the operator allows (env:NAME, file:/abs/path, raw:literal); repeatable
@@ -73,16 +76,24 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Report installed state that differs from the manifest
     Drift(DriftArgs),
+    /// Check that a fire on this host would work: config, target, cron daemon, trigger binary,
+    /// secret references as the shim resolves them, path trust and the tz database (exit 1 when a
+    /// check fails)
+    Doctor(TargetArgs),
     /// Remove cronix-owned entries and their spec files
     Prune(PruneArgs),
     /// List cronix-owned crontab entries
-    List(TargetArgs),
+    List(ListArgs),
     /// Show one job: its entries, spec, next fires and last runs
     Show(ShowArgs),
     /// Show the run history of a job, or the apply audit with --audit
     History(HistoryArgs),
     /// Every owned job: schedule, last run, last status, next fire
-    GlobalStatus(TargetArgs),
+    GlobalStatus(ListArgs),
+    /// Write a commented cronix.yaml scaffold (at --config, $CRONIX_CONFIG or ~/.cronix/cronix.yaml)
+    Init(InitArgs),
+    /// Take over hand-written `cronix trigger` lines of one job as owned entries (exit 6 diverged, 7 none found)
+    Adopt(AdoptArgs),
     /// Fire one job now (this is what cron runs)
     Trigger(TriggerArgs),
     /// Print the X-Cron-Signature header value for a request
@@ -127,6 +138,10 @@ pub struct PathArgs {
 /// The crontab cronix reconciles into.
 #[derive(Debug, Clone, Args, Default)]
 pub struct TargetArgs {
+    /// Scheduler backend to drive (built: crontab, the default); also given as the word right after
+    /// the command, `cronix apply crontab ...`
+    #[arg(long = "backend", value_name = "NAME")]
+    pub backend: Option<String>,
     /// Crontab file to manage (default: config's crontab_path, else /etc/cron.d/cronix)
     #[arg(long, value_name = "FILE", conflicts_with = "crontab_user")]
     pub crontab_path: Option<PathBuf>,
@@ -155,11 +170,38 @@ pub enum CrontabFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct ReconcileArgs {
+    /// Scheduler backend, as the reference's positional form (same as --backend)
+    #[arg(value_name = "BACKEND")]
+    pub backend_word: Option<String>,
     /// Manifest source: file path, file://, https:// or loopback http:// URL
     #[arg(long, value_name = "SOURCE")]
     pub manifest: String,
     #[command(flatten)]
     pub target: TargetArgs,
+}
+
+impl ReconcileArgs {
+    /// The backend chosen by `--backend` or the positional word (default crontab).
+    pub fn backend(&self) -> Result<BackendKind, String> {
+        backend_kind::select(self.target.backend.as_deref(), self.backend_word.as_deref())
+    }
+}
+
+/// `list` and `global-status`: the target, with the backend also as a positional word.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Scheduler backend, as the reference's positional form (same as --backend)
+    #[arg(value_name = "BACKEND")]
+    pub backend_word: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+impl ListArgs {
+    /// The backend chosen by `--backend` or the positional word (default crontab).
+    pub fn backend(&self) -> Result<BackendKind, String> {
+        backend_kind::select(self.target.backend.as_deref(), self.backend_word.as_deref())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +224,9 @@ pub struct DriftArgs {
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
+    /// Scheduler backend, as the reference's positional form (same as --backend)
+    #[arg(value_name = "BACKEND")]
+    pub backend_word: Option<String>,
     /// Only remove entries of this app
     #[arg(long, value_name = "APP")]
     pub app: Option<String>,
@@ -192,40 +237,175 @@ pub struct PruneArgs {
     pub target: TargetArgs,
 }
 
+impl PruneArgs {
+    /// The backend chosen by `--backend` or the positional word (default crontab).
+    pub fn backend(&self) -> Result<BackendKind, String> {
+        backend_kind::select(self.target.backend.as_deref(), self.backend_word.as_deref())
+    }
+}
+
+/// `show [BACKEND] APP.JOB`: a first word that names a backend is the backend.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The job, as APP.JOB
-    pub job: String,
+    /// The job as APP.JOB, or the scheduler backend (positional form of --backend) followed by the job
+    #[arg(value_name = "BACKEND|APP.JOB", required = true)]
+    pub first: Option<String>,
+    /// The job, as APP.JOB, after a backend word
+    #[arg(value_name = "APP.JOB")]
+    pub second: Option<String>,
+    /// Also say whether the job's installed entries and spec are in sync with this manifest
+    #[arg(long, value_name = "SOURCE")]
+    pub manifest: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
 }
 
+impl ShowArgs {
+    /// The backend (flag or first word) and the job, if one was given.
+    pub fn backend_and_job(&self) -> Result<(BackendKind, Option<&str>), String> {
+        backend_and_job(
+            self.target.backend.as_deref(),
+            self.first.as_ref(),
+            self.second.as_ref(),
+        )
+    }
+}
+
+/// Read `[BACKEND] [APP.JOB]`: a first word that names a backend is the backend, anything else is
+/// the job; a word after the job is an error.
+fn backend_and_job<'a>(
+    flag: Option<&str>,
+    first: Option<&'a String>,
+    second: Option<&'a String>,
+) -> Result<(BackendKind, Option<&'a str>), String> {
+    let words: Vec<String> = first.into_iter().chain(second).cloned().collect();
+    let (word, rest) = backend_kind::split_positional(&words);
+    if rest.len() > 1 {
+        return Err(format!(
+            "unexpected argument {:?} after the job {:?}; give one APP.JOB",
+            rest[1], rest[0]
+        ));
+    }
+    let backend = backend_kind::select(flag, word)?;
+    let job = match rest.first() {
+        None => None,
+        Some(_) if word.is_some() => second.map(String::as_str),
+        Some(_) => first.map(String::as_str),
+    };
+    Ok((backend, job))
+}
+
+/// `history [BACKEND] APP.JOB` or `history [BACKEND] --audit`.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// The job, as APP.JOB (omit with --audit)
-    #[arg(required_unless_present = "audit")]
-    pub job: Option<String>,
+    /// The job as APP.JOB (omit with --audit), or the scheduler backend (positional form of
+    /// --backend) followed by the job
+    #[arg(value_name = "BACKEND|APP.JOB", required_unless_present = "audit")]
+    pub first: Option<String>,
+    /// The job, as APP.JOB, after a backend word
+    #[arg(value_name = "APP.JOB")]
+    pub second: Option<String>,
+    /// Scheduler backend whose jobs' history to read (built: crontab, the default)
+    #[arg(long = "backend", value_name = "NAME")]
+    pub backend: Option<String>,
     /// Show the apply/prune audit journal instead of runs
-    #[arg(long, conflicts_with = "job")]
+    #[arg(long)]
     pub audit: bool,
-    /// Show at most this many records, newest last
+    /// Show at most this many records, newest last (0: all)
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Only records at or after this time (RFC 3339, or a duration ago such as 2h)
+    /// Only records at or after this time (RFC 3339, or a duration ago such as 90m, 24h, 7d)
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
-    /// Only runs with this final status
+    /// Only records before this time (RFC 3339, or a duration ago: --since 48h --until 24h is
+    /// yesterday)
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only runs with this final status: ok, rejected, exhausted, contended, internal, replaced,
+    /// terminated, or the reference tool's failed (rejected, exhausted or internal), lock-contended
+    /// (contended), timeout (exhausted after a timeout), unknown (replaced or terminated)
     #[arg(long, value_name = "STATUS")]
     pub status: Option<String>,
     #[command(flatten)]
     pub paths: PathArgs,
 }
 
+impl HistoryArgs {
+    /// The backend (flag or first word) and the job, if one was given.
+    pub fn backend_and_job(&self) -> Result<(BackendKind, Option<&str>), String> {
+        backend_and_job(
+            self.backend.as_deref(),
+            self.first.as_ref(),
+            self.second.as_ref(),
+        )
+    }
+}
+
+/// `init [--config PATH] [--app APP --manifest-url URL] [--secret-ref REF]… [--force]`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The app whose manifest this host reconciles (noted with its URL in the scaffold)
+    #[arg(long, value_name = "APP", requires = "manifest_url")]
+    pub app: Option<String>,
+    /// The app's manifest URL
+    #[arg(long, value_name = "URL", requires = "app")]
+    pub manifest_url: Option<String>,
+    /// Overwrite an existing file
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `adopt [BACKEND] APP.JOB --manifest SOURCE [--dry-run]`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Take over the hand-written crontab lines that run `<any path>/cronix trigger [flags] \
+                  APP.JOB` (with or without a user column). Each schedule of the job in the manifest is \
+                  paired with one line that fires at the same minutes (*/15 equals 0,15,30,45); on a full \
+                  match the lines are rewritten in place as owned entries and the spec file is written, \
+                  under the apply lock. Exit 0: adopted or already managed; 6: diverged (a schedule \
+                  without a line or a line without a schedule; nothing written); 7: no such line found."
+)]
+pub struct AdoptArgs {
+    /// The job as APP.JOB, or the scheduler backend (positional form of --backend) followed by the job
+    #[arg(value_name = "BACKEND|APP.JOB", required = true)]
+    pub first: Option<String>,
+    /// The job, as APP.JOB, after a backend word
+    #[arg(value_name = "APP.JOB")]
+    pub second: Option<String>,
+    /// Manifest source: file path, file://, https:// or loopback http:// URL
+    #[arg(long, value_name = "SOURCE")]
+    pub manifest: String,
+    /// Show what would be adopted and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+impl AdoptArgs {
+    /// The backend (flag or first word) and the job, if one was given.
+    pub fn backend_and_job(&self) -> Result<(BackendKind, Option<&str>), String> {
+        backend_and_job(
+            self.target.backend.as_deref(),
+            self.first.as_ref(),
+            self.second.as_ref(),
+        )
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct TriggerArgs {
-    /// Directory of per-job spec files (default: config's spec_dir, else /etc/cronix/jobs)
+    /// Directory of per-job spec files (default: $CRONIX_JOB_SPEC_DIR, else config's spec_dir, else
+    /// /etc/cronix/jobs)
     #[arg(long, value_name = "DIR")]
     pub spec_dir: Option<PathBuf>,
+    /// Directory of the job's lock file; wins over the lock dir recorded in the spec by apply
+    #[arg(long, value_name = "DIR")]
+    pub lock_dir: Option<PathBuf>,
+    /// The scheduler backend that runs this fire (as the reference's units and lines pass it); a
+    /// label in the log lines, it changes nothing else
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
     /// Fire only if this minute is a fire of the job's schedule number IDX (from 0) in the job's own
     /// time zone, else exit 0 at once without sending or recording anything. apply writes it on the
     /// entries of jobs whose zone is not the one cron runs in.

@@ -13,6 +13,10 @@ pub struct Status(pub u8);
 
 impl Status {
     pub const OK: Status = Status(0);
+    /// `adopt`: the crontab and the manifest disagree; nothing was written.
+    pub const ADOPT_DIVERGED: Status = Status(6);
+    /// `adopt`: no hand-written line runs the job.
+    pub const ADOPT_NOTHING_FOUND: Status = Status(7);
 }
 
 /// Why a command failed, which fixes its exit code.

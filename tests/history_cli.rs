@@ -19,6 +19,8 @@ fn record(n: u32, started_at: &str, status: RunStatus) -> RunRecord {
         http_status: Some(if status == RunStatus::Ok { 200 } else { 503 }),
         exit_code: if status == RunStatus::Ok { 0 } else { 2 },
         error: None,
+        host_id: None,
+        fallback: None,
     }
 }
 
@@ -269,4 +271,75 @@ fn global_status_lists_every_spec_with_its_last_run() {
         table.contains("billing.settle") && table.contains(" ok "),
         "{table}"
     );
+}
+
+/// The reference tool's history flags: `--until` (a window with `--since`), durations ago such as
+/// `90m`, `24h`, `7d`, `--limit 0` for all, and its status names mapped onto ours.
+#[test]
+fn history_takes_the_reference_tools_window_limit_and_status_names() {
+    let fx = Fixture::new();
+    let now = jiff::Timestamp::now();
+    let ago = |hours: i64| (now - jiff::SignedDuration::from_hours(hours)).to_string();
+    let mut timed_out = record(5, &ago(1), RunStatus::Exhausted);
+    timed_out.error = Some("timeout".into());
+    write_history(
+        &fx,
+        &[
+            record(1, &ago(24 * 10), RunStatus::Ok),
+            record(2, &ago(36), RunStatus::Rejected),
+            record(3, &ago(30), RunStatus::Contended),
+            record(4, &ago(2), RunStatus::Ok),
+            timed_out,
+        ],
+        "",
+    );
+    let state = fx.path("state").display().to_string();
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec![
+            "history",
+            "billing.settle",
+            "-o",
+            "json",
+            "--state-dir",
+            &state,
+        ];
+        all.extend_from_slice(args);
+        json_out(&mut cronix(&fx, &all))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids(&["--since", "48h", "--until", "24h"]),
+        ["run-2", "run-3"]
+    );
+    assert_eq!(
+        ids(&["--since", "7d"]),
+        ["run-2", "run-3", "run-4", "run-5"]
+    );
+    assert_eq!(ids(&["--since", "90m"]), ["run-5"]);
+    assert_eq!(ids(&["--until", &ago(3)]), ["run-1", "run-2", "run-3"]);
+    assert_eq!(ids(&["--limit", "0"]).len(), 5);
+    assert_eq!(ids(&["--limit", "2"]), ["run-4", "run-5"]);
+    assert_eq!(ids(&["--status", "failed"]), ["run-2", "run-5"]);
+    assert_eq!(ids(&["--status", "lock-contended"]), ["run-3"]);
+    assert_eq!(ids(&["--status", "timeout"]), ["run-5"]);
+    assert_eq!(ids(&["--status", "contended"]), ["run-3"]);
+    let bad = cronix(
+        &fx,
+        &[
+            "history",
+            "billing.settle",
+            "--status",
+            "nope",
+            "--state-dir",
+            &state,
+        ],
+    )
+    .assert()
+    .code(1);
+    let err = String::from_utf8_lossy(&bad.get_output().stderr).into_owned();
+    assert!(err.contains("lock-contended"), "{err}");
 }

@@ -74,11 +74,19 @@ fn serve(reply: Reply, requests: usize) -> Server {
     Server { url, seen }
 }
 
+/// `cronix` with an empty operator config of its own (kept alive by the returned dir).
+fn cronix() -> (tempfile::TempDir, Command) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cronix.yaml");
+    std::fs::write(&config, "").unwrap();
+    let mut cmd = Command::cargo_bin("cronix").unwrap();
+    cmd.env("CRONIX_CONFIG", &config);
+    (dir, cmd)
+}
+
 fn validate(url: &str, secret: &str) -> std::process::Output {
-    Command::cargo_bin("cronix")
-        .unwrap()
-        .env("CRONIX_CONFIG", "/nonexistent/cronix.yaml")
-        .env("FETCH_SECRET", secret)
+    let (_dir, mut cmd) = cronix();
+    cmd.env("FETCH_SECRET", secret)
         .args([
             "validate",
             "--canonical",
@@ -162,12 +170,56 @@ fn plain_http_to_a_non_loopback_host_is_refused_before_any_request() {
 
 #[test]
 fn a_fetch_without_any_operator_secret_is_refused() {
-    let out = Command::cargo_bin("cronix")
-        .unwrap()
-        .env("CRONIX_CONFIG", "/nonexistent/cronix.yaml")
+    let (_dir, mut cmd) = cronix();
+    let out = cmd
         .args(["validate", "http://127.0.0.1:9/.well-known/cron-manifest"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--secret-ref"));
+}
+
+/// A raw server that sends the head of a 1000-byte answer at once, then one byte of it every 0.5 s.
+fn trickling_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            thread::spawn(move || {
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+                );
+                for _ in 0..1000 {
+                    if stream
+                        .write_all(b" ")
+                        .and_then(|()| stream.flush())
+                        .is_err()
+                    {
+                        return;
+                    }
+                    thread::sleep(std::time::Duration::from_millis(500));
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn a_body_that_trickles_in_is_cut_off_by_the_whole_fetch_limit() {
+    let url = trickling_server();
+    let started = std::time::Instant::now();
+    let out = validate(&format!("{url}/.well-known/cron-manifest"), SECRET);
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(31),
+        "the fetch ran for {took:?}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("longer than 30 s"), "{stderr}");
 }

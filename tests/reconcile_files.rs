@@ -703,16 +703,32 @@ fn a_file_in_cron_d_must_have_a_name_cron_reads() {
 }
 
 #[test]
-fn plan_warns_that_global_scope_is_enforced_per_host() {
+fn a_global_scope_job_needs_locks_redis_in_the_config() {
     let env = Env::new();
     let mut doc = manifest("billing", &[("settle", &["0 2 * * *"])]);
-    doc["jobs"][0]["policy"] = json!({"concurrency": "Forbid", "concurrency_scope": "global"});
+    doc["jobs"][0]["policy"] = json!({"concurrency": "Allow", "concurrency_scope": "global"});
     let m = env.manifest("m.json", &doc);
-    let out = env.cmd("plan", &["--manifest", &m]).assert().success();
+    let out = env.apply(&m).code(1);
     let stderr = stderr_of(&out);
     assert!(
-        stderr.contains("job settle")
-            && stderr.contains("concurrency_scope global is enforced per host"),
+        stderr.contains("job settle") && stderr.contains("no locks.redis"),
         "{stderr}"
     );
+    assert!(
+        !env.crontab().exists() && !env.spec_dir().exists(),
+        "nothing written"
+    );
+
+    std::fs::write(
+        env.root().join("cronix.yaml"),
+        "locks:\n  redis:\n    addr: 127.0.0.1:6379\n",
+    )
+    .unwrap();
+    let out = env.apply(&m).success();
+    assert!(
+        !stderr_of(&out).contains("concurrency_scope"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(env.spec_files().len(), 1);
 }

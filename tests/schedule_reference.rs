@@ -107,9 +107,11 @@ fn item_strategy(bounds: Bounds) -> impl Strategy<Value = Item> {
     prop_oneof![
         1 => Just(Item::Star),
         2 => (1..=high).prop_map(Item::StarStep),
+        // A step past the end of the range: Debian cron accepts it and selects the start only.
+        1 => (high..=high * 3 + 10).prop_map(Item::StarStep),
         4 => (low..=high).prop_map(Item::Value),
         3 => (low..=high, low..=high).prop_map(|(a, b)| Item::Range(a.min(b), a.max(b))),
-        3 => (low..=high, low..=high, 1..=high)
+        3 => (low..=high, low..=high, 1..=high * 2 + 10)
             .prop_map(|(a, b, s)| Item::RangeStep(a.min(b), a.max(b), s)),
     ]
 }
@@ -213,6 +215,31 @@ fn searched_fires(
         }
     }
     fires
+}
+
+/// Debian cron's `set_range` steps from the start of the range while the value stays in it, with no
+/// upper bound on the step: `*/90` minutes is minute 0, `*/15` day-of-week is Sunday only.
+#[test]
+fn steps_larger_than_the_range_fire_as_debian_cron_does() {
+    let utc = TimeZone::UTC;
+    let after: Timestamp = "2026-03-04T10:07:00Z".parse().unwrap();
+    let until: Timestamp = "2026-04-30T00:00:00Z".parse().unwrap();
+    let cases: [(&str, &str); 4] = [
+        ("*/90 * * * *", "0 * * * *"),
+        ("0 9 * * */15", "0 9 * * 0"),
+        ("*/15 3-5/24 * * *", "0,15,30,45 3 * * *"),
+        ("0 0 */40 * *", "0 0 1 * *"),
+    ];
+    for (oversized, plain) in cases {
+        let a = Schedule::parse(oversized).unwrap();
+        let b = Schedule::parse(plain).unwrap();
+        assert_eq!(
+            searched_fires(&a, &utc, after, until, 50),
+            searched_fires(&b, &utc, after, until, 50),
+            "{oversized} fires as {plain}"
+        );
+        assert!(!a.notes().is_empty(), "{oversized}: validate explains it");
+    }
 }
 
 /// Fixed-offset periods: (zone, earliest start, end of the period).

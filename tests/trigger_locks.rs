@@ -60,35 +60,23 @@ fn forbid_with_a_held_lock_exits_4_and_sends_nothing() {
 }
 
 #[test]
-fn global_scope_uses_the_host_lock_and_says_so_at_info() {
+fn a_global_scope_fire_without_locks_redis_sends_nothing_and_exits_3() {
     let server = Server::start(vec![Reply::status(200)]);
     let fx = Fixture::new();
     fx.write_spec(&fx.spec(
         &server.url(PATH),
         json!({"concurrency": "Forbid", "concurrency_scope": "global"}),
     ));
-    let held = hold_lock(&fx);
-    let out = fx
-        .trigger()
-        .args(["--log-level", "info"])
-        .assert()
-        .code(4)
-        .get_output()
-        .clone();
+    let out = fx.trigger().assert().code(3).get_output().clone();
     let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("no locks.redis"), "{stderr}");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(server.received().is_empty());
+    let run = &fx.history()[0];
     assert_eq!(
-        stderr.matches("no cross-host lock backend").count(),
-        1,
-        "{stderr}"
+        (run.status, run.error.as_deref()),
+        (RunStatus::Internal, Some("no_global_lock"))
     );
-    // At the default level (warn) it is not repeated at every fire: apply warned about it once.
-    let quiet = fx.trigger().assert().code(4).get_output().clone();
-    assert!(
-        !String::from_utf8(quiet.stderr)
-            .unwrap()
-            .contains("no cross-host lock backend")
-    );
-    drop(held);
 }
 
 #[test]

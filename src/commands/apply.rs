@@ -12,7 +12,8 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status, Failure> {
     if args.dry_run {
         return plan::run(global, &args.reconcile);
     }
-    let ctx = reconcile::context(global, &args.reconcile.target)?;
+    let backend = args.reconcile.backend().map_err(Failure::usage)?;
+    let ctx = reconcile::context(global, &args.reconcile.target, backend)?;
     let loaded = reconcile::load_manifest(&ctx, &args.reconcile.manifest)?;
     let (done, desired) = reconcile::apply(&ctx, &loaded)?;
     reconcile::warn(&desired.warnings);

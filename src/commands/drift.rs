@@ -22,7 +22,8 @@ struct DriftDoc<'a> {
 }
 
 pub fn run(global: &GlobalArgs, args: &DriftArgs) -> Result<Status, Failure> {
-    let ctx = reconcile::context(global, &args.reconcile.target)?;
+    let backend = args.reconcile.backend().map_err(Failure::usage)?;
+    let ctx = reconcile::context(global, &args.reconcile.target, backend)?;
     let loaded = reconcile::load_manifest(&ctx, &args.reconcile.manifest)?;
     let (plan, _) = reconcile::plan(&ctx, &loaded.manifest)?;
     let app = loaded.manifest.app.as_str();

@@ -2,20 +2,24 @@
 //! run (from its history) and its next fire.
 //!
 //! Reads only. A spec file that does not parse is listed with the reason instead of hiding it.
+//! Jobs with `concurrency_scope: global` also show their Redis state (lease holder, newest claimed
+//! instant); Redis is contacted only when such a job exists.
 
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, Output, TargetArgs};
+use crate::cli::{GlobalArgs, ListArgs, Output};
 use crate::commands::history::plain_table;
+use crate::core::global_lock::Claim;
 use crate::core::history::{self, RunRecord};
+use crate::core::manifest::ConcurrencyScope;
 use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
 use crate::error::{Failure, Status};
-use crate::shell::config::{self, StatePaths};
-use crate::shell::{history as history_file, spec_store, tz};
+use crate::shell::config::{self, Config, StatePaths};
+use crate::shell::{global_lock, history as history_file, spec_store, tz};
 
 /// One row of the status (the `-o json` shape).
 #[derive(Debug, Serialize)]
@@ -29,15 +33,67 @@ pub struct JobStatus {
     pub next_fire: Option<String>,
     /// Why the spec file could not be read, if it could not.
     pub error: Option<String>,
+    /// `concurrency_scope: global` jobs: their state in Redis; `null` for host-scope jobs.
+    pub global: Option<GlobalView>,
 }
 
-pub fn run(global: &GlobalArgs, args: &TargetArgs) -> Result<Status, Failure> {
+/// A global-scope job's state in Redis, or why it could not be read.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GlobalView {
+    pub holder: Option<global_lock::Holder>,
+    pub last_claim: Option<Claim>,
+    pub error: Option<String>,
+}
+
+impl GlobalView {
+    fn failed(message: String) -> GlobalView {
+        GlobalView {
+            error: Some(message),
+            ..GlobalView::default()
+        }
+    }
+}
+
+/// The global view of `spec`'s job, when it has global scope.
+pub fn global_view(
+    spec: &JobSpec,
+    redis: &mut Option<Result<global_lock::Redis, String>>,
+    config: &Config,
+) -> Option<GlobalView> {
+    if spec.job.policy.concurrency_scope != ConcurrencyScope::Global {
+        return None;
+    }
+    let Some(settings) = &config.locks.redis else {
+        return Some(GlobalView::failed(
+            "the config has no locks.redis; global-scope fires exit 3".into(),
+        ));
+    };
+    let conn = redis.get_or_insert_with(|| {
+        global_lock::connect(settings, config.env_file.as_deref())
+            .map_err(|e| e.message().to_string())
+    });
+    Some(match conn {
+        Ok(conn) => match conn.status(&spec.app, &spec.job.name) {
+            Ok(status) => GlobalView {
+                holder: status.holder,
+                last_claim: status.last_claim,
+                error: None,
+            },
+            Err(e) => GlobalView::failed(e.message().to_string()),
+        },
+        Err(e) => GlobalView::failed(e.clone()),
+    })
+}
+
+pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<Status, Failure> {
+    let _backend = args.backend().map_err(Failure::usage)?;
     let loaded = config::load(global.config.as_deref())?;
-    let spec_dir = StatePaths::resolve(&args.paths, &loaded.config).spec_dir;
+    let spec_dir = StatePaths::resolve(&args.target.paths, &loaded.config).spec_dir;
     let now = Timestamp::now();
+    let mut redis = None;
     let rows: Vec<JobStatus> = spec_files(&spec_dir)?
         .into_iter()
-        .map(|path| job_status(&path, now))
+        .map(|path| job_status(&path, now, &mut redis, &loaded.config))
         .collect();
     match global.output {
         Output::Json => println!(
@@ -79,7 +135,12 @@ fn is_spec_file_name(path: &Path) -> bool {
         .is_some_and(|stem| history::split_job_id(stem).is_ok())
 }
 
-fn job_status(path: &Path, now: Timestamp) -> JobStatus {
+fn job_status(
+    path: &Path,
+    now: Timestamp,
+    redis: &mut Option<Result<global_lock::Redis, String>>,
+    config: &Config,
+) -> JobStatus {
     let stem = path
         .file_stem()
         .and_then(|n| n.to_str())
@@ -87,7 +148,10 @@ fn job_status(path: &Path, now: Timestamp) -> JobStatus {
     let (app, job) = history::split_job_id(stem).unwrap_or((stem, ""));
     let dir = path.parent().unwrap_or(Path::new("."));
     match spec_store::read_spec(dir, app, job) {
-        Ok(spec) => from_spec(&spec, now),
+        Ok(spec) => JobStatus {
+            global: global_view(&spec, redis, config),
+            ..from_spec(&spec, now)
+        },
         Err(error) => JobStatus {
             app: app.to_string(),
             job: job.to_string(),
@@ -96,6 +160,7 @@ fn job_status(path: &Path, now: Timestamp) -> JobStatus {
             last_run: None,
             next_fire: None,
             error: Some(error),
+            global: None,
         },
     }
 }
@@ -113,6 +178,7 @@ fn from_spec(spec: &JobSpec, now: Timestamp) -> JobStatus {
         last_run,
         next_fire: next_fire(spec, now).map(|t| format!("{t:.0}")),
         error: None,
+        global: None,
     }
 }
 
@@ -140,6 +206,7 @@ fn print_table(rows: &[JobStatus], spec_dir: &Path) {
         "LAST RUN",
         "LAST STATUS",
         "NEXT FIRE",
+        "GLOBAL",
     ]);
     for row in rows {
         let dash = || "-".to_string();
@@ -155,7 +222,31 @@ fn print_table(rows: &[JobStatus], spec_dir: &Path) {
             last_run,
             last_status,
             row.next_fire.clone().unwrap_or_else(dash),
+            row.global.as_ref().map_or_else(dash, GlobalView::describe),
         ]);
     }
     println!("{}", table.trim_fmt());
+}
+
+impl GlobalView {
+    /// One line for tables: the holder (host, run, since) and the newest claimed instant.
+    pub fn describe(&self) -> String {
+        if let Some(error) = &self.error {
+            return format!("unknown: {error}");
+        }
+        let holder = match &self.holder {
+            Some(h) => format!("held by {} (run {}) since {}", h.host_id, h.run_id, h.since),
+            None => "free".to_string(),
+        };
+        let last = match &self.last_claim {
+            Some(c) => {
+                let at = Timestamp::from_second(c.fire_time)
+                    .map(|t| format!("{t:.0}"))
+                    .unwrap_or_else(|_| c.fire_time.to_string());
+                format!("last claimed {at} by {}", c.host_id)
+            }
+            None => "nothing claimed yet".to_string(),
+        };
+        format!("{holder}; {last}")
+    }
 }

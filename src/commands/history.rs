@@ -10,7 +10,7 @@ use jiff::Timestamp;
 
 use crate::cli::{GlobalArgs, HistoryArgs, Output};
 use crate::core::audit::{AUDIT_FILE, AuditRecord};
-use crate::core::history::{self, Filter, RunRecord, RunStatus};
+use crate::core::history::{self, Filter, RunRecord, StatusQuery};
 use crate::error::{Failure, Status};
 use crate::shell::config::{self, StatePaths};
 use crate::shell::history as history_file;
@@ -18,32 +18,36 @@ use crate::shell::history as history_file;
 pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Result<Status, Failure> {
     let loaded = config::load(global.config.as_deref())?;
     let state_dir = StatePaths::resolve(&args.paths, &loaded.config).state_dir;
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| parse_since(s, Timestamp::now()))
-        .transpose()
-        .map_err(Failure::invalid)?;
+    let (_backend, id) = args.backend_and_job().map_err(Failure::usage)?;
+    let now = Timestamp::now();
+    let since = parse_when("--since", args.since.as_deref(), now)?;
+    let until = parse_when("--until", args.until.as_deref(), now)?;
     if args.audit {
+        if let Some(id) = id {
+            return Err(Failure::usage(format!(
+                "--audit reads the apply journal, not a job; drop {id:?} or --audit"
+            )));
+        }
         if args.status.is_some() {
             return Err(Failure::invalid(
                 "--status filters runs; it does not apply to --audit (drop one of them)",
             ));
         }
-        return show_audit(&state_dir, since, args.limit, global.output);
+        return show_audit(&state_dir, (since, until), args.limit, global.output);
     }
-    let id = args.job.as_deref().unwrap_or_default();
+    let id = id.ok_or_else(|| Failure::usage("history needs the job as APP.JOB, or --audit"))?;
     let (app, job) = history::split_job_id(id).map_err(Failure::invalid)?;
     let status = args
         .status
         .as_deref()
-        .map(str::parse::<RunStatus>)
+        .map(StatusQuery::parse)
         .transpose()
         .map_err(|e| Failure::invalid(format!("--status: {e}")))?;
     let path = history_file::history_path(&state_dir, app, job);
     let records = history_file::read_records(&path).map_err(Failure::invalid)?;
     let filter = Filter {
         since,
+        until,
         status,
         limit: args.limit,
     };
@@ -55,17 +59,31 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Result<Status, Failure> {
     Ok(Status::OK)
 }
 
-/// `--since`: an RFC 3339 instant, or a duration ago (`2h`, `30m`, `7days`).
-pub fn parse_since(value: &str, now: Timestamp) -> Result<Timestamp, String> {
+fn parse_when(
+    flag: &str,
+    value: Option<&str>,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, Failure> {
+    value
+        .map(|v| parse_instant(flag, v, now))
+        .transpose()
+        .map_err(Failure::invalid)
+}
+
+/// `--since`/`--until`: an RFC 3339 instant, or a duration ago (`90m`, `24h`, `7d`, `7days`).
+pub fn parse_instant(flag: &str, value: &str, now: Timestamp) -> Result<Timestamp, String> {
     if let Ok(at) = value.parse::<Timestamp>() {
         return Ok(at);
     }
     let ago = humantime::parse_duration(value).map_err(|_| {
-        format!("--since {value:?}: use an RFC 3339 time (2026-03-01T00:00:00Z) or a duration such as 2h")
+        format!(
+            "{flag} {value:?}: use an RFC 3339 time (2026-03-01T00:00:00Z) or a duration ago such \
+             as 90m, 24h or 7d"
+        )
     })?;
-    let ago = jiff::SignedDuration::try_from(ago).map_err(|e| format!("--since {value:?}: {e}"))?;
+    let ago = jiff::SignedDuration::try_from(ago).map_err(|e| format!("{flag} {value:?}: {e}"))?;
     now.checked_sub(ago)
-        .map_err(|e| format!("--since {value:?}: {e}"))
+        .map_err(|e| format!("{flag} {value:?}: {e}"))
 }
 
 fn print_json<T: serde::Serialize>(records: &[T]) {
@@ -110,7 +128,7 @@ fn print_runs(records: &[RunRecord], id: &str, path: &Path) {
 
 fn show_audit(
     state_dir: &Path,
-    since: Option<Timestamp>,
+    (since, until): (Option<Timestamp>, Option<Timestamp>),
     limit: Option<usize>,
     output: Output,
 ) -> Result<Status, Failure> {
@@ -120,10 +138,12 @@ fn show_audit(
         .lines()
         .filter_map(|line| serde_json::from_str(line).ok())
         .filter(|r: &AuditRecord| {
-            since.is_none_or(|since| r.ts.parse::<Timestamp>().is_ok_and(|t| t >= since))
+            let at = r.ts.parse::<Timestamp>().ok();
+            since.is_none_or(|since| at.is_some_and(|t| t >= since))
+                && until.is_none_or(|until| at.is_some_and(|t| t < until))
         })
         .collect();
-    if let Some(limit) = limit {
+    if let Some(limit) = limit.filter(|l| *l > 0) {
         let drop = records.len().saturating_sub(limit);
         records.drain(..drop);
     }
@@ -181,15 +201,26 @@ mod tests {
     fn since_reads_instants_and_durations_ago() {
         let now: Timestamp = "2026-03-01T12:00:00Z".parse().unwrap();
         assert_eq!(
-            parse_since("2026-02-01T00:00:00Z", now).unwrap(),
+            parse_instant("--since", "2026-02-01T00:00:00Z", now).unwrap(),
             "2026-02-01T00:00:00Z".parse::<Timestamp>().unwrap()
         );
         assert_eq!(
-            parse_since("2h", now).unwrap(),
+            parse_instant("--since", "2h", now).unwrap(),
             "2026-03-01T10:00:00Z".parse::<Timestamp>().unwrap()
         );
+        for (ago, expected) in [
+            ("90m", "2026-03-01T10:30:00Z"),
+            ("24h", "2026-02-28T12:00:00Z"),
+            ("7d", "2026-02-22T12:00:00Z"),
+        ] {
+            assert_eq!(
+                parse_instant("--until", ago, now).unwrap(),
+                expected.parse::<Timestamp>().unwrap(),
+                "{ago}"
+            );
+        }
         assert!(
-            parse_since("yesterday-ish", now)
+            parse_instant("--since", "yesterday-ish", now)
                 .unwrap_err()
                 .contains("RFC 3339")
         );

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, Output, TargetArgs};
+use crate::cli::{GlobalArgs, ListArgs, Output};
 use crate::core::crontab::{OwnedEntry, gate_of, schedule_of};
 use crate::error::{Failure, Status};
 use crate::shell::reconcile::{self, Context};
@@ -82,8 +82,9 @@ pub fn entry_view(ctx: &Context, entry: &OwnedEntry, now: jiff::Timestamp) -> En
     }
 }
 
-pub fn run(global: &GlobalArgs, args: &TargetArgs) -> Result<Status, Failure> {
-    let ctx = reconcile::context(global, args)?;
+pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<Status, Failure> {
+    let backend = args.backend().map_err(Failure::usage)?;
+    let ctx = reconcile::context(global, &args.target, backend)?;
     let installed = reconcile::installed(&ctx, None)?;
     let now = jiff::Timestamp::now();
     let mut entries: Vec<EntryView> = installed

@@ -1,11 +1,14 @@
 //! One module per subcommand; each is a function from checked arguments to an exit status.
 
+pub mod adopt;
 pub mod apply;
 pub mod check;
 pub mod completion;
+pub mod doctor;
 pub mod drift;
 pub mod global_status;
 pub mod history;
+pub mod init;
 pub mod list;
 pub mod metrics;
 pub mod next;
@@ -30,11 +33,14 @@ pub fn dispatch(cli: Cli) -> Result<Status, Failure> {
         Command::Plan(args) => plan::run(global, &args),
         Command::Apply(args) => apply::run(global, &args),
         Command::Drift(args) => drift::run(global, &args),
+        Command::Doctor(args) => doctor::run(global, &args),
         Command::Prune(args) => prune::run(global, &args),
         Command::List(args) => list::run(global, &args),
         Command::Show(args) => show::run(global, &args),
         Command::History(args) => history::run(global, &args),
         Command::GlobalStatus(args) => global_status::run(global, &args),
+        Command::Init(args) => init::run(global, &args),
+        Command::Adopt(args) => adopt::run(global, &args),
         Command::Trigger(args) => trigger::run(global, &args),
         Command::Sign(args) => sign::run(global, &args),
         Command::Verify(args) => verify::run(global, &args),

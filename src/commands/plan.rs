@@ -19,7 +19,8 @@ use crate::shell::reconcile::{self, Context};
 use crate::shell::tz;
 
 pub fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<Status, Failure> {
-    let ctx = reconcile::context(global, &args.target)?;
+    let backend = args.backend().map_err(Failure::usage)?;
+    let ctx = reconcile::context(global, &args.target, backend)?;
     let loaded = reconcile::load_manifest(&ctx, &args.manifest)?;
     let (plan, desired) = reconcile::plan(&ctx, &loaded.manifest)?;
     reconcile::warn(&desired.warnings);

@@ -35,7 +35,8 @@ pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<Status, Failure> {
             "prune removes entries and needs confirmation: no terminal to ask on; pass --yes",
         ));
     }
-    let ctx = reconcile::context(global, &args.target)?;
+    let backend = args.backend().map_err(Failure::usage)?;
+    let ctx = reconcile::context(global, &args.target, backend)?;
     if !args.yes {
         let (_, preview) = reconcile::prune_plan(&ctx, args.app.as_deref())?;
         if preview.is_empty() {

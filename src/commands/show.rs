@@ -7,13 +7,17 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::cli::{GlobalArgs, Output, ShowArgs};
+use crate::commands::global_status::{GlobalView, global_view};
 use crate::commands::list::{EntryView, entries_table, entry_view};
+use crate::commands::plan::json_name;
 use crate::core::history::RunRecord;
 use crate::core::manifest;
+use crate::core::plan::Op;
 use crate::core::spec::JobSpec;
 use crate::core::target_checks::shown_ref;
 use crate::error::{Failure, Status};
-use crate::shell::{history, reconcile, spec_store};
+use crate::shell::reconcile::Context;
+use crate::shell::{config, history, reconcile, spec_store};
 
 /// How many upcoming fires and past runs are shown.
 const SHOWN: usize = 5;
@@ -27,12 +31,27 @@ struct ShowDoc {
     next_fires: Vec<String>,
     spec: Option<JobSpec>,
     last_runs: Vec<RunRecord>,
+    /// `concurrency_scope: global`: the lease holder and newest claimed instant in Redis.
+    global: Option<GlobalView>,
+    /// With `--manifest`: whether the job is installed as that manifest says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sync: Option<SyncView>,
+}
+
+/// The job against a manifest: in sync, or the changes an apply would make to it.
+#[derive(Serialize)]
+struct SyncView {
+    manifest: String,
+    in_sync: bool,
+    changes: Vec<Op>,
 }
 
 pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
-    let (app, job) = manifest::split_job_id(&args.job).map_err(Failure::usage)?;
+    let (backend, id) = args.backend_and_job().map_err(Failure::usage)?;
+    let id = id.ok_or_else(|| Failure::usage("show needs the job as APP.JOB"))?;
+    let (app, job) = manifest::split_job_id(id).map_err(Failure::usage)?;
     let (app, job) = (app.to_string(), job.to_string());
-    let ctx = reconcile::context(global, &args.target)?;
+    let ctx = reconcile::context(global, &args.target, backend)?;
     let installed = reconcile::installed(&ctx, None)?;
     let now = jiff::Timestamp::now();
     let entries: Vec<EntryView> = installed
@@ -59,7 +78,20 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
             ctx.paths.spec_dir.display()
         )));
     }
+    let sync = match &args.manifest {
+        Some(source) => Some(sync_view(&ctx, source, &app, &job)?),
+        None => None,
+    };
+    let global_state = match &spec {
+        Some(spec) => {
+            let loaded = config::load(global.config.as_deref())?;
+            global_view(spec, &mut None, &loaded.config)
+        }
+        None => None,
+    };
     let doc = ShowDoc {
+        sync,
+        global: global_state,
         next_fires: next_fires(&entries, now),
         last_runs: last_runs(&ctx.paths.state_dir, &app, &job),
         target: ctx.target.describe(),
@@ -73,6 +105,25 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
         Output::Table => print_table(&doc),
     }
     Ok(Status::OK)
+}
+
+/// The job's part of the plan against `source`: in sync when an apply would change none of its
+/// entries or its spec file.
+fn sync_view(ctx: &Context, source: &str, app: &str, job: &str) -> Result<SyncView, Failure> {
+    let loaded = reconcile::load_manifest(ctx, source)?;
+    if loaded.manifest.app != app {
+        return Err(Failure::invalid(format!(
+            "manifest {source}: its app is {}, not {app}; give the manifest of {app}",
+            loaded.manifest.app
+        )));
+    }
+    let (plan, _) = reconcile::plan(ctx, &loaded.manifest)?;
+    let changes: Vec<Op> = plan.ops.into_iter().filter(|op| op.job == job).collect();
+    Ok(SyncView {
+        manifest: source.to_string(),
+        in_sync: changes.is_empty(),
+        changes,
+    })
 }
 
 /// The next fires over all of the job's entries (a gated one's in its job's zone), merged and sorted.
@@ -113,9 +164,37 @@ fn print_table(doc: &ShowDoc) {
         ),
         None => println!("spec: missing"),
     }
+    if let Some(view) = &doc.global {
+        println!("global: {}", view.describe());
+    }
     println!("next fires: {}", doc.next_fires.join(", "));
     println!("last runs: {}", doc.last_runs.len());
     for run in &doc.last_runs {
         print!("  {}", run.to_line());
+    }
+    if let Some(sync) = &doc.sync {
+        print_sync(sync);
+    }
+}
+
+fn print_sync(sync: &SyncView) {
+    if sync.in_sync {
+        println!("manifest {}: in sync", sync.manifest);
+        return;
+    }
+    println!(
+        "manifest {}: drifted ({} change{} on apply)",
+        sync.manifest,
+        sync.changes.len(),
+        if sync.changes.len() == 1 { "" } else { "s" }
+    );
+    for op in &sync.changes {
+        let idx = op.idx.map(|i| format!(" idx {i}")).unwrap_or_default();
+        println!(
+            "  {} {}{idx}: {}",
+            reconcile::action_name(op.op),
+            json_name(&op.kind),
+            json_name(&op.drift)
+        );
     }
 }

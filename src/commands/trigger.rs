@@ -15,25 +15,29 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use slog::{Logger, error, info, warn};
+use slog::{Logger, error, warn};
 
 use crate::cli::{GlobalArgs, TriggerArgs};
+use crate::core::backend_kind::{self, BackendKind};
 use crate::core::fire_time;
 use crate::core::history::{self as core_history, Retention, RunRecord, RunStatus};
 use crate::core::manifest::{Concurrency, ConcurrencyScope};
 use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
 use crate::error::{Failure, FailureKind, Status};
-use crate::shell::config::{self, DEFAULT_SPEC_DIR};
+use crate::shell::config::{self, DEFAULT_SPEC_DIR, OnUnavailable};
 use crate::shell::fire::{self, Outcome, Recorder};
+use crate::shell::global_fire::{self, GlobalFire, HeldLease, LeaseSlot, Step};
+use crate::shell::global_lock::LockError;
 use crate::shell::lock::{self, Acquired, Holder, JobLock};
 use crate::shell::secrets;
-use crate::shell::{after_fire, clock, history, http, logging, spec_store, test_pause, tz};
+use crate::shell::{after_fire, clock, history, host, http, logging, spec_store, test_pause, tz};
 
 pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     let started = Instant::now();
-    let started_at = Timestamp::now();
+    let started_at = clock::now();
     let (app, job) = core_history::split_job_id(&args.job).map_err(shim_failure)?;
+    let backend = backend_label(args)?;
     let gated = match args.gate {
         None => None,
         Some(idx) => match gate(global, args, app, job, idx)? {
@@ -54,16 +58,31 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     let run_id = uuid::Uuid::now_v7().to_string();
     let level = logging::effective_level(global.log_level, loaded.config.log_level);
     let log = logging::shim_logger(level, app, job, &run_id);
+    let log = match backend {
+        Some(name) => log.new(slog::o!("backend" => name)),
+        None => log,
+    };
     let history_path = history::history_path(Path::new(&spec.state_dir), app, job);
+    let host_id = host::host_id(&loaded.config);
     let recorder = Arc::new(Recorder::new(
         history_path.clone(),
-        record_template(&spec, &run_id, started_at, fire_time),
+        record_template(&spec, &run_id, started_at, fire_time, &host_id),
         started,
         log.clone(),
     ));
-    install_panic_hook(Arc::clone(&recorder));
-    let lock_path = lock::lock_path(Path::new(&spec.lock_dir), app, job);
-    install_sigterm_handler(Arc::clone(&recorder), lock_path.clone(), &log)?;
+    let lease_slot = LeaseSlot::default();
+    install_panic_hook(Arc::clone(&recorder), Arc::clone(&lease_slot));
+    let lock_dir = args
+        .lock_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&spec.lock_dir));
+    let lock_path = lock::lock_path(&lock_dir, app, job);
+    install_sigterm_handler(
+        Arc::clone(&recorder),
+        lock_path.clone(),
+        Arc::clone(&lease_slot),
+        &log,
+    )?;
 
     let fire = Fire {
         spec: &spec,
@@ -74,6 +93,8 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
         lock_path: &lock_path,
         config: &loaded.config,
         log: &log,
+        host_id: &host_id,
+        lease_slot: &lease_slot,
     };
     let outcome = fire.run(&recorder);
     recorder.finish(&outcome);
@@ -91,10 +112,30 @@ fn after_recorded(config: &config::Config, spec: &JobSpec, recorder: &Recorder, 
     }
 }
 
-/// The spec dir: `--spec-dir` (always on a rendered line), else the looked-up config's, else the default.
+/// `--backend NAME`: a name of a backend (built or not) to label the log lines with; anything else is
+/// an argument error (exit 3).
+fn backend_label(args: &TriggerArgs) -> Result<Option<&'static str>, Failure> {
+    let Some(name) = args.backend.as_deref() else {
+        return Ok(None);
+    };
+    match BackendKind::parse(name) {
+        Ok(kind) => Ok(Some(kind.name())),
+        Err(_) if backend_kind::is_backend_name(name) => Ok(backend_kind::known_name(name)),
+        Err(e) => Err(shim_failure(format!("--backend: {e}"))),
+    }
+}
+
+/// Where the reference tool's shim reads its spec dir from when `--spec-dir` is absent.
+const SPEC_DIR_ENV: &str = "CRONIX_JOB_SPEC_DIR";
+
+/// The spec dir: `--spec-dir` (always on a rendered line), else `$CRONIX_JOB_SPEC_DIR` (as the
+/// reference reads it), else the looked-up config's, else the default.
 fn spec_dir_for(global: &GlobalArgs, args: &TriggerArgs) -> Result<PathBuf, Failure> {
     if let Some(dir) = &args.spec_dir {
         return Ok(dir.clone());
+    }
+    if let Some(dir) = std::env::var_os(SPEC_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
     }
     let loaded = config::load(global.config.as_deref()).map_err(internal)?;
     Ok(loaded
@@ -106,11 +147,12 @@ fn spec_dir_for(global: &GlobalArgs, args: &TriggerArgs) -> Result<PathBuf, Fail
 /// The operator config of this fire: `--config`, else the one apply loaded (recorded in the spec, so a
 /// fire under cron's bare environment finds the same `env_file`), else the usual lookup.
 fn config_for(global: &GlobalArgs, spec: &JobSpec) -> Result<config::Loaded, Failure> {
-    let explicit = global
-        .config
-        .clone()
-        .or_else(|| spec.config.as_ref().map(PathBuf::from));
-    config::load(explicit.as_deref()).map_err(internal)
+    match (&global.config, &spec.config) {
+        (None, Some(recorded)) => {
+            config::load_named(Path::new(recorded), config::ConfigSource::Spec).map_err(internal)
+        }
+        (explicit, _) => config::load(explicit.as_deref()).map_err(internal),
+    }
 }
 
 /// The fire-time gate: `Some((spec, minute))` when the current minute is a fire of schedule `idx` in
@@ -158,10 +200,12 @@ struct Fire<'a> {
     lock_path: &'a Path,
     config: &'a config::Config,
     log: &'a Logger,
+    host_id: &'a str,
+    lease_slot: &'a LeaseSlot,
 }
 
 impl Fire<'_> {
-    fn run(&self, recorder: &Recorder) -> Outcome {
+    fn run(&self, recorder: &Arc<Recorder>) -> Outcome {
         let (spec, log) = (self.spec, self.log);
         let resolved = match secrets::resolve(&spec.secret_refs, self.config.env_file.as_deref()) {
             Ok(resolved) => resolved,
@@ -185,10 +229,13 @@ impl Fire<'_> {
             );
             return internal_outcome(log, "no secret to sign with; nothing sent", &msg, "secrets");
         };
-        let _guard = match take_lock(spec, self.lock_path, self.run_id, log) {
+        let _guard = match self.take_lock(recorder) {
             Ok(Guard::Contended) => return Outcome::new(RunStatus::Contended, Some("lock_held")),
+            Ok(Guard::Duplicate) => return Outcome::new(RunStatus::Duplicate, None),
             Ok(guard) => guard,
-            Err(msg) => return internal_outcome(log, "cannot take the job lock", &msg, "lock"),
+            Err((msg, class)) => {
+                return internal_outcome(log, "cannot take the job lock", &msg, class);
+            }
         };
         test_pause::panic_at("job_locked");
         let url = match url::Url::parse(&spec.job.request.url) {
@@ -225,6 +272,50 @@ impl Fire<'_> {
         fire::send_attempts(&client, &request, recorder, log)
     }
 
+    /// The lock of the job's scope: this host's flock, or for `concurrency_scope: global` the
+    /// claim and lease in Redis (falling back to this host's lock when `on_unavailable: host`).
+    fn take_lock(&self, recorder: &Arc<Recorder>) -> Result<Guard, (String, &'static str)> {
+        let host_lock = || {
+            take_host_lock(self.spec, self.lock_path, self.run_id, self.log)
+                .map_err(|m| (m, "lock"))
+        };
+        if self.spec.job.policy.concurrency_scope != ConcurrencyScope::Global {
+            return host_lock();
+        }
+        let Some(redis) = &self.config.locks.redis else {
+            let msg = "the job has concurrency_scope global but the config has no locks.redis; \
+                       add locks.redis (see docs/fleet.md) and re-run `cronix apply`";
+            return Err((msg.to_string(), "no_global_lock"));
+        };
+        let global = GlobalFire {
+            spec: self.spec,
+            redis,
+            env_file: self.config.env_file.as_deref(),
+            host_id: self.host_id,
+            run_id: self.run_id,
+            fire_time: self.fire_time,
+            log: self.log,
+            recorder,
+            slot: self.lease_slot,
+        };
+        match global.take() {
+            Ok(Step::Deliver(lease)) => Ok(lease.map_or(Guard::Unlocked, Guard::Global)),
+            Ok(Step::Duplicate) => Ok(Guard::Duplicate),
+            Ok(Step::Contended) => Ok(Guard::Contended),
+            Err(LockError::Config(msg)) => Err((msg, "config")),
+            Err(LockError::Unavailable(msg)) if redis.on_unavailable == OnUnavailable::Host => {
+                warn!(self.log, "redis is unavailable; using this host's lock (on_unavailable: \
+                      host), so another host may deliver this instant too"; "error" => msg);
+                recorder.mark_fallback("host_lock");
+                host_lock()
+            }
+            Err(LockError::Unavailable(msg)) => Err((
+                format!("{msg}; nothing sent (on_unavailable: fail)"),
+                "redis_unavailable",
+            )),
+        }
+    }
+
     fn history_summary(&self) -> core_history::Summary {
         match history::read_text(self.history_path) {
             Ok(text) => core_history::summarize(&text),
@@ -243,11 +334,15 @@ enum Guard {
     Unlocked,
     /// Kept for its drop: the flock is released when the fire ends.
     Held(#[allow(dead_code)] JobLock),
+    /// Kept for its drop: the global lease is released when the fire ends.
+    Global(#[allow(dead_code)] HeldLease),
     Contended,
+    /// `concurrency_scope: global`: another fire claimed this instant.
+    Duplicate,
 }
 
-/// Take the lock `policy.concurrency` asks for.
-fn take_lock(
+/// Take this host's lock that `policy.concurrency` asks for.
+fn take_host_lock(
     spec: &JobSpec,
     lock_path: &Path,
     run_id: &str,
@@ -256,10 +351,6 @@ fn take_lock(
     let policy = &spec.job.policy;
     if policy.concurrency == Concurrency::Allow {
         return Ok(Guard::Unlocked);
-    }
-    if policy.concurrency_scope == ConcurrencyScope::Global {
-        info!(log, "concurrency_scope global has no cross-host lock backend yet; using this host's lock";
-              "lock" => lock_path.display().to_string());
     }
     let me = Holder::this_process(run_id);
     let acquired = if policy.concurrency == Concurrency::Replace {
@@ -298,6 +389,7 @@ fn record_template(
     run_id: &str,
     started_at: Timestamp,
     fire_time: i64,
+    host_id: &str,
 ) -> RunRecord {
     RunRecord {
         run_id: run_id.to_string(),
@@ -314,6 +406,8 @@ fn record_template(
         http_status: None,
         exit_code: 3,
         error: None,
+        host_id: Some(host_id.to_string()),
+        fallback: None,
     }
 }
 
@@ -327,6 +421,7 @@ fn internal_outcome(log: &Logger, what: &str, message: &str, class: &str) -> Out
 fn install_sigterm_handler(
     recorder: Arc<Recorder>,
     lock_path: PathBuf,
+    lease_slot: LeaseSlot,
     log: &Logger,
 ) -> Result<(), Failure> {
     use signal_hook::consts::SIGTERM;
@@ -346,6 +441,7 @@ fn install_sigterm_handler(
             };
             warn!(log, "received SIGTERM; stopping"; "status" => status.as_str());
             recorder.finish(&Outcome::new(status, Some("sigterm")));
+            global_fire::release_slot(&lease_slot, true);
             std::process::exit(i32::from(fire::SIGTERM_EXIT));
         }
     });
@@ -353,7 +449,7 @@ fn install_sigterm_handler(
 }
 
 /// A panic records `internal` and exits 3 (release builds abort on panic; the hook runs first).
-fn install_panic_hook(recorder: Arc<Recorder>) {
+fn install_panic_hook(recorder: Arc<Recorder>, lease_slot: LeaseSlot) {
     std::panic::set_hook(Box::new(move |info| {
         let place = info
             .location()
@@ -361,6 +457,7 @@ fn install_panic_hook(recorder: Arc<Recorder>) {
             .unwrap_or_default();
         eprintln!("cronix: error: internal error at {place}; the run is recorded as internal");
         recorder.finish_from_panic(&Outcome::new(RunStatus::Internal, Some("panic")));
+        global_fire::release_slot(&lease_slot, false);
         std::process::exit(3);
     }));
 }

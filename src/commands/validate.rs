@@ -8,9 +8,10 @@ use serde_json::json;
 
 use crate::cli::{GlobalArgs, Output, ValidateArgs};
 use crate::core::manifest::{self, Issue, Manifest};
+use crate::core::schedule::Schedule;
 use crate::error::{Failure, Status};
 use crate::shell::config::{self, Config};
-use crate::shell::{source, tz};
+use crate::shell::{reconcile, source, tz};
 
 /// How to sign an HTTP manifest fetch: `--secret-ref` flags win over the config's `secret_refs`.
 pub fn fetch_auth(global: &GlobalArgs, config: &Config) -> source::FetchAuth {
@@ -38,14 +39,36 @@ fn print_canonical(manifest: &Manifest) -> Result<Status, Failure> {
     Ok(Status::OK)
 }
 
+/// Schedules that parse but read differently than they look (a step past its field's range), per job.
+fn schedule_notes(manifest: &Manifest) -> Vec<String> {
+    manifest
+        .jobs
+        .iter()
+        .flat_map(|job| {
+            job.schedules
+                .iter()
+                .filter_map(|s| Schedule::parse(s).ok())
+                .flat_map(|s| s.notes())
+                .map(move |note| format!("job {}: {note}", job.name))
+        })
+        .collect()
+}
+
 fn print_valid(output: Output, source: &str, manifest: &Manifest) -> Result<Status, Failure> {
     let entries: usize = manifest.jobs.iter().map(|j| j.schedules.len()).sum();
     let digest = manifest::digest(manifest);
+    let notes = schedule_notes(manifest);
+    if output == Output::Table {
+        reconcile::warn(&notes);
+    }
     match output {
-        Output::Json => println!(
-            "{}",
-            json!({"valid": true, "app": manifest.app, "jobs": manifest.jobs.len(), "entries": entries, "digest": digest})
-        ),
+        Output::Json => {
+            let mut doc = json!({"valid": true, "app": manifest.app, "jobs": manifest.jobs.len(), "entries": entries, "digest": digest});
+            if !notes.is_empty() {
+                doc["warnings"] = json!(notes);
+            }
+            println!("{doc}")
+        }
         Output::Table => println!(
             "{source}: valid — app {}, {} job{}, {entries} crontab entr{} (sha256 {digest})",
             manifest.app,

@@ -1,15 +1,30 @@
-//! `cronix version`: print the version (JSON with `-o json`).
+//! `cronix version`: print the version, the git commit, the build date and the target (JSON with
+//! `-o json`). The build metadata comes from `build.rs` ("unknown" when git was not available).
 
 use crate::cli::{GlobalArgs, Output};
 use crate::error::{Failure, Status};
 
+/// The commit, build date and target triple this binary was built from.
+pub const COMMIT: &str = env!("CRONIX_BUILD_COMMIT");
+pub const BUILD_DATE: &str = env!("CRONIX_BUILD_DATE");
+pub const TARGET: &str = env!("CRONIX_BUILD_TARGET");
+
 pub fn run(global: &GlobalArgs) -> Result<Status, Failure> {
     let version = env!("CARGO_PKG_VERSION");
     match global.output {
-        Output::Table => println!("cronix {version}"),
+        Output::Table => {
+            println!("cronix {version} (commit {COMMIT}, built {BUILD_DATE}, {TARGET})")
+        }
         Output::Json => println!(
             "{}",
-            serde_json::json!({ "name": "cronix", "version": version, "protocol": 1 })
+            serde_json::json!({
+                "name": "cronix",
+                "version": version,
+                "protocol": 1,
+                "commit": COMMIT,
+                "build_date": BUILD_DATE,
+                "target": TARGET,
+            })
         ),
     }
     Ok(Status::OK)

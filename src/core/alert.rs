@@ -212,7 +212,10 @@ pub fn failure_kind(status: RunStatus) -> Option<bool> {
     match status {
         RunStatus::Ok => Some(false),
         RunStatus::Rejected | RunStatus::Exhausted | RunStatus::Internal => Some(true),
-        RunStatus::Contended | RunStatus::Replaced | RunStatus::Terminated => None,
+        RunStatus::Contended
+        | RunStatus::Replaced
+        | RunStatus::Terminated
+        | RunStatus::Duplicate => None,
     }
 }
 

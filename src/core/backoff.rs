@@ -7,7 +7,21 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::core::manifest::Retries;
+use crate::core::manifest::{Policy, Retries};
+
+/// The longest one fire may last, in seconds (DESIGN §11: a fire must end before fires pile up
+/// without bound). apply refuses a job whose `worst_case_fire` is longer.
+pub const MAX_FIRE_SECONDS: u64 = 3600;
+
+/// The longest a fire of `policy` can last: every attempt running into its timeout, and every wait
+/// between attempts at its ceiling, `max_seconds` (the backoff is capped there, and so is a
+/// `Retry-After`). Jitter only shortens a wait.
+pub fn worst_case_fire(policy: &Policy) -> Duration {
+    let attempts = u64::from(policy.retries.max_attempts.max(1));
+    let sending = attempts.saturating_mul(u64::from(policy.timeout_seconds));
+    let waiting = (attempts - 1).saturating_mul(u64::from(policy.retries.max_seconds));
+    Duration::from_secs(sending.saturating_add(waiting))
+}
 
 /// What one attempt's outcome means for the fire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +83,33 @@ pub fn next_wait(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_worst_case_fire_counts_every_timeout_and_every_capped_wait() {
+        use crate::core::manifest::{Concurrency, ConcurrencyScope};
+        let policy = |attempts, timeout, max| Policy {
+            concurrency: Concurrency::Allow,
+            concurrency_scope: ConcurrencyScope::Host,
+            timeout_seconds: timeout,
+            retries: Retries {
+                max_attempts: attempts,
+                min_seconds: 1,
+                max_seconds: max,
+            },
+        };
+        assert_eq!(
+            worst_case_fire(&policy(3, 60, 60)),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            worst_case_fire(&policy(1, 600, 60)),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            worst_case_fire(&policy(10, 600, 86400)),
+            Duration::from_secs(10 * 600 + 9 * 86400)
+        );
+    }
 
     fn retries(min: u32, max: u32) -> Retries {
         Retries {

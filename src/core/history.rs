@@ -31,10 +31,12 @@ pub enum RunStatus {
     Replaced,
     /// Something else sent SIGTERM.
     Terminated,
+    /// `concurrency_scope: global`: another host claimed this instant and delivers it (exit 0).
+    Duplicate,
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 7] = [
+    pub const ALL: [RunStatus; 8] = [
         RunStatus::Ok,
         RunStatus::Rejected,
         RunStatus::Exhausted,
@@ -42,6 +44,7 @@ impl RunStatus {
         RunStatus::Internal,
         RunStatus::Replaced,
         RunStatus::Terminated,
+        RunStatus::Duplicate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +56,7 @@ impl RunStatus {
             RunStatus::Internal => "internal",
             RunStatus::Replaced => "replaced",
             RunStatus::Terminated => "terminated",
+            RunStatus::Duplicate => "duplicate",
         }
     }
 }
@@ -100,6 +104,13 @@ pub struct RunRecord {
     pub exit_code: u8,
     /// Short error class (`timeout`, `connect`, `http_503`, `secrets`, …); never a message body.
     pub error: Option<String>,
+    /// The host that ran the fire (config `host_id`, else the host name); absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
+    /// Set when a global-scope fire could not reach Redis and used this host's lock instead
+    /// (`host_lock`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 impl RunRecord {
@@ -170,23 +181,95 @@ pub fn summarize(text: &str) -> Summary {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     pub since: Option<Timestamp>,
-    pub status: Option<RunStatus>,
+    /// Only records that started before this instant.
+    pub until: Option<Timestamp>,
+    pub status: Option<StatusQuery>,
     /// Keep at most this many of the newest matching records.
     pub limit: Option<usize>,
+}
+
+/// Which runs `history --status NAME` keeps: one of our statuses, or a name of the reference tool
+/// mapped onto ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusQuery {
+    pub statuses: Vec<RunStatus>,
+    /// Only records with this error class (the reference's `timeout`).
+    pub error_class: Option<&'static str>,
+}
+
+/// The reference tool's status names and what they mean here: `failed` is any run the app did not
+/// accept or the shim could not finish, `lock-contended` is `contended`, `timeout` is an exhausted run
+/// whose last attempt timed out, `unknown` is a run ended by a signal before an outcome.
+pub const REFERENCE_STATUSES: [(&str, &[RunStatus], Option<&str>); 4] = [
+    (
+        "failed",
+        &[
+            RunStatus::Rejected,
+            RunStatus::Exhausted,
+            RunStatus::Internal,
+        ],
+        None,
+    ),
+    ("lock-contended", &[RunStatus::Contended], None),
+    ("timeout", &[RunStatus::Exhausted], Some("timeout")),
+    (
+        "unknown",
+        &[RunStatus::Replaced, RunStatus::Terminated],
+        None,
+    ),
+];
+
+impl StatusQuery {
+    /// Our status names, then the reference's; anything else is an error listing both.
+    pub fn parse(name: &str) -> Result<StatusQuery, String> {
+        if let Ok(status) = name.parse::<RunStatus>() {
+            return Ok(StatusQuery {
+                statuses: vec![status],
+                error_class: None,
+            });
+        }
+        if let Some((_, statuses, error_class)) =
+            REFERENCE_STATUSES.iter().find(|(n, _, _)| *n == name)
+        {
+            return Ok(StatusQuery {
+                statuses: statuses.to_vec(),
+                error_class: *error_class,
+            });
+        }
+        let ours: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
+        let theirs: Vec<&str> = REFERENCE_STATUSES.iter().map(|(n, _, _)| *n).collect();
+        Err(format!(
+            "status {name:?} is not a run status; use one of {} (or the reference tool's {})",
+            ours.join(", "),
+            theirs.join(", ")
+        ))
+    }
+
+    pub fn matches(&self, record: &RunRecord) -> bool {
+        self.statuses.contains(&record.status)
+            && self
+                .error_class
+                .is_none_or(|class| record.error.as_deref() == Some(class))
+    }
 }
 
 /// Apply a filter, keeping file order (oldest first) and the newest `limit` matches.
 pub fn filter(records: Vec<RunRecord>, filter: &Filter) -> Vec<RunRecord> {
     let mut kept: Vec<RunRecord> = records
         .into_iter()
-        .filter(|r| filter.status.is_none_or(|s| r.status == s))
+        .filter(|r| filter.status.as_ref().is_none_or(|q| q.matches(r)))
         .filter(|r| {
             filter
                 .since
                 .is_none_or(|since| r.started().is_some_and(|t| t >= since))
         })
+        .filter(|r| {
+            filter
+                .until
+                .is_none_or(|until| r.started().is_some_and(|t| t < until))
+        })
         .collect();
-    if let Some(limit) = filter.limit {
+    if let Some(limit) = filter.limit.filter(|l| *l > 0) {
         let drop = kept.len().saturating_sub(limit);
         kept.drain(..drop);
     }
@@ -260,6 +343,8 @@ mod tests {
             http_status: Some(200),
             exit_code: 0,
             error: None,
+            host_id: None,
+            fallback: None,
         }
     }
 
@@ -304,11 +389,45 @@ mod tests {
         ];
         let f = Filter {
             since: Some(ts("2026-01-02T00:00:00Z")),
-            status: Some(RunStatus::Ok),
+            until: None,
+            status: Some(StatusQuery::parse("ok").unwrap()),
             limit: Some(1),
         };
-        let ids: Vec<String> = filter(records, &f).into_iter().map(|r| r.run_id).collect();
+        let ids: Vec<String> = filter(records.clone(), &f)
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
         assert_eq!(ids, ["run-4"]);
+        let window = Filter {
+            since: Some(ts("2026-01-02T00:00:00Z")),
+            until: Some(ts("2026-01-04T00:00:00Z")),
+            status: None,
+            limit: Some(0),
+        };
+        let ids: Vec<String> = filter(records, &window)
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
+        assert_eq!(
+            ids,
+            ["run-2", "run-3"],
+            "until is exclusive; limit 0 keeps all"
+        );
+    }
+
+    #[test]
+    fn the_reference_status_names_map_onto_ours() {
+        let failed = StatusQuery::parse("failed").unwrap();
+        assert!(failed.statuses.contains(&RunStatus::Rejected));
+        assert!(!failed.statuses.contains(&RunStatus::Ok));
+        assert_eq!(
+            StatusQuery::parse("lock-contended").unwrap().statuses,
+            [RunStatus::Contended]
+        );
+        let timeout = StatusQuery::parse("timeout").unwrap();
+        assert_eq!(timeout.error_class, Some("timeout"));
+        let err = StatusQuery::parse("nope").unwrap_err();
+        assert!(err.contains("lock-contended"), "{err}");
     }
 
     #[test]
@@ -376,5 +495,29 @@ mod tests {
                 .unwrap_err()
                 .contains("exhausted")
         );
+    }
+
+    #[test]
+    fn records_without_host_id_still_parse_and_duplicate_round_trips() {
+        let old = r#"{"run_id":"r","app":"a","job":"j","fire_time":"2026-01-01T00:00:00Z","started_at":"2026-01-01T00:00:00.000Z","duration_ms":1,"attempts":1,"status":"ok","http_status":200,"exit_code":0,"error":null}"#;
+        let parsed = parse_lines(old);
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(
+            (parsed[0].host_id.as_deref(), parsed[0].fallback.as_deref()),
+            (None, None)
+        );
+        assert!(
+            !parsed[0].to_line().contains("host_id"),
+            "absent fields stay absent"
+        );
+        let dup = RunRecord {
+            status: RunStatus::Duplicate,
+            host_id: Some("web-2".into()),
+            ..parsed[0].clone()
+        };
+        let line = dup.to_line();
+        assert!(line.contains(r#""status":"duplicate""#) && line.contains(r#""host_id":"web-2""#));
+        assert_eq!(parse_lines(&line), vec![dup]);
+        assert_eq!("duplicate".parse::<RunStatus>(), Ok(RunStatus::Duplicate));
     }
 }

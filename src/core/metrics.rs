@@ -224,6 +224,8 @@ mod tests {
             http_status: Some(200),
             exit_code: 0,
             error: None,
+            host_id: None,
+            fallback: None,
         }
     }
 

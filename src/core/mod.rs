@@ -3,12 +3,16 @@
 //! Nothing here touches files, processes, the network, the environment or the clock; callers pass the
 //! current time, file contents and environment values in.
 
+pub mod adopt;
 pub mod alert;
 pub mod audit;
+pub mod backend_kind;
 pub mod backoff;
 pub mod check_entry;
+pub mod config_scaffold;
 pub mod crontab;
 pub mod fire_time;
+pub mod global_lock;
 pub mod hash;
 pub mod history;
 pub mod manifest;

@@ -41,6 +41,8 @@ pub enum DriftKind {
     Extra,
     /// Removed on request (prune).
     Pruned,
+    /// A hand-written trigger line taken over by `adopt`, rewritten in place as an owned entry.
+    Adopted,
 }
 
 /// One desired crontab entry.
@@ -117,6 +119,11 @@ impl Plan {
             }
         }
         counts
+    }
+
+    /// A plan of the given ops, in the fixed order.
+    pub fn from_ops(ops: Vec<Op>) -> Plan {
+        Self::sorted(ops)
     }
 
     fn sorted(mut ops: Vec<Op>) -> Plan {
@@ -227,6 +234,19 @@ fn removal(marker: &Marker, drift: DriftKind, schedule: Option<String>, at: usiz
         at: Some(at),
         spec: None,
     }
+}
+
+/// The spec op of one job: create or update its file when it differs from the desired one.
+pub fn job_spec_ops(app: &str, job: &str, want: &SpecFile, have: Option<&SpecFile>) -> Vec<Op> {
+    let change = match have {
+        None => Some((Action::Create, DriftKind::Missing)),
+        Some(have) if have != want => Some((Action::Update, DriftKind::Changed)),
+        Some(_) => None,
+    };
+    change
+        .map(|(action, drift)| spec_op(action, drift, app, job, Some(want.clone())))
+        .into_iter()
+        .collect()
 }
 
 fn spec_ops(

@@ -90,6 +90,17 @@ impl Schedule {
         self.fixed_time
     }
 
+    /// Notes on fields that parse but say less than they seem to: a step past the end of its range
+    /// (`*/90` minutes is minute 0 only), with the plain equivalent. Empty for most schedules.
+    pub fn notes(&self) -> Vec<String> {
+        self.expression
+            .split(' ')
+            .zip(Field::ALL)
+            .filter_map(|(text, field)| grammar::oversized_step_note(field, text))
+            .map(|note| format!("schedule {}: {note}", quoted(&self.source)))
+            .collect()
+    }
+
     /// Selected minutes: bit `m` set for minute `m` (0..=59).
     pub fn minutes(&self) -> u64 {
         self.minutes

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::core::backoff;
 use crate::core::crontab::EntryLine;
 use crate::core::hash::entry_hash;
 use crate::core::manifest::{self, Concurrency, ConcurrencyScope, Job, Manifest};
@@ -41,6 +42,8 @@ pub struct TargetFacts<'a> {
     pub allow_http_hosts: &'a [String],
     /// The operator config file apply loaded, if any (recorded in spec files for the shim).
     pub config_path: Option<&'a str>,
+    /// Whether the config has `locks.redis` (what `concurrency_scope: global` needs).
+    pub global_lock: bool,
 }
 
 /// The desired state of one app on one target.
@@ -180,6 +183,10 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
     if let Err(e) = check_url(name, &job.request.url, facts.allow_http_hosts) {
         errors.push(e);
     }
+    errors.extend(global_scope_error(job, facts.global_lock));
+    if let Err(e) = check_fire_bound(job) {
+        errors.push(e);
+    }
     let refs = match effective_refs(name, &job.auth.secret_refs, facts.operator_refs) {
         Ok(refs) => refs,
         Err(e) => {
@@ -240,7 +247,7 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
             )
         })
         .collect();
-    warnings.extend(global_scope_warning(job));
+    warnings.extend(pile_up_warning(job, &schedules, zone, facts.now));
     let spec = spec_file(app, job, refs, facts);
     Ok(JobState {
         entries,
@@ -291,18 +298,93 @@ fn render_schedule(
     }
 }
 
-/// `concurrency_scope: global` has no cross-host lock backend yet: the overlap lock is this host's.
-fn global_scope_warning(job: &Job) -> Option<String> {
+/// `concurrency_scope: global` claims instants and takes leases in Redis: without `locks.redis`
+/// in the config the job could not run as declared.
+fn global_scope_error(job: &Job, global_lock: bool) -> Option<String> {
+    (job.policy.concurrency_scope == ConcurrencyScope::Global && !global_lock).then(|| {
+        format!(
+            "job {}: policy.concurrency_scope is global, but the operator config has no \
+             locks.redis; add locks.redis (addr, on_unavailable; see docs/fleet.md) to the config, \
+             or use concurrency_scope host",
+            job.name
+        )
+    })
+}
+
+/// A fire may last at most `MAX_FIRE_SECONDS` (attempts × timeout + the capped waits between them).
+pub fn check_fire_bound(job: &Job) -> Result<(), String> {
     let policy = &job.policy;
-    (policy.concurrency_scope == ConcurrencyScope::Global
-        && policy.concurrency != Concurrency::Allow)
-        .then(|| {
-            format!(
-                "job {}: concurrency_scope global is enforced per host for now (no cross-host lock \
-                 backend yet); run the job's crontab on one host if it must never overlap",
-                job.name
-            )
-        })
+    let worst = backoff::worst_case_fire(policy).as_secs();
+    if worst <= backoff::MAX_FIRE_SECONDS {
+        return Ok(());
+    }
+    let attempts = policy.retries.max_attempts;
+    Err(format!(
+        "job {}: one fire can last up to {worst} s ({attempts} attempts × {} s timeout + {} waits of \
+         up to {} s), more than the {} s a fire may take; lower policy.retries.max_attempts, \
+         policy.timeout_seconds or policy.retries.max_seconds",
+        job.name,
+        policy.timeout_seconds,
+        attempts.saturating_sub(1),
+        policy.retries.max_seconds,
+        backoff::MAX_FIRE_SECONDS
+    ))
+}
+
+/// An `Allow` job whose worst-case fire outlasts the shortest interval between its fires: fires can
+/// run on top of each other.
+fn pile_up_warning(
+    job: &Job,
+    schedules: &[Schedule],
+    zone: &TimeZone,
+    now: Timestamp,
+) -> Option<String> {
+    if job.policy.concurrency != Concurrency::Allow {
+        return None;
+    }
+    let worst = backoff::worst_case_fire(&job.policy).as_secs();
+    let gap = shortest_interval(schedules, zone, now)?;
+    (worst > gap).then(|| {
+        format!(
+            "job {}: one fire can last up to {worst} s (attempts × timeout + backoff), longer than \
+             the {gap} s between two of its fires; with concurrency Allow they run on top of each \
+             other: use Forbid or Replace, or lower the retries or the timeout",
+            job.name
+        )
+    })
+}
+
+/// The shortest time between two consecutive fires over all schedules, in the 8 days from `now`
+/// (gaps longer than `MAX_FIRE_SECONDS` never matter, so a week and a day is enough to look at). A
+/// schedule that fires more than `FIRES_LOOKED_AT` times in that window narrows it to its first ones.
+pub fn shortest_interval(schedules: &[Schedule], zone: &TimeZone, now: Timestamp) -> Option<u64> {
+    const FIRES_LOOKED_AT: usize = 2000;
+    let mut end = now.as_second() + 8 * 86_400;
+    let mut fires = Vec::new();
+    for schedule in schedules {
+        let mut after = now;
+        let mut seen = 0;
+        while let Some(next) = schedule.next_after(after, zone) {
+            let at = next.timestamp();
+            if at.as_second() > end {
+                break;
+            }
+            fires.push(at.as_second());
+            after = at;
+            seen += 1;
+            if seen == FIRES_LOOKED_AT {
+                end = at.as_second();
+                break;
+            }
+        }
+    }
+    fires.retain(|&at| at <= end);
+    fires.sort_unstable();
+    fires.dedup();
+    fires
+        .windows(2)
+        .map(|w| u64::try_from(w[1] - w[0]).unwrap_or(u64::MAX))
+        .min()
 }
 
 /// The spec file bytes: pretty JSON with a final newline; 0600 when a `raw:` reference is inside.
@@ -427,6 +509,22 @@ mod tests {
         ] {
             assert!(!is_safe_path(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_shortest_interval_spans_every_schedule() {
+        let parse = |s: &str| Schedule::parse(s).unwrap();
+        let now: Timestamp = "2026-01-05T00:00:30Z".parse().unwrap();
+        let utc = TimeZone::UTC;
+        assert_eq!(
+            shortest_interval(&[parse("*/5 * * * *")], &utc, now),
+            Some(300)
+        );
+        assert_eq!(
+            shortest_interval(&[parse("0 * * * *"), parse("10 * * * *")], &utc, now),
+            Some(600)
+        );
+        assert_eq!(shortest_interval(&[parse("0 0 1 1 *")], &utc, now), None);
     }
 
     #[test]

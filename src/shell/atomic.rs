@@ -31,8 +31,11 @@ pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
 pub fn write_unsynced_dir(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
     let dir = parent_of(path);
     let name = file_name(path)?;
-    let existing = match fs::metadata(path) {
-        Ok(meta) => Some(meta),
+    // lstat: a link in the target's place is replaced by the rename, and its target's owner and mode
+    // are never copied onto the new file.
+    let existing = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_file() => Some(meta),
+        Ok(_) => None,
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
     };

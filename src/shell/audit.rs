@@ -4,47 +4,82 @@
 //! Appends are one `write` of one line on an `O_APPEND` file. Must not hold secrets: records carry
 //! names, digests and ops only.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::Path;
 
 use crate::core::audit::{AUDIT_FILE, AuditRecord};
 use crate::error::Failure;
+use crate::shell::trusted_path;
 
-pub fn append(state_dir: &Path, record: &AuditRecord) -> Result<(), Failure> {
+/// Mode of a new audit journal (it holds no secrets).
+const AUDIT_MODE: u32 = 0o644;
+
+/// The audit journal, open for appending (opened before a change is made, so an unusable journal
+/// stops the apply before anything is written).
+pub struct Journal {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+/// Open (create) `<state-dir>/audit.jsonl` through the trust rule: the state dir checked (created
+/// 0755 when missing), the journal never followed through a link.
+pub fn open(state_dir: &Path) -> Result<Journal, Failure> {
     let path = state_dir.join(AUDIT_FILE);
-    let fail = |e: io::Error| {
+    let dir = trusted_path::ensure_dir(state_dir).map_err(|why| {
         Failure::backend(format!(
-            "audit journal {}: {e}; check --state-dir",
+            "state dir {} {why}; check --state-dir",
+            state_dir.display()
+        ))
+    })?;
+    let file = dir.open_append(AUDIT_FILE, AUDIT_MODE).map_err(|why| {
+        Failure::backend(format!(
+            "audit journal {} {why}; check --state-dir",
             path.display()
         ))
-    };
-    fs::create_dir_all(state_dir).map_err(fail)?;
-    let mut line = serde_json::to_vec(record).map_err(|e| fail(io::Error::other(e)))?;
-    line.push(b'\n');
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(fail)?;
-    file.write_all(&line).map_err(fail)?;
-    file.sync_data().map_err(fail)
+    })?;
+    Ok(Journal { file, path })
+}
+
+impl Journal {
+    /// Append one record as one line, and make it durable.
+    pub fn append(&mut self, record: &AuditRecord) -> Result<(), Failure> {
+        let fail = |why: String| {
+            Failure::backend(format!(
+                "audit journal {} {why}; check --state-dir",
+                self.path.display()
+            ))
+        };
+        let mut line = serde_json::to_vec(record).map_err(|e| fail(e.to_string()))?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| fail(format!("cannot be written ({e})")))
+    }
+}
+
+/// Open the journal and append one record.
+pub fn append(state_dir: &Path, record: &AuditRecord) -> Result<(), Failure> {
+    open(state_dir)?.append(record)
 }
 
 /// Every readable record, oldest first; lines that do not parse (a torn append) are skipped.
 pub fn read(state_dir: &Path) -> Result<Vec<AuditRecord>, Failure> {
     let path = state_dir.join(AUDIT_FILE);
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
+    let bytes = match trusted_path::open_dir_if_exists(state_dir) {
+        Ok(None) => None,
+        Ok(Some(dir)) => dir
+            .read(AUDIT_FILE)
+            .map_err(|why| Failure::backend(format!("audit journal {} {why}", path.display())))?,
+        Err(why) => {
             return Err(Failure::backend(format!(
-                "audit journal {}: {e}",
-                path.display()
+                "state dir {} {why}",
+                state_dir.display()
             )));
         }
     };
     Ok(bytes
+        .unwrap_or_default()
         .split(|&b| b == b'\n')
         .filter_map(|line| serde_json::from_slice(line).ok())
         .collect())
@@ -79,7 +114,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         append(dir.path(), &record(0)).unwrap();
         append(dir.path(), &record(1)).unwrap();
-        let mut f = OpenOptions::new()
+        let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(dir.path().join(AUDIT_FILE))
             .unwrap();

@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use crate::cli::{CrontabFormat, LogLevel, PathArgs};
 use crate::core::alert::AlertTarget;
+use crate::core::global_lock;
 use crate::core::schedule::Schedule;
+use crate::core::secret::SecretRef;
 use crate::error::Failure;
 
 pub const DEFAULT_SPEC_DIR: &str = "/etc/cronix/jobs";
@@ -18,6 +20,8 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/cronix";
 pub const DEFAULT_CRONTAB_PATH: &str = "/etc/cron.d/cronix";
 pub const DEFAULT_RUN_AS: &str = "root";
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/cronix/cronix.yaml";
+/// How long apply and prune wait for the apply lock unless the config says otherwise.
+pub const DEFAULT_APPLY_LOCK_WAIT_SECONDS: u64 = 120;
 
 /// The file as written by the operator. Every key is optional; unknown keys are errors.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -39,8 +43,13 @@ pub struct Config {
     pub allow_http_hosts: Vec<String>,
     #[serde(default)]
     pub history: HistoryRetention,
-    /// This host's name in alerts and metrics (default: the host name).
+    /// How long apply and prune wait for another apply's lock before giving up (default 120).
+    pub apply_lock_wait_seconds: Option<u64>,
+    /// What names this host in logs, history, global locks, alert events and metric labels (default:
+    /// the host name).
     pub host_id: Option<String>,
+    #[serde(default)]
+    pub locks: Locks,
     /// Who is told when a job fails, recovers or misses fires.
     #[serde(default)]
     pub alerts: Vec<AlertTarget>,
@@ -56,6 +65,52 @@ pub struct Config {
 pub struct MetricsConfig {
     /// Absolute path of a `*.prom` file, rewritten atomically (node_exporter's textfile collector).
     pub textfile: PathBuf,
+}
+
+/// Lock backends beyond this host's flock.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Locks {
+    /// The Redis that `concurrency_scope: global` jobs claim instants and take leases in.
+    pub redis: Option<RedisLock>,
+}
+
+/// `locks.redis`: where the cluster-wide claims and leases live.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisLock {
+    /// `host:port`, or a `redis://` / `rediss://` URL (no credentials in it).
+    pub addr: String,
+    pub db: Option<i64>,
+    pub username: Option<String>,
+    /// A secret reference (`env:NAME`, `file:/path`), never the password itself.
+    pub password_ref: Option<String>,
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+    #[serde(default)]
+    pub on_unavailable: OnUnavailable,
+    /// Connect and per-command timeout, milliseconds.
+    #[serde(default = "default_redis_timeout")]
+    pub timeout_ms: u64,
+}
+
+/// What a global-scope fire does when Redis cannot be reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnavailable {
+    /// Send nothing, exit 3: no double delivery is ever possible.
+    #[default]
+    Fail,
+    /// Fall back to this host's lock, with a warning in the log and history.
+    Host,
+}
+
+fn default_key_prefix() -> String {
+    global_lock::DEFAULT_KEY_PREFIX.to_string()
+}
+
+fn default_redis_timeout() -> u64 {
+    global_lock::DEFAULT_TIMEOUT_MS
 }
 
 /// How much run history the shim keeps per job.
@@ -77,57 +132,138 @@ impl Default for HistoryRetention {
     }
 }
 
-/// A loaded config and the file it came from (None: no file found, all defaults).
+/// Why a config file was picked (what `cronix doctor` reports).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// `--config FILE`.
+    Flag,
+    /// `$CRONIX_CONFIG`.
+    Env,
+    /// `~/.cronix/cronix.yaml`.
+    Home,
+    /// `/etc/cronix/cronix.yaml`.
+    System,
+    /// The config apply loaded, recorded in the job's spec file (the shim under cron).
+    Spec,
+    /// No file found: every setting is its default.
+    #[default]
+    Defaults,
+}
+
+impl ConfigSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigSource::Flag => "flag",
+            ConfigSource::Env => "env",
+            ConfigSource::Home => "home",
+            ConfigSource::System => "system",
+            ConfigSource::Spec => "spec",
+            ConfigSource::Defaults => "defaults",
+        }
+    }
+
+    /// How the source is named in messages.
+    fn describe(self) -> &'static str {
+        match self {
+            ConfigSource::Flag => "given with --config",
+            ConfigSource::Env => "named by $CRONIX_CONFIG",
+            ConfigSource::Home => "found in $HOME",
+            ConfigSource::System => "found in /etc/cronix",
+            ConfigSource::Spec => "recorded in the job's spec file by apply",
+            ConfigSource::Defaults => "not found",
+        }
+    }
+}
+
+/// A loaded config, the file it came from (None: no file found, all defaults) and why that file.
 #[derive(Debug, Clone, Default)]
 pub struct Loaded {
     pub config: Config,
     pub path: Option<PathBuf>,
+    pub source: ConfigSource,
 }
 
+/// Largest config file accepted.
+pub const MAX_CONFIG_LEN: u64 = 1024 * 1024;
+
 /// Find and load the config: `--config`, then `$CRONIX_CONFIG`, `~/.cronix/cronix.yaml`,
-/// `/etc/cronix/cronix.yaml` (the first that exists). An explicit `--config` that is missing is an error.
+/// `/etc/cronix/cronix.yaml`. A config named by `--config` or `$CRONIX_CONFIG` must exist; the other
+/// two are used when they exist. Whichever is picked must pass the trust check (owned by root or the
+/// running user, not group/other-writable, not a link): one that fails is refused, never skipped.
 pub fn load(explicit: Option<&Path>) -> Result<Loaded, Failure> {
     if let Some(path) = explicit {
-        return read(path).map(|config| Loaded {
-            config,
-            path: Some(path.to_path_buf()),
-        });
+        return load_named(path, ConfigSource::Flag);
     }
-    for path in candidates() {
-        if path.exists() {
-            let config = read(&path)?;
+    if let Some(env) = std::env::var_os("CRONIX_CONFIG").filter(|v| !v.is_empty()) {
+        return load_named(Path::new(&env), ConfigSource::Env);
+    }
+    let mut found = Vec::new();
+    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        found.push((
+            Path::new(&home).join(".cronix/cronix.yaml"),
+            ConfigSource::Home,
+        ));
+    }
+    found.push((PathBuf::from(SYSTEM_CONFIG_PATH), ConfigSource::System));
+    for (path, source) in found {
+        if let Some(config) = read_checked(&path, source, false)? {
             return Ok(Loaded {
                 config,
                 path: Some(path),
+                source,
             });
         }
     }
     Ok(Loaded::default())
 }
 
-fn candidates() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some(env) = std::env::var_os("CRONIX_CONFIG").filter(|v| !v.is_empty()) {
-        out.push(PathBuf::from(env));
-    }
-    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        out.push(Path::new(&home).join(".cronix/cronix.yaml"));
-    }
-    out.push(PathBuf::from(SYSTEM_CONFIG_PATH));
-    out
+/// Load a config that must exist (`--config`, `$CRONIX_CONFIG`, the one a spec records).
+pub fn load_named(path: &Path, source: ConfigSource) -> Result<Loaded, Failure> {
+    let config = read_checked(path, source, true)?.unwrap_or_default();
+    Ok(Loaded {
+        config,
+        path: Some(path.to_path_buf()),
+        source,
+    })
 }
 
-/// Read and parse one config file. Relative paths inside it are resolved against its directory.
-pub fn read(path: &Path) -> Result<Config, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+/// Read and parse one config file (None when it does not exist and need not). Relative paths inside
+/// it are resolved against its directory.
+fn read_checked(
+    path: &Path,
+    source: ConfigSource,
+    must_exist: bool,
+) -> Result<Option<Config>, Failure> {
+    let refused = |why: String| {
         Failure::invalid(format!(
-            "config {}: cannot read it ({e}); fix the path given with --config or $CRONIX_CONFIG",
-            path.display()
+            "config {} ({}) {why}",
+            path.display(),
+            source.describe()
         ))
-    })?;
-    let config = parse(&text)
-        .map_err(|msg| Failure::invalid(format!("config {}: {msg}", path.display())))?;
-    Ok(config.resolved_against(path.parent().unwrap_or(Path::new("."))))
+    };
+    let bytes = match crate::shell::trusted_path::read_if_exists(path, MAX_CONFIG_LEN) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) if must_exist => {
+            return Err(refused(
+                "does not exist; create it, or fix the path given with --config or $CRONIX_CONFIG"
+                    .to_string(),
+            ));
+        }
+        Ok(None) => return Ok(None),
+        Err(why) => return Err(refused(why)),
+    };
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| refused("is not UTF-8 text; write it as YAML".to_string()))?;
+    let config =
+        parse(text).map_err(|msg| Failure::invalid(format!("config {}: {msg}", path.display())))?;
+    Ok(Some(
+        config.resolved_against(path.parent().unwrap_or(Path::new("."))),
+    ))
+}
+
+/// Read and parse one config file that must exist (checked like every config).
+pub fn read(path: &Path) -> Result<Config, Failure> {
+    load_named(path, ConfigSource::Flag).map(|loaded| loaded.config)
 }
 
 /// Parse config text (strict keys, `version` must be 1 when present).
@@ -136,7 +272,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, host_id, alerts, metrics, check_every")
+        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, host_id, locks, alerts, metrics, check_every")
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -146,28 +282,49 @@ pub fn parse(text: &str) -> Result<Config, String> {
     if config.history.max_runs == 0 {
         return Err("history.max_runs must be at least 1".into());
     }
+    if let Some(id) = &config.host_id {
+        global_lock::check_host_id(id)?;
+    }
+    if let Some(redis) = &config.locks.redis {
+        check_redis(redis).map_err(|e| format!("locks.redis: {e}"))?;
+    }
     check_observability(&config)?;
     Ok(config)
 }
 
-/// The keys of §8a: alert targets, the check interval, the host id and the metrics textfile.
+fn check_redis(redis: &RedisLock) -> Result<(), String> {
+    let endpoint = global_lock::parse_endpoint(&redis.addr)?;
+    if let (Some(_), Some(_)) = (endpoint.db, redis.db) {
+        return Err("the db is given twice (in addr's path and in db); keep one".into());
+    }
+    if redis.db.is_some_and(|db| !(0..=1_000_000).contains(&db)) {
+        return Err("db must be a database number, 0 or more".into());
+    }
+    global_lock::check_key_prefix(&redis.key_prefix)?;
+    if !(50..=10_000).contains(&redis.timeout_ms) {
+        return Err(format!(
+            "timeout_ms {} is out of range; use 50..10000 (a fire must never hang on Redis)",
+            redis.timeout_ms
+        ));
+    }
+    if let Some(name) = &redis.username
+        && (name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err("username must be printable characters without spaces".into());
+    }
+    if let Some(reference) = &redis.password_ref {
+        check_password_ref(reference)?;
+    }
+    Ok(())
+}
+
+/// The keys of §8a: alert targets, the check interval and the metrics textfile.
 fn check_observability(config: &Config) -> Result<(), String> {
     for (n, target) in config.alerts.iter().enumerate() {
         target.check(n)?;
     }
     if let Some(every) = &config.check_every {
         check_every_schedule(every).map_err(|why| format!("check_every {every:?}: {why}"))?;
-    }
-    if let Some(host) = &config.host_id
-        && (host.is_empty()
-            || host.len() > 253
-            || !host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
-    {
-        return Err(format!(
-            "host_id {host:?}: use 1..253 letters, digits, dots, dashes or underscores"
-        ));
     }
     if let Some(metrics) = &config.metrics {
         let name = metrics.textfile.file_name().and_then(|n| n.to_str());
@@ -185,6 +342,20 @@ fn check_observability(config: &Config) -> Result<(), String> {
 /// The schedule `check_every` runs on: `@every N` that cron can repeat exactly.
 pub fn check_every_schedule(every: &str) -> Result<Schedule, String> {
     Schedule::parse(&format!("@every {}", every.trim())).map_err(|e| e.to_string())
+}
+
+/// `password_ref` is a reference with an explicit scheme; a bare word (which would be read as an
+/// environment variable name, and is likely the password itself) and `raw:` literals are refused.
+fn check_password_ref(reference: &str) -> Result<(), String> {
+    let parsed = SecretRef::parse(reference).map_err(|e| format!("password_ref: {e}"))?;
+    if parsed.is_raw() || !reference.contains(':') {
+        return Err(
+            "password_ref must be a secret reference such as env:REDIS_PASSWORD or \
+             file:/etc/cronix/redis.pass, never the password itself"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 impl Config {
@@ -271,6 +442,45 @@ impl StatePaths {
     }
 }
 
+/// Where `cronix init` writes: `--config`, else `$CRONIX_CONFIG`, else `~/.cronix/cronix.yaml`, else
+/// (no `HOME`) the system path.
+pub fn init_path(explicit: Option<&Path>) -> PathBuf {
+    if let Some(path) = explicit {
+        return path.to_path_buf();
+    }
+    if let Some(env) = std::env::var_os("CRONIX_CONFIG").filter(|v| !v.is_empty()) {
+        return PathBuf::from(env);
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => Path::new(&home).join(".cronix/cronix.yaml"),
+        None => PathBuf::from(SYSTEM_CONFIG_PATH),
+    }
+}
+
+/// Write a new config file: missing directories 0755, the file 0600 (also when it replaces one),
+/// atomically. An existing file is refused unless `force`.
+pub fn write_scaffold(path: &Path, text: &str, force: bool) -> Result<(), Failure> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(Failure::invalid(format!(
+            "config {}: already exists, nothing was written; edit it, or give --force to replace it",
+            path.display()
+        )));
+    }
+    let fail = |what: &str, e: std::io::Error| {
+        Failure::invalid(format!("config {}: cannot {what} ({e})", path.display()))
+    };
+    let dir = crate::shell::atomic::parent_of(path);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .map_err(|e| fail("create its directory", e))?;
+    crate::shell::atomic::write(path, text.as_bytes(), 0o600).map_err(|e| fail("write it", e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| fail("set its mode to 0600", e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,5 +523,40 @@ mod tests {
             .unwrap()
             .resolved_against(Path::new("/etc/x"));
         assert_eq!(config.spec_dir, Some(PathBuf::from("/etc/x/demo/jobs")));
+    }
+
+    #[test]
+    fn locks_redis_has_safe_defaults() {
+        let config = parse("host_id: web-1\nlocks:\n  redis:\n    addr: 127.0.0.1:6379\n").unwrap();
+        let redis = config.locks.redis.unwrap();
+        assert_eq!(config.host_id.as_deref(), Some("web-1"));
+        assert_eq!(redis.key_prefix, "cronix:");
+        assert_eq!(redis.on_unavailable, OnUnavailable::Fail);
+        assert_eq!(redis.timeout_ms, global_lock::DEFAULT_TIMEOUT_MS);
+    }
+
+    #[test]
+    fn a_redis_password_must_be_a_reference() {
+        let with = |extra: &str| parse(&format!("locks:\n  redis:\n    addr: h:1\n    {extra}\n"));
+        assert!(with("password_ref: env:REDIS_PASSWORD").is_ok());
+        assert!(with("password_ref: file:/etc/cronix/redis.pass").is_ok());
+        for bad in ["password_ref: hunter2", "password_ref: raw:hunter2"] {
+            let err = with(bad).unwrap_err();
+            assert!(err.contains("never the password itself"), "{err}");
+            assert!(!err.contains("hunter2"), "the value is not echoed: {err}");
+        }
+        let err = parse("locks:\n  redis:\n    addr: redis://u:hunter2@h:1\n").unwrap_err();
+        assert!(
+            err.contains("password_ref") && !err.contains("hunter2"),
+            "{err}"
+        );
+        assert!(with("passwd: x").unwrap_err().contains("passwd"));
+        assert!(with("on_unavailable: maybe").is_err());
+        assert!(
+            with("timeout_ms: 60000")
+                .unwrap_err()
+                .contains("timeout_ms")
+        );
+        assert!(parse("host_id: a b\n").unwrap_err().contains("host_id"));
     }
 }

@@ -5,14 +5,15 @@
 //! Owns lock-file and temp-file naming. Must not parse or change crontab content (that is
 //! `core::crontab` and `core::plan`).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::core::target_checks::is_safe_user;
 use crate::error::Failure;
-use crate::shell::{atomic, test_pause};
+use crate::shell::{atomic, test_pause, trusted_path};
 
 /// The directory whose files cron reads with cron.d naming rules.
 pub const CRON_D: &str = "/etc/cron.d";
@@ -82,7 +83,9 @@ impl Target {
         )
     }
 
-    /// The current bytes; a missing file or "no crontab for user" is empty.
+    /// The current bytes; a missing file or "no crontab for user" is empty. A crontab file and its
+    /// directory pass the trust check first (a link, another user's file or a loosened directory is
+    /// refused).
     pub fn read(&self) -> Result<Vec<u8>, Failure> {
         match self {
             Target::File { path, .. } => read_file(path),
@@ -90,21 +93,40 @@ impl Target {
         }
     }
 
-    /// Take the apply lock (waits for another apply to finish). Lock files are never unlinked.
-    pub fn lock(&self) -> Result<ApplyLock, Failure> {
+    /// Take the apply lock, waiting at most `wait` for another apply to finish (SIGTERM ends the
+    /// wait: nothing is held then). The lock file is 0600, so no other user can hold it; lock files
+    /// are never unlinked.
+    pub fn lock(&self, wait: Duration) -> Result<ApplyLock, Failure> {
         let path = self.lock_path();
-        let dir = atomic::parent_of(&path);
-        if matches!(self, Target::User { .. }) {
-            fs::create_dir_all(dir).map_err(|e| backend_io("lock dir", dir, &e))?;
+        let create_dir = matches!(self, Target::User { .. });
+        let refused =
+            |why: String| Failure::backend(format!("apply lock {} {why}", path.display()));
+        let (dir, name) = trusted_path::parent_and_name(&path, create_dir).map_err(refused)?;
+        let dir = dir.ok_or_else(|| {
+            refused(format!(
+                "has no directory; create {} (mode 0755) or fix the crontab path",
+                atomic::parent_of(&path).display()
+            ))
+        })?;
+        let file = dir.open_lock(&name).map_err(refused)?;
+        let deadline = Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(refused(format!(
+                        "is held by another apply or prune for more than {} s; wait for it to \
+                         finish (find it with `fuser {}`), or raise apply_lock_wait_seconds",
+                        wait.as_secs(),
+                        path.display()
+                    )));
+                }
+                Err(TryLockError::Error(e)) => return Err(refused(format!("flock failed ({e})"))),
+            }
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| backend_io("apply lock", &path, &e))?;
-        file.lock()
-            .map_err(|e| backend_io("apply lock", &path, &e))?;
         test_pause::at("locked");
         Ok(ApplyLock { _file: file })
     }
@@ -152,10 +174,11 @@ pub fn is_cron_d_name(name: &str) -> bool {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(bytes),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(backend_io("crontab", path, &e)),
+    let refused = |why: String| Failure::backend(format!("crontab {} {why}", path.display()));
+    let (dir, name) = trusted_path::parent_and_name(path, false).map_err(refused)?;
+    match dir {
+        Some(dir) => Ok(dir.read(&name).map_err(refused)?.unwrap_or_default()),
+        None => Ok(Vec::new()),
     }
 }
 

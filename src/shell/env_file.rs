@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::core::secret::Secret;
-use crate::shell::protected_file;
+use crate::shell::trusted_path;
 
 /// Largest env file accepted.
 pub const MAX_ENV_FILE_LEN: u64 = 1024 * 1024;
@@ -17,7 +17,7 @@ pub const MAX_ENV_FILE_LEN: u64 = 1024 * 1024;
 /// escapes are processed); an unquoted value is trimmed of surrounding whitespace. A name set twice
 /// is an error.
 pub fn load_env_file(path: &Path) -> Result<BTreeMap<String, Secret>, String> {
-    let bytes = protected_file::read(path, MAX_ENV_FILE_LEN)
+    let bytes = trusted_path::read(path, MAX_ENV_FILE_LEN)
         .map_err(|why| format!("env file {} {why}", path.display()))?;
     parse(&bytes).map_err(|why| format!("env file {}: {why}", path.display()))
 }

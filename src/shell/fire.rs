@@ -46,7 +46,7 @@ impl Outcome {
 /// The shim's exit status for a final run status.
 pub fn exit_code(status: RunStatus) -> u8 {
     match status {
-        RunStatus::Ok => 0,
+        RunStatus::Ok | RunStatus::Duplicate => 0,
         RunStatus::Rejected => 1,
         RunStatus::Exhausted => 2,
         RunStatus::Internal => 3,
@@ -64,6 +64,7 @@ struct Progress {
     compact: Option<Retention>,
     /// The record written, once it is.
     written: Option<RunRecord>,
+    fallback: Option<String>,
 }
 
 /// Writes the fire's one history record. Shared by the main flow, the SIGTERM thread and the panic
@@ -90,6 +91,11 @@ impl Recorder {
     /// Ask for a retention pass after the record is appended.
     pub fn compact_with(&self, retention: Retention) {
         self.with_progress(|p| p.compact = Some(retention));
+    }
+
+    /// Note in the record that the fire used a fallback (`host_lock`: Redis was unavailable).
+    pub fn mark_fallback(&self, what: &str) {
+        self.with_progress(|p| p.fallback = Some(what.to_string()));
     }
 
     /// An attempt is counted when it starts, so a fire stopped mid-request reports it.
@@ -146,12 +152,13 @@ impl Recorder {
             http_status: progress.http_status,
             exit_code: outcome.exit_code,
             error: outcome.error.clone(),
+            fallback: progress.fallback.clone(),
             ..self.template.clone()
         };
         let compact = progress.compact.map(|r| (r, Timestamp::now()));
         self.log_outcome(&record);
         if let Err(msg) = history::append(&self.path, &record, compact) {
-            error!(self.log, "cannot record the run in history"; "error" => msg);
+            warn!(self.log, "cannot record the run in history"; "error" => msg);
         }
         progress.written = Some(record);
         true
@@ -165,6 +172,10 @@ impl Recorder {
             RunStatus::Ok => info!(self.log, "fire succeeded";
                 "status" => status, "attempts" => r.attempts, "http_status" => http_status,
                 "duration_ms" => r.duration_ms),
+            RunStatus::Duplicate => {
+                info!(self.log, "another host claimed this instant; nothing sent";
+                "status" => status, "fire_time" => &r.fire_time)
+            }
             RunStatus::Contended | RunStatus::Replaced | RunStatus::Terminated => {
                 warn!(self.log, "fire did not complete";
                     "status" => status, "attempts" => r.attempts, "http_status" => http_status,

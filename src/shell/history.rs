@@ -3,15 +3,18 @@
 //!
 //! Appends are one `write(2)` of one line on an `O_APPEND` descriptor, under a shared flock on the side
 //! file `<app>.<job>.jsonl.lock`; a compaction takes that flock exclusively, so no append can land in
-//! a file that is being replaced. The side lock file is never unlinked.
+//! a file that is being replaced. The side lock file is never unlinked, is 0600 (a stranger cannot
+//! hold it), and is waited for at most `SIDE_LOCK_WAIT`. Every open goes through `trusted_path`.
 
-use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::fs::{File, TryLockError};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
 use crate::core::history::{self, HISTORY_DIR, Retention, RunRecord};
+use crate::shell::trusted_path::{self, TrustedDir};
 
 /// `<state-dir>/history/<app>.<job>.jsonl`.
 pub fn history_path(state_dir: &Path, app: &str, job: &str) -> PathBuf {
@@ -20,18 +23,29 @@ pub fn history_path(state_dir: &Path, app: &str, job: &str) -> PathBuf {
         .join(format!("{app}.{job}.jsonl"))
 }
 
+#[cfg(test)]
 fn side_lock_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".lock");
     PathBuf::from(name)
 }
 
-/// A history file's contents; a missing file is an empty history.
+/// How long an append waits for the side lock (a compaction holds it exclusively for milliseconds)
+/// before it gives up: the shim never hangs on history.
+pub const SIDE_LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// A history file's contents; a missing file (or history dir) is an empty history. The dir and the
+/// file pass the trust check; a link is refused, never followed.
 pub fn read_text(path: &Path) -> Result<String, String> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(format!("history {}: cannot read it ({e})", path.display())),
+    let (dir, name) =
+        trusted_path::parent_and_name(path, false).map_err(|why| format!("history dir {why}"))?;
+    let Some(dir) = dir else {
+        return Ok(String::new());
+    };
+    match dir.read(&name) {
+        Ok(Some(bytes)) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Ok(None) => Ok(String::new()),
+        Err(why) => Err(format!("history {} {why}", path.display())),
     }
 }
 
@@ -41,68 +55,90 @@ pub fn read_records(path: &Path) -> Result<Vec<RunRecord>, String> {
 }
 
 /// Append `record` as one line. `compact` asks for a retention pass afterwards (the caller decided
-/// from the history it read at the start of the fire).
+/// from the history it read at the start of the fire). Waits at most `SIDE_LOCK_WAIT` for the side
+/// lock; a compaction that cannot get it is skipped (the next fire does it).
 pub fn append(
     path: &Path,
     record: &RunRecord,
     compact: Option<(Retention, Timestamp)>,
 ) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| {
-        format!(
-            "history dir {}: cannot create it ({e}); fix state_dir given to apply",
-            dir.display()
-        )
-    })?;
-    let side = open_side_lock(path)?;
-    side.lock_shared()
-        .map_err(|e| format!("history lock {}: {e}", side_lock_path(path).display()))?;
-    write_line(path, &record.to_line())?;
+    let (dir, name) = trusted_path::parent_and_name(path, true)
+        .map_err(|why| format!("history dir {why}; fix state_dir given to apply"))?;
+    let dir = dir.ok_or_else(|| format!("history {}: no history dir", path.display()))?;
+    let side_name = format!("{name}.lock");
+    let side = dir
+        .open_lock(&side_name)
+        .map_err(|why| format!("history lock {} {why}", dir.join(&side_name).display()))?;
+    if !wait_for(
+        || side.try_lock_shared(),
+        SIDE_LOCK_WAIT,
+        &dir.join(&side_name),
+    )? {
+        return Err(format!(
+            "history lock {} is held by another process for more than {} s; this run is not \
+             recorded (find the holder with `fuser {}`)",
+            dir.join(&side_name).display(),
+            SIDE_LOCK_WAIT.as_secs(),
+            dir.join(&side_name).display()
+        ));
+    }
+    let appended = write_line(&dir, &name, &record.to_line());
     side.unlock().ok();
+    appended?;
     if let Some((retention, now)) = compact {
-        compact_locked(path, &side, retention, now)?;
+        compact_locked(path, &dir.join(&side_name), &side, retention, now)?;
     }
     Ok(())
 }
 
-fn open_side_lock(path: &Path) -> Result<File, String> {
-    let side = side_lock_path(path);
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&side)
-        .map_err(|e| format!("history lock {}: cannot open it ({e})", side.display()))
+/// Poll `try_lock` until it succeeds (true) or `limit` passes (false).
+fn wait_for(
+    try_lock: impl Fn() -> Result<(), TryLockError>,
+    limit: Duration,
+    path: &Path,
+) -> Result<bool, String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match try_lock() {
+            Ok(()) => return Ok(true),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(TryLockError::WouldBlock) => return Ok(false),
+            Err(TryLockError::Error(e)) => {
+                return Err(format!(
+                    "history lock {}: flock failed ({e})",
+                    path.display()
+                ));
+            }
+        }
+    }
 }
 
-fn write_line(path: &Path, line: &str) -> Result<(), String> {
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(|e| {
-            format!(
-                "history {}: cannot open it for append ({e})",
-                path.display()
-            )
-        })?;
+fn write_line(dir: &TrustedDir, name: &str, line: &str) -> Result<(), String> {
+    let path = dir.join(name);
+    let mut file = dir
+        .open_append(name, HISTORY_MODE)
+        .map_err(|why| format!("history {} {why}", path.display()))?;
     // One write: the line is small and an O_APPEND write of a regular file is not split.
     file.write_all(line.as_bytes())
         .map_err(|e| format!("history {}: cannot append ({e})", path.display()))
 }
 
-/// Rewrite the file with only the retained records, holding the side lock exclusively.
+/// Rewrite the file with only the retained records, holding the side lock exclusively (skipped when
+/// another process holds it for longer than `SIDE_LOCK_WAIT`).
 fn compact_locked(
     path: &Path,
+    side_path: &Path,
     side: &File,
     retention: Retention,
     now: Timestamp,
 ) -> Result<(), String> {
-    side.lock()
-        .map_err(|e| format!("history lock {}: {e}", side_lock_path(path).display()))?;
-    let kept = retention.apply(read_records(path)?, now);
-    let result = replace_contents(path, &kept);
+    if !wait_for(|| side.try_lock(), SIDE_LOCK_WAIT, side_path)? {
+        return Ok(());
+    }
+    let kept = read_records(path).map(|records| retention.apply(records, now));
+    let result = kept.and_then(|kept| replace_contents(path, &kept));
     side.unlock().ok();
     result
 }
@@ -134,6 +170,8 @@ mod tests {
             http_status: Some(200),
             exit_code: 0,
             error: None,
+            host_id: None,
+            fallback: None,
         }
     }
 

@@ -41,7 +41,7 @@ fn build_error(e: &reqwest::Error) -> String {
 }
 
 /// Install ring as the process's rustls provider (once; later calls are no-ops).
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     // A second install in the same process is refused by rustls; the provider is in place then.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

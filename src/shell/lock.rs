@@ -2,15 +2,19 @@
 //! the holder (PID, process start time, run id), and the `Replace` hand-over that stops a verified
 //! earlier holder with SIGTERM.
 //!
+//! Lock files are opened through `trusted_path` (0600, no links, owned by us): a stranger can neither
+//! hold them (flock needs only read access) nor plant a holder record for `Replace` to signal.
 //! Lock files are never unlinked (an unlinked lock file lets two holders lock different inodes). The
 //! flock dies with the holding process, so a crash never leaves a job locked.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+
+use crate::shell::trusted_path;
 
 /// Who holds a lock: written into the lock file by the holder right after it takes the flock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,22 +102,14 @@ pub fn acquire_replacing(
     }
 }
 
+/// The lock file, through the trust rule: the lock dir checked (created 0755 when missing), the file
+/// created 0600, never followed through a link or truncated, refused when someone else owns it.
 fn open_lock_file(path: &Path) -> Result<File, String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            format!(
-                "lock dir {}: cannot create it ({e}); create it or fix lock_dir given to apply",
-                dir.display()
-            )
-        })?;
-    }
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| format!("lock file {}: cannot open it ({e})", path.display()))
+    let (dir, name) =
+        trusted_path::parent_and_name(path, true).map_err(|why| format!("lock dir {why}"))?;
+    let dir = dir.ok_or_else(|| format!("lock file {}: no lock dir", path.display()))?;
+    dir.open_lock(&name)
+        .map_err(|why| format!("lock file {} {why}", path.display()))
 }
 
 fn try_flock(file: &File, path: &Path) -> Result<bool, String> {
@@ -174,8 +170,9 @@ fn terminate(file: &File, holder: &Holder, by_run_id: &str) -> Option<i32> {
 /// Whether the lock file at `path` says this process was replaced (read by the SIGTERM handler).
 pub fn was_replaced(path: &Path) -> bool {
     let me = std::process::id() as i32;
-    File::open(path)
+    trusted_path::open_file_if_exists(path)
         .ok()
+        .flatten()
         .and_then(|f| read_holder(&f))
         .is_some_and(|h| h.pid == me && h.replaced_by.is_some())
 }

@@ -1,5 +1,6 @@
 //! The effects shell: files, processes, HTTP, locks and the clock around the pure core.
 
+pub mod adopt;
 pub mod after_fire;
 pub mod alert;
 pub mod atomic;
@@ -9,6 +10,8 @@ pub mod config;
 pub mod crontab_target;
 pub mod env_file;
 pub mod fire;
+pub mod global_fire;
+pub mod global_lock;
 pub mod history;
 pub mod host;
 pub mod http;
@@ -17,10 +20,10 @@ pub mod lock;
 pub mod logging;
 pub mod metrics;
 pub mod passwd;
-pub mod protected_file;
 pub mod reconcile;
 pub mod secrets;
 pub mod source;
 pub mod spec_store;
 pub mod test_pause;
+pub mod trusted_path;
 pub mod tz;

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::cli::{CrontabFormat, GlobalArgs, TargetArgs};
+use crate::core::adopt::{self, Finding};
 use crate::core::audit::{AuditOp, AuditRecord};
+use crate::core::backend_kind::BackendKind;
 use crate::core::check_entry;
 use crate::core::crontab::{self, Crontab};
 use crate::core::manifest::{self, Manifest};
@@ -24,6 +26,8 @@ use crate::shell::{audit, passwd, source, spec_store, test_pause, tz};
 /// Everything a reconciler command needs to know about where and as whom entries go.
 #[derive(Debug, Clone)]
 pub struct Context {
+    /// The scheduler backend the command drives.
+    pub backend: BackendKind,
     pub target: Target,
     /// The user column, for system-format targets.
     pub run_as: Option<String>,
@@ -38,21 +42,39 @@ pub struct Context {
     pub fetch_auth: source::FetchAuth,
     /// The operator config file that was loaded (absolute), recorded in spec files for the shim.
     pub config_path: Option<String>,
+    /// Whether the config has `locks.redis` (global-scope jobs need it).
+    pub global_lock: bool,
+    /// How long apply and prune wait for another apply's lock.
+    pub apply_lock_wait: std::time::Duration,
     /// Config `check_every`: apply keeps an owned `cronix check` entry at this interval.
     pub check_every: Option<String>,
 }
 
 /// Resolve flags over the operator config over the defaults.
-pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failure> {
+pub fn context(
+    global: &GlobalArgs,
+    args: &TargetArgs,
+    backend: BackendKind,
+) -> Result<Context, Failure> {
     let loaded = config::load(global.config.as_deref())?;
+    context_from(&loaded, global, args, backend)
+}
+
+/// `context` over a config already loaded (`doctor` goes on with the defaults when loading failed).
+pub fn context_from(
+    loaded: &config::Loaded,
+    global: &GlobalArgs,
+    args: &TargetArgs,
+    backend: BackendKind,
+) -> Result<Context, Failure> {
     let config_path = loaded.path.as_ref().map(|p| {
         std::path::absolute(p)
             .unwrap_or_else(|_| p.clone())
             .display()
             .to_string()
     });
-    let cfg = loaded.config;
-    let paths = StatePaths::resolve(&args.paths, &cfg);
+    let cfg = &loaded.config;
+    let paths = StatePaths::resolve(&args.paths, cfg);
     let target = match &args.crontab_user {
         Some(user) => Target::User {
             user: user.clone(),
@@ -93,6 +115,7 @@ pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failur
     let host_zone = jiff::tz::TimeZone::system();
     let host_zone_name = host_zone.iana_name().unwrap_or("UTC").to_string();
     Ok(Context {
+        backend,
         target,
         run_as,
         trigger_bin: path_text("trigger binary", "--trigger-bin", &trigger_bin)?,
@@ -106,6 +129,11 @@ pub fn context(global: &GlobalArgs, args: &TargetArgs) -> Result<Context, Failur
         host_zone,
         host_zone_name,
         config_path,
+        global_lock: cfg.locks.redis.is_some(),
+        apply_lock_wait: std::time::Duration::from_secs(
+            cfg.apply_lock_wait_seconds
+                .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
+        ),
         check_every: cfg.check_every.clone(),
     })
 }
@@ -142,6 +170,7 @@ impl Context {
             operator_refs: &self.operator_refs,
             allow_http_hosts: &self.allow_http_hosts,
             config_path: self.config_path.as_deref(),
+            global_lock: self.global_lock,
         }
     }
 
@@ -259,9 +288,41 @@ fn plan_against(app: &str, desired: &Desired, installed: &Installed) -> Plan {
 /// The plan for a manifest (read only, no lock) and the desired state it came from (warnings and
 /// time-zone reports to show).
 pub fn plan(ctx: &Context, manifest: &Manifest) -> Result<(Plan, Desired), Failure> {
-    let desired = desired(ctx, manifest)?;
+    let mut desired = desired(ctx, manifest)?;
     let installed = installed(ctx, Some(&manifest.app))?;
+    let findings = crontab_guards(ctx, manifest, &installed);
+    desired.warnings.extend(
+        findings
+            .iter()
+            .map(|f| format!("apply would refuse: {}", f.describe())),
+    );
     Ok((plan_against(&manifest.app, &desired, &installed), desired))
+}
+
+/// Lines of the crontab that make an apply unsafe: unmarked `cronix trigger` lines for the
+/// manifest's jobs (a double fire), and in a system-format file, cronix lines without a user column.
+fn crontab_guards(ctx: &Context, manifest: &Manifest, installed: &Installed) -> Vec<Finding> {
+    let jobs: Vec<&str> = manifest.jobs.iter().map(|j| j.name.as_str()).collect();
+    let mut findings = adopt::double_fires(&installed.crontab, &manifest.app, &jobs);
+    if ctx.target.has_user_column() {
+        findings.extend(adopt::missing_user_columns(&installed.crontab));
+    }
+    findings.sort_by_key(|f| f.line_no);
+    findings.dedup_by_key(|f| f.line_no);
+    findings
+}
+
+/// Refuse, naming every line, when the guards found anything.
+pub fn refuse_on(ctx: &Context, findings: &[Finding]) -> Result<(), Failure> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = findings.iter().map(Finding::describe).collect();
+    Err(Failure::invalid(format!(
+        "{} has lines cronix will not write next to, nothing was changed:\n  {}",
+        ctx.target.describe(),
+        lines.join("\n  ")
+    )))
 }
 
 /// Apply a manifest: check it, take the lock, clean a crashed run's temp files, plan against what is
@@ -274,26 +335,25 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
         Some(every) => Some(render_check_entry(ctx, every)?),
         None => None,
     };
-    let _lock = ctx.target.lock()?;
+    let _lock = ctx.target.lock(ctx.apply_lock_wait)?;
     clean_leftovers(ctx, &[manifest.app.as_str()])?;
     let installed = installed(ctx, Some(&manifest.app))?;
+    refuse_on(ctx, &crontab_guards(ctx, manifest, &installed))?;
     let plan = plan_against(&manifest.app, &desired, &installed);
     if plan.is_empty() {
         sync_check_entry(ctx, &installed.bytes, check.as_deref())?;
-    } else {
-        execute(ctx, &installed, &plan)?;
-        audit::append(
-            &ctx.paths.state_dir,
-            &audit_record(
-                ctx,
-                "apply",
-                Some(loaded.source.as_str()),
-                Some(manifest::digest(manifest)),
-                &plan,
-            ),
-        )?;
-        sync_check_entry(ctx, &ctx.target.read()?, check.as_deref())?;
+        return Ok((plan, desired));
     }
+    let mut journal = audit::open(&ctx.paths.state_dir)?;
+    execute(ctx, &installed, &plan)?;
+    journal.append(&audit_record(
+        ctx,
+        "apply",
+        Some(loaded.source.as_str()),
+        Some(manifest::digest(manifest)),
+        &plan,
+    ))?;
+    sync_check_entry(ctx, &ctx.target.read()?, check.as_deref())?;
     Ok((plan, desired))
 }
 
@@ -312,18 +372,16 @@ pub fn prune_plan(ctx: &Context, app: Option<&str>) -> Result<(Installed, Plan),
 
 /// Prune under the apply lock, re-planned against what is installed at that moment.
 pub fn prune(ctx: &Context, app: Option<&str>) -> Result<Plan, Failure> {
-    let _lock = ctx.target.lock()?;
+    let _lock = ctx.target.lock(ctx.apply_lock_wait)?;
     let (installed, plan) = prune_plan(ctx, app)?;
     let apps: Vec<&str> = plan.ops.iter().map(|o| o.app.as_str()).collect();
     clean_leftovers(ctx, &apps)?;
     if plan.is_empty() {
         return Ok(plan);
     }
+    let mut journal = audit::open(&ctx.paths.state_dir)?;
     execute(ctx, &installed, &plan)?;
-    audit::append(
-        &ctx.paths.state_dir,
-        &audit_record(ctx, "prune", None, None, &plan),
-    )?;
+    journal.append(&audit_record(ctx, "prune", None, None, &plan))?;
     Ok(plan)
 }
 
@@ -369,7 +427,7 @@ fn render_check_entry(ctx: &Context, every: &str) -> Result<String, Failure> {
     .render())
 }
 
-fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
+pub fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
     ctx.target.clean_temps()?;
     for app in apps {
         spec_store::clean_temps(ctx.spec_dir(), app)?;
@@ -379,7 +437,7 @@ fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
 
 /// Write spec files, then the crontab (only when its bytes change), then remove spec files: a spec
 /// exists before any entry that uses it and outlives it. The caller holds the apply lock.
-fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
+pub fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
     let mut wrote_specs = false;
     for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
         if let Some(spec) = &op.spec {
@@ -403,7 +461,7 @@ fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Fail
     Ok(())
 }
 
-fn audit_record(
+pub fn audit_record(
     ctx: &Context,
     command: &str,
     source: Option<&str>,

@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
 use crate::core::secret::{Secret, SecretRef};
-use crate::shell::protected_file;
+use crate::shell::trusted_path;
 
 pub use crate::shell::env_file::load_env_file;
 
@@ -87,7 +87,7 @@ fn process_env(name: &str) -> Option<Secret> {
 
 /// A `file:` secret: the protected file's contents with surrounding whitespace trimmed.
 fn read_secret_file(path: &Path) -> Result<Secret, String> {
-    let contents = protected_file::read(path, MAX_SECRET_FILE_LEN)?;
+    let contents = trusted_path::read(path, MAX_SECRET_FILE_LEN)?;
     Ok(Secret::new(contents.trim_ascii().to_vec()))
 }
 

@@ -1,9 +1,11 @@
 //! Manifest sources: a file path or a `file://` URL (the signed HTTP fetch lives here too).
 //!
-//! Returns raw bytes, capped at `MAX_MANIFEST_BYTES`; parsing belongs to `core::manifest`.
+//! Returns raw bytes, capped at `MAX_MANIFEST_BYTES`; parsing belongs to `core::manifest`. A fetch is
+//! bounded by `FETCH_TIMEOUT` as a whole, body included.
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use crate::core::manifest::MAX_MANIFEST_BYTES;
 use crate::error::Failure;
@@ -124,19 +126,48 @@ fn fetch(url: &url::Url, auth: &FetchAuth) -> Result<Vec<u8>, Failure> {
             "manifest {shown}: cannot set up the HTTP client: {e}"
         ))
     })?;
-    let response = client
+    let request = client
         .get(url.as_str())
         .header("X-Cron-Signature", signature.expose())
-        .header("Accept", "application/json")
-        .send()
-        .map_err(|e| {
+        .header("Accept", "application/json");
+    let deadline = Instant::now() + FETCH_TIMEOUT;
+    let worker_shown = shown.clone();
+    within_deadline(deadline, &shown, move || {
+        let response = request.send().map_err(|e| {
             Failure::invalid(format!(
-                "manifest {shown}: fetch failed ({}); check the URL and that the app is up",
+                "manifest {worker_shown}: fetch failed ({}); check the URL and that the app is up",
                 crate::shell::http::describe_error(&e)
             ))
         })?;
-    check_fetch_status(response.status().as_u16(), &shown)?;
-    read_capped_body(response, &shown)
+        check_fetch_status(response.status().as_u16(), &worker_shown)?;
+        read_capped_body(response, &worker_shown, deadline)
+    })
+}
+
+/// Run the whole fetch (connect, headers, body) on a worker thread and give up at `deadline`:
+/// reqwest's timeouts are per read, so a body that trickles in would otherwise keep the fetch alive
+/// without end. A fetch given up on is left to die with the process; nothing it read is used.
+fn within_deadline(
+    deadline: Instant,
+    shown: &str,
+    fetch: impl FnOnce() -> Result<Vec<u8>, Failure> + Send + 'static,
+) -> Result<Vec<u8>, Failure> {
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(fetch());
+    });
+    let left = deadline.saturating_duration_since(Instant::now());
+    outcome
+        .recv_timeout(left)
+        .unwrap_or_else(|_| Err(timed_out(shown)))
+}
+
+fn timed_out(shown: &str) -> Failure {
+    Failure::invalid(format!(
+        "manifest {shown}: the fetch took longer than {} s in all (a slow or stalled body counts); \
+         check that the app serves its manifest promptly",
+        FETCH_TIMEOUT.as_secs()
+    ))
 }
 
 fn check_fetch_url(url: &url::Url, shown: &str) -> Result<(), Failure> {
@@ -171,9 +202,11 @@ fn check_fetch_status(status: u16, shown: &str) -> Result<(), Failure> {
     }
 }
 
+/// Read the body in chunks, checking the size cap and the whole fetch's deadline after each read.
 fn read_capped_body(
-    response: reqwest::blocking::Response,
+    mut response: reqwest::blocking::Response,
     shown: &str,
+    deadline: Instant,
 ) -> Result<Vec<u8>, Failure> {
     if response
         .content_length()
@@ -184,16 +217,26 @@ fn read_capped_body(
         )));
     }
     let mut bytes = Vec::new();
-    response
-        .take(MAX_MANIFEST_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| {
-            Failure::invalid(format!("manifest {shown}: reading the body failed ({e})"))
-        })?;
-    if bytes.len() > MAX_MANIFEST_BYTES {
-        return Err(Failure::invalid(format!(
-            "manifest {shown}: the body is larger than 10 MiB; refused"
-        )));
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        if Instant::now() >= deadline {
+            return Err(timed_out(shown));
+        }
+        let n = match response.read(&mut chunk) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Failure::invalid(format!(
+                    "manifest {shown}: reading the body failed ({e})"
+                )));
+            }
+        };
+        bytes.extend_from_slice(&chunk[..n]);
+        if bytes.len() > MAX_MANIFEST_BYTES {
+            return Err(Failure::invalid(format!(
+                "manifest {shown}: the body is larger than 10 MiB; refused"
+            )));
+        }
     }
-    Ok(bytes)
 }

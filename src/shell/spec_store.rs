@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +15,10 @@ use crate::core::plan::SpecFile;
 use crate::core::spec::{JobSpec, SPEC_FORMAT};
 use crate::error::Failure;
 use crate::shell::atomic;
+use crate::shell::trusted_path::{self, TrustedDir};
+
+/// Largest spec file read (a job's body is at most 1 MiB, its headers 512 KiB).
+pub const MAX_SPEC_LEN: u64 = 4 * 1024 * 1024;
 
 /// `<spec-dir>/<app>.<job>.json`.
 pub fn path(dir: &Path, app: &str, job: &str) -> PathBuf {
@@ -28,8 +32,14 @@ fn parse_name(name: &str) -> Option<(String, String)> {
     (is_identifier(app) && is_identifier(job)).then(|| (app.to_string(), job.to_string()))
 }
 
-/// Every spec file in the dir, as `(app, job)`. A missing dir holds none.
+/// The spec dir after the trust check (`None` when it does not exist).
+pub fn open_dir(dir: &Path) -> Result<Option<TrustedDir>, String> {
+    trusted_path::open_dir_if_exists(dir).map_err(|why| format!("spec dir {} {why}", dir.display()))
+}
+
+/// Every spec file in the dir, as `(app, job)`. A missing dir holds none; an untrusted one is refused.
 pub fn list(dir: &Path) -> Result<BTreeSet<(String, String)>, Failure> {
+    open_dir(dir).map_err(Failure::backend)?;
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
@@ -48,17 +58,34 @@ pub fn list(dir: &Path) -> Result<BTreeSet<(String, String)>, Failure> {
 /// The app's installed spec files (bytes and mode), by job name.
 pub fn read_app(dir: &Path, app: &str) -> Result<BTreeMap<String, SpecFile>, Failure> {
     let mut out = BTreeMap::new();
+    let Some(trusted) = open_dir(dir).map_err(Failure::backend)? else {
+        return Ok(out);
+    };
     for (_, job) in list(dir)?.into_iter().filter(|(a, _)| a == app) {
-        let file = path(dir, app, &job);
-        let bytes = fs::read(&file).map_err(|e| io_failure("spec file", &file, &e))?;
-        let mode = fs::metadata(&file)
-            .map_err(|e| io_failure("spec file", &file, &e))?
+        let name = file_name(app, &job);
+        let unusable = |why: String| {
+            Failure::backend(format!("spec file {} {why}", trusted.join(&name).display()))
+        };
+        let Some(file) = trusted.open_file(&name).map_err(unusable)? else {
+            continue;
+        };
+        let mode = file
+            .metadata()
+            .map_err(|e| unusable(e.to_string()))?
             .permissions()
             .mode()
             & 0o7777;
+        let mut bytes = Vec::new();
+        file.take(MAX_SPEC_LEN + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| unusable(format!("cannot be read ({e})")))?;
         out.insert(job, SpecFile { bytes, mode });
     }
     Ok(out)
+}
+
+fn file_name(app: &str, job: &str) -> String {
+    format!("{app}.{job}.json")
 }
 
 /// Why one job's spec could not be read; each message names the file and says how to fix it.
@@ -92,17 +119,20 @@ pub fn find_spec(dir: &Path, app: &str, job: &str) -> Result<Option<JobSpec>, Fa
 
 fn read_checked(dir: &Path, app: &str, job: &str) -> Result<JobSpec, SpecError> {
     let file = path(dir, app, job);
-    let bytes = fs::read(&file).map_err(|e| {
-        let message = format!(
-            "spec {}: cannot read it ({e}); run `cronix apply` for app {app}, or pass the \
-             --spec-dir apply used",
+    let missing = || {
+        SpecError::Missing(format!(
+            "spec {}: does not exist; run `cronix apply` for app {app}, or pass the --spec-dir \
+             apply used",
             file.display()
-        );
-        match e.kind() {
-            io::ErrorKind::NotFound => SpecError::Missing(message),
-            _ => SpecError::Unusable(message),
-        }
-    })?;
+        ))
+    };
+    let trusted = open_dir(dir)
+        .map_err(SpecError::Unusable)?
+        .ok_or_else(missing)?;
+    let bytes = trusted
+        .read_capped(&file_name(app, job), MAX_SPEC_LEN)
+        .map_err(|why| SpecError::Unusable(format!("spec {} {why}", file.display())))?
+        .ok_or_else(missing)?;
     let spec: JobSpec = serde_json::from_slice(&bytes).map_err(|e| {
         SpecError::Unusable(format!(
             "spec {}: not a valid spec file ({e}); re-run `cronix apply` to rewrite it",
@@ -135,7 +165,8 @@ fn check(spec: &JobSpec, app: &str, job: &str) -> Result<(), String> {
 /// Write one spec atomically with its mode (the dir is created 0755 when missing). The caller fsyncs
 /// the dir with `sync` once after a batch of writes.
 pub fn write(dir: &Path, app: &str, job: &str, spec: &SpecFile) -> Result<(), Failure> {
-    fs::create_dir_all(dir).map_err(|e| io_failure("spec dir", dir, &e))?;
+    trusted_path::ensure_dir(dir)
+        .map_err(|why| Failure::backend(format!("spec dir {} {why}", dir.display())))?;
     let file = path(dir, app, job);
     atomic::write_unsynced_dir(&file, &spec.bytes, spec.mode)
         .map_err(|e| io_failure("spec file", &file, &e))?;

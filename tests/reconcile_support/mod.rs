@@ -70,6 +70,14 @@ impl Env {
         cmd
     }
 
+    /// `cronix <args…>` exactly as given (no target flags), with this env's config, HOME and TZ.
+    pub fn cmd_plain(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("cronix").unwrap();
+        cmd.args(args);
+        self.environment(&mut cmd);
+        cmd
+    }
+
     pub fn target_flags(&self) -> Vec<String> {
         vec![
             "--crontab-path".into(),

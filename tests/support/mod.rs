@@ -26,6 +26,8 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     /// Wait this long before answering (a hanging server).
     pub delay: Duration,
+    /// The response body (default: a marker text that must never be recorded).
+    pub body: Option<String>,
 }
 
 impl Reply {
@@ -34,7 +36,12 @@ impl Reply {
             status,
             headers: Vec::new(),
             delay: Duration::ZERO,
+            body: None,
         }
+    }
+    pub fn body(mut self, body: &str) -> Reply {
+        self.body = Some(body.into());
+        self
     }
     pub fn header(mut self, name: &str, value: &str) -> Reply {
         self.headers.push((name.into(), value.into()));
@@ -149,8 +156,11 @@ fn answer(mut request: tiny_http::Request, reply: Reply, sink: &Mutex<Vec<Receiv
         verified,
     });
     std::thread::sleep(reply.delay);
-    let mut response = tiny_http::Response::from_string("response body must never be recorded")
-        .with_status_code(reply.status);
+    let text = reply
+        .body
+        .clone()
+        .unwrap_or_else(|| "response body must never be recorded".into());
+    let mut response = tiny_http::Response::from_string(text).with_status_code(reply.status);
     for (name, value) in &reply.headers {
         response
             .add_header(tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap());

@@ -55,7 +55,7 @@ fn interval_seconds(interval: &str) -> Result<u64, String> {
             "the interval {interval:?} must start with a number, e.g. @every 15m"
         ));
     }
-    let unit_seconds = match unit {
+    let unit_seconds = match unit.to_ascii_lowercase().as_str() {
         "s" => 1,
         "m" => 60,
         "h" => 3600,

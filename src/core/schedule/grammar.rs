@@ -252,14 +252,42 @@ fn parse_step(field: Field, text: &str) -> Result<u32, String> {
     };
     match step {
         Some(0) => Err("step 0 never advances; use a step of 1 or more".to_string()),
-        Some(step) if step <= field.high() => Ok(step),
-        _ => Err(format!(
-            "step {text} is larger than the {} field's range {}; use a step up to {}",
-            field.label(),
-            field.range_text(),
+        Some(step) => Ok(step),
+        None => Err(format!(
+            "step {text} has more than {MAX_DIGITS} digits; use a step up to {}",
             field.high()
         )),
     }
+}
+
+/// When an item of the field steps past the end of its range (`*/90` minutes, `*/15` day-of-week),
+/// what cron makes of it: Debian cron accepts it and selects only the range's start, so the note
+/// gives the plain equivalent. `None` for a field without such a step (or one that does not parse).
+pub(super) fn oversized_step_note(field: Field, text: &str) -> Option<String> {
+    let oversized = text.split(',').any(|item| {
+        let Some((span, step)) = item.split_once('/') else {
+            return false;
+        };
+        let (Ok((low, high, _)), Ok(step)) = (parse_span(field, span), step.parse::<u32>()) else {
+            return false;
+        };
+        step > high - low
+    });
+    if !oversized {
+        return None;
+    }
+    let bits = parse_field(field, text).ok()?;
+    let values: Vec<String> = (0..64)
+        .filter(|v| bits >> v & 1 == 1)
+        .map(|v: u32| v.to_string())
+        .collect();
+    Some(format!(
+        "{} field {text:?} steps past the end of its range, so cron runs it only at {}; write {} \
+         to say so plainly",
+        field.label(),
+        values.join(","),
+        values.join(",")
+    ))
 }
 
 fn bits_of(low: u32, high: u32, step: u32) -> u64 {
@@ -297,6 +325,18 @@ mod tests {
     }
 
     #[test]
+    fn a_step_past_the_end_of_the_range_selects_only_its_start_as_debian_cron_does() {
+        assert_eq!(values(parse_field(Field::Minute, "*/90").unwrap()), [0]);
+        assert_eq!(values(parse_field(Field::DayOfWeek, "*/15").unwrap()), [0]);
+        assert_eq!(values(parse_field(Field::Hour, "3-5/24").unwrap()), [3]);
+        assert_eq!(values(parse_field(Field::Minute, "*/59").unwrap()), [0, 59]);
+        let note = oversized_step_note(Field::DayOfWeek, "*/15").unwrap();
+        assert!(note.contains("only at 0; write 0"), "{note}");
+        assert_eq!(oversized_step_note(Field::Minute, "*/59"), None);
+        assert_eq!(oversized_step_note(Field::Minute, "*/15"), None);
+    }
+
+    #[test]
     fn names_are_case_insensitive_and_work_in_ranges() {
         assert_eq!(
             values(parse_field(Field::Month, "JAN-mar").unwrap()),
@@ -318,7 +358,7 @@ mod tests {
             (Field::Minute, "5/10", "a step needs a range"),
             (Field::Minute, "5-1", "runs backwards"),
             (Field::Minute, "*/0", "step 0"),
-            (Field::Minute, "*/60", "larger than"),
+            (Field::Minute, "*/9999999999", "more than 9 digits"),
             (Field::Minute, "1,,2", "empty list item"),
             (Field::Minute, ",1", "empty list item"),
             (Field::Minute, "60", "out of range"),

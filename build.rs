@@ -1,0 +1,62 @@
+//! Build metadata for `cronix version`: the git commit, the build date and the target triple, as
+//! compile-time environment variables. No network; every value falls back to "unknown".
+
+use std::process::Command;
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    println!("cargo:rerun-if-env-changed=CRONIX_BUILD_COMMIT");
+    for path in git(&["rev-parse", "--git-path", "HEAD"]).into_iter().chain(
+        git(&["rev-parse", "--symbolic-full-name", "HEAD"])
+            .and_then(|r| git(&["rev-parse", "--git-path", &r])),
+    ) {
+        println!("cargo:rerun-if-changed={path}");
+    }
+    let commit = std::env::var("CRONIX_BUILD_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".to_string());
+    let date = build_seconds()
+        .map(utc_date)
+        .unwrap_or_else(|| "unknown".to_string());
+    let target = std::env::var("TARGET").unwrap_or_else(|_| "unknown".to_string());
+    println!("cargo:rustc-env=CRONIX_BUILD_COMMIT={commit}");
+    println!("cargo:rustc-env=CRONIX_BUILD_DATE={date}");
+    println!("cargo:rustc-env=CRONIX_BUILD_TARGET={target}");
+}
+
+/// One line of `git <args>` output, if git runs and succeeds.
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let line = text.trim();
+    (out.status.success() && !line.is_empty()).then(|| line.to_string())
+}
+
+/// `SOURCE_DATE_EPOCH` (reproducible builds), else now.
+fn build_seconds() -> Option<i64> {
+    if let Ok(epoch) = std::env::var("SOURCE_DATE_EPOCH") {
+        return epoch.trim().parse().ok();
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    i64::try_from(now.as_secs()).ok()
+}
+
+/// `YYYY-MM-DD` (UTC) of a unix time, by the civil-from-days algorithm.
+fn utc_date(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}

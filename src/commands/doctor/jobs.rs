@@ -1,0 +1,159 @@
+//! Doctor checks of every installed job (an owned crontab entry or a spec file): its spec reads as the
+//! shim reads it, its secret references resolve in the shim's environment under cron (the `env_file`
+//! plus an EMPTY environment), its zone is in the tz database; and the tz database itself.
+//!
+//! Never prints a secret value: a reference is reported by its redacted name only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::{Check, Host, paths};
+use crate::core::secret::Secret;
+use crate::core::spec::JobSpec;
+use crate::shell::config::{self, ConfigSource};
+use crate::shell::{reconcile, secrets, spec_store, tz};
+
+/// `(spec dir, app, job)` of every installed job: from the entries' lines, and the spec dir's files.
+fn installed_jobs(host: &Host) -> BTreeSet<(PathBuf, String, String)> {
+    let mut out = BTreeSet::new();
+    let Ok(ctx) = &host.ctx else {
+        return out;
+    };
+    if let Ok(installed) = reconcile::installed(ctx, None) {
+        for entry in installed.crontab.owned() {
+            let dir = spec_dir_of(&entry.line).unwrap_or_else(|| ctx.paths.spec_dir.clone());
+            out.insert((dir, entry.marker.app.clone(), entry.marker.job.clone()));
+        }
+    }
+    if let Ok(specs) = spec_store::list(&ctx.paths.spec_dir) {
+        for (app, job) in specs {
+            out.insert((ctx.paths.spec_dir.clone(), app, job));
+        }
+    }
+    out
+}
+
+/// The `--spec-dir` an entry line hands the shim.
+fn spec_dir_of(line: &str) -> Option<PathBuf> {
+    let words: Vec<&str> = line.split_ascii_whitespace().collect();
+    words
+        .windows(2)
+        .find(|pair| pair[0] == "--spec-dir")
+        .map(|pair| PathBuf::from(pair[1]))
+}
+
+pub fn job_checks(host: &Host) -> Vec<Check> {
+    let mut out = Vec::new();
+    let mut dirs_checked: BTreeSet<(String, PathBuf)> = BTreeSet::new();
+    if let Ok(ctx) = &host.ctx {
+        dirs_checked.insert(("lock_dir".into(), ctx.paths.lock_dir.clone()));
+        dirs_checked.insert(("state_dir".into(), ctx.paths.state_dir.clone()));
+    }
+    let jobs = installed_jobs(host);
+    if jobs.is_empty() {
+        out.push(Check::ok("jobs", "no installed jobs"));
+    }
+    for (dir, app, job) in jobs {
+        let name = format!("job {app}.{job}");
+        let spec = match spec_store::read_spec(&dir, &app, &job) {
+            Ok(spec) => spec,
+            Err(why) => {
+                out.push(Check::fail(name, why));
+                continue;
+            }
+        };
+        out.push(refs_check(host, &name, &spec));
+        if tz::zone_by_file(&spec.job.timezone).is_none() {
+            out.push(Check::fail(
+                format!("{name} timezone"),
+                format!(
+                    "{} is not in this host's tz database; install the tzdata package",
+                    spec.job.timezone
+                ),
+            ));
+        }
+        for (role, path) in [("lock_dir", &spec.lock_dir), ("state_dir", &spec.state_dir)] {
+            if dirs_checked.insert((role.to_string(), PathBuf::from(path))) {
+                out.push(paths::dir_check(role, Path::new(path)));
+            }
+        }
+    }
+    out
+}
+
+/// Resolve the job's references as the shim would under cron: the config it loads (the one recorded
+/// in the spec, else this one), that config's `env_file`, and no other environment.
+fn refs_check(host: &Host, name: &str, spec: &JobSpec) -> Check {
+    let config = match (&host.global.config, &spec.config) {
+        (None, Some(recorded)) => match config::load_named(Path::new(recorded), ConfigSource::Spec)
+        {
+            Ok(loaded) => loaded.config,
+            Err(failure) => return Check::fail(name, failure.message),
+        },
+        _ => host.config(),
+    };
+    let env_vars: BTreeMap<String, Secret> = match &config.env_file {
+        Some(path) => match secrets::load_env_file(path) {
+            Ok(vars) => vars,
+            Err(why) => return Check::fail(name, why),
+        },
+        None => BTreeMap::new(),
+    };
+    let lookup = |var: &str| env_vars.get(var).cloned();
+    let total = spec.secret_refs.len();
+    match secrets::resolve_with(&spec.secret_refs, &lookup) {
+        Err(why) => Check::fail(
+            name,
+            format!("{why} (under cron only the env_file counts, not this shell's environment)"),
+        ),
+        Ok(resolved) if resolved.secrets.is_empty() => Check::fail(
+            name,
+            format!(
+                "none of its {total} secret reference(s) resolves in the shim's environment \
+                 (env_file plus an empty environment); a fire would exit 3"
+            ),
+        ),
+        Ok(resolved) if !resolved.skipped.is_empty() => Check::warn(
+            name,
+            format!(
+                "{} of {total} secret reference(s) resolve; empty: {}",
+                resolved.secrets.len(),
+                resolved.skipped.join(", ")
+            ),
+        ),
+        Ok(resolved) => Check::ok(
+            name,
+            format!(
+                "spec readable; {} of {total} secret reference(s) resolve in the shim's environment",
+                resolved.secrets.len()
+            ),
+        ),
+    }
+}
+
+/// The tz database cron and the gate read, and the zone cron fires in.
+pub fn tz_check(_host: &Host) -> Vec<Check> {
+    let dir = std::env::var_os("TZDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/share/zoneinfo"));
+    let host_zone = jiff::tz::TimeZone::system();
+    let host_name = host_zone.iana_name().unwrap_or("UTC").to_string();
+    let check = if dir.join("UTC").is_file() || dir.join("Etc/UTC").is_file() {
+        Check::ok(
+            "tz",
+            format!(
+                "tz database at {}; cron fires in {host_name}",
+                dir.display()
+            ),
+        )
+    } else {
+        Check::warn(
+            "tz",
+            format!(
+                "no tz database at {}; jobs outside UTC cannot fire: install the tzdata package",
+                dir.display()
+            ),
+        )
+    };
+    vec![check]
+}

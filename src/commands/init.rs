@@ -1,0 +1,35 @@
+//! `cronix init [--config PATH] [--app APP --manifest-url URL] [--secret-ref REF]… [--force]`: write a
+//! commented `cronix.yaml` that loads as it is, and say what to run next.
+//!
+//! Refuses to overwrite without `--force`. The text comes from `core::config_scaffold`; the file is
+//! written by `shell::config`, which then reads it back the way every command will.
+
+use crate::cli::{GlobalArgs, InitArgs};
+use crate::core::config_scaffold::Scaffold;
+use crate::error::{Failure, Status};
+use crate::shell::config;
+
+pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<Status, Failure> {
+    let scaffold = Scaffold {
+        source: args.app.clone().zip(args.manifest_url.clone()),
+        secret_refs: global.secret_refs.clone(),
+    };
+    scaffold.check().map_err(|errors| {
+        Failure::usage(format!(
+            "init: nothing was written:\n  {}",
+            errors.join("\n  ")
+        ))
+    })?;
+    let path = config::init_path(global.config.as_deref());
+    let path = std::path::absolute(&path).unwrap_or(path);
+    config::write_scaffold(&path, &scaffold.render(), args.force)?;
+    config::read(&path)?;
+    let shown = path.display();
+    println!("wrote {shown}");
+    let manifest = args.manifest_url.as_deref().unwrap_or("SOURCE");
+    println!(
+        "next: edit it, then run `cronix validate --config {shown} {manifest}` and \
+         `cronix apply --config {shown} --manifest {manifest}`"
+    );
+    Ok(Status::OK)
+}

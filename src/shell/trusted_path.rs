@@ -1,0 +1,494 @@
+//! The one trust rule for every path root reads or writes (DESIGN §11): the operator config, the
+//! `env_file` and `file:` secrets, the spec dir and spec files, the lock dir and lock files, the state
+//! dir and its files, and the crontab's directory.
+//!
+//! Files are opened `O_NOFOLLOW | O_NONBLOCK` (a symlink is refused, a FIFO or device never blocks the
+//! open) and checked with fstat on the opened descriptor: a regular file, owned by root or the running
+//! user, not group/other-writable. Directories are checked the same way on their descriptor, and the
+//! files in them are opened relative to it (`openat`), so swapping a path between the check and the
+//! use cannot trick a check. Lock files are created 0600, never truncated on open, and tightened to
+//! 0600 when an older release left them readable (flock needs only read access).
+//!
+//! Owns opening and checking only; it does not decide what is read or written. Errors name the path,
+//! the problem and the fix (`chown root PATH`, `chmod go-w PATH`), never the contents.
+
+use std::fs::{DirBuilder, File, Metadata};
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use zeroize::Zeroizing;
+
+/// Mode bits that let someone other than the owner change a file or a directory's entries.
+const GROUP_OTHER_WRITE: u32 = 0o022;
+/// Mode of every lock file: flock needs only read access, so nobody else may open it.
+pub const LOCK_FILE_MODE: u32 = 0o600;
+/// Mode of directories cronix creates (spec, lock, state, history).
+pub const DIR_MODE: u32 = 0o755;
+
+const READ_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::NOCTTY);
+
+/// Read `path` (a secret file, the env file, the config) after the trust checks, refusing a file
+/// larger than `max_len`. The bytes are zeroed on drop. The error is `problem; fix` without the path's
+/// role, for the caller to prefix (`env file PATH …`, `secret file:PATH …`).
+pub fn read(path: &Path, max_len: u64) -> Result<Zeroizing<Vec<u8>>, String> {
+    let file = open_file(path)?;
+    read_capped(file, path, max_len)
+}
+
+/// `read`, with a missing file as `None` (the other problems stay errors).
+pub fn read_if_exists(path: &Path, max_len: u64) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+    match open_file_if_exists(path)? {
+        Some(file) => read_capped(file, path, max_len).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Open `path` read-only after the trust checks.
+pub fn open_file(path: &Path) -> Result<File, String> {
+    open_file_if_exists(path)?.ok_or_else(|| {
+        format!(
+            "does not exist; create it or fix the path ({})",
+            path.display()
+        )
+    })
+}
+
+/// `open_file`, with a missing file as `None`.
+pub fn open_file_if_exists(path: &Path) -> Result<Option<File>, String> {
+    match rustix::fs::open(path, READ_FLAGS, Mode::empty()) {
+        Ok(fd) => {
+            let file = File::from(fd);
+            check_file(&file, path)?;
+            Ok(Some(file))
+        }
+        Err(Errno::NOENT) => Ok(None),
+        Err(errno) => Err(describe_open_error(errno, path)),
+    }
+}
+
+/// The checks of a file already open: regular, trusted owner, not group/other-writable.
+fn check_file(file: &File, path: &Path) -> Result<Metadata, String> {
+    let meta = fstat(file, path)?;
+    if !meta.file_type().is_file() {
+        return Err(format!(
+            "is not a regular file ({}); replace it with a plain file or fix the path ({})",
+            kind_of(&meta),
+            path.display()
+        ));
+    }
+    check_owner_and_mode(&meta, path)?;
+    Ok(meta)
+}
+
+/// The owner and mode checks on metadata already taken (for a path that is run rather than read, such
+/// as the trigger binary, which cron reaches through links).
+pub fn check_trusted(meta: &Metadata, path: &Path) -> Result<(), String> {
+    check_owner_and_mode(meta, path)
+}
+
+/// Owner root or the running user, and not writable by group or others.
+fn check_owner_and_mode(meta: &Metadata, path: &Path) -> Result<(), String> {
+    let euid = rustix::process::geteuid().as_raw();
+    let owner = meta.uid();
+    if owner != 0 && owner != euid {
+        let to = if euid == 0 {
+            "root".to_string()
+        } else {
+            euid.to_string()
+        };
+        return Err(format!(
+            "is owned by uid {owner}, not by root or the running user (uid {euid}); run `chown {to} {}`",
+            path.display()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & GROUP_OTHER_WRITE != 0 {
+        return Err(format!(
+            "is writable by group or others (mode {mode:04o}); run `chmod go-w {}`",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+fn fstat(file: &File, path: &Path) -> Result<Metadata, String> {
+    file.metadata().map_err(|e| {
+        format!(
+            "cannot be inspected after opening ({e}); check {}",
+            path.display()
+        )
+    })
+}
+
+fn kind_of(meta: &Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "not a plain file"
+    }
+}
+
+fn describe_open_error(errno: Errno, path: &Path) -> String {
+    let shown = path.display();
+    match errno {
+        Errno::LOOP => format!(
+            "is a symbolic link, which is refused (links are never followed); point the setting at \
+             the real file or remove the link ({shown})"
+        ),
+        Errno::ACCESS | Errno::PERM => {
+            format!(
+                "cannot be opened by this user (permission denied); fix the owner or mode of {shown}"
+            )
+        }
+        Errno::ISDIR => format!("is a directory, not a file; fix the path ({shown})"),
+        Errno::NOTDIR => format!("has a part that is not a directory; fix the path ({shown})"),
+        other => format!("cannot be opened ({other}); check {shown}"),
+    }
+}
+
+/// Read at most `max_len` bytes; a file that grew past the cap since fstat is refused, not cut.
+fn read_capped(file: File, path: &Path, max_len: u64) -> Result<Zeroizing<Vec<u8>>, String> {
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    check_size(len, max_len)?;
+    let mut buf = Zeroizing::new(Vec::with_capacity(
+        usize::try_from(len.min(max_len)).unwrap_or(0) + 1,
+    ));
+    file.take(max_len.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot be read ({e}); check {}", path.display()))?;
+    check_size(buf.len() as u64, max_len)?;
+    Ok(buf)
+}
+
+fn check_size(len: u64, max_len: u64) -> Result<(), String> {
+    if len > max_len {
+        Err(format!(
+            "is {len} bytes, larger than the {max_len}-byte limit"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A directory that passed the trust check, held open: the files in it are opened relative to it.
+#[derive(Debug)]
+pub struct TrustedDir {
+    fd: File,
+    path: PathBuf,
+}
+
+/// Open and check the directory `path` (a link to a directory is allowed; the directory it leads to is
+/// what is checked).
+pub fn open_dir(path: &Path) -> Result<TrustedDir, String> {
+    open_dir_if_exists(path)?.ok_or_else(|| {
+        format!(
+            "does not exist; create it (mode 0755, owned by root) or fix the path ({})",
+            path.display()
+        )
+    })
+}
+
+/// `open_dir`, with a missing directory as `None`.
+pub fn open_dir_if_exists(path: &Path) -> Result<Option<TrustedDir>, String> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => File::from(fd),
+        Err(Errno::NOENT) => return Ok(None),
+        Err(Errno::NOTDIR) => {
+            return Err(format!(
+                "is not a directory; fix the path ({})",
+                path.display()
+            ));
+        }
+        Err(errno) => return Err(describe_open_error(errno, path)),
+    };
+    let meta = fstat(&fd, path)?;
+    check_owner_and_mode(&meta, path)?;
+    Ok(Some(TrustedDir {
+        fd,
+        path: path.to_path_buf(),
+    }))
+}
+
+/// Create `path` (and missing parents, mode 0755) when it does not exist, then `open_dir` it.
+pub fn ensure_dir(path: &Path) -> Result<TrustedDir, String> {
+    if let Some(dir) = open_dir_if_exists(path)? {
+        return Ok(dir);
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(path)
+        .map_err(|e| {
+            format!(
+                "cannot be created ({e}); create it (mode 0755) or fix the path ({})",
+                path.display()
+            )
+        })?;
+    open_dir(path)
+}
+
+impl TrustedDir {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `<dir>/<name>`, for messages.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    fn openat(&self, name: &str, flags: OFlags, mode: u32) -> Result<Option<File>, String> {
+        let full = self.join(name);
+        match rustix::fs::openat(&self.fd, name, flags, Mode::from_raw_mode(mode)) {
+            Ok(fd) => Ok(Some(File::from(fd))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(errno) => Err(describe_open_error(errno, &full)),
+        }
+    }
+
+    /// Open `<dir>/<name>` read-only after the file checks; a missing file is `None`.
+    pub fn open_file(&self, name: &str) -> Result<Option<File>, String> {
+        let Some(file) = self.openat(name, READ_FLAGS, 0)? else {
+            return Ok(None);
+        };
+        check_file(&file, &self.join(name))?;
+        Ok(Some(file))
+    }
+
+    /// Read `<dir>/<name>` whole (no cap: history and audit files); a missing file is `None`.
+    pub fn read(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+        let Some(mut file) = self.open_file(name)? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot be read ({e}); check {}", self.join(name).display()))?;
+        Ok(Some(bytes))
+    }
+
+    /// Read `<dir>/<name>`, refusing more than `max_len` bytes (spec files); a missing file is `None`.
+    pub fn read_capped(&self, name: &str, max_len: u64) -> Result<Option<Vec<u8>>, String> {
+        let Some(file) = self.open_file(name)? else {
+            return Ok(None);
+        };
+        read_capped(file, &self.join(name), max_len).map(|b| Some(b.to_vec()))
+    }
+
+    /// Open `<dir>/<name>` for appending, creating it with `mode`; never through a link.
+    pub fn open_append(&self, name: &str, mode: u32) -> Result<File, String> {
+        let flags = OFlags::WRONLY
+            | OFlags::APPEND
+            | OFlags::CREATE
+            | OFlags::NOFOLLOW
+            | OFlags::CLOEXEC
+            | OFlags::NONBLOCK
+            | OFlags::NOCTTY;
+        let file = self.create(name, flags, mode)?;
+        check_file(&file, &self.join(name))?;
+        Ok(file)
+    }
+
+    /// Open (or create, mode 0600) the lock file `<dir>/<name>` read-write: never through a link,
+    /// never truncated by the open, refused when someone else owns it, and tightened to 0600 when an
+    /// older release left it readable by others.
+    pub fn open_lock(&self, name: &str) -> Result<File, String> {
+        let flags = OFlags::RDWR
+            | OFlags::CREATE
+            | OFlags::NOFOLLOW
+            | OFlags::CLOEXEC
+            | OFlags::NONBLOCK
+            | OFlags::NOCTTY;
+        let full = self.join(name);
+        let file = self.create(name, flags, LOCK_FILE_MODE)?;
+        let meta = fstat(&file, &full)?;
+        if !meta.file_type().is_file() {
+            return Err(format!(
+                "is not a regular file ({}); remove it, cronix recreates it ({})",
+                kind_of(&meta),
+                full.display()
+            ));
+        }
+        check_owner_and_mode(&meta, &full).or_else(|e| {
+            if meta.uid() == rustix::process::geteuid().as_raw() {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+        if meta.mode() & 0o077 != 0 {
+            rustix::fs::fchmod(&file, Mode::from_raw_mode(LOCK_FILE_MODE)).map_err(|e| {
+                format!(
+                    "is readable by other users and cannot be made private ({e}); run `chmod 0600 {}`",
+                    full.display()
+                )
+            })?;
+        }
+        Ok(file)
+    }
+
+    fn create(&self, name: &str, flags: OFlags, mode: u32) -> Result<File, String> {
+        self.openat(name, flags, mode)?.ok_or_else(|| {
+            format!(
+                "cannot be created (its directory vanished); check {}",
+                self.path.display()
+            )
+        })
+    }
+}
+
+/// Split `path` into its trusted parent directory (created when `create`) and its file name.
+pub fn parent_and_name(path: &Path, create: bool) -> Result<(Option<TrustedDir>, String), String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("names no file; fix the path ({})", path.display()))?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = if create {
+        Some(ensure_dir(parent).map_err(|e| format!("(directory {}) {e}", parent.display()))?)
+    } else {
+        open_dir_if_exists(parent).map_err(|e| format!("(directory {}) {e}", parent.display()))?
+    };
+    Ok((dir, name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn file_with(dir: &Path, name: &str, contents: &[u8], mode: u32) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_private_regular_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file_with(dir.path(), "key", b"abc\n", 0o600);
+        assert_eq!(read(&path, 64).unwrap().as_slice(), b"abc\n");
+    }
+
+    #[test]
+    fn group_or_other_writable_files_are_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in [0o620, 0o602, 0o666] {
+            let path = file_with(dir.path(), "key", b"abc", mode);
+            let err = read(&path, 64).unwrap_err();
+            assert!(
+                err.contains("writable by group or others")
+                    && err.contains(&format!("chmod go-w {}", path.display())),
+                "{mode:o}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn symlinks_are_refused_even_to_a_good_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = file_with(dir.path(), "key", b"abc", 0o600);
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(read(&link, 64).unwrap_err().contains("symbolic link"));
+    }
+
+    #[test]
+    fn directories_fifos_and_missing_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read(dir.path(), 64).is_err());
+        assert!(
+            read(&dir.path().join("nope"), 64)
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, Mode::from_raw_mode(0o600)).unwrap();
+        assert!(read(&fifo, 64).unwrap_err().contains("a FIFO"));
+        let trusted = open_dir(dir.path()).unwrap();
+        assert!(trusted.open_file("fifo").unwrap_err().contains("a FIFO"));
+    }
+
+    #[test]
+    fn files_owned_by_another_user_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file_with(dir.path(), "key", b"abc", 0o600);
+        if std::os::unix::fs::chown(&path, Some(4242), None).is_err() {
+            eprintln!("SKIP: giving a file away needs root");
+            return;
+        }
+        let err = read(&path, 64).unwrap_err();
+        assert!(
+            err.contains("owned by uid 4242") && err.contains("chown root"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn files_over_the_cap_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file_with(dir.path(), "key", &[b'a'; 65], 0o600);
+        assert!(
+            read(&path, 64)
+                .unwrap_err()
+                .contains("larger than the 64-byte limit")
+        );
+        let path = file_with(dir.path(), "key", &[b'a'; 64], 0o600);
+        assert_eq!(read(&path, 64).unwrap().len(), 64);
+    }
+
+    #[test]
+    fn a_group_writable_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o775)).unwrap();
+        let err = open_dir(dir.path()).unwrap_err();
+        assert!(err.contains("chmod go-w"), "{err}");
+    }
+
+    #[test]
+    fn lock_files_are_created_private_and_old_ones_tightened() {
+        let dir = tempfile::tempdir().unwrap();
+        let trusted = open_dir(dir.path()).unwrap();
+        trusted.open_lock("a.lock").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("a.lock")), 0o600);
+        let old = file_with(dir.path(), "b.lock", b"kept", 0o644);
+        trusted.open_lock("b.lock").unwrap();
+        assert_eq!(mode(&old), 0o600);
+        assert_eq!(std::fs::read(&old).unwrap(), b"kept", "never truncated");
+    }
+
+    #[test]
+    fn a_lock_file_that_is_a_symlink_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = file_with(dir.path(), "victim", b"precious", 0o644);
+        std::os::unix::fs::symlink(&victim, dir.path().join("a.lock")).unwrap();
+        let trusted = open_dir(dir.path()).unwrap();
+        assert!(
+            trusted
+                .open_lock("a.lock")
+                .unwrap_err()
+                .contains("symbolic link")
+        );
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    }
+}
