@@ -32,7 +32,7 @@ use crate::shell::global_fire::{self, GlobalFire, HeldLease, LeaseSlot, Step};
 use crate::shell::global_lock::LockError;
 use crate::shell::lock::{self, Acquired, Holder, JobLock};
 use crate::shell::secrets;
-use crate::shell::{clock, history, host, http, logging, spec_store, test_pause, tz};
+use crate::shell::{after_fire, clock, history, host, http, logging, spec_store, test_pause, tz};
 
 pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     let started = Instant::now();
@@ -99,7 +99,18 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     };
     let outcome = fire.run(&recorder);
     recorder.finish(&outcome);
+    after_recorded(&loaded.config, &spec, &recorder, &log);
     Ok(Status(outcome.exit_code))
+}
+
+/// Alerts and metrics, after the record is written (they cannot change it or the exit code).
+fn after_recorded(config: &config::Config, spec: &JobSpec, recorder: &Recorder, log: &Logger) {
+    if config.alerts.is_empty() && config.metrics.is_none() {
+        return;
+    }
+    if let Some(record) = recorder.written() {
+        after_fire::run(config, spec, &record, log);
+    }
 }
 
 /// `--backend NAME`: a name of a backend (built or not) to label the log lines with; anything else is

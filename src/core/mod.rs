@@ -4,9 +4,11 @@
 //! current time, file contents and environment values in.
 
 pub mod adopt;
+pub mod alert;
 pub mod audit;
 pub mod backend_kind;
 pub mod backoff;
+pub mod check_entry;
 pub mod config_scaffold;
 pub mod crontab;
 pub mod entry_status;
@@ -17,6 +19,8 @@ pub mod history;
 pub mod manifest;
 pub mod manifest_lint;
 pub mod manifest_schema;
+pub mod metrics;
+pub mod missed;
 pub mod plan;
 pub mod request_rules;
 pub mod schedule;
@@ -27,4 +31,5 @@ pub mod spec;
 pub mod spec_check;
 pub mod strict_json;
 pub mod target_checks;
+pub mod trace;
 pub mod tz_gate;

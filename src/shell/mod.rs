@@ -1,6 +1,8 @@
 //! The effects shell: files, processes, HTTP, locks and the clock around the pure core.
 
 pub mod adopt;
+pub mod after_fire;
+pub mod alert;
 pub mod atomic;
 pub mod audit;
 pub mod clock;
@@ -13,8 +15,10 @@ pub mod global_lock;
 pub mod history;
 pub mod host;
 pub mod http;
+pub mod job_state;
 pub mod lock;
 pub mod logging;
+pub mod metrics;
 pub mod passwd;
 pub mod reconcile;
 pub mod secrets;

@@ -12,6 +12,7 @@ use crate::cli::{CrontabFormat, GlobalArgs, TargetArgs};
 use crate::core::adopt::{self, Finding};
 use crate::core::audit::{AuditOp, AuditRecord};
 use crate::core::backend_kind::BackendKind;
+use crate::core::check_entry;
 use crate::core::crontab::{self, Crontab};
 use crate::core::manifest::{self, Manifest};
 use crate::core::plan::{self, Action, Plan, SpecFile};
@@ -51,6 +52,8 @@ pub struct Context {
     pub global_lock: bool,
     /// How long apply and prune wait for another apply's lock.
     pub apply_lock_wait: std::time::Duration,
+    /// Config `check_every`: apply keeps an owned `cronix check` entry at this interval.
+    pub check_every: Option<String>,
 }
 
 /// Resolve flags over the operator config over the defaults.
@@ -136,6 +139,7 @@ pub fn context_from(
             cfg.apply_lock_wait_seconds
                 .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
         ),
+        check_every: cfg.check_every.clone(),
     })
 }
 
@@ -391,12 +395,17 @@ pub fn refuse_on(ctx: &Context, findings: &[Finding]) -> Result<(), Failure> {
 pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), Failure> {
     let manifest = &loaded.manifest;
     let desired = desired(ctx, loaded)?;
+    let check = match &ctx.check_every {
+        Some(every) => Some(render_check_entry(ctx, every)?),
+        None => None,
+    };
     let _lock = ctx.target.lock(ctx.apply_lock_wait)?;
     clean_leftovers(ctx, &[manifest.app.as_str()])?;
     let installed = installed(ctx, Some(&manifest.app))?;
     refuse_on(ctx, &crontab_guards(ctx, manifest, &installed))?;
     let plan = plan_against(&manifest.app, &desired, &installed);
     if plan.is_empty() {
+        sync_check_entry(ctx, &installed.bytes, check.as_deref())?;
         return Ok((plan, desired));
     }
     let mut journal = audit::open(&ctx.paths.state_dir)?;
@@ -408,6 +417,7 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
         Some(manifest::digest(manifest)),
         &plan,
     ))?;
+    sync_check_entry(ctx, &ctx.target.read()?, check.as_deref())?;
     Ok((plan, desired))
 }
 
@@ -457,6 +467,48 @@ pub fn prune(ctx: &Context, app: Option<&str>) -> Result<Plan, Failure> {
     execute(ctx, &installed, &plan)?;
     journal.append(&audit_record(ctx, "prune", None, None, &plan))?;
     Ok(plan)
+}
+
+/// Put the owned `cronix check` entry (config `check_every`, rendered by `render_check_entry`) in
+/// place, replace it, or remove it when the config no longer asks for one; no write when it is
+/// already right. The caller holds the apply lock.
+fn sync_check_entry(ctx: &Context, bytes: &[u8], desired: Option<&str>) -> Result<(), Failure> {
+    let next = check_entry::place(bytes, desired);
+    if next != bytes {
+        ctx.target.install(&next)?;
+    }
+    Ok(())
+}
+
+/// The two lines of the check entry, from validated parts only.
+fn render_check_entry(ctx: &Context, every: &str) -> Result<String, Failure> {
+    let schedule = config::check_every_schedule(every)
+        .map_err(|why| Failure::invalid(format!("config check_every {every:?}: {why}")))?
+        .crontab_expression();
+    let config = ctx.config_path.as_deref().unwrap_or_default();
+    let dirs = ctx.dirs()?;
+    for (what, path) in [
+        ("config file", config),
+        ("trigger binary", ctx.trigger_bin.as_str()),
+        ("spec dir", dirs[0].as_str()),
+        ("state dir", dirs[2].as_str()),
+    ] {
+        if !target_checks::is_safe_path(path) {
+            return Err(Failure::invalid(format!(
+                "check_every: the {what} {path:?} cannot go on a crontab line (absolute paths of \
+                 [A-Za-z0-9/._-] only); move it or remove check_every"
+            )));
+        }
+    }
+    Ok(check_entry::CheckEntry {
+        schedule: &schedule,
+        run_as: ctx.run_as.as_deref(),
+        bin: &ctx.trigger_bin,
+        config,
+        spec_dir: &dirs[0],
+        state_dir: &dirs[2],
+    }
+    .render())
 }
 
 pub fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
