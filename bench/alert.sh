@@ -16,24 +16,8 @@ BIN=$PWD/target/release/cronix
 WORK=$(mktemp -d)
 trap 'kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-# /fail answers 500, /ok and /alert 204 (threaded, never the bottleneck).
-PORT_FILE=$WORK/port
-python3 - "$PORT_FILE" <<'PY' &
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(500 if self.path.startswith("/fail") else 204)
-        self.send_header("Content-Length", "0"); self.end_headers()
-    def log_message(self, *a): pass
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-open(sys.argv[1], "w").write(str(s.server_address[1]))
-s.serve_forever()
-PY
-SERVER_PID=$!
-for _ in $(seq 50); do [ -s "$PORT_FILE" ] && break; sleep 0.1; done
-PORT=$(cat "$PORT_FILE")
+source bench/lib/common.sh
+start_server "$WORK"
 export BENCH_SECRET=bench-secret-value
 
 spec() { # dir app job path
