@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # concurrency_scope global vs host: one Forbid fire of `cronix trigger` against a local HTTP server
-# and a local redis-server, side by side in one run — median and p99 wall time (hyperfine), and the
+# and a local redis-server, side by side in one run — median and p99 wall time, and the
 # Redis commands per fire (deltas of `INFO commandstats`). Then the load run: 300 jobs x 3 hosts due
 # in the same minute against one Redis (the ignored test `load_300_jobs_on_3_hosts_in_one_minute`,
 # driving this release binary): every instant delivered once, and the time to the last delivery.
 #
-# Needs: a release build (built here), python3, hyperfine, redis-server and redis-cli
-# (`apt-get install -y hyperfine redis-server`).
+# Needs: a release build (built here), python3, redis-server and redis-cli
+# (`apt-get install -y redis-server`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,22 +23,8 @@ REDIS_PID=$!
 RCLI=(redis-cli -p "$RPORT")
 for _ in $(seq 50); do [ "$("${RCLI[@]}" PING 2>/dev/null)" = PONG ] && break; sleep 0.1; done
 
-PORT_FILE=$WORK/port
-python3 - "$PORT_FILE" <<'PY' &
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(204); self.send_header("Content-Length", "0"); self.end_headers()
-    def log_message(self, *a): pass
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-open(sys.argv[1], "w").write(str(s.server_address[1]))
-s.serve_forever()
-PY
-SERVER_PID=$!
-for _ in $(seq 50); do [ -s "$PORT_FILE" ] && break; sleep 0.1; done
-PORT=$(cat "$PORT_FILE")
+source bench/lib/common.sh
+start_server "$WORK"
 export BENCH_SECRET=bench-secret-value
 
 mkdir -p "$WORK/jobs" "$WORK/locks" "$WORK/state"
@@ -63,15 +49,31 @@ spec host host
 spec global global
 TRIGGER="$BIN --config $WORK/cronix.yaml trigger --spec-dir $WORK/jobs"
 
-# Each must succeed before it is timed. A global fire claims the current minute once, so the
-# delivering fire is timed with the claims flushed before each run (--prepare, not timed); the
-# duplicate fire (another host already claimed the instant) is timed without the flush.
+# Each must succeed before it is timed.
 $TRIGGER host.settle; "${RCLI[@]}" FLUSHDB >/dev/null; $TRIGGER global.settle
-hyperfine -N --warmup 20 --runs "$RUNS" --prepare "${RCLI[*]} FLUSHDB" --export-json "$WORK/h.json" \
-  -n "host scope" "$TRIGGER host.settle" -n "global scope" "$TRIGGER global.settle" >/dev/null
-"${RCLI[@]}" FLUSHDB >/dev/null; $TRIGGER global.settle
-hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$WORK/d.json" \
-  -n "global duplicate" "$TRIGGER global.settle" >/dev/null
+
+# Wall time, interleaved round by round so that load on the machine hits every variant alike: a
+# host-scope fire, a global-scope fire that delivers (the claims are flushed before it, untimed),
+# and a global-scope duplicate (the same instant again: another host already claimed it).
+python3 - "$RUNS" "$WORK/times.json" "$RPORT" $TRIGGER <<'PY'
+import json, subprocess, sys, time
+runs, out, rport, trigger = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+flush = ["redis-cli", "-p", rport, "FLUSHDB"]
+def timed(args):
+    t = time.perf_counter()
+    code = subprocess.run(args).returncode
+    assert code == 0, (args, code)
+    return time.perf_counter() - t
+times = {"host scope": [], "global scope": [], "global duplicate": []}
+for n in range(runs + 10):
+    h = timed(trigger + ["host.settle"])
+    subprocess.run(flush, stdout=subprocess.DEVNULL)
+    g = timed(trigger + ["global.settle"])
+    d = timed(trigger + ["global.settle"])
+    if n >= 10:  # warm-up rounds are not counted
+        times["host scope"].append(h); times["global scope"].append(g); times["global duplicate"].append(d)
+json.dump(times, open(out, "w"))
+PY
 
 # Redis commands per fire: INFO commandstats deltas over N fires (commands run inside the Lua
 # scripts included), and the commands the shim itself sends (MONITOR lines not marked "lua").
@@ -94,11 +96,11 @@ import json, sys
 work, n = sys.argv[1], int(sys.argv[2])
 def pct(times, p):
     t = sorted(times); return t[min(len(t) - 1, int(round(p / 100 * (len(t) - 1))))]
-rows = json.load(open(f"{work}/h.json"))["results"] + json.load(open(f"{work}/d.json"))["results"]
-host = rows[0]["median"]
-print(f"{'Forbid fire':<18} {'median ms':>10} {'p99 ms':>8} {'vs host ms':>11}")
-for r in rows:
-    print(f"{r['command']:<18} {r['median']*1e3:>10.2f} {pct(r['times'], 99)*1e3:>8.2f} {(r['median']-host)*1e3:>+11.2f}")
+times = json.load(open(f"{work}/times.json"))
+host = pct(times["host scope"], 50)
+print(f"{'Forbid fire':<18} {'median ms':>10} {'p99 ms':>8} {'median vs host':>15}  ({len(times['host scope'])} interleaved rounds)")
+for name, t in times.items():
+    print(f"{name:<18} {pct(t, 50)*1e3:>10.2f} {pct(t, 99)*1e3:>8.2f} {(pct(t, 50)-host)*1e3:>+12.2f} ms")
 def load(name):
     return dict(line.split() for line in open(f"{work}/{name}"))
 before, after, dup = load("before"), load("after"), load("after_dup")

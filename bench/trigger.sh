@@ -14,23 +14,8 @@ BIN=$PWD/target/release/cronix
 WORK=$(mktemp -d)
 trap 'kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-# A local server that answers every POST with 204 (threaded, so it is never the bottleneck).
-PORT_FILE=$WORK/port
-python3 - "$PORT_FILE" <<'PY' &
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(204); self.send_header("Content-Length", "0"); self.end_headers()
-    def log_message(self, *a): pass
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-open(sys.argv[1], "w").write(str(s.server_address[1]))
-s.serve_forever()
-PY
-SERVER_PID=$!
-for _ in $(seq 50); do [ -s "$PORT_FILE" ] && break; sleep 0.1; done
-PORT=$(cat "$PORT_FILE")
+source bench/lib/common.sh
+start_server "$WORK"
 URL_PATH=/api/v1/scheduled/settle
 BODY='{"invoice":42}'
 export BENCH_SECRET=bench-secret-value

@@ -9,7 +9,7 @@
 # whose (shared) history files are made once up front and kept below the compaction limit.
 #
 # Needs: python3 (the server), hyperfine (`apt-get install -y hyperfine`); RUNS (default 200) and
-# HISTORY_RUNS (default 20) set the number of timed runs.
+# HISTORY_RUNS (default 20, for the 1,000,000-line history) set the number of timed runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,22 +29,8 @@ BASE=$BASE_DIR/target/release/cronix
 WORK=$(mktemp -d)
 trap 'kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-PORT_FILE=$WORK/port
-python3 - "$PORT_FILE" <<'PY' &
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(204); self.send_header("Content-Length", "0"); self.end_headers()
-    def log_message(self, *a): pass
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-open(sys.argv[1], "w").write(str(s.server_address[1]))
-s.serve_forever()
-PY
-SERVER_PID=$!
-for _ in $(seq 50); do [ -s "$PORT_FILE" ] && break; sleep 0.1; done
-PORT=$(cat "$PORT_FILE")
+source bench/lib/common.sh
+start_server "$WORK"
 export BENCH_SECRET=bench-secret-value
 
 # No compaction during the run: the history jobs keep their 1,000,000 lines.
@@ -85,9 +71,9 @@ for which in base new; do for job in allow forbid small big; do $(fire $which $j
 
 hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$WORK/fire.json" \
   -n "base Allow" "$(fire base allow)" -n "new Allow" "$(fire new allow)" \
-  -n "base Forbid" "$(fire base forbid)" -n "new Forbid" "$(fire new forbid)" >/dev/null
+  -n "base Forbid" "$(fire base forbid)" -n "new Forbid" "$(fire new forbid)" \
+  -n "base 10-line history" "$(fire base small)" -n "new 10-line history" "$(fire new small)" >/dev/null
 hyperfine -N --warmup 3 --runs "$HISTORY_RUNS" --export-json "$WORK/history.json" \
-  -n "base 10-line history" "$(fire base small)" -n "new 10-line history" "$(fire new small)" \
   -n "base 1M-line history" "$(fire base big)" -n "new 1M-line history" "$(fire new big)" >/dev/null
 
 python3 - "$WORK/fire.json" "$WORK/history.json" "$BASE_REV" <<'PY'

@@ -102,6 +102,10 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Print the next fire times of a schedule expression
     Next(NextArgs),
+    /// Find missed fires: schedule instants since install, older than the grace, with no history record
+    Check(CheckArgs),
+    /// Print Prometheus text exposition of every job's history
+    Metrics(MetricsArgs),
     /// Print a shell completion script
     Completion(CompletionArgs),
     /// Print the version
@@ -110,8 +114,11 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Manifest source: file path, file://, https:// or loopback http:// URL (fetches are signed with --secret-ref)
+    /// Manifest source: file path, file://, https:// or loopback http:// URL (fetches are signed with the app's refs)
     pub source: String,
+    /// The app the manifest must name (default: the config's manifest_sources entry of the source)
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
     /// Print the canonical bytes of the normalized manifest instead of a summary
     #[arg(long)]
     pub canonical: bool,
@@ -176,6 +183,10 @@ pub struct ReconcileArgs {
     /// Manifest source: file path, file://, https:// or loopback http:// URL
     #[arg(long, value_name = "SOURCE")]
     pub manifest: String,
+    /// The app the manifest must name (default: the config's manifest_sources entry of the source);
+    /// with manifest_sources its refs are that entry's
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -468,6 +479,70 @@ pub struct NextArgs {
     /// IANA time zone the schedule is read in
     #[arg(long, default_value = "UTC")]
     pub timezone: String,
+}
+
+/// `check --help`: the alert setup that `check` and every fire use.
+const CHECK_AFTER_HELP: &str = r#"Alerts (operator config; docs/alerts-and-metrics.md):
+
+  alerts:
+    - webhook: https://alerts.example.com/cronix   # POST of the event JSON,
+      secret_ref: env:ALERT_SECRET                 # X-Cron-Signature like a trigger
+      after_failures: 2                            # once per streak, at its 2nd failure
+      on_recovery: true                            # once at the first success after it
+    - command: [/usr/local/bin/cronix-mail-alert, ops@example.com]   # event on stdin
+  check_every: 5m                                  # apply keeps an owned check entry
+
+The event (schemas/alert.schema.json): event (failing|recovered|missed), app, job, run_id,
+status, exit_code, http_status, attempts, intended_fire_time, consecutive_failures, host_id,
+time. A receiver verifies it as it verifies triggers:
+  cronix verify --secret-ref env:ALERT_SECRET --method POST --path /cronix \
+    --body-file body.json --signature "$SIG"
+(examples/alerts/receiver.py does the same in Python). All alerts of one fire or check share
+a 3 s budget; each is sent once, never retried, and never changes a fire's exit code or record."#;
+
+/// `metrics --help`: the textfile and a few queries.
+const METRICS_AFTER_HELP: &str = r#"Textfile (operator config), replaced atomically after every fire:
+  metrics:
+    textfile: /var/lib/node_exporter/textfile_collector/cronix.prom
+
+Grafana queries:
+  sum by (app, job) (cronix_last_status{status!="ok"})     # the newest run failed
+  time() - cronix_next_fire_timestamp_seconds > 600         # should have fired 10 min ago
+  time() - cronix_last_success_timestamp_seconds > 7200     # no success for 2 hours"#;
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Find missed fires: for every job with a spec file, the schedule instants since its spec \
+                  was written (its install or last change) and within the last 7 days, older than the \
+                  grace, that have no history record. Prints them, raises one `missed` alert per job \
+                  and episode (a run of consecutive missed instants) to the config's alert targets, and \
+                  exits 1 when any instant was missed, 0 when none. The grace of a job is at least the \
+                  longest its fire can take (every attempt timing out plus backoff), so a fire still in \
+                  flight is never reported. Config `check_every: 5m` makes apply install it as an owned \
+                  crontab entry.",
+    after_long_help = CHECK_AFTER_HELP
+)]
+pub struct CheckArgs {
+    /// How old an instant must be before its missing record counts (e.g. 2m, 1h)
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub grace: String,
+    #[command(flatten)]
+    pub paths: PathArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Print the Prometheus text exposition of every job with a spec file, computed from its \
+                  whole history: cronix_last_run_timestamp_seconds, cronix_last_success_timestamp_seconds, \
+                  cronix_last_status{status}, cronix_runs_total{status}, cronix_last_duration_seconds, \
+                  cronix_consecutive_failures and cronix_next_fire_timestamp_seconds, labelled app, job and \
+                  host. With `metrics: {textfile: PATH}` in the config the shim keeps the same text in PATH \
+                  after every fire.",
+    after_long_help = METRICS_AFTER_HELP
+)]
+pub struct MetricsArgs {
+    #[command(flatten)]
+    pub paths: PathArgs,
 }
 
 #[derive(Debug, Args)]

@@ -375,7 +375,8 @@ fn spec_files_hold_references_and_the_paths_apply_was_given() {
     let settle_path = env.spec_dir().join("billing.settle.json");
     let settle: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&settle_path).unwrap()).unwrap();
-    assert_eq!(settle["format"], 1);
+    assert_eq!(settle["format"], 2);
+    assert_eq!(settle["target"], json!(env.crontab().display().to_string()));
     assert_eq!(settle["app"], "billing");
     assert_eq!(settle["job"]["name"], "settle");
     assert_eq!(

@@ -183,3 +183,87 @@ fn doctor_checks_systemd_the_unit_dir_the_lock_and_the_binary_the_units_run() {
         "{doc}"
     );
 }
+
+#[test]
+fn check_every_keeps_an_owned_check_timer_in_the_unit_dir() {
+    let units = Units::new();
+    let config = units.env.root().join("cronix.yaml");
+    std::fs::write(&config, "check_every: 5m\n").unwrap();
+    let m = units
+        .env
+        .manifest("m.json", &manifest("shop", &[("sweep", &["@hourly"])]));
+    units.apply(&m).success();
+    let timer = units.unit_dir().join("cronix-check.timer");
+    let service = std::fs::read_to_string(units.unit_dir().join("cronix-check.service")).unwrap();
+    assert!(
+        service.contains(&format!(
+            "--config {} check --spec-dir {} --state-dir {}",
+            config.display(),
+            units.env.spec_dir().display(),
+            units.env.state_dir().display()
+        )) && service.contains("X-Cronix-Check="),
+        "{service}"
+    );
+    let timer_text = std::fs::read_to_string(&timer).unwrap();
+    assert!(
+        timer_text.contains("OnCalendar=*-*-* *:00/5:00 UTC"),
+        "{timer_text}"
+    );
+    let calls = units.calls();
+    assert!(
+        calls.contains(&"enable --now cronix-check.timer".to_string()),
+        "{calls:?}"
+    );
+
+    let before = identity(&timer);
+    units.apply(&m).success();
+    assert_eq!(
+        units.calls(),
+        calls,
+        "an unchanged check timer called systemctl"
+    );
+    assert_eq!(identity(&timer), before);
+    assert!(
+        units
+            .cmd("drift", &["--manifest", &m])
+            .assert()
+            .get_output()
+            .status
+            .success()
+    );
+
+    std::fs::write(&config, "").unwrap();
+    units.apply(&m).success();
+    assert!(!timer.exists());
+    assert!(!units.unit_dir().join("cronix-check.service").exists());
+    assert!(
+        units
+            .calls()
+            .contains(&"disable --now cronix-check.timer".to_string())
+    );
+    assert_eq!(
+        unit_names(&units.unit_dir()),
+        ["cronix-shop-sweep-0.service", "cronix-shop-sweep-0.timer"]
+    );
+}
+
+#[test]
+fn a_foreign_unit_named_like_the_check_timer_is_never_replaced() {
+    let units = Units::new();
+    std::fs::write(units.env.root().join("cronix.yaml"), "check_every: 5m\n").unwrap();
+    let mine = units.unit_dir().join("cronix-check.timer");
+    std::fs::write(&mine, "[Timer]\nOnCalendar=daily\n").unwrap();
+    let m = units
+        .env
+        .manifest("m.json", &manifest("shop", &[("sweep", &["@hourly"])]));
+    let refused = units.apply(&m).code(3);
+    assert!(
+        stderr_of(&refused).contains("without cronix's X-Cronix-Check= mark"),
+        "{}",
+        stderr_of(&refused)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&mine).unwrap(),
+        "[Timer]\nOnCalendar=daily\n"
+    );
+}

@@ -270,6 +270,7 @@ fn an_empty_first_secret_is_skipped_and_the_next_one_signs() {
         "env:CRONIX_TEST_EMPTY",
         format!("env:{}", support::SECRET_ENV)
     ]);
+    spec["job"]["auth"]["secret_refs"] = spec["secret_refs"].clone();
     fx.write_spec(&spec);
 
     fx.trigger().env("CRONIX_TEST_EMPTY", "").assert().code(0);

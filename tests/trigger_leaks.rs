@@ -94,6 +94,7 @@ fn internal_and_contended_outcomes_do_not_leak() {
     ));
     let mut spec = fx.spec(&server.url(PATH), json!({}));
     spec["secret_refs"] = json!(["env:CRONIX_TEST_EMPTY"]);
+    spec["job"]["auth"]["secret_refs"] = spec["secret_refs"].clone();
     fx.write_spec(&spec);
     let out = fx
         .trigger()

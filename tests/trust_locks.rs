@@ -57,6 +57,9 @@ fn another_user_cannot_hold_a_jobs_lock() {
     fx.trigger().assert().code(0);
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(server.received().len(), 2, "both fires went out");
+    for mut held in holders {
+        trust_support::stop(&mut held);
+    }
 }
 
 #[test]

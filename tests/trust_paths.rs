@@ -183,8 +183,7 @@ fn a_planted_lock_file_never_gets_a_victim_sigtermed_by_replace() {
         );
     }
     for mut held in holders {
-        let _ = held.kill();
-        let _ = held.wait();
+        trust_support::stop(&mut held);
     }
     let _ = victim.kill();
     let _ = victim.wait();

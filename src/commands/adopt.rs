@@ -42,7 +42,7 @@ pub fn run(global: &GlobalArgs, args: &AdoptArgs) -> Result<Status, Failure> {
     let id = id.ok_or_else(|| Failure::usage("adopt needs the job as APP.JOB"))?;
     let (app, job) = manifest::split_job_id(id).map_err(Failure::usage)?;
     let ctx = reconcile::context(global, &args.target, backend)?;
-    let loaded = reconcile::load_manifest(&ctx, &args.manifest)?;
+    let loaded = reconcile::load_manifest(&ctx, &args.manifest, Some(app))?;
     if loaded.manifest.app != app {
         return Err(Failure::invalid(format!(
             "manifest {}: its app is {}, not {app}; adopt {}.{job} or give the manifest of {app}",

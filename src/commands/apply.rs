@@ -14,7 +14,11 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status, Failure> {
     }
     let backend = args.reconcile.backend().map_err(Failure::usage)?;
     let ctx = reconcile::context(global, &args.reconcile.target, backend)?;
-    let loaded = reconcile::load_manifest(&ctx, &args.reconcile.manifest)?;
+    let loaded = reconcile::load_manifest(
+        &ctx,
+        &args.reconcile.manifest,
+        args.reconcile.app.as_deref(),
+    )?;
     let (done, desired) = reconcile::apply(&ctx, &loaded)?;
     reconcile::warn(&desired.warnings);
     let zones = if done.is_empty() {

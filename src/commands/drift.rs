@@ -24,8 +24,12 @@ struct DriftDoc<'a> {
 pub fn run(global: &GlobalArgs, args: &DriftArgs) -> Result<Status, Failure> {
     let backend = args.reconcile.backend().map_err(Failure::usage)?;
     let ctx = reconcile::context(global, &args.reconcile.target, backend)?;
-    let loaded = reconcile::load_manifest(&ctx, &args.reconcile.manifest)?;
-    let (plan, _) = reconcile::plan(&ctx, &loaded.manifest)?;
+    let loaded = reconcile::load_manifest(
+        &ctx,
+        &args.reconcile.manifest,
+        args.reconcile.app.as_deref(),
+    )?;
+    let (plan, _) = reconcile::plan(&ctx, &loaded)?;
     let app = loaded.manifest.app.as_str();
     let views = op_views(&ctx, &plan, Some(&loaded.manifest));
     match global.output {

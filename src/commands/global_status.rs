@@ -1,24 +1,30 @@
-//! `cronix global-status`: every job that has a spec file in the spec dir, with its schedules, its last
-//! run (from its history) and its next fire.
+//! `cronix global-status`: every job that has a spec file in the spec dir or an entry in the target,
+//! with its schedules, the state of each of its entries in the installed crontab (`in-sync`,
+//! `edited`, `missing`, `orphan`, read as `drift` reads them), its last run (from its history) and its
+//! next fire.
 //!
-//! Reads only. A spec file that does not parse is listed with the reason instead of hiding it.
+//! Reads only. A spec file that does not parse is listed with the reason instead of hiding it; a spec
+//! recorded for another target is listed without entry states (its entries are not in this one).
 //! Jobs with `concurrency_scope: global` also show their Redis state (lease holder, newest claimed
 //! instant); Redis is contacted only when such a job exists.
 
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::cli::{GlobalArgs, ListArgs, Output};
 use crate::commands::history::plain_table;
+use crate::core::entry_status::{self, EntryStatus};
 use crate::core::global_lock::Claim;
 use crate::core::history::{self, RunRecord};
 use crate::core::manifest::ConcurrencyScope;
 use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
 use crate::error::{Failure, Status};
-use crate::shell::config::{self, Config, StatePaths};
+use crate::shell::config::{self, Config};
+use crate::shell::reconcile::{self, Context};
 use crate::shell::{global_lock, history as history_file, spec_store, tz};
 
 /// One row of the status (the `-o json` shape).
@@ -28,11 +34,16 @@ pub struct JobStatus {
     pub job: String,
     pub schedules: Vec<String>,
     pub timezone: String,
+    /// Each entry of the job in this target and its state.
+    pub entries: Vec<EntryStatus>,
     pub last_run: Option<RunRecord>,
     /// RFC 3339 UTC of the next fire over all schedules.
     pub next_fire: Option<String>,
-    /// Why the spec file could not be read, if it could not.
+    /// Why the spec file could not be read, or that there is none.
     pub error: Option<String>,
+    /// The target the spec was applied to, when it is not this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_target: Option<String>,
     /// `concurrency_scope: global` jobs: their state in Redis; `null` for host-scope jobs.
     pub global: Option<GlobalView>,
 }
@@ -86,100 +97,121 @@ pub fn global_view(
 }
 
 pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<Status, Failure> {
-    let _backend = args.backend().map_err(Failure::usage)?;
+    let backend = args.backend().map_err(Failure::usage)?;
     let loaded = config::load(global.config.as_deref())?;
-    let spec_dir = StatePaths::resolve(&args.target.paths, &loaded.config).spec_dir;
-    let now = Timestamp::now();
+    let ctx = reconcile::context_from(&loaded, global, &args.target, backend)?;
     let mut redis = None;
-    let rows: Vec<JobStatus> = spec_files(&spec_dir)?
+    let installed = reconcile::installed(&ctx, None)?;
+    let now = Timestamp::now();
+    let jobs = spec_store::list(&ctx.paths.spec_dir)?;
+    let mut specs: BTreeMap<(String, String), Result<JobSpec, String>> = jobs
         .into_iter()
-        .map(|path| job_status(&path, now, &mut redis, &loaded.config))
+        .map(|(app, job)| {
+            let spec = spec_store::read_spec(&ctx.paths.spec_dir, &app, &job);
+            ((app, job), spec)
+        })
+        .collect();
+    let target = ctx.backend.describe();
+    let here: BTreeMap<(String, String), JobSpec> = specs
+        .iter()
+        .filter_map(|(key, spec)| spec.as_ref().ok().map(|s| (key.clone(), s.clone())))
+        .filter(|(_, spec)| spec.target.as_ref().is_none_or(|t| *t == target))
+        .collect();
+    let mut by_job: BTreeMap<(String, String), Vec<EntryStatus>> = BTreeMap::new();
+    for status in entry_status::statuses(&here, installed.entries()) {
+        by_job
+            .entry((status.app.clone(), status.job.clone()))
+            .or_default()
+            .push(status);
+    }
+    let orphan_only: BTreeSet<(String, String)> = by_job
+        .keys()
+        .filter(|key| !specs.contains_key(*key))
+        .cloned()
+        .collect();
+    for key in orphan_only {
+        specs.insert(
+            key,
+            Err(format!(
+                "no spec file in {}; `cronix prune --app APP` or apply removes its entries",
+                ctx.paths.spec_dir.display()
+            )),
+        );
+    }
+    let rows: Vec<JobStatus> = specs
+        .into_iter()
+        .map(|(key, spec)| {
+            let entries = by_job.remove(&key).unwrap_or_default();
+            let mut row = job_status(&ctx, key, spec.clone(), entries, now);
+            if let Ok(spec) = &spec {
+                row.global = global_view(spec, &mut redis, &loaded.config);
+            }
+            row
+        })
         .collect();
     match global.output {
         Output::Json => println!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
         ),
-        Output::Table => print_table(&rows, &spec_dir),
+        Output::Table => print_table(&rows, &ctx.paths.spec_dir),
     }
     Ok(Status::OK)
 }
 
-/// `<spec-dir>/*.json`, sorted by name; a missing spec dir has no jobs.
-fn spec_files(spec_dir: &Path) -> Result<Vec<PathBuf>, Failure> {
-    let entries = match std::fs::read_dir(spec_dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(Failure::invalid(format!(
-                "spec dir {}: cannot list it ({e}); pass --spec-dir or fix spec_dir in the config",
-                spec_dir.display()
-            )));
-        }
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| is_spec_file_name(p))
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-fn is_spec_file_name(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    name.strip_suffix(".json")
-        .is_some_and(|stem| history::split_job_id(stem).is_ok())
-}
-
 fn job_status(
-    path: &Path,
+    ctx: &Context,
+    (app, job): (String, String),
+    spec: Result<JobSpec, String>,
+    entries: Vec<EntryStatus>,
     now: Timestamp,
-    redis: &mut Option<Result<global_lock::Redis, String>>,
-    config: &Config,
 ) -> JobStatus {
-    let stem = path
-        .file_stem()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    let (app, job) = history::split_job_id(stem).unwrap_or((stem, ""));
-    let dir = path.parent().unwrap_or(Path::new("."));
-    match spec_store::read_spec(dir, app, job) {
-        Ok(spec) => JobStatus {
-            global: global_view(&spec, redis, config),
-            ..from_spec(&spec, now)
-        },
+    match spec {
+        Ok(spec) => from_spec(ctx, &spec, entries, now),
         Err(error) => JobStatus {
-            app: app.to_string(),
-            job: job.to_string(),
+            last_run: last_run(&ctx.paths.state_dir, &app, &job),
+            app,
+            job,
             schedules: Vec::new(),
             timezone: String::new(),
-            last_run: None,
+            entries,
             next_fire: None,
             error: Some(error),
+            other_target: None,
             global: None,
         },
     }
 }
 
-fn from_spec(spec: &JobSpec, now: Timestamp) -> JobStatus {
-    let path = history_file::history_path(Path::new(&spec.state_dir), &spec.app, &spec.job.name);
-    let last_run = history_file::read_text(&path)
-        .ok()
-        .and_then(|text| history::last_record(&text));
+fn from_spec(
+    ctx: &Context,
+    spec: &JobSpec,
+    entries: Vec<EntryStatus>,
+    now: Timestamp,
+) -> JobStatus {
+    let target = ctx.backend.describe();
     JobStatus {
         app: spec.app.clone(),
         job: spec.job.name.clone(),
         schedules: spec.job.schedules.clone(),
         timezone: spec.job.timezone.clone(),
-        last_run,
+        entries,
+        last_run: last_run(Path::new(&spec.state_dir), &spec.app, &spec.job.name),
         next_fire: next_fire(spec, now).map(|t| format!("{t:.0}")),
         error: None,
+        other_target: spec.target.clone().filter(|t| *t != target),
         global: None,
     }
+}
+
+fn last_run(state_dir: &Path, app: &str, job: &str) -> Option<RunRecord> {
+    let path = history_file::history_path(state_dir, app, job);
+    let runs = history_file::read_records(&path).ok()?;
+    let newest = history::Filter {
+        limit: Some(1),
+        ..Default::default()
+    };
+    history::filter(runs, &newest).pop()
 }
 
 fn next_fire(spec: &JobSpec, now: Timestamp) -> Option<Timestamp> {
@@ -193,6 +225,21 @@ fn next_fire(spec: &JobSpec, now: Timestamp) -> Option<Timestamp> {
         .min()
 }
 
+/// `0:in-sync 1:missing`, or where the entries are.
+fn entries_cell(row: &JobStatus) -> String {
+    if let Some(other) = &row.other_target {
+        return format!("in {other}");
+    }
+    if row.entries.is_empty() {
+        return "-".to_string();
+    }
+    row.entries
+        .iter()
+        .map(|e| format!("{}:{}", e.idx, e.state.as_str()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn print_table(rows: &[JobStatus], spec_dir: &Path) {
     if rows.is_empty() {
         println!("no jobs (no spec files in {})", spec_dir.display());
@@ -203,6 +250,7 @@ fn print_table(rows: &[JobStatus], spec_dir: &Path) {
         "JOB",
         "SCHEDULES",
         "TIMEZONE",
+        "ENTRIES",
         "LAST RUN",
         "LAST STATUS",
         "NEXT FIRE",
@@ -219,6 +267,7 @@ fn print_table(rows: &[JobStatus], spec_dir: &Path) {
             format!("{}.{}", row.app, row.job),
             row.schedules.join(" | "),
             row.timezone.clone(),
+            entries_cell(row),
             last_run,
             last_status,
             row.next_fire.clone().unwrap_or_else(dash),

@@ -2,6 +2,7 @@
 
 pub mod adopt;
 pub mod apply;
+pub mod check;
 pub mod completion;
 pub mod doctor;
 pub mod drift;
@@ -9,6 +10,7 @@ pub mod global_status;
 pub mod history;
 pub mod init;
 pub mod list;
+pub mod metrics;
 pub mod next;
 pub mod plan;
 pub mod prune;
@@ -43,6 +45,8 @@ pub fn dispatch(cli: Cli) -> Result<Status, Failure> {
         Command::Sign(args) => sign::run(global, &args),
         Command::Verify(args) => verify::run(global, &args),
         Command::Next(args) => next::run(global, &args),
+        Command::Check(args) => check::run(global, &args),
+        Command::Metrics(args) => metrics::run(global, &args),
         Command::Completion(args) => completion::run(&args),
         Command::Version => version::run(global),
     }

@@ -21,8 +21,8 @@ use crate::shell::tz;
 pub fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<Status, Failure> {
     let backend = args.backend().map_err(Failure::usage)?;
     let ctx = reconcile::context(global, &args.target, backend)?;
-    let loaded = reconcile::load_manifest(&ctx, &args.manifest)?;
-    let (plan, desired) = reconcile::plan(&ctx, &loaded.manifest)?;
+    let loaded = reconcile::load_manifest(&ctx, &args.manifest, args.app.as_deref())?;
+    let (plan, desired) = reconcile::plan(&ctx, &loaded)?;
     reconcile::warn(&desired.warnings);
     print_plan(
         global.output,

@@ -1,5 +1,7 @@
-//! `cronix show APP.JOB`: one job's entries, its spec file, next fire times and last runs; on a
-//! backend with a service manager (systemd), each entry's next elapse as the manager reports it.
+//! `cronix show APP.JOB`: one job's entries with the state of each as installed (`in-sync`,
+//! `edited`, `missing`, `orphan`, read as `drift` reads them), its spec file, next fire times and last
+//! runs; on a backend with a service manager (systemd), each entry's next elapse as the manager
+//! reports it.
 //!
 //! Reads only. The spec holds secret references, never secret bytes; `raw:` values are redacted.
 
@@ -11,6 +13,7 @@ use crate::cli::{GlobalArgs, Output, ShowArgs};
 use crate::commands::global_status::{GlobalView, global_view};
 use crate::commands::list::{EntryView, entries_table, entry_view};
 use crate::commands::plan::json_name;
+use crate::core::entry_status::{self, EntryStatus};
 use crate::core::history::RunRecord;
 use crate::core::manifest;
 use crate::core::plan::Op;
@@ -29,6 +32,8 @@ struct ShowDoc {
     job: String,
     target: String,
     entries: Vec<EntryView>,
+    /// Each entry the spec or the crontab has for this job, and its state.
+    entry_states: Vec<EntryStatus>,
     next_fires: Vec<String>,
     spec: Option<JobSpec>,
     last_runs: Vec<RunRecord>,
@@ -71,6 +76,13 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
         })
         .collect();
     let mut spec = spec_store::find_spec(&ctx.paths.spec_dir, &app, &job)?;
+    let entry_states = states(
+        &ctx.backend.describe(),
+        spec.as_ref(),
+        installed.entries(),
+        &app,
+        &job,
+    );
     if let Some(spec) = &mut spec {
         spec.secret_refs = spec.secret_refs.iter().map(|r| shown_ref(r)).collect();
         spec.job.auth.secret_refs = spec
@@ -108,6 +120,7 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
         app,
         job,
         entries,
+        entry_states,
         spec,
     };
     match global.output {
@@ -117,17 +130,36 @@ pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
     Ok(Status::OK)
 }
 
+/// The job's entry states in this target (a spec recorded for another target expects none here).
+fn states(
+    target: &str,
+    spec: Option<&JobSpec>,
+    installed: &[crate::core::plan::InstalledEntry],
+    app: &str,
+    job: &str,
+) -> Vec<EntryStatus> {
+    let specs: std::collections::BTreeMap<(String, String), JobSpec> = spec
+        .filter(|s| s.target.as_ref().is_none_or(|t| t == target))
+        .map(|s| ((app.to_string(), job.to_string()), s.clone()))
+        .into_iter()
+        .collect();
+    entry_status::statuses(&specs, installed)
+        .into_iter()
+        .filter(|s| s.app == app && s.job == job)
+        .collect()
+}
+
 /// The job's part of the plan against `source`: in sync when an apply would change none of its
 /// entries or its spec file.
 fn sync_view(ctx: &Context, source: &str, app: &str, job: &str) -> Result<SyncView, Failure> {
-    let loaded = reconcile::load_manifest(ctx, source)?;
+    let loaded = reconcile::load_manifest(ctx, source, Some(app))?;
     if loaded.manifest.app != app {
         return Err(Failure::invalid(format!(
             "manifest {source}: its app is {}, not {app}; give the manifest of {app}",
             loaded.manifest.app
         )));
     }
-    let (plan, _) = reconcile::plan(ctx, &loaded.manifest)?;
+    let (plan, _) = reconcile::plan(ctx, &loaded)?;
     let changes: Vec<Op> = plan.ops.into_iter().filter(|op| op.job == job).collect();
     Ok(SyncView {
         manifest: source.to_string(),
@@ -152,8 +184,12 @@ fn next_fires(entries: &[EntryView], now: jiff::Timestamp) -> Vec<String> {
 /// none).
 fn last_runs(state_dir: &Path, app: &str, job: &str) -> Vec<RunRecord> {
     let path = history::history_path(state_dir, app, job);
-    let mut runs = history::read_records(&path).unwrap_or_default();
-    runs.split_off(runs.len().saturating_sub(SHOWN))
+    let runs = history::read_records(&path).unwrap_or_default();
+    let newest = crate::core::history::Filter {
+        limit: Some(SHOWN),
+        ..Default::default()
+    };
+    crate::core::history::filter(runs, &newest)
 }
 
 fn print_table(doc: &ShowDoc) {
@@ -162,6 +198,9 @@ fn print_table(doc: &ShowDoc) {
         println!("entries: none installed");
     } else {
         println!("{}", entries_table(&doc.entries));
+    }
+    for state in &doc.entry_states {
+        println!("entry idx {}: {}", state.idx, state.state.as_str());
     }
     match &doc.spec {
         Some(spec) => println!(

@@ -52,7 +52,7 @@ pub fn operator_secrets(global: &GlobalArgs) -> Result<OperatorSecrets, Failure>
     }
     let resolved =
         secrets::resolve(&refs, loaded.config.env_file.as_deref()).map_err(Failure::invalid)?;
-    warn_skipped(&resolved.skipped);
+    warn_all(&resolved);
     if resolved.secrets.is_empty() {
         return Err(Failure::invalid(
             "every secret reference resolved to an empty value; set at least one of them",
@@ -61,17 +61,21 @@ pub fn operator_secrets(global: &GlobalArgs) -> Result<OperatorSecrets, Failure>
     Ok(OperatorSecrets { refs, resolved })
 }
 
-fn warn_skipped(skipped: &[String]) {
+fn warn_all(resolved: &Resolved) {
     use std::io::Write;
     let mut stderr = anstream::stderr();
     let style = anstyle::Style::new()
         .bold()
         .fg_color(Some(anstyle::AnsiColor::Yellow.into()));
-    for reference in skipped {
+    for skipped in &resolved.skipped {
         let _ = writeln!(
             stderr,
-            "{style}cronix: warning:{style:#} secret {reference} resolved to an empty value; skipped"
+            "{style}cronix: warning:{style:#} secret {}; skipped",
+            skipped.describe()
         );
+    }
+    for warning in &resolved.warnings {
+        let _ = writeln!(stderr, "{style}cronix: warning:{style:#} {warning}");
     }
 }
 

@@ -24,6 +24,7 @@ use crate::core::history::{self as core_history, Retention, RunRecord, RunStatus
 use crate::core::manifest::{Concurrency, ConcurrencyScope};
 use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
+use crate::core::{scope, spec_check};
 use crate::error::{Failure, FailureKind, Status};
 use crate::shell::config::{self, DEFAULT_SPEC_DIR, OnUnavailable};
 use crate::shell::fire::{self, Outcome, Recorder};
@@ -31,7 +32,7 @@ use crate::shell::global_fire::{self, GlobalFire, HeldLease, LeaseSlot, Step};
 use crate::shell::global_lock::LockError;
 use crate::shell::lock::{self, Acquired, Holder, JobLock};
 use crate::shell::secrets;
-use crate::shell::{clock, history, host, http, logging, spec_store, test_pause, tz};
+use crate::shell::{after_fire, clock, history, host, http, logging, spec_store, test_pause, tz};
 
 pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     let started = Instant::now();
@@ -98,7 +99,18 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     };
     let outcome = fire.run(&recorder);
     recorder.finish(&outcome);
+    after_recorded(&loaded.config, &spec, &recorder, &log);
     Ok(Status(outcome.exit_code))
+}
+
+/// Alerts and metrics, after the record is written (they cannot change it or the exit code).
+fn after_recorded(config: &config::Config, spec: &JobSpec, recorder: &Recorder, log: &Logger) {
+    if config.alerts.is_empty() && config.metrics.is_none() {
+        return;
+    }
+    if let Some(record) = recorder.written() {
+        after_fire::run(config, spec, &record, log);
+    }
 }
 
 /// `--backend NAME`: a name of a backend (built or not) to label the log lines with; anything else is
@@ -196,6 +208,14 @@ struct Fire<'a> {
 impl Fire<'_> {
     fn run(&self, recorder: &Arc<Recorder>) -> Outcome {
         let (spec, log) = (self.spec, self.log);
+        if let Err(msg) = self.recheck_spec() {
+            return internal_outcome(
+                log,
+                "the spec breaks apply's rules; nothing sent",
+                &msg,
+                "spec",
+            );
+        }
         let resolved = match secrets::resolve(&spec.secret_refs, self.config.env_file.as_deref()) {
             Ok(resolved) => resolved,
             Err(msg) => {
@@ -208,7 +228,11 @@ impl Fire<'_> {
             }
         };
         for skipped in &resolved.skipped {
-            warn!(log, "secret reference resolved to nothing; skipped"; "secret_ref" => skipped.as_str());
+            warn!(log, "secret reference resolved to nothing; skipped";
+                  "secret_ref" => skipped.reference.as_str(), "reason" => skipped.describe());
+        }
+        for warning in &resolved.warnings {
+            warn!(log, "{warning}");
         }
         let Some(secret) = resolved.secrets.first() else {
             let msg = format!(
@@ -261,6 +285,33 @@ impl Fire<'_> {
         fire::send_attempts(&client, &request, recorder, log)
     }
 
+    /// The spec against apply's rules as the config states them now (DESIGN §11): a spec edited by
+    /// hand to aim at another host, carry a forbidden header or sign with another app's ref is refused.
+    fn recheck_spec(&self) -> Result<(), String> {
+        let spec = self.spec;
+        let (allowed, mut problems) =
+            match scope::shim_allowed_refs(&self.config.manifest_sources, &spec.app) {
+                Ok(allowed) => (allowed, Vec::new()),
+                Err(undeclared) => (None, vec![undeclared]),
+            };
+        let rules = spec_check::Rules {
+            allow_http_hosts: &self.config.allow_http_hosts,
+            allowed_refs: allowed,
+        };
+        problems.extend(spec_check::problems(spec, &rules, &|zone| {
+            tz::zone_by_file(zone).is_some()
+        }));
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "spec {}.{} would be refused by apply ({}); re-run `cronix apply` to rewrite it",
+            spec.app,
+            spec.job.name,
+            problems.join("; ")
+        ))
+    }
+
     /// The lock of the job's scope: this host's flock, or for `concurrency_scope: global` the
     /// claim and lease in Redis (falling back to this host's lock when `on_unavailable: host`).
     fn take_lock(&self, recorder: &Arc<Recorder>) -> Result<Guard, (String, &'static str)> {
@@ -306,8 +357,8 @@ impl Fire<'_> {
     }
 
     fn history_summary(&self) -> core_history::Summary {
-        match history::read_text(self.history_path) {
-            Ok(text) => core_history::summarize(&text),
+        match history::tail_summary(self.history_path) {
+            Ok(summary) => summary,
             Err(msg) => {
                 warn!(self.log, "cannot read history; sending without X-Cron-Previous-Success-Time";
                       "error" => msg);

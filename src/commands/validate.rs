@@ -1,6 +1,9 @@
-//! `cronix validate SOURCE [--canonical]`: lint a manifest, or print its canonical bytes.
+//! `cronix validate SOURCE [--canonical] [--app APP]`: lint a manifest, or print its canonical bytes.
 //!
-//! Reads a local source and reports every issue with its JSON path; writes nothing.
+//! Reads the source (an HTTP fetch signed with the app's refs) and reports every issue with its JSON
+//! path, at most `MAX_REPORTED_PROBLEMS` of them; a manifest naming an app other than the one fixed
+//! for its source (`--app`, `manifest_sources`) is invalid. Warns about what apps on the reference
+//! SDK would refuse. A URL source is shown without its query. Writes nothing.
 
 use std::io::Write;
 
@@ -9,25 +12,39 @@ use serde_json::json;
 use crate::cli::{GlobalArgs, Output, ValidateArgs};
 use crate::core::manifest::{self, Issue, Manifest};
 use crate::core::schedule::Schedule;
+use crate::core::{manifest_lint, scope};
 use crate::error::{Failure, Status};
-use crate::shell::config::{self, Config};
-use crate::shell::{reconcile, source, tz};
-
-/// How to sign an HTTP manifest fetch: `--secret-ref` flags win over the config's `secret_refs`.
-pub fn fetch_auth(global: &GlobalArgs, config: &Config) -> source::FetchAuth {
-    source::FetchAuth {
-        secret_refs: config.operator_secret_refs(&global.secret_refs),
-        env_file: config.env_file.clone(),
-    }
-}
+use crate::shell::{config, reconcile, source, tz};
 
 pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Result<Status, Failure> {
-    let loaded = config::load(global.config.as_deref())?;
-    let bytes = source::load(&args.source, &fetch_auth(global, &loaded.config))?;
-    match manifest::parse(&bytes, &tz::zone_exists) {
+    let cfg = config::load(global.config.as_deref())?.config;
+    let scope = reconcile::source_scope(
+        &cfg.manifest_sources,
+        &cfg.operator_secret_refs(&global.secret_refs),
+        (!global.secret_refs.is_empty(), false),
+        &args.source,
+        args.app.as_deref(),
+    )?;
+    let auth = source::FetchAuth {
+        secret_refs: scope.allowed_refs.clone(),
+        env_file: cfg.env_file.clone(),
+    };
+    let bytes = source::load(&args.source, &auth)?;
+    let shown = source::shown(&args.source);
+    let parsed = manifest::parse(&bytes, &tz::zone_exists).and_then(|m| {
+        scope::check_app(&scope, &m.app, &shown)
+            .map(|()| m)
+            .map_err(|message| {
+                vec![Issue {
+                    path: "app".to_string(),
+                    message,
+                }]
+            })
+    });
+    match parsed {
         Ok(manifest) if args.canonical => print_canonical(&manifest),
-        Ok(manifest) => print_valid(global.output, &args.source, &manifest),
-        Err(issues) => print_invalid(global.output, &args.source, &issues),
+        Ok(manifest) => print_valid(global.output, &shown, &manifest),
+        Err(issues) => print_invalid(global.output, &shown, &issues),
     }
 }
 
@@ -57,7 +74,8 @@ fn schedule_notes(manifest: &Manifest) -> Vec<String> {
 fn print_valid(output: Output, source: &str, manifest: &Manifest) -> Result<Status, Failure> {
     let entries: usize = manifest.jobs.iter().map(|j| j.schedules.len()).sum();
     let digest = manifest::digest(manifest);
-    let notes = schedule_notes(manifest);
+    let mut notes = schedule_notes(manifest);
+    notes.extend(manifest_lint::reference_sdk_warnings(manifest));
     if output == Output::Table {
         reconcile::warn(&notes);
     }
@@ -80,24 +98,28 @@ fn print_valid(output: Output, source: &str, manifest: &Manifest) -> Result<Stat
     Ok(Status::OK)
 }
 
+/// The problems, capped: JSON carries the first `MAX_REPORTED_PROBLEMS` and `omitted` for the rest.
 fn print_invalid(output: Output, source: &str, issues: &[Issue]) -> Result<Status, Failure> {
     match output {
-        Output::Json => println!("{}", json!({"valid": false, "errors": issues})),
+        Output::Json => {
+            let shown = &issues[..issues.len().min(manifest::MAX_REPORTED_PROBLEMS)];
+            let omitted = issues.len() - shown.len();
+            let doc = if omitted == 0 {
+                json!({"valid": false, "errors": shown})
+            } else {
+                json!({"valid": false, "errors": shown, "omitted": omitted})
+            };
+            println!("{doc}");
+        }
         Output::Table => {
             let mut err = anstream::stderr();
             let _ = writeln!(
                 err,
-                "{source}: invalid manifest ({} problem{})",
-                issues.len(),
-                if issues.len() == 1 { "" } else { "s" }
+                "{source}: invalid manifest ({})",
+                manifest::problem_count(issues.len())
             );
-            for issue in issues {
-                let at = if issue.path.is_empty() {
-                    "(top level)"
-                } else {
-                    issue.path.as_str()
-                };
-                let _ = writeln!(err, "  {at}: {}", issue.message);
+            for line in manifest::issue_lines(issues) {
+                let _ = writeln!(err, "{line}");
             }
         }
     }

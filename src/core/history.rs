@@ -177,6 +177,64 @@ pub fn summarize(text: &str) -> Summary {
     }
 }
 
+/// Summarize a history file from its first bytes and its last bytes (`tail`, starting on a line
+/// boundary), as the shim reads it: the cost stays the same however long the file grows. `whole`:
+/// `tail` is the entire file, so the line count is exact; otherwise it is estimated from the mean
+/// length of the lines in `tail` (compaction has a margin of 10 %, so an estimate is enough).
+pub fn summarize_tail(head: &str, tail: &str, whole: bool, file_len: u64) -> Summary {
+    let tail_lines = tail.lines().count();
+    let lines = if whole || tail_lines == 0 {
+        tail_lines
+    } else {
+        let mean = (tail.len() as u64 / tail_lines as u64).max(1);
+        usize::try_from(file_len / mean).unwrap_or(usize::MAX)
+    };
+    Summary {
+        lines,
+        oldest_start: head
+            .lines()
+            .take(16)
+            .find_map(parse_line)
+            .and_then(|r| r.started()),
+        last_success_fire: last_success_fire_time(tail),
+    }
+}
+
+/// What a compaction writes: every line that is not a record is kept (it is never dropped unread),
+/// records older than the age limit are dropped, then the oldest records beyond `max_runs`; what
+/// stays keeps its file order. Blank lines go.
+pub fn compact_text(text: &str, retention: &Retention, now: Timestamp) -> String {
+    let cutoff = retention.oldest_allowed(now);
+    let lines: Vec<(&str, Option<RunRecord>)> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| (l, parse_line(l)))
+        .collect();
+    let young = |r: &RunRecord| r.started().is_none_or(|t| t >= cutoff);
+    let records = lines
+        .iter()
+        .filter(|(_, r)| r.as_ref().is_some_and(young))
+        .count();
+    let mut surplus = records.saturating_sub(retention.max_runs);
+    let mut out = String::with_capacity(text.len());
+    for (line, record) in &lines {
+        let keep = match record {
+            None => true,
+            Some(r) if !young(r) => false,
+            Some(_) if surplus > 0 => {
+                surplus -= 1;
+                false
+            }
+            Some(_) => true,
+        };
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// Which records to show.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
@@ -253,8 +311,10 @@ impl StatusQuery {
     }
 }
 
-/// Apply a filter, keeping file order (oldest first) and the newest `limit` matches.
-pub fn filter(records: Vec<RunRecord>, filter: &Filter) -> Vec<RunRecord> {
+/// Apply a filter: records in order of start time (a fire that started earlier but ran longer is
+/// appended later; ties and unparseable times keep file order), and the newest `limit` matches.
+pub fn filter(mut records: Vec<RunRecord>, filter: &Filter) -> Vec<RunRecord> {
+    records.sort_by_key(RunRecord::started);
     let mut kept: Vec<RunRecord> = records
         .into_iter()
         .filter(|r| filter.status.as_ref().is_none_or(|q| q.matches(r)))
@@ -311,18 +371,6 @@ impl Retention {
                 .is_ok_and(|t| t < self.oldest_allowed(now))
         });
         too_many || too_old
-    }
-
-    /// The records a compaction keeps: not older than the age limit, then the newest `max_runs`.
-    pub fn apply(&self, records: Vec<RunRecord>, now: Timestamp) -> Vec<RunRecord> {
-        let cutoff = self.oldest_allowed(now);
-        let mut kept: Vec<RunRecord> = records
-            .into_iter()
-            .filter(|r| r.started().is_none_or(|t| t >= cutoff))
-            .collect();
-        let drop = kept.len().saturating_sub(self.max_runs);
-        kept.drain(..drop);
-        kept
     }
 }
 
@@ -431,20 +479,84 @@ mod tests {
     }
 
     #[test]
+    fn filtered_records_come_in_order_of_start_time() {
+        let records = vec![
+            record(2, "2026-01-02T00:00:00Z", RunStatus::Ok),
+            record(1, "2026-01-01T00:00:00Z", RunStatus::Exhausted),
+            record(3, "2026-01-03T00:00:00Z", RunStatus::Ok),
+        ];
+        let ids: Vec<String> = filter(records, &Filter::default())
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
+        assert_eq!(ids, ["run-1", "run-2", "run-3"]);
+    }
+
+    #[test]
+    fn compaction_keeps_lines_it_cannot_parse() {
+        let retention = Retention {
+            max_runs: 1,
+            max_age_days: 10,
+        };
+        let now = ts("2026-01-20T00:00:00Z");
+        let text = [
+            record(1, "2026-01-01T00:00:00Z", RunStatus::Ok).to_line(),
+            "{\"run_id\":\"torn".to_string() + "\n",
+            record(2, "2026-01-18T00:00:00Z", RunStatus::Ok).to_line(),
+            "\n".to_string(),
+            record(3, "2026-01-19T00:00:00Z", RunStatus::Ok).to_line(),
+        ]
+        .concat();
+        let out = compact_text(&text, &retention, now);
+        assert_eq!(
+            out,
+            format!(
+                "{{\"run_id\":\"torn\n{}",
+                record(3, "2026-01-19T00:00:00Z", RunStatus::Ok).to_line()
+            )
+        );
+    }
+
+    #[test]
+    fn a_tail_summary_estimates_the_count_and_finds_the_last_success() {
+        let lines: Vec<String> = (0..10)
+            .map(|n| {
+                let status = if n == 7 {
+                    RunStatus::Ok
+                } else {
+                    RunStatus::Exhausted
+                };
+                record(n, &format!("2026-01-01T00:0{n}:00Z"), status).to_line()
+            })
+            .collect();
+        let text = lines.concat();
+        let exact = summarize_tail(&text, &text, true, text.len() as u64);
+        assert_eq!(exact, summarize(&text));
+        let tail = lines[5..].concat();
+        let estimated = summarize_tail(&lines[0], &tail, false, text.len() as u64);
+        assert!((9..=11).contains(&estimated.lines), "{estimated:?}");
+        assert_eq!(
+            estimated.last_success_fire,
+            Some(ts("2026-01-01T00:07:00Z"))
+        );
+        assert_eq!(estimated.oldest_start, Some(ts("2026-01-01T00:00:00Z")));
+    }
+
+    #[test]
     fn retention_drops_old_and_excess_records() {
         let retention = Retention {
             max_runs: 2,
             max_age_days: 10,
         };
         let now = ts("2026-01-20T00:00:00Z");
-        let records = vec![
+        let records = [
             record(1, "2026-01-01T00:00:00Z", RunStatus::Ok),
             record(2, "2026-01-15T00:00:00Z", RunStatus::Ok),
             record(3, "2026-01-16T00:00:00Z", RunStatus::Ok),
             record(4, "2026-01-17T00:00:00Z", RunStatus::Ok),
         ];
-        let ids: Vec<String> = retention
-            .apply(records, now)
+        let text: String = records.iter().map(RunRecord::to_line).collect();
+        let ids: Vec<String> = parse_lines(&compact_text(&text, &retention, now))
             .into_iter()
             .map(|r| r.run_id)
             .collect();

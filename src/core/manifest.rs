@@ -7,6 +7,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::core::request_rules::{
+    CREDENTIAL_HEADERS, RESERVED_HEADERS, check_url, is_loopback_host,
+};
+use crate::core::request_rules::{check_header_name, check_header_value};
+
 /// A normalized manifest. Field order is the canonical key order: `serde_json::to_string` of this
 /// value is the canonical form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,14 +127,6 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Upper bound of `retries.min_seconds` / `retries.max_seconds` (one day).
 pub const MAX_RETRY_SECONDS: u64 = 86_400;
 
-/// Header names the shim sets itself; a manifest may not set them.
-pub const RESERVED_HEADERS: [&str; 4] =
-    ["host", "content-length", "transfer-encoding", "connection"];
-
-/// Header names that carry credentials. A manifest is served by the app and copied into spec files and
-/// plans, so credentials never belong in it: requests are authenticated by their signature.
-pub const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
-
 /// Parse, validate and normalize manifest bytes. `zone_exists` answers whether an IANA zone name is in
 /// the system tz database (the caller looks it up; the core does no I/O).
 ///
@@ -145,14 +142,27 @@ pub fn parse(bytes: &[u8], zone_exists: &dyn Fn(&str) -> bool) -> Result<Manifes
             ),
         )]);
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+    let (value, duplicates) = crate::core::strict_json::parse(bytes).map_err(|e| {
         vec![issue(
             "",
             format!("not valid JSON ({e}); a manifest is a UTF-8 JSON object"),
         )]
     })?;
     let mut checker = Checker {
-        issues: Vec::new(),
+        issues: duplicates
+            .into_iter()
+            .map(|path| {
+                let key = path.rsplit('/').next().unwrap_or_default().to_string();
+                issue(
+                    &path,
+                    format!(
+                        "the key {} appears more than once in this object (JSON readers disagree on \
+                         which one wins); keep one",
+                        excerpt(&key)
+                    ),
+                )
+            })
+            .collect(),
         zone_exists,
     };
     let manifest = checker.manifest(&value);
@@ -167,6 +177,57 @@ pub fn parse(bytes: &[u8], zone_exists: &dyn Fn(&str) -> bool) -> Result<Manifes
             Err(issues)
         }
     }
+}
+
+/// Problems printed at most; the rest are counted (a 10 MB manifest can hold a million mistakes).
+pub const MAX_REPORTED_PROBLEMS: usize = 100;
+
+/// "1 problem" / "N problems".
+pub fn problem_count(n: usize) -> String {
+    format!("{n} problem{}", if n == 1 { "" } else { "s" })
+}
+
+/// The first `MAX_REPORTED_PROBLEMS` issues as `  path: message` lines, then a line counting the rest.
+pub fn issue_lines(issues: &[Issue]) -> Vec<String> {
+    let mut lines: Vec<String> = issues
+        .iter()
+        .take(MAX_REPORTED_PROBLEMS)
+        .map(|i| {
+            let at = if i.path.is_empty() {
+                "(top level)"
+            } else {
+                &i.path
+            };
+            format!("  {at}: {}", i.message)
+        })
+        .collect();
+    if issues.len() > MAX_REPORTED_PROBLEMS {
+        lines.push(format!(
+            "  … and {} more not shown (fix these first)",
+            issues.len() - MAX_REPORTED_PROBLEMS
+        ));
+    }
+    lines
+}
+
+/// Re-check one normalized job with the parser's own rules (the shim runs this on a spec before it
+/// signs): the job is written back as JSON and walked by the same checker a manifest goes through,
+/// so there is one implementation of every rule. Returns every problem, at `jobs/0/...` paths.
+pub fn check_job(app: &str, job: &Job, zone_exists: &dyn Fn(&str) -> bool) -> Vec<Issue> {
+    let mut checker = Checker {
+        issues: Vec::new(),
+        zone_exists,
+    };
+    if !is_identifier(app) {
+        checker.report("app", format!("app {} is not valid", excerpt(app)));
+    }
+    match serde_json::to_value(job) {
+        Ok(value) => {
+            checker.job(&value, "jobs/0");
+        }
+        Err(e) => checker.report("jobs/0", format!("cannot be written as JSON ({e})")),
+    }
+    checker.issues
 }
 
 /// Add the schema's findings at paths (or parents of paths) where the semantic checks found nothing.
@@ -566,26 +627,51 @@ impl Checker<'_> {
             return None;
         }
         let mut out: Vec<String> = Vec::with_capacity(items.len());
+        let mut fire_sets: Vec<Option<crate::core::schedule::FireSet>> =
+            Vec::with_capacity(items.len());
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             let p = join(path, &i.to_string());
             let parsed = self
                 .string(item, &p, &format!("{label}schedule"))
                 .and_then(|e| self.schedule(e, &p, label));
-            match parsed {
-                Some(expr) if out.contains(&expr) => {
-                    self.report(
-                        &p,
-                        format!(
-                            "{label}schedule {} is listed twice; remove the repeat",
-                            excerpt(&expr)
-                        ),
-                    );
-                    ok = false;
-                }
-                Some(expr) => out.push(expr),
-                None => ok = false,
+            let Some(expr) = parsed else {
+                ok = false;
+                continue;
+            };
+            if out.contains(&expr) {
+                self.report(
+                    &p,
+                    format!(
+                        "{label}schedule {} is listed twice; remove the repeat",
+                        excerpt(&expr)
+                    ),
+                );
+                ok = false;
+                continue;
             }
+            let fire_set = crate::core::schedule::Schedule::parse(&expr)
+                .ok()
+                .map(|s| s.fire_set());
+            if let Some(first) = fire_set.as_ref().and_then(|set| {
+                fire_sets
+                    .iter()
+                    .position(|known| known.as_ref() == Some(set))
+            }) {
+                self.report(
+                    &p,
+                    format!(
+                        "{label}schedule {} fires at exactly the times of {path}/{first} {} (each \
+                         would fire the job, twice at every instant); remove one",
+                        excerpt(&expr),
+                        excerpt(&out[first])
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            fire_sets.push(fire_set);
+            out.push(expr);
         }
         ok.then_some(out)
     }
@@ -951,81 +1037,6 @@ pub fn is_secret_ref_syntax(s: &str) -> bool {
         && bytes
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || b"_:./-".contains(b))
-}
-
-/// An HTTP token (RFC 9110 `tchar`), not a name the shim owns.
-fn check_header_name(name: &str) -> Result<(), String> {
-    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || name.len() > 256 || !name.bytes().all(is_tchar) {
-        return Err("not a valid HTTP header name; use letters, digits and -".into());
-    }
-    let lower = name.to_ascii_lowercase();
-    if lower.starts_with("x-cron-") || RESERVED_HEADERS.contains(&lower.as_str()) {
-        return Err("is set by cronix itself and may not be given in a manifest; remove it".into());
-    }
-    if CREDENTIAL_HEADERS.contains(&lower.as_str()) {
-        return Err(
-            "carries credentials, which must not be in a manifest (it is copied into spec files); \
-                    remove it: cronix authenticates every request with X-Cron-Signature"
-                .into(),
-        );
-    }
-    Ok(())
-}
-
-fn check_header_value(value: &str) -> Result<(), String> {
-    if value.len() > MAX_HEADER_VALUE_BYTES {
-        return Err(format!(
-            "{} bytes; at most {MAX_HEADER_VALUE_BYTES}",
-            value.len()
-        ));
-    }
-    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err("contains CR, LF or NUL, which would split the request; remove them".into());
-    }
-    Ok(())
-}
-
-/// An absolute `http://` or `https://` URL with a host and no userinfo, free of spaces and controls.
-pub fn check_url(s: &str) -> Result<(), String> {
-    if s.len() > MAX_URL_BYTES {
-        return Err(format!("{} bytes; at most {MAX_URL_BYTES}", s.len()));
-    }
-    if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err("contains whitespace or a control character; percent-encode it".into());
-    }
-    let url = url::Url::parse(s)
-        .map_err(|e| format!("not a valid URL ({e}); write https://host/path"))?;
-    let after_scheme = s.split_once("://").map(|(_, rest)| rest);
-    if after_scheme.is_none_or(|rest| rest.is_empty() || rest.starts_with('/')) {
-        return Err("has no host; write https://host/path".into());
-    }
-    if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(format!(
-            "scheme \"{}\" is not supported; use https:// (or http:// for loopback)",
-            url.scheme()
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("has no host; write https://host/path".into());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(
-            "carries a user name or password; remove it and use the job's headers or secret refs"
-                .into(),
-        );
-    }
-    Ok(())
-}
-
-/// Whether a URL's host is loopback by exact match: `localhost`, 127.0.0.0/8 or `[::1]`.
-pub fn is_loopback_host(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 /// The allowed key closest to `key` (edit distance ≤ 2), for "did you mean" hints.

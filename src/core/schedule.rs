@@ -32,6 +32,18 @@ pub struct Schedule {
     fixed_time: bool,
 }
 
+/// The instants a schedule selects, as `Schedule::fire_set` normalizes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FireSet {
+    minutes: u64,
+    hours: u32,
+    days_of_month: u32,
+    months: u16,
+    days_of_week: u8,
+    day_rule: DayRule,
+    fixed_time: bool,
+}
+
 /// How the day-of-month and day-of-week fields combine (cron's DOM_STAR/DOW_STAR rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DayRule {
@@ -129,6 +141,30 @@ impl Schedule {
     /// How the two day fields combine.
     pub fn day_rule(&self) -> DayRule {
         self.day_rule
+    }
+
+    /// What decides when this schedule fires, spelled-out differences removed: `@daily` and
+    /// `@midnight`, a day-of-week `0` and `7`, `@every 1h` and `0 * * * *` have equal fire sets. Two
+    /// schedules with equal fire sets fire at the same instants, DST days included.
+    pub fn fire_set(&self) -> FireSet {
+        const ALL_DAYS_OF_MONTH: u32 = 0xffff_fffe;
+        const ALL_DAYS_OF_WEEK: u8 = 0x7f;
+        let every_day = self.day_rule == DayRule::Either
+            && (self.days_of_month == ALL_DAYS_OF_MONTH || self.days_of_week == ALL_DAYS_OF_WEEK);
+        let (days_of_month, days_of_week, day_rule) = if every_day {
+            (ALL_DAYS_OF_MONTH, ALL_DAYS_OF_WEEK, DayRule::Both)
+        } else {
+            (self.days_of_month, self.days_of_week, self.day_rule)
+        };
+        FireSet {
+            minutes: self.minutes,
+            hours: self.hours,
+            days_of_month,
+            months: self.months,
+            days_of_week,
+            day_rule,
+            fixed_time: self.fixed_time,
+        }
     }
 
     /// Whether the wall-clock minute `wall` (seconds ignored) matches all five fields, ignoring DST:

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::manifest::Job;
 
 /// The spec format this release writes. Readers accept every format up to this one.
-pub const SPEC_FORMAT: u32 = 1;
+pub const SPEC_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,4 +26,8 @@ pub struct JobSpec {
     /// `--config`; absent when apply ran on defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
+    /// The target apply wrote the job's entries into (`Target::describe`), so `prune` removes only
+    /// the specs of its own target. Format 2; absent in format-1 specs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }

@@ -7,6 +7,8 @@
 //! when writing). Only validated parts reach a unit: parsed schedules, zone names from the tz
 //! database, names, absolute paths of `[A-Za-z0-9/._-]` and credential names. No secret ever does.
 
+use sha2::{Digest, Sha256};
+
 use crate::core::backoff;
 use crate::core::manifest::{Concurrency, Job, is_identifier};
 use crate::core::render::{JobInput, Rendered, Renderer};
@@ -299,6 +301,85 @@ impl SystemdRenderer<'_> {
             timeout = worst_case_fire_seconds(input.job),
         )
     }
+}
+
+/// The stem of the owned `cronix check` timer and service (config `check_every`); no entry's unit can
+/// have it (theirs end in `-<job>-<idx>`).
+pub const CHECK_STEM: &str = "cronix-check";
+/// The mark of the check units, with the hash of their text: `X-Cronix-Check=<16 hex>`.
+pub const CHECK_MARK: &str = "X-Cronix-Check=";
+
+/// What the check timer and service run and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckUnits<'a> {
+    /// The `OnCalendar=` values (of an `@every` schedule, in UTC).
+    pub calendar: &'a [String],
+    pub bin: &'a str,
+    pub config: &'a str,
+    pub spec_dir: &'a str,
+    pub state_dir: &'a str,
+}
+
+impl CheckUnits<'_> {
+    /// `(name, text)` of the timer and the service, each marked with the hash of both texts. The
+    /// output goes nowhere (alerts tell people), as on the crontab entry.
+    pub fn render(&self) -> Vec<(String, String)> {
+        let calendar: String = self
+            .calendar
+            .iter()
+            .map(|v| format!("OnCalendar={v}\n"))
+            .collect();
+        let timer = format!(
+            "{HEADER_PREFIX}{CHECK_STEM}.timer: written by cronix apply for check_every\n\
+             [Unit]\n\
+             Description=cronix check: missed fires\n\
+             {CHECK_MARK}\n\
+             [Timer]\n\
+             Unit={CHECK_STEM}.service\n\
+             {calendar}\
+             AccuracySec=1s\n\
+             \n\
+             [Install]\n\
+             WantedBy=timers.target\n"
+        );
+        let service = format!(
+            "{HEADER_PREFIX}{CHECK_STEM}.service: written by cronix apply for check_every\n\
+             [Unit]\n\
+             Description=cronix check: missed fires\n\
+             {CHECK_MARK}\n\
+             [Service]\n\
+             Type=oneshot\n\
+             ExecStart={bin} --config {config} check --spec-dir {spec_dir} --state-dir {state_dir}\n\
+             StandardOutput=null\n",
+            bin = self.bin,
+            config = self.config,
+            spec_dir = self.spec_dir,
+            state_dir = self.state_dir,
+        );
+        let digest = Sha256::digest(format!("{timer}{service}").as_bytes());
+        let digest = &hex::encode(digest)[..16];
+        let marked = |text: String| {
+            text.replace(
+                &format!("{CHECK_MARK}\n"),
+                &format!("{CHECK_MARK}{digest}\n"),
+            )
+        };
+        vec![
+            (format!("{CHECK_STEM}.timer"), marked(timer)),
+            (format!("{CHECK_STEM}.service"), marked(service)),
+        ]
+    }
+}
+
+/// Whether a unit's text carries the check mark in its `[Unit]` section.
+pub fn is_check_unit(text: &str) -> bool {
+    let mut section = "";
+    text.lines().map(str::trim).any(|line| {
+        if line.starts_with('[') {
+            section = line;
+        }
+        section == "[Unit]" && line.starts_with(CHECK_MARK)
+    })
 }
 
 /// The `cred:` names among the references, in order, each once.

@@ -34,10 +34,15 @@ pub struct TargetFacts<'a> {
     /// The time of the apply: gated entries are right for a window around it; DST reports cover the
     /// year after it.
     pub now: Timestamp,
-    pub operator_refs: &'a [String],
+    /// The refs the app may use (its `manifest_sources` entry, or the operator's on a single-app host).
+    pub allowed_refs: &'a [String],
+    /// Where `allowed_refs` come from, for messages.
+    pub refs_from: &'a str,
     pub allow_http_hosts: &'a [String],
     /// The operator config file apply loaded, if any (recorded in spec files for the shim).
     pub config_path: Option<&'a str>,
+    /// The target as `Target::describe` names it (recorded in spec files for prune).
+    pub target: String,
     /// Whether the config has `locks.redis` (what `concurrency_scope: global` needs).
     pub global_lock: bool,
 }
@@ -162,14 +167,19 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
             job.timezone
         ));
     }
-    if let Err(e) = check_url(name, &job.request.url, facts.allow_http_hosts) {
+    if let Err(e) = check_plain_http(name, &job.request.url, facts.allow_http_hosts) {
         errors.push(e);
     }
     errors.extend(global_scope_error(job, facts.global_lock));
     if let Err(e) = check_fire_bound(job) {
         errors.push(e);
     }
-    let refs = match effective_refs(name, &job.auth.secret_refs, facts.operator_refs) {
+    let refs = match effective_refs(
+        name,
+        &job.auth.secret_refs,
+        facts.allowed_refs,
+        facts.refs_from,
+    ) {
         Ok(refs) => refs,
         Err(e) => {
             errors.extend(e);
@@ -225,6 +235,7 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
         })
         .collect();
     warnings.extend(pile_up_warning(job, &schedules, zone, facts.now));
+    warnings.extend(crate::core::manifest_lint::job_warnings(job));
     let spec = spec_file(app, job, refs, facts);
     let zones = schedules
         .iter()
@@ -372,6 +383,7 @@ pub fn spec_file(app: &str, job: &Job, secret_refs: Vec<String>, facts: &TargetF
         lock_dir: facts.lock_dir.to_string(),
         state_dir: facts.state_dir.to_string(),
         config: facts.config_path.map(str::to_string),
+        target: Some(facts.target.clone()),
     };
     let mut bytes = serde_json::to_vec_pretty(&spec).unwrap_or_default();
     bytes.push(b'\n');
@@ -381,43 +393,39 @@ pub fn spec_file(app: &str, job: &Job, secret_refs: Vec<String>, facts: &TargetF
     }
 }
 
-/// The job's own references when it has any (each allowed by the operator), else the operator's.
-/// References compare as parsed (`NAME` is `env:NAME`); messages never show a `raw:` value.
+/// The job's own references when it has any (each allowed for its app), else the app's. References
+/// compare as parsed (`NAME` is `env:NAME`); messages never show a `raw:` value. `refs_from` says
+/// where the allowed refs come from ("the manifest_sources entry of app billing").
 pub fn effective_refs(
     job: &str,
     own: &[String],
-    operator: &[String],
+    allowed: &[String],
+    refs_from: &str,
 ) -> Result<Vec<String>, Vec<String>> {
-    let allowed: Vec<SecretRef> = operator
-        .iter()
-        .filter_map(|r| SecretRef::parse(r).ok())
-        .collect();
-    let bad_operator: Vec<String> = operator
+    let bad_allowed: Vec<String> = allowed
         .iter()
         .enumerate()
         .filter_map(|(i, r)| SecretRef::parse(r).err().map(|e| (i, e)))
-        .map(|(i, e)| format!("operator secret reference #{}: {e}; fix --secret-ref or secret_refs in cronix.yaml", i + 1))
+        .map(|(i, e)| format!("allowed secret reference #{}: {e}; fix {refs_from}", i + 1))
         .collect();
-    if !bad_operator.is_empty() {
-        return Err(bad_operator);
+    if !bad_allowed.is_empty() {
+        return Err(bad_allowed);
     }
     if own.is_empty() {
-        if operator.is_empty() {
+        if allowed.is_empty() {
             return Err(vec![format!(
-                "job {job}: has no secret reference and the operator allows none, so it could never \
-                 fire; pass --secret-ref REF to apply or list secret_refs in cronix.yaml"
+                "job {job}: has no secret reference and its app is allowed none, so it could never \
+                 fire; give the app refs ({refs_from})"
             )]);
         }
-        return Ok(operator.to_vec());
+        return Ok(allowed.to_vec());
     }
-    let refused: Vec<String> = own
-        .iter()
-        .filter(|r| !SecretRef::parse(r).is_ok_and(|parsed| allowed.contains(&parsed)))
-        .map(|r| {
-            let shown = shown_ref(r);
+    let refused: Vec<String> = crate::core::scope::refs_not_allowed(own, allowed)
+        .into_iter()
+        .map(|shown| {
             format!(
-                "job {job}: secret reference {shown} is not allowed by the operator; allow it with \
-                 --secret-ref {shown} (or secret_refs in cronix.yaml), or remove it from the manifest"
+                "job {job}: secret reference {shown} is not allowed for this app; allow it in \
+                 {refs_from}, or remove it from the manifest"
             )
         })
         .collect();
@@ -443,7 +451,7 @@ pub fn shown_ref(reference: &str) -> String {
 }
 
 /// Plain `http://` only to loopback hosts or hosts the operator listed.
-fn check_url(job: &str, url: &str, allow_http_hosts: &[String]) -> Result<(), String> {
+pub fn check_plain_http(job: &str, url: &str, allow_http_hosts: &[String]) -> Result<(), String> {
     let parsed = url::Url::parse(url).map_err(|e| {
         format!("job {job}: request url is not a valid URL ({e}); give an https:// URL")
     })?;
@@ -504,12 +512,12 @@ mod tests {
     #[test]
     fn a_job_without_refs_gets_the_operators() {
         let op = vec!["env:A".to_string()];
-        assert_eq!(effective_refs("j", &[], &op).unwrap(), op);
+        assert_eq!(effective_refs("j", &[], &op, "F").unwrap(), op);
     }
 
     #[test]
     fn no_refs_at_all_is_refused_with_the_fix() {
-        let err = effective_refs("j", &[], &[]).unwrap_err();
+        let err = effective_refs("j", &[], &[], "--secret-ref").unwrap_err();
         assert!(
             err[0].contains("job j") && err[0].contains("--secret-ref"),
             "{err:?}"
@@ -518,7 +526,8 @@ mod tests {
 
     #[test]
     fn a_ref_the_operator_did_not_allow_is_named() {
-        let err = effective_refs("j", &["file:/etc/shadow".into()], &["env:A".into()]).unwrap_err();
+        let err =
+            effective_refs("j", &["file:/etc/shadow".into()], &["env:A".into()], "F").unwrap_err();
         assert!(
             err[0].contains("file:/etc/shadow") && err[0].contains("job j"),
             "{err:?}"
@@ -527,24 +536,24 @@ mod tests {
 
     #[test]
     fn a_refused_raw_ref_never_shows_its_value() {
-        let err = effective_refs("j", &["raw:hunter2".into()], &[]).unwrap_err();
+        let err = effective_refs("j", &["raw:hunter2".into()], &[], "F").unwrap_err();
         assert!(!err[0].contains("hunter2") && err[0].contains("raw:[redacted]"));
     }
 
     #[test]
     fn a_bare_name_is_the_same_ref_as_its_env_form() {
         let op = vec!["env:BILLING_CRON".to_string()];
-        assert!(effective_refs("j", &["BILLING_CRON".into()], &op).is_ok());
+        assert!(effective_refs("j", &["BILLING_CRON".into()], &op, "F").is_ok());
     }
 
     #[test]
     fn plain_http_is_refused_unless_loopback_or_listed() {
-        assert!(check_url("j", "http://127.0.0.1:8080/x", &[]).is_ok());
-        assert!(check_url("j", "http://localhost/x", &[]).is_ok());
-        assert!(check_url("j", "http://[::1]/x", &[]).is_ok());
-        assert!(check_url("j", "https://example.com/x", &[]).is_ok());
-        let err = check_url("j", "http://example.com/x", &[]).unwrap_err();
+        assert!(check_plain_http("j", "http://127.0.0.1:8080/x", &[]).is_ok());
+        assert!(check_plain_http("j", "http://localhost/x", &[]).is_ok());
+        assert!(check_plain_http("j", "http://[::1]/x", &[]).is_ok());
+        assert!(check_plain_http("j", "https://example.com/x", &[]).is_ok());
+        let err = check_plain_http("j", "http://example.com/x", &[]).unwrap_err();
         assert!(err.contains("allow_http_hosts"), "{err}");
-        assert!(check_url("j", "http://example.com/x", &["example.com".into()]).is_ok());
+        assert!(check_plain_http("j", "http://example.com/x", &["example.com".into()]).is_ok());
     }
 }

@@ -82,7 +82,7 @@ fn compute(
             .collect();
         reconcile::refuse_on(ctx, &missing)?;
     }
-    let desired = reconcile::desired(ctx, manifest)?;
+    let desired = reconcile::desired(ctx, loaded)?;
     let outcome = adopt::pair(crontab, app, job, &desired.entries);
     let plan = match &outcome {
         Outcome::Adopt(pairings) => {

@@ -51,6 +51,7 @@ impl Journal {
         };
         let mut line = serde_json::to_vec(record).map_err(|e| fail(e.to_string()))?;
         line.push(b'\n');
+        let line = crate::shell::history::after_torn_line(&self.file, &line);
         self.file
             .write_all(&line)
             .and_then(|()| self.file.sync_data())
@@ -120,5 +121,11 @@ mod tests {
             .unwrap();
         f.write_all(b"{\"ts\":\"2026").unwrap();
         assert_eq!(read(dir.path()).unwrap(), vec![record(0), record(1)]);
+        append(dir.path(), &record(2)).unwrap();
+        assert_eq!(
+            read(dir.path()).unwrap(),
+            vec![record(0), record(1), record(2)],
+            "the append after a torn line must not be glued to it"
+        );
     }
 }

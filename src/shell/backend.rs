@@ -37,6 +37,17 @@ pub struct Common {
     pub lock_dir: PathBuf,
 }
 
+/// The owned `cronix check` job that config `check_every` asks for (already validated: safe paths,
+/// an `@every` schedule cron and systemd repeat exactly).
+#[derive(Debug, Clone)]
+pub struct CheckJob {
+    pub schedule: crate::core::schedule::Schedule,
+    pub bin: String,
+    pub config: String,
+    pub spec_dir: String,
+    pub state_dir: String,
+}
+
 /// A path of a backend's own that the trust model covers (DESIGN §11), for `doctor`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OwnPath {
@@ -78,6 +89,9 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
     /// The next elapse of installed entries as the service manager reports it, by `at`; empty when
     /// the backend has no such report (cron).
     fn reported_next(&self, snapshot: &Snapshot, ats: &[usize]) -> BTreeMap<usize, String>;
+    /// Put the owned `cronix check` job in place, replace it, or remove it when `check` is `None`
+    /// (caller holds the lock). Nothing is written or called when it is already as wanted.
+    fn sync_check(&self, check: Option<&CheckJob>) -> Result<(), Failure>;
     /// The directories and the lock file of this backend that the trust model covers.
     fn own_paths(&self) -> Vec<OwnPath>;
     /// The service that fires the entries (cron, systemd): the name of its check, and whether it

@@ -1,9 +1,9 @@
-//! The shim's clock: the current instant, which the fire-time gate, the intended fire time and the
-//! recorded start of a fire read.
+//! The shim's clock: the current instant, which the fire-time gate, the intended fire time, the
+//! recorded start of a fire and `cronix check` read.
 //!
 //! Debug builds (the test suite's) read `CRONIX_TEST_NOW=<unix seconds>` when it is set, so tests can
-//! put the shim at any minute of the year; release builds never look at it. Must not be used by the
-//! reconciler, whose times are for people.
+//! put the shim (or a check) at any minute of the year; release builds never look at it. Must not be
+//! used by the reconciler, whose times are for people.
 
 use jiff::Timestamp;
 

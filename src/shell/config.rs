@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::cli::{CrontabFormat, LogLevel, PathArgs};
+use crate::core::alert::AlertTarget;
 use crate::core::global_lock;
+use crate::core::schedule::Schedule;
+use crate::core::scope::{self, ManifestSource};
 use crate::core::secret::SecretRef;
 use crate::error::Failure;
 
@@ -45,7 +48,11 @@ pub struct Config {
     pub history: HistoryRetention,
     /// How long apply and prune wait for another apply's lock before giving up (default 120).
     pub apply_lock_wait_seconds: Option<u64>,
-    /// What names this host in logs, history and global locks (default: the host name).
+    /// Each app, its manifest source and the secret refs it may use (DESIGN §6, §7).
+    #[serde(default)]
+    pub manifest_sources: Vec<ManifestSource>,
+    /// What names this host in logs, history, global locks, alert events and metric labels (default:
+    /// the host name).
     pub host_id: Option<String>,
     #[serde(default)]
     pub locks: Locks,
@@ -57,6 +64,21 @@ pub struct Config {
     /// at boot (off by default; cron has no catch-up).
     #[serde(default)]
     pub systemd_catch_up: bool,
+    /// Who is told when a job fails, recovers or misses fires.
+    #[serde(default)]
+    pub alerts: Vec<AlertTarget>,
+    /// Prometheus textfile the shim keeps current.
+    pub metrics: Option<MetricsConfig>,
+    /// Run `cronix check` this often from an owned crontab entry (`5m`, `1h`; as `@every`).
+    pub check_every: Option<String>,
+}
+
+/// `metrics:` — where the shim writes the Prometheus textfile after every fire.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Absolute path of a `*.prom` file, rewritten atomically (node_exporter's textfile collector).
+    pub textfile: PathBuf,
 }
 
 /// Lock backends beyond this host's flock.
@@ -264,7 +286,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, host_id, locks, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up")
+        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up")
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -274,12 +296,21 @@ pub fn parse(text: &str) -> Result<Config, String> {
     if config.history.max_runs == 0 {
         return Err("history.max_runs must be at least 1".into());
     }
+    if config.history.max_age_days == 0 {
+        return Err(
+            "history.max_age_days must be at least 1 (0 would drop every run at once); remove the key \
+             for the default of 90"
+                .into(),
+        );
+    }
+    scope::check_sources(&config.manifest_sources)?;
     if let Some(id) = &config.host_id {
         global_lock::check_host_id(id)?;
     }
     if let Some(redis) = &config.locks.redis {
         check_redis(redis).map_err(|e| format!("locks.redis: {e}"))?;
     }
+    check_observability(&config)?;
     Ok(config)
 }
 
@@ -307,6 +338,32 @@ fn check_redis(redis: &RedisLock) -> Result<(), String> {
         check_password_ref(reference)?;
     }
     Ok(())
+}
+
+/// The keys of §8a: alert targets, the check interval and the metrics textfile.
+fn check_observability(config: &Config) -> Result<(), String> {
+    for (n, target) in config.alerts.iter().enumerate() {
+        target.check(n)?;
+    }
+    if let Some(every) = &config.check_every {
+        check_every_schedule(every).map_err(|why| format!("check_every {every:?}: {why}"))?;
+    }
+    if let Some(metrics) = &config.metrics {
+        let name = metrics.textfile.file_name().and_then(|n| n.to_str());
+        if name.is_none_or(|n| n.starts_with('.') || !n.ends_with(".prom")) {
+            return Err(format!(
+                "metrics.textfile {}: name a `*.prom` file (node_exporter's textfile collector reads \
+                 only those)",
+                metrics.textfile.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The schedule `check_every` runs on: `@every N` that cron can repeat exactly.
+pub fn check_every_schedule(every: &str) -> Result<Schedule, String> {
+    Schedule::parse(&format!("@every {}", every.trim())).map_err(|e| e.to_string())
 }
 
 /// `password_ref` is a reference with an explicit scheme; a bare word (which would be read as an
@@ -344,6 +401,19 @@ impl Config {
             if p.is_relative() {
                 *p = lexically_normal(&base.join(&*p));
             }
+        }
+        for source in &mut self.manifest_sources {
+            let plain_path = !source.url.contains("://") && !source.url.starts_with("file:");
+            if plain_path && Path::new(&source.url).is_relative() {
+                source.url = lexically_normal(&base.join(&source.url))
+                    .display()
+                    .to_string();
+            }
+        }
+        if let Some(metrics) = self.metrics.as_mut()
+            && metrics.textfile.is_relative()
+        {
+            metrics.textfile = lexically_normal(&base.join(&metrics.textfile));
         }
         self
     }
@@ -456,6 +526,31 @@ mod tests {
     #[test]
     fn empty_file_is_all_defaults() {
         assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn max_age_days_zero_is_refused() {
+        let err = parse("history:\n  max_age_days: 0\n").unwrap_err();
+        assert!(err.contains("max_age_days must be at least 1"), "{err}");
+    }
+
+    #[test]
+    fn manifest_sources_are_strict_and_checked() {
+        let config = parse(
+            "manifest_sources:\n  - app: billing\n    url: https://b.example/m\n    secret_refs: [env:B]\n",
+        )
+        .unwrap();
+        assert_eq!(config.manifest_sources[0].app, "billing");
+        assert!(
+            parse("manifest_sources:\n  - app: billing\n    url: x\n    secret_refs: [env:B]\n    extra: 1\n")
+                .unwrap_err()
+                .contains("extra")
+        );
+        assert!(
+            parse("manifest_sources:\n  - app: billing\n    url: x\n    secret_refs: []\n")
+                .unwrap_err()
+                .contains("secret_refs")
+        );
     }
 
     #[test]

@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use crate::cli::{CrontabFormat, TargetArgs};
 use crate::core::adopt::{self, Finding};
+use crate::core::check_entry::{self, CheckEntry};
 use crate::core::crontab::{self, Crontab};
 use crate::core::crontab_entry::CrontabRenderer;
 use crate::core::plan::{InstalledEntry, Plan};
 use crate::core::render::Renderer;
 use crate::core::target_checks;
 use crate::error::Failure;
-use crate::shell::backend::{self, ApplyGuard, Backend, Common, OwnPath, Snapshot};
+use crate::shell::backend::{self, ApplyGuard, Backend, CheckJob, Common, OwnPath, Snapshot};
 use crate::shell::config::{self, Config};
 use crate::shell::crontab_target::Target;
 use crate::shell::{atomic, passwd};
@@ -183,6 +184,27 @@ impl Backend for CrontabBackend {
 
     fn reported_next(&self, _snapshot: &Snapshot, _ats: &[usize]) -> BTreeMap<usize, String> {
         BTreeMap::new()
+    }
+
+    /// The check entry and its `# cronix:check` marker, placed after every other line.
+    fn sync_check(&self, check: Option<&CheckJob>) -> Result<(), Failure> {
+        let rendered = check.map(|c| {
+            CheckEntry {
+                schedule: &c.schedule.crontab_expression(),
+                run_as: self.run_as.as_deref(),
+                bin: &c.bin,
+                config: &c.config,
+                spec_dir: &c.spec_dir,
+                state_dir: &c.state_dir,
+            }
+            .render()
+        });
+        let bytes = self.target.read()?;
+        let next = check_entry::place(&bytes, rendered.as_deref());
+        if next != bytes {
+            self.target.install(&next)?;
+        }
+        Ok(())
     }
 
     fn own_paths(&self) -> Vec<OwnPath> {

@@ -114,15 +114,17 @@ impl Target {
         }
     }
 
-    /// Remove temp files a crashed apply left beside the crontab file (caller holds the lock).
+    /// Remove temp files a crashed apply left beside the crontab file, or in the lock dir for a
+    /// `crontab(1)` install (caller holds the lock, so no live apply of this target owns them).
     pub fn clean_temps(&self) -> Result<usize, Failure> {
-        let Target::File { path, .. } = self else {
-            return Ok(0);
+        let (dir, prefix) = match self {
+            Target::File { path, .. } => {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                (atomic::parent_of(path), atomic::temp_prefix(&name))
+            }
+            Target::User { user, lock_dir } => (lock_dir.as_path(), user_temp_prefix(user)),
         };
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let dir = atomic::parent_of(path);
-        atomic::clean_temps(dir, &atomic::temp_prefix(&name))
-            .map_err(|e| backend_io("crontab dir", dir, &e))
+        atomic::clean_temps(dir, &prefix).map_err(|e| backend_io("temp dir", dir, &e))
     }
 
     /// Install the complete new bytes (caller holds the lock).
@@ -131,9 +133,15 @@ impl Target {
             Target::File { path, .. } => {
                 atomic::write(path, bytes, 0o644).map_err(|e| backend_io("crontab", path, &e))
             }
-            Target::User { user, .. } => install_user_crontab(user, bytes),
+            Target::User { user, lock_dir } => install_user_crontab(user, lock_dir, bytes),
         }
     }
+}
+
+/// Temp files of a `crontab(1)` install: `.crontab-<user>.cronix-tmp…` in the lock dir, beside the
+/// target's apply lock, where the next apply finds and removes a killed install's file.
+fn user_temp_prefix(user: &str) -> String {
+    atomic::temp_prefix(&format!("crontab-{user}"))
 }
 
 /// A file name cron reads in `/etc/cron.d`: `^[A-Za-z0-9_-]+$`.
@@ -186,10 +194,10 @@ fn read_user_crontab(user: &str) -> Result<Vec<u8>, Failure> {
 
 /// Write the whole table to a private temp file and hand that file to `crontab` (never a pipe, so
 /// a crash cannot install a truncated table).
-fn install_user_crontab(user: &str, bytes: &[u8]) -> Result<(), Failure> {
+fn install_user_crontab(user: &str, lock_dir: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let mut temp = tempfile::Builder::new()
-        .prefix(".cronix-crontab")
-        .tempfile()
+        .prefix(&user_temp_prefix(user))
+        .tempfile_in(lock_dir)
         .map_err(|e| crontab_failed(user, &format!("cannot create a temp file ({e})")))?;
     temp.write_all(bytes)
         .and_then(|()| temp.as_file().sync_all())

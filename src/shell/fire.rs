@@ -18,6 +18,7 @@ use crate::core::history::{Retention, RunRecord, RunStatus};
 use crate::core::manifest::Job;
 use crate::core::secret::Secret;
 use crate::core::signature;
+use crate::core::trace;
 use crate::shell::history;
 use crate::shell::http::{self, HttpClient, Outgoing};
 
@@ -61,6 +62,8 @@ struct Progress {
     http_status: Option<u16>,
     recorded: bool,
     compact: Option<Retention>,
+    /// The record written, once it is.
+    written: Option<RunRecord>,
     fallback: Option<String>,
 }
 
@@ -102,6 +105,12 @@ impl Recorder {
 
     fn response_received(&self, status: u16) {
         self.with_progress(|p| p.http_status = Some(status));
+    }
+
+    /// The record this fire wrote, once `finish` ran.
+    pub fn written(&self) -> Option<RunRecord> {
+        let guard = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        guard.written.clone()
     }
 
     fn with_progress(&self, f: impl FnOnce(&mut Progress)) {
@@ -151,6 +160,7 @@ impl Recorder {
         if let Err(msg) = history::append(&self.path, &record, compact) {
             warn!(self.log, "cannot record the run in history"; "error" => msg);
         }
+        progress.written = Some(record);
         true
     }
 
@@ -202,9 +212,11 @@ pub fn send_attempts(
     let path = http::path_and_query(&request.url);
     let mut last_failure = String::new();
     for attempt in 1..=max_attempts {
-        let outgoing = outgoing(request, &path, attempt);
+        let traceparent = trace::traceparent(request.run_id, attempt);
+        let outgoing = outgoing(request, &path, attempt, &traceparent);
         let sent_at = Instant::now();
-        debug!(log, "sending"; "attempt" => attempt, "method" => request.job.request.method.as_str());
+        debug!(log, "sending"; "attempt" => attempt, "method" => request.job.request.method.as_str(),
+               "traceparent" => &traceparent);
         recorder.attempt_started();
         let result = client.send(&outgoing);
         let duration_ms = u64::try_from(sent_at.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -212,7 +224,7 @@ pub fn send_attempts(
             Ok(reply) => {
                 recorder.response_received(reply.status);
                 info!(log, "response"; "attempt" => attempt, "status" => reply.status,
-                      "duration_ms" => duration_ms);
+                      "duration_ms" => duration_ms, "traceparent" => &traceparent);
                 last_failure = format!("http_{}", reply.status);
                 let now = Timestamp::now();
                 let asked = reply
@@ -232,7 +244,7 @@ pub fn send_attempts(
             Verdict::Retry if attempt < max_attempts => {
                 let wait = backoff::next_wait(retries, attempt, jitter(attempt), retry_after);
                 warn!(log, "attempt failed; retrying"; "attempt" => attempt, "error" => &last_failure,
-                      "duration_ms" => duration_ms,
+                      "duration_ms" => duration_ms, "traceparent" => &traceparent,
                       "wait_ms" => u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
                 std::thread::sleep(wait);
             }
@@ -242,7 +254,12 @@ pub fn send_attempts(
     Outcome::new(RunStatus::Exhausted, Some(&last_failure))
 }
 
-fn outgoing<'a>(request: &'a Request<'a>, path: &str, attempt: u32) -> Outgoing<'a> {
+fn outgoing<'a>(
+    request: &'a Request<'a>,
+    path: &str,
+    attempt: u32,
+    traceparent: &str,
+) -> Outgoing<'a> {
     let job = request.job;
     let method = job.request.method.as_str();
     let now = Timestamp::now().as_second();
@@ -271,6 +288,7 @@ fn outgoing<'a>(request: &'a Request<'a>, path: &str, attempt: u32) -> Outgoing<
             request.fire_time_actual.to_string(),
         ),
         ("X-Cron-Attempt".to_string(), attempt.to_string()),
+        (trace::HEADER.to_string(), traceparent.to_string()),
     ]);
     if let Some(previous) = request.previous_success {
         headers.push((

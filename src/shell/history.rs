@@ -49,6 +49,68 @@ pub fn read_text(path: &Path) -> Result<String, String> {
     }
 }
 
+/// Bytes read from the end of a history file at a time.
+const TAIL_BLOCK: u64 = 64 * 1024;
+/// How far back the shim looks for the last success (about 3,000 records; retention keeps 1,000 by
+/// default, so after a compaction this is the whole file).
+const TAIL_LOOK_BACK: u64 = 1024 * 1024;
+/// Bytes read from the start for the oldest record.
+const HEAD_BYTES: u64 = 8 * 1024;
+
+/// What the shim needs from a job's history, read from the file's first bytes and its end only
+/// (blocks from the end until a success is found or `TAIL_LOOK_BACK` is read), so a fire costs the
+/// same with 10 records or 1,000,000. A missing file is an empty history.
+pub fn tail_summary(path: &Path) -> Result<history::Summary, String> {
+    use std::os::unix::fs::FileExt;
+    let fail = |e: std::io::Error| format!("history {}: cannot read it ({e})", path.display());
+    let (dir, name) =
+        trusted_path::parent_and_name(path, false).map_err(|why| format!("history dir {why}"))?;
+    let Some(dir) = dir else {
+        return Ok(history::Summary::default());
+    };
+    let file = match dir.open_file(&name) {
+        Ok(Some(file)) => file,
+        Ok(None) => return Ok(history::Summary::default()),
+        Err(why) => return Err(format!("history {} {why}", path.display())),
+    };
+    let len = file.metadata().map_err(fail)?.len();
+    let mut head = vec![0; usize::try_from(len.min(HEAD_BYTES)).unwrap_or(0)];
+    file.read_exact_at(&mut head, 0).map_err(fail)?;
+    let mut start = len;
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        let from = start.saturating_sub(TAIL_BLOCK);
+        let mut block = vec![0; usize::try_from(start - from).unwrap_or(0)];
+        file.read_exact_at(&mut block, from).map_err(fail)?;
+        block.extend_from_slice(&tail);
+        tail = block;
+        start = from;
+        let text = String::from_utf8_lossy(complete_lines(&tail, start == 0));
+        let found = history::last_success_fire_time(&text).is_some();
+        if found || start == 0 || len - start >= TAIL_LOOK_BACK {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(complete_lines(&tail, start == 0));
+    Ok(history::summarize_tail(
+        &String::from_utf8_lossy(&head),
+        &text,
+        start == 0,
+        len,
+    ))
+}
+
+/// `bytes` from its first line boundary on, unless it starts at the start of the file.
+fn complete_lines(bytes: &[u8], at_start: bool) -> &[u8] {
+    if at_start {
+        return bytes;
+    }
+    match bytes.iter().position(|&b| b == b'\n') {
+        Some(i) => &bytes[i + 1..],
+        None => &[],
+    }
+}
+
 /// Every parseable record of a job, oldest first.
 pub fn read_records(path: &Path) -> Result<Vec<RunRecord>, String> {
     read_text(path).map(|text| history::parse_lines(&text))
@@ -82,6 +144,7 @@ pub fn append(
             dir.join(&side_name).display()
         ));
     }
+    clean_dead_compactions(path);
     let appended = write_line(&dir, &name, &record.to_line());
     side.unlock().ok();
     appended?;
@@ -120,9 +183,25 @@ fn write_line(dir: &TrustedDir, name: &str, line: &str) -> Result<(), String> {
     let mut file = dir
         .open_append(name, HISTORY_MODE)
         .map_err(|why| format!("history {} {why}", path.display()))?;
+    let bytes = after_torn_line(&file, line.as_bytes());
     // One write: the line is small and an O_APPEND write of a regular file is not split.
-    file.write_all(line.as_bytes())
+    file.write_all(&bytes)
         .map_err(|e| format!("history {}: cannot append ({e})", path.display()))
+}
+
+/// `line`, with a newline in front when the file ends in a torn line (a crash mid-append), so the
+/// new record starts on a line of its own instead of being glued to the fragment and lost with it.
+pub fn after_torn_line(file: &File, line: &[u8]) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut last = [0u8; 1];
+    let torn = len > 0 && file.read_exact_at(&mut last, len - 1).is_ok() && last[0] != b'\n';
+    let mut out = Vec::with_capacity(line.len() + 1);
+    if torn {
+        out.push(b'\n');
+    }
+    out.extend_from_slice(line);
+    out
 }
 
 /// Rewrite the file with only the retained records, holding the side lock exclusively (skipped when
@@ -137,8 +216,11 @@ fn compact_locked(
     if !wait_for(|| side.try_lock(), SIDE_LOCK_WAIT, side_path)? {
         return Ok(());
     }
-    let kept = read_records(path).map(|records| retention.apply(records, now));
-    let result = kept.and_then(|kept| replace_contents(path, &kept));
+    let kept = read_text(path).map(|text| history::compact_text(&text, &retention, now));
+    let result = kept.and_then(|kept| {
+        crate::shell::atomic::write(path, kept.as_bytes(), HISTORY_MODE)
+            .map_err(|e| format!("history {}: cannot compact it ({e})", path.display()))
+    });
     side.unlock().ok();
     result
 }
@@ -146,16 +228,19 @@ fn compact_locked(
 /// Mode of a history file compaction would create (it only rewrites existing files, keeping theirs).
 const HISTORY_MODE: u32 = 0o644;
 
-fn replace_contents(path: &Path, records: &[RunRecord]) -> Result<(), String> {
-    let text: String = records.iter().map(RunRecord::to_line).collect();
-    crate::shell::atomic::write(path, text.as_bytes(), HISTORY_MODE)
-        .map_err(|e| format!("history {}: cannot compact it ({e})", path.display()))
+/// Remove the temp files of compactions that were killed. The caller holds the side lock (shared or
+/// exclusive): no compaction of this file is running, so any temp file of it is a dead one's.
+fn clean_dead_compactions(path: &Path) {
+    let dir = crate::shell::atomic::parent_of(path);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let _ = crate::shell::atomic::clean_temps(dir, &crate::shell::atomic::temp_prefix(&name));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::history::RunStatus;
+    use std::fs::OpenOptions;
 
     fn record(n: usize) -> RunRecord {
         RunRecord {
@@ -222,6 +307,61 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(read_records(&path).unwrap().len(), 200);
+    }
+
+    #[test]
+    fn an_append_after_a_torn_line_starts_a_new_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = history_path(dir.path(), "a", "j");
+        append(&path, &record(0), None).unwrap();
+        OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"run_id\":\"torn")
+            .unwrap();
+        append(&path, &record(1), None).unwrap();
+        let ids: Vec<String> = read_records(&path)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect();
+        assert_eq!(ids, ["run-0", "run-1"]);
+    }
+
+    #[test]
+    fn the_tail_summary_of_a_long_file_matches_the_whole_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = history_path(dir.path(), "a", "j");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut text = String::new();
+        for n in 0..20_000 {
+            text.push_str(&record(n).to_line());
+        }
+        std::fs::write(&path, &text).unwrap();
+        let whole = history::summarize(&text);
+        let tail = tail_summary(&path).unwrap();
+        assert_eq!(tail.last_success_fire, whole.last_success_fire);
+        assert_eq!(tail.oldest_start, whole.oldest_start);
+        assert!(
+            tail.lines.abs_diff(whole.lines) < 200,
+            "{tail:?} vs {whole:?}"
+        );
+        assert_eq!(
+            tail_summary(&dir.path().join("none")).unwrap(),
+            history::Summary::default()
+        );
+    }
+
+    #[test]
+    fn a_killed_compactions_temp_file_is_removed_by_the_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = history_path(dir.path(), "a", "j");
+        append(&path, &record(0), None).unwrap();
+        let temp = path.with_file_name(".a.j.jsonl.cronix-tmpXYZ123");
+        std::fs::write(&temp, b"partial").unwrap();
+        append(&path, &record(1), None).unwrap();
+        assert!(!temp.exists());
     }
 
     #[test]

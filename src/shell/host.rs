@@ -1,7 +1,7 @@
 //! This host's identity: the config's `host_id`, else the kernel's host name.
 //!
 //! One `uname` call, no file or network I/O. Must not be used for anything but naming the host in
-//! logs, history, claims and leases.
+//! logs, history, claims, leases, alert events and metric labels.
 
 use crate::core::global_lock;
 use crate::shell::config::Config;

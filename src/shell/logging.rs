@@ -22,6 +22,12 @@ pub fn effective_level(flag: Option<LogLevel>, config: Option<LogLevel>) -> LogL
 /// A logger that writes JSON lines to stderr, each line in one `write` (a `LineWriter`), carrying the
 /// fire's identity on every line.
 pub fn shim_logger(level: LogLevel, app: &str, job: &str, run_id: &str) -> Logger {
+    command_logger(level)
+        .new(o!("app" => app.to_string(), "job" => job.to_string(), "run_id" => run_id.to_string()))
+}
+
+/// The same JSON lines without a fire's identity (for `check`, whose lines name their job).
+pub fn command_logger(level: LogLevel) -> Logger {
     let json = slog_json::Json::new(LineWriter::new(std::io::stderr()))
         .add_key_value(o!(
             "ts" => FnValue(|_: &Record| now_rfc3339()),
@@ -31,10 +37,7 @@ pub fn shim_logger(level: LogLevel, app: &str, job: &str, run_id: &str) -> Logge
         .build();
     let drain = Mutex::new(json).fuse();
     let drain = slog::LevelFilter::new(drain, slog_level(level)).fuse();
-    Logger::root(
-        drain,
-        o!("app" => app.to_string(), "job" => job.to_string(), "run_id" => run_id.to_string()),
-    )
+    Logger::root(drain, o!())
 }
 
 /// A logger that drops everything (for code paths that run before the level is known, and tests).

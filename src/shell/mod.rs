@@ -1,6 +1,8 @@
 //! The effects shell: files, processes, HTTP, locks and the clock around the pure core.
 
 pub mod adopt;
+pub mod after_fire;
+pub mod alert;
 pub mod apply_lock;
 pub mod atomic;
 pub mod audit;
@@ -16,8 +18,10 @@ pub mod global_lock;
 pub mod history;
 pub mod host;
 pub mod http;
+pub mod job_state;
 pub mod lock;
 pub mod logging;
+pub mod metrics;
 pub mod passwd;
 pub mod reconcile;
 pub mod secrets;

@@ -1,11 +1,12 @@
 //! Shared glue of plan, apply, drift, prune, list and show: resolve the target and operator settings,
 //! load the manifest, read the installed state, compute the plan with the core, and execute it.
 //!
-//! Execution order is fixed here: spec files written, then the crontab, then spec files removed, all
-//! under the apply lock. Must not format output (commands do) and has no dry-run switch: a plan that
+//! Execution order is fixed here: spec files written, then the backend's entries, then spec files
+//! removed, all under the apply lock. Must not format output (commands do) and has no dry-run switch: a plan that
 //! is only shown is never passed to `execute`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use crate::cli::{GlobalArgs, TargetArgs};
 use crate::core::audit::{AuditOp, AuditRecord};
@@ -13,9 +14,10 @@ use crate::core::backend_kind::BackendKind;
 use crate::core::manifest::{self, Manifest};
 use crate::core::plan::{self, Action, InstalledEntry, Plan, SpecFile};
 use crate::core::schedule::Schedule;
+use crate::core::scope::{self, ManifestSource, Scope};
 use crate::core::target_checks::{self, Desired, TargetFacts};
 use crate::error::Failure;
-use crate::shell::backend::{self, Backend, Common, Snapshot};
+use crate::shell::backend::{self, Backend, CheckJob, Common, Snapshot};
 use crate::shell::config::{self, StatePaths};
 use crate::shell::{audit, passwd, source, spec_store, test_pause, tz};
 
@@ -26,19 +28,26 @@ pub struct Context {
     pub backend: Box<dyn Backend>,
     pub trigger_bin: String,
     pub paths: StatePaths,
+    /// The refs of a single-app host: `--secret-ref`, else the config's `secret_refs`.
     pub operator_refs: Vec<String>,
+    /// Whether `--secret-ref` was given.
+    pub flag_refs: bool,
+    /// The config's `manifest_sources`: each app, its source and its refs.
+    pub manifest_sources: Vec<ManifestSource>,
     pub allow_http_hosts: Vec<String>,
     /// The zone cron fires in (the host's).
     pub host_zone: jiff::tz::TimeZone,
     pub host_zone_name: String,
-    /// How an HTTPS manifest fetch is signed.
-    pub fetch_auth: source::FetchAuth,
+    /// The env file that resolves `env:` refs when a fetch is signed.
+    pub env_file: Option<PathBuf>,
     /// The operator config file that was loaded (absolute), recorded in spec files for the shim.
     pub config_path: Option<String>,
     /// Whether the config has `locks.redis` (global-scope jobs need it).
     pub global_lock: bool,
     /// How long apply and prune wait for another apply's lock.
     pub apply_lock_wait: std::time::Duration,
+    /// Config `check_every`: apply keeps an owned `cronix check` entry at this interval.
+    pub check_every: Option<String>,
 }
 
 /// Resolve flags over the operator config over the defaults, and open the chosen backend.
@@ -88,12 +97,11 @@ pub fn context_from(
         backend,
         trigger_bin,
         paths,
-        operator_refs: operator_refs.clone(),
+        operator_refs,
+        flag_refs: !global.secret_refs.is_empty(),
+        manifest_sources: cfg.manifest_sources.clone(),
         allow_http_hosts: cfg.allow_http_hosts.clone(),
-        fetch_auth: source::FetchAuth {
-            secret_refs: operator_refs.clone(),
-            env_file: cfg.env_file.clone(),
-        },
+        env_file: cfg.env_file.clone(),
         host_zone,
         host_zone_name,
         config_path,
@@ -102,6 +110,7 @@ pub fn context_from(
             cfg.apply_lock_wait_seconds
                 .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
         ),
+        check_every: cfg.check_every.clone(),
     })
 }
 
@@ -122,6 +131,7 @@ impl Context {
     fn facts<'a>(
         &'a self,
         renderer: &'a dyn crate::core::render::Renderer,
+        scope: &'a Scope,
         dirs: &'a [String; 3],
         job_zones: &'a BTreeMap<String, jiff::tz::TimeZone>,
     ) -> TargetFacts<'a> {
@@ -133,9 +143,11 @@ impl Context {
             state_dir: &dirs[2],
             job_zones,
             now: jiff::Timestamp::now(),
-            operator_refs: &self.operator_refs,
+            allowed_refs: &scope.allowed_refs,
+            refs_from: &scope.refs_from,
             allow_http_hosts: &self.allow_http_hosts,
             config_path: self.config_path.as_deref(),
+            target: self.backend.describe(),
             global_lock: self.global_lock,
         }
     }
@@ -149,43 +161,90 @@ impl Context {
     }
 }
 
-/// A parsed manifest and where it came from.
+/// A parsed manifest, where it came from, and the scope fixed for its source.
 #[derive(Debug, Clone)]
 pub struct LoadedManifest {
     pub source: String,
     pub manifest: Manifest,
+    pub scope: Scope,
 }
 
-/// Read and parse the manifest; every problem is listed with its JSON path.
-pub fn load_manifest(ctx: &Context, source_arg: &str) -> Result<LoadedManifest, Failure> {
-    let bytes = source::load(source_arg, &ctx.fetch_auth)?;
+/// The scope of a source: `--app` or the `manifest_sources` entry whose url it is fixes its app and
+/// refs (a single-app host: the operator refs).
+pub fn scope_for(
+    ctx: &Context,
+    source_arg: &str,
+    app_flag: Option<&str>,
+) -> Result<Scope, Failure> {
+    source_scope(
+        &ctx.manifest_sources,
+        &ctx.operator_refs,
+        (ctx.flag_refs, true),
+        source_arg,
+        app_flag,
+    )
+}
+
+/// `scope_for` from the config's pieces (for `validate`, which has no target and, as a linter, reads
+/// an undeclared source too: `require_declared` false).
+pub fn source_scope(
+    sources: &[ManifestSource],
+    operator_refs: &[String],
+    (flag_refs, require_declared): (bool, bool),
+    source_arg: &str,
+    app_flag: Option<&str>,
+) -> Result<Scope, Failure> {
+    let shown = source::shown(source_arg);
+    let wanted = source::identity(source_arg);
+    let matched = sources
+        .iter()
+        .position(|s| wanted.is_some() && source::identity(&s.url) == wanted);
+    scope::resolve(
+        sources,
+        &scope::Request {
+            app_flag,
+            shown_source: &shown,
+            matched,
+            operator_refs,
+            flag_refs,
+            require_declared,
+        },
+    )
+    .map_err(Failure::invalid)
+}
+
+/// Fix the source's scope, read the manifest (an HTTP fetch signed with the app's refs) and parse it;
+/// every problem is listed with its JSON path; a manifest naming another app is refused.
+pub fn load_manifest(
+    ctx: &Context,
+    source_arg: &str,
+    app_flag: Option<&str>,
+) -> Result<LoadedManifest, Failure> {
+    let scope = scope_for(ctx, source_arg, app_flag)?;
+    let shown = source::shown(source_arg);
+    let auth = source::FetchAuth {
+        secret_refs: scope.allowed_refs.clone(),
+        env_file: ctx.env_file.clone(),
+    };
+    let bytes = source::load(source_arg, &auth)?;
     let manifest = manifest::parse(&bytes, &tz::zone_exists).map_err(|issues| {
-        let lines: Vec<String> = issues
-            .iter()
-            .map(|i| {
-                let at = if i.path.is_empty() {
-                    "(top level)"
-                } else {
-                    &i.path
-                };
-                format!("  {at}: {}", i.message)
-            })
-            .collect();
         Failure::invalid(format!(
-            "manifest {source_arg}: invalid ({} problem{}), nothing was changed:\n{}",
-            issues.len(),
-            if issues.len() == 1 { "" } else { "s" },
-            lines.join("\n")
+            "manifest {shown}: invalid ({}), nothing was changed:\n{}",
+            manifest::problem_count(issues.len()),
+            manifest::issue_lines(&issues).join("\n")
         ))
     })?;
+    scope::check_app(&scope, &manifest.app, &shown).map_err(Failure::invalid)?;
     Ok(LoadedManifest {
         source: source_arg.to_string(),
         manifest,
+        scope,
     })
 }
 
 /// Check the manifest against the target and derive the desired entries and spec files.
-pub fn desired(ctx: &Context, manifest: &Manifest) -> Result<Desired, Failure> {
+pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failure> {
+    let manifest = &loaded.manifest;
     let mut errors = ctx.backend.check_host();
     let dirs = ctx.dirs()?;
     let job_zones: BTreeMap<String, jiff::tz::TimeZone> = manifest
@@ -194,10 +253,21 @@ pub fn desired(ctx: &Context, manifest: &Manifest) -> Result<Desired, Failure> {
         .filter_map(|job| Some((job.timezone.clone(), tz::zone(&job.timezone)?)))
         .collect();
     let renderer = ctx.backend.renderer();
-    match target_checks::desired_state(manifest, &ctx.facts(renderer.as_ref(), &dirs, &job_zones)) {
+    match target_checks::desired_state(
+        manifest,
+        &ctx.facts(renderer.as_ref(), &loaded.scope, &dirs, &job_zones),
+    ) {
         Ok(desired) if errors.is_empty() => return Ok(desired),
         Ok(_) => {}
         Err(found) => errors.extend(found),
+    }
+    let total = errors.len();
+    errors.truncate(manifest::MAX_REPORTED_PROBLEMS);
+    if total > errors.len() {
+        errors.push(format!(
+            "… and {} more problem(s) not shown",
+            total - errors.len()
+        ));
     }
     Err(Failure::invalid(format!(
         "app {} cannot be applied to {}, nothing was changed:\n  {}",
@@ -254,8 +324,9 @@ fn refuse_conflicts(ctx: &Context, installed: &Installed, plan: &Plan) -> Result
 
 /// The plan for a manifest (read only, no lock) and the desired state it came from (warnings and
 /// time-zone reports to show).
-pub fn plan(ctx: &Context, manifest: &Manifest) -> Result<(Plan, Desired), Failure> {
-    let mut desired = desired(ctx, manifest)?;
+pub fn plan(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), Failure> {
+    let manifest = &loaded.manifest;
+    let mut desired = desired(ctx, loaded)?;
     let installed = installed(ctx, Some(&manifest.app))?;
     let hazards = ctx
         .backend
@@ -289,7 +360,11 @@ pub fn refuse_on(ctx: &Context, hazards: &[String]) -> Result<(), Failure> {
 /// executed and the desired state (warnings and time-zone reports to show).
 pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), Failure> {
     let manifest = &loaded.manifest;
-    let desired = desired(ctx, manifest)?;
+    let desired = desired(ctx, loaded)?;
+    let check = match &ctx.check_every {
+        Some(every) => Some(check_job(ctx, every)?),
+        None => None,
+    };
     let _lock = ctx.backend.lock(ctx.apply_lock_wait)?;
     clean_leftovers(ctx, &[manifest.app.as_str()])?;
     let installed = installed(ctx, Some(&manifest.app))?;
@@ -301,6 +376,7 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
     let plan = plan_against(&manifest.app, &desired, &installed);
     refuse_conflicts(ctx, &installed, &plan)?;
     if plan.is_empty() {
+        ctx.backend.sync_check(check.as_ref())?;
         return Ok((plan, desired));
     }
     let mut journal = audit::open(&ctx.paths.state_dir)?;
@@ -312,17 +388,31 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
         Some(manifest::digest(manifest)),
         &plan,
     ))?;
+    ctx.backend.sync_check(check.as_ref())?;
     Ok((plan, desired))
 }
 
-/// The plan that removes owned entries (of `app` only, when given) and spec files: the app's, or
-/// without `--app` every spec file in the spec dir (including those a crashed prune left behind after
-/// their entries were gone).
+/// The plan that removes owned entries (of `app` only, when given) from this target, and the spec
+/// files of this target: those that record it (including those a crashed prune left behind after their
+/// entries were gone), and format-1 specs that record no target when this target holds an entry of
+/// their job (or, with `--app`, of their app). A spec recorded for another target is never removed.
 pub fn prune_plan(ctx: &Context, app: Option<&str>) -> Result<(Installed, Plan), Failure> {
     let installed = installed(ctx, None)?;
+    let target = ctx.backend.describe();
+    let in_target: BTreeSet<(String, String)> = installed
+        .entries()
+        .iter()
+        .map(|e| (e.app.clone(), e.job.clone()))
+        .collect();
     let specs: BTreeSet<(String, String)> = spec_store::list(ctx.spec_dir())?
         .into_iter()
         .filter(|(a, _)| app.is_none_or(|want| want == a))
+        .filter(
+            |(a, j)| match spec_store::recorded_target(ctx.spec_dir(), a, j) {
+                Some(recorded) => recorded == target,
+                None => app.is_some() || in_target.contains(&(a.clone(), j.clone())),
+            },
+        )
         .collect();
     let plan = plan::plan_prune(app, installed.entries(), &specs);
     Ok((installed, plan))
@@ -341,6 +431,34 @@ pub fn prune(ctx: &Context, app: Option<&str>) -> Result<Plan, Failure> {
     execute(ctx, &installed, &plan)?;
     journal.append(&audit_record(ctx, "prune", None, None, &plan))?;
     Ok(plan)
+}
+
+/// The owned `cronix check` job that config `check_every` asks for, from validated parts only.
+fn check_job(ctx: &Context, every: &str) -> Result<CheckJob, Failure> {
+    let schedule = config::check_every_schedule(every)
+        .map_err(|why| Failure::invalid(format!("config check_every {every:?}: {why}")))?;
+    let config = ctx.config_path.clone().unwrap_or_default();
+    let [spec_dir, _, state_dir] = ctx.dirs()?;
+    for (what, path) in [
+        ("config file", config.as_str()),
+        ("trigger binary", ctx.trigger_bin.as_str()),
+        ("spec dir", spec_dir.as_str()),
+        ("state dir", state_dir.as_str()),
+    ] {
+        if !target_checks::is_safe_path(path) {
+            return Err(Failure::invalid(format!(
+                "check_every: the {what} {path:?} cannot go on a crontab line or in a unit \
+                 (absolute paths of [A-Za-z0-9/._-] only); move it or remove check_every"
+            )));
+        }
+    }
+    Ok(CheckJob {
+        schedule,
+        bin: ctx.trigger_bin.clone(),
+        config,
+        spec_dir,
+        state_dir,
+    })
 }
 
 pub fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
@@ -388,7 +506,7 @@ pub fn audit_record(
         command: command.to_string(),
         user: passwd::current_user(),
         sudo_user: std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty()),
-        source: source.map(source_without_query),
+        source: source.map(source::shown),
         digest,
         target: ctx.backend.describe(),
         ops: plan
@@ -406,14 +524,6 @@ pub fn audit_record(
                 idx: op.idx,
             })
             .collect(),
-    }
-}
-
-/// A source as recorded: URLs lose their userinfo and query (they may carry tokens).
-fn source_without_query(source: &str) -> String {
-    match source::classify(source) {
-        Ok(source::Source::Http(url)) => source::display_url(&url),
-        _ => source.to_string(),
     }
 }
 

@@ -1,7 +1,10 @@
 //! Resolving secret references to bytes: the operator's env file, then the process environment,
-//! protected files, and `raw:` literals.
+//! protected files, systemd credentials (`cred:`) and `raw:` literals.
 //!
-//! Returns secrets and the references that resolved empty (as data: the caller decides how to warn).
+//! Returns secrets, the references that resolved empty and warnings (as data: the caller decides how
+//! to warn). The protocol's empty-secrets rule: an unset variable, a missing `file:` file and an
+//! empty value are all skipped (a `cred:` missing from `$CREDENTIALS_DIRECTORY` too); a file that
+//! exists but fails the ownership/mode checks is an error, and so is a `cred:` outside a systemd fire.
 //! Must not print, log, or put a secret or a `raw:` literal into an error: errors name the
 //! reference in its redacted form and say how to fix it.
 
@@ -23,23 +26,63 @@ pub const MAX_SECRET_FILE_LEN: u64 = 64 * 1024;
 pub struct Resolved {
     /// Non-empty secrets, in the order of their references.
     pub secrets: Vec<Secret>,
-    /// References that resolved to an empty value and were skipped, in their printable
-    /// (redacted) form, e.g. `env:BILLING_CRON_V1`.
-    pub skipped: Vec<String>,
+    /// References that resolved to nothing and were skipped.
+    pub skipped: Vec<Skipped>,
     /// For each entry of `secrets`, the index in the given `refs` it came from (skips shift it).
     pub origins: Vec<usize>,
+    /// Things to fix that did not stop the resolution (a world-readable secret or env file).
+    pub warnings: Vec<String>,
+}
+
+/// A reference that resolved to nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The printable (redacted) form, e.g. `env:BILLING_CRON_V1`.
+    pub reference: String,
+    pub why: Empty,
+}
+
+/// Why a reference resolved to nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Empty {
+    /// The variable is not set (in the env file or the environment).
+    Unset,
+    /// The `file:` file does not exist.
+    Missing,
+    /// The value is empty (a file: whitespace only).
+    Blank,
+}
+
+impl Skipped {
+    /// `env:X is not set` / `file:/k does not exist` / `env:X resolved to an empty value`.
+    pub fn describe(&self) -> String {
+        let why = match self.why {
+            Empty::Unset => "is not set",
+            Empty::Missing => "does not exist",
+            Empty::Blank => "resolved to an empty value",
+        };
+        format!("{} {why}", self.reference)
+    }
 }
 
 /// Resolve `refs` in order. `env:` names are looked up in `env_file` (when given) before the
 /// process environment. A reference that cannot be parsed or read is an error naming it; one that
 /// resolves to an empty value is skipped and listed in `skipped`.
 pub fn resolve(refs: &[String], env_file: Option<&Path>) -> Result<Resolved, String> {
+    let mut warnings = Vec::new();
     let env_vars = match env_file {
-        Some(path) => load_env_file(path)?,
+        Some(path) => {
+            let vars = load_env_file(path)?;
+            warnings.extend(world_readable_warning("env file", path));
+            vars
+        }
         None => BTreeMap::new(),
     };
     let lookup = |name: &str| env_vars.get(name).cloned().or_else(|| process_env(name));
-    resolve_with(refs, &lookup)
+    let mut resolved = resolve_with(refs, &lookup)?;
+    warnings.append(&mut resolved.warnings);
+    resolved.warnings = warnings;
+    Ok(resolved)
 }
 
 /// `resolve` with an explicit environment lookup (tests pass a map instead of the process env).
@@ -51,50 +94,85 @@ pub fn resolve_with(
     for (index, text) in refs.iter().enumerate() {
         let reference = SecretRef::parse(text)
             .map_err(|why| format!("secret reference #{}: {why}", index + 1))?;
-        let secret = resolve_one(&reference, lookup_env)?;
-        if secret.is_empty() {
-            out.skipped.push(reference.to_string());
-        } else {
-            out.secrets.push(secret);
-            out.origins.push(index);
+        match resolve_one(&reference, lookup_env, &mut out.warnings)? {
+            Ok(secret) if !secret.is_empty() => {
+                out.secrets.push(secret);
+                out.origins.push(index);
+            }
+            Ok(_) => out.skipped.push(Skipped {
+                reference: reference.to_string(),
+                why: Empty::Blank,
+            }),
+            Err(why) => out.skipped.push(Skipped {
+                reference: reference.to_string(),
+                why,
+            }),
         }
     }
     Ok(out)
 }
 
+/// One reference: `Ok(Ok(secret))`, `Ok(Err(why))` when it resolved to nothing, `Err` when it is
+/// broken (a file that fails the checks).
 fn resolve_one(
     reference: &SecretRef,
     lookup_env: &dyn Fn(&str) -> Option<Secret>,
-) -> Result<Secret, String> {
+    warnings: &mut Vec<String>,
+) -> Result<Result<Secret, Empty>, String> {
     match reference {
-        SecretRef::Env(name) => lookup_env(name).ok_or_else(|| {
-            format!(
-                "secret {reference}: the environment variable {name} is not set; export it, or add \
-                 {name}=... to the env_file named in the operator config (cron starts jobs with an \
-                 almost empty environment)"
-            )
-        }),
+        SecretRef::Env(name) => Ok(lookup_env(name).ok_or(Empty::Unset)),
         SecretRef::File(path) => {
-            read_secret_file(path).map_err(|why| format!("secret {reference} {why}"))
+            if is_missing(path) {
+                return Ok(Err(Empty::Missing));
+            }
+            let secret =
+                read_secret_file(path).map_err(|why| format!("secret {reference} {why}"))?;
+            warnings.extend(world_readable_warning("secret file", path));
+            Ok(Ok(secret))
         }
-        SecretRef::Raw(literal) => Ok(Secret::new(literal.as_bytes().to_vec())),
+        SecretRef::Raw(literal) => Ok(Ok(Secret::new(literal.as_bytes().to_vec()))),
         SecretRef::Cred(name) => {
-            read_credential(name).map_err(|why| format!("secret {reference} {why}"))
+            let dir = credentials_dir().map_err(|why| format!("secret {reference} {why}"))?;
+            let path = dir.join(name);
+            if is_missing(&path) {
+                return Ok(Err(Empty::Missing));
+            }
+            read_secret_file(&path)
+                .map(Ok)
+                .map_err(|why| format!("secret {reference} {why}"))
         }
     }
 }
 
-/// A `cred:` secret: `$CREDENTIALS_DIRECTORY/NAME`, which systemd fills (decrypted) for the fire's
-/// service from its `LoadCredentialEncrypted=` line.
-fn read_credential(name: &str) -> Result<Secret, String> {
-    let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty()) else {
-        return Err(
+/// Where a `cred:` secret is: `$CREDENTIALS_DIRECTORY`, which systemd fills (decrypted) for the
+/// fire's service from its `LoadCredentialEncrypted=` lines. Unset is an error, not an empty
+/// resolution: the reference cannot work in this process at all.
+fn credentials_dir() -> Result<std::path::PathBuf, String> {
+    std::env::var_os("CREDENTIALS_DIRECTORY")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| {
             "cannot be read: $CREDENTIALS_DIRECTORY is not set; cred: references work only in a \
              fire started by a systemd-timer unit that cronix apply wrote"
-                .to_string(),
-        );
-    };
-    read_secret_file(&Path::new(&dir).join(name))
+                .to_string()
+        })
+}
+
+/// Whether nothing at all is at `path` (a dangling symlink is something: the read refuses it).
+fn is_missing(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// A warning when a file holding secrets can be read by every user.
+fn world_readable_warning(what: &str, path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = std::fs::symlink_metadata(path).ok()?.mode() & 0o7777;
+    (mode & 0o004 != 0).then(|| {
+        format!(
+            "{what} {} is readable by every user (mode {mode:04o}); run chmod o-r on it (0600 is best)",
+            path.display()
+        )
+    })
 }
 
 fn process_env(name: &str) -> Option<Secret> {
@@ -139,18 +217,43 @@ mod tests {
     fn empty_values_are_skipped_and_reported() {
         let env = env_of(&[("OLD", ""), ("NEW", "n")]);
         let got = resolve_with(&refs(&["env:OLD", "env:NEW"]), &env).unwrap();
-        assert_eq!(got.skipped, ["env:OLD"]);
+        assert_eq!(
+            got.skipped[0].describe(),
+            "env:OLD resolved to an empty value"
+        );
         assert_eq!(got.secrets.len(), 1);
         assert_eq!(got.origins, [1]);
     }
 
     #[test]
-    fn an_unset_variable_is_an_error_naming_the_reference() {
-        let err = resolve_with(&refs(&["env:MISSING"]), &env_of(&[])).unwrap_err();
-        assert!(
-            err.starts_with("secret env:MISSING: the environment variable MISSING is not set"),
-            "{err}"
+    fn an_unset_variable_and_a_missing_file_are_skipped_like_empty_values() {
+        let refs = refs(&["env:MISSING", "file:/nonexistent/cronix/key", "env:NEW"]);
+        let got = resolve_with(&refs, &env_of(&[("NEW", "n")])).unwrap();
+        let described: Vec<String> = got.skipped.iter().map(Skipped::describe).collect();
+        assert_eq!(
+            described,
+            [
+                "env:MISSING is not set",
+                "file:/nonexistent/cronix/key does not exist"
+            ]
         );
+        assert_eq!(got.origins, [2]);
+    }
+
+    #[test]
+    fn a_world_readable_secret_file_is_read_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        std::fs::write(&path, b"s3cret").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let got = resolve(&[format!("file:{}", path.display())], None).unwrap();
+        assert_eq!(got.secrets[0].expose(), b"s3cret");
+        assert!(
+            got.warnings[0].contains("readable by every user"),
+            "{:?}",
+            got.warnings
+        );
+        assert!(!got.warnings[0].contains("s3cret"));
     }
 
     #[test]
@@ -179,7 +282,7 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let reference = format!("file:{}", path.display());
         let got = resolve(std::slice::from_ref(&reference), None).unwrap();
-        assert_eq!(got.skipped, [reference]);
+        assert_eq!(got.skipped[0].reference, reference);
     }
 
     #[test]

@@ -43,6 +43,38 @@ pub fn classify(source: &str) -> Result<Source, Failure> {
     Ok(Source::File(PathBuf::from(source)))
 }
 
+/// What a source string names, normalized so two spellings of one source compare equal: a URL in
+/// its parsed form, a path made absolute (lexically, no symlinks resolved). `None` when it names
+/// nothing (an invalid URL).
+pub fn identity(source: &str) -> Option<String> {
+    match classify(source).ok()? {
+        Source::Http(url) => Some(url.to_string()),
+        Source::File(path) => {
+            let absolute = std::path::absolute(&path).ok()?;
+            let mut out = PathBuf::new();
+            for part in absolute.components() {
+                match part {
+                    std::path::Component::CurDir => {}
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    other => out.push(other),
+                }
+            }
+            Some(out.display().to_string())
+        }
+    }
+}
+
+/// A source as shown in messages and the audit: URLs lose their userinfo and query (they may carry
+/// tokens); paths are shown as given.
+pub fn shown(source: &str) -> String {
+    match classify(source) {
+        Ok(Source::Http(url)) => display_url(&url),
+        _ => source.to_string(),
+    }
+}
+
 /// Read a local manifest file, refusing one over the size cap (an error, never a truncation).
 pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
     let file = std::fs::File::open(path).map_err(|e| {

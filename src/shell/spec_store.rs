@@ -55,6 +55,14 @@ pub fn list(dir: &Path) -> Result<BTreeSet<(String, String)>, Failure> {
     Ok(out)
 }
 
+/// The target a spec file records (`None` for a format-1 spec, or one that does not parse: the caller
+/// decides from the crontab then).
+pub fn recorded_target(dir: &Path, app: &str, job: &str) -> Option<String> {
+    let bytes = fs::read(path(dir, app, job)).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("target")?.as_str().map(str::to_string)
+}
+
 /// The app's installed spec files (bytes and mode), by job name.
 pub fn read_app(dir: &Path, app: &str) -> Result<BTreeMap<String, SpecFile>, Failure> {
     let mut out = BTreeMap::new();

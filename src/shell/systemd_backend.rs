@@ -19,9 +19,12 @@ use std::time::Duration;
 use crate::cli::TargetArgs;
 use crate::core::plan::{Action, InstalledEntry, Plan};
 use crate::core::render::Renderer;
-use crate::core::systemd_unit::{self, Marks, SystemdRenderer, UNIT_PREFIX};
+use crate::core::systemd_calendar;
+use crate::core::systemd_unit::{
+    self, CHECK_STEM, CheckUnits, Marks, SystemdRenderer, UNIT_PREFIX,
+};
 use crate::error::Failure;
-use crate::shell::backend::{self, ApplyGuard, Backend, Common, OwnPath, Snapshot};
+use crate::shell::backend::{self, ApplyGuard, Backend, CheckJob, Common, OwnPath, Snapshot};
 use crate::shell::config::{self, Config};
 use crate::shell::{apply_lock, atomic, test_pause, trusted_path};
 
@@ -117,6 +120,20 @@ impl SystemdBackend {
             path.display(),
             self.unit_dir.display()
         ))
+    }
+
+    /// One unit file's text after the trust check; `None` when it (or the unit dir) does not exist.
+    fn read_unit(&self, name: &str) -> Result<Option<String>, Failure> {
+        let dir = trusted_path::open_dir_if_exists(&self.unit_dir).map_err(|why| {
+            Failure::backend(format!("unit dir {} {why}", self.unit_dir.display()))
+        })?;
+        let Some(dir) = dir else {
+            return Ok(None);
+        };
+        let bytes = dir
+            .read(name)
+            .map_err(|why| Failure::backend(format!("unit {} {why}", dir.join(name).display())))?;
+        Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     /// The cronix-named unit files of the dir with their text. The dir and every such regular file
@@ -335,6 +352,83 @@ impl Backend for SystemdBackend {
     fn follows(&self, entry: &InstalledEntry) -> Option<(PathBuf, usize)> {
         let dir = systemd_unit::spec_dir_of(entry.line.as_deref()?)?;
         Some((PathBuf::from(dir), entry.idx))
+    }
+
+    /// `cronix-check.timer` and `.service`, recognized by their `X-Cronix-Check=` mark: at most
+    /// four `systemctl` calls when they change, none when they are already as wanted.
+    fn sync_check(&self, check: Option<&CheckJob>) -> Result<(), Failure> {
+        let calendar = check
+            .map(|c| systemd_calendar::base_values(&c.schedule, "UTC"))
+            .unwrap_or_default();
+        let wanted = check.map(|c| {
+            CheckUnits {
+                calendar: &calendar,
+                bin: &c.bin,
+                config: &c.config,
+                spec_dir: &c.spec_dir,
+                state_dir: &c.state_dir,
+            }
+            .render()
+        });
+        let names = [
+            format!("{CHECK_STEM}.timer"),
+            format!("{CHECK_STEM}.service"),
+        ];
+        let mut current = Vec::new();
+        for name in &names {
+            let text = self.read_unit(name)?;
+            if text
+                .as_deref()
+                .is_some_and(|t| !systemd_unit::is_check_unit(t))
+            {
+                return Err(Failure::backend(format!(
+                    "unit {name} in {} exists without cronix's X-Cronix-Check= mark; cronix never \
+                     replaces a unit it does not own: remove or rename it, or remove check_every",
+                    self.unit_dir.display()
+                )));
+            }
+            current.push(text);
+        }
+        let timer = std::slice::from_ref(&names[0]);
+        match wanted {
+            Some(units) => {
+                let same = units
+                    .iter()
+                    .zip(&current)
+                    .all(|((_, want), have)| have.as_deref() == Some(want.as_str()));
+                if same {
+                    return Ok(());
+                }
+                for (name, text) in &units {
+                    let path = self.unit_dir.join(name);
+                    atomic::write_unsynced_dir(&path, text.as_bytes(), 0o644)
+                        .map_err(|e| self.io_failure("unit", &path, &e))?;
+                }
+                atomic::sync_dir(&self.unit_dir)
+                    .map_err(|e| self.io_failure("unit dir", &self.unit_dir, &e))?;
+                self.systemctl(&["daemon-reload"], &[])?;
+                self.systemctl(&["enable", "--now"], timer)?;
+                if current.iter().any(Option::is_some) {
+                    self.systemctl(&["restart"], timer)?;
+                }
+            }
+            None => {
+                if current.iter().all(Option::is_none) {
+                    return Ok(());
+                }
+                if current[0].is_some() {
+                    self.systemctl(&["disable", "--now"], timer)?;
+                }
+                for (name, text) in names.iter().zip(&current) {
+                    if text.is_some() {
+                        let path = self.unit_dir.join(name);
+                        atomic::remove(&path).map_err(|e| self.io_failure("unit", &path, &e))?;
+                    }
+                }
+                self.systemctl(&["daemon-reload"], &[])?;
+            }
+        }
+        Ok(())
     }
 
     fn own_paths(&self) -> Vec<OwnPath> {

@@ -292,7 +292,8 @@ impl TrustedDir {
 
     /// Open `<dir>/<name>` for appending, creating it with `mode`; never through a link.
     pub fn open_append(&self, name: &str, mode: u32) -> Result<File, String> {
-        let flags = OFlags::WRONLY
+        // Readable too: an append looks at the last byte to start after a torn line.
+        let flags = OFlags::RDWR
             | OFlags::APPEND
             | OFlags::CREATE
             | OFlags::NOFOLLOW

@@ -62,10 +62,12 @@ impl Stranger {
         panic!("useradd {name} kept failing");
     }
 
-    /// `runuser -u <stranger> -- <program> <args…>`.
+    /// `runuser -u <stranger> -- <program> <args…>`, in a process group of its own (`stop` ends the
+    /// whole group, so no process of the stranger outlives the test and blocks `userdel`).
     pub fn command(&self, program: &str) -> Command {
+        use std::os::unix::process::CommandExt;
         let mut cmd = Command::new("runuser");
-        cmd.args(["-u", &self.name, "--", program]);
+        cmd.args(["-u", &self.name, "--", program]).process_group(0);
         cmd
     }
 
@@ -80,9 +82,35 @@ impl Stranger {
     }
 }
 
+impl Stranger {
+    /// Kill, by pid, every process still running as this (test-only) user: `userdel` refuses a user
+    /// with live processes, which a failed assertion may leave behind.
+    fn kill_leftovers(&self) {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if entry.metadata().is_ok_and(|m| m.uid() == self.uid)
+                && let Some(pid) = rustix::process::Pid::from_raw(pid)
+            {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+    }
+}
+
 impl Drop for Stranger {
     fn drop(&mut self) {
-        for _ in 0..50 {
+        self.kill_leftovers();
+        for _ in 0..100 {
             let done = Command::new("userdel")
                 .arg(&self.name)
                 .output()
@@ -94,6 +122,14 @@ impl Drop for Stranger {
         }
         eprintln!("could not remove test user {}", self.name);
     }
+}
+
+/// Kill a child started by `Stranger::command` and everything in its process group, and reap it.
+pub fn stop(child: &mut std::process::Child) {
+    if let Some(pgid) = rustix::process::Pid::from_raw(child.id() as i32) {
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+    }
+    let _ = child.wait();
 }
 
 /// Make `path` world-traversable (tempdirs are 0700), so the stranger's own permissions decide.

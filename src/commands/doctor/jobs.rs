@@ -113,15 +113,16 @@ fn refs_check(host: &Host, name: &str, spec: &JobSpec) -> Check {
             name,
             format!(
                 "none of its {total} secret reference(s) resolves in the shim's environment \
-                 (env_file plus an empty environment); a fire would exit 3"
+                 (env_file plus an empty environment): {}; a fire would exit 3",
+                skipped_list(&resolved)
             ),
         ),
         Ok(resolved) if !resolved.skipped.is_empty() => Check::warn(
             name,
             format!(
-                "{} of {total} secret reference(s) resolve; empty: {}",
+                "{} of {total} secret reference(s) resolve; skipped: {}",
                 resolved.secrets.len(),
-                resolved.skipped.join(", ")
+                skipped_list(&resolved)
             ),
         ),
         Ok(resolved) => Check::ok(
@@ -132,6 +133,16 @@ fn refs_check(host: &Host, name: &str, spec: &JobSpec) -> Check {
             ),
         ),
     }
+}
+
+/// `env:A is not set, file:/k does not exist` (references only, never values).
+fn skipped_list(resolved: &secrets::Resolved) -> String {
+    resolved
+        .skipped
+        .iter()
+        .map(secrets::Skipped::describe)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The tz database cron and the gate read, and the zone cron fires in.

@@ -1,0 +1,190 @@
+//! The rules of a job's request that the manifest parser and the shim's re-check share: the URL
+//! (scheme, host, no userinfo, no link-local or metadata address) and header names and values.
+//!
+//! One implementation, used by `core::manifest` when a manifest is parsed and by the shim (through
+//! `core::manifest::check_job`) before it signs. Pure: values in, verdicts out.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::core::manifest::{MAX_HEADER_VALUE_BYTES, MAX_URL_BYTES};
+
+/// Header names the shim sets itself; a manifest may not set them.
+pub const RESERVED_HEADERS: [&str; 4] =
+    ["host", "content-length", "transfer-encoding", "connection"];
+
+/// Header names that carry credentials. A manifest is served by the app and copied into spec files and
+/// plans, so credentials never belong in it: requests are authenticated by their signature.
+pub const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
+/// An HTTP token (RFC 9110 `tchar`), not a name the shim owns.
+pub fn check_header_name(name: &str) -> Result<(), String> {
+    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || name.len() > 256 || !name.bytes().all(is_tchar) {
+        return Err("not a valid HTTP header name; use letters, digits and -".into());
+    }
+    let lower = name.to_ascii_lowercase();
+    if lower.starts_with("x-cron-") || RESERVED_HEADERS.contains(&lower.as_str()) {
+        return Err("is set by cronix itself and may not be given in a manifest; remove it".into());
+    }
+    if CREDENTIAL_HEADERS.contains(&lower.as_str()) {
+        return Err(
+            "carries credentials, which must not be in a manifest (it is copied into spec files); \
+                    remove it: cronix authenticates every request with X-Cron-Signature"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// A header value: at most 8 KiB, no control character (0x00–0x1F, 0x7F) except the horizontal tab,
+/// which RFC 9110 allows inside a field value and which cannot split a request.
+pub fn check_header_value(value: &str) -> Result<(), String> {
+    if value.len() > MAX_HEADER_VALUE_BYTES {
+        return Err(format!(
+            "{} bytes; at most {MAX_HEADER_VALUE_BYTES}",
+            value.len()
+        ));
+    }
+    if let Some(at) = value
+        .bytes()
+        .position(|b| b == b'\r' || b == b'\n' || b == 0)
+    {
+        return Err(format!(
+            "contains CR, LF or NUL (byte {at}), which would split the request; remove them"
+        ));
+    }
+    if let Some((at, b)) = value
+        .bytes()
+        .enumerate()
+        .find(|&(_, b)| (b < 0x20 && b != b'\t') || b == 0x7f)
+    {
+        return Err(format!(
+            "contains control character 0x{b:02X} at byte {at}; header values are printable text \
+             (a tab is allowed), remove it"
+        ));
+    }
+    Ok(())
+}
+
+/// An absolute `http://` or `https://` URL with a host and no userinfo, free of spaces and controls.
+pub fn check_url(s: &str) -> Result<(), String> {
+    if s.len() > MAX_URL_BYTES {
+        return Err(format!("{} bytes; at most {MAX_URL_BYTES}", s.len()));
+    }
+    if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("contains whitespace or a control character; percent-encode it".into());
+    }
+    let url = url::Url::parse(s)
+        .map_err(|e| format!("not a valid URL ({e}); write https://host/path"))?;
+    let after_scheme = s.split_once("://").map(|(_, rest)| rest);
+    if after_scheme.is_none_or(|rest| rest.is_empty() || rest.starts_with('/')) {
+        return Err("has no host; write https://host/path".into());
+    }
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(format!(
+            "scheme \"{}\" is not supported; use https:// (or http:// for loopback)",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("has no host; write https://host/path".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "carries a user name or password; remove it and use the job's headers or secret refs"
+                .into(),
+        );
+    }
+    if is_link_local_host(&url) {
+        return Err(format!(
+            "host {} is a link-local or cloud metadata address (169.254.0.0/16, fe80::/10, \
+             fd00:ec2::254), which a signed request must never reach; use the job's real host",
+            url.host_str().unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a URL's host is a literal link-local or metadata address: 169.254.0.0/16, fe80::/10,
+/// fd00:ec2::254, and the IPv4-mapped or -compatible forms of the first.
+pub fn is_link_local_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_link_local(),
+        Some(url::Host::Ipv6(ip)) => is_link_local_v6(ip),
+        _ => false,
+    }
+}
+
+/// The AWS IPv6 metadata endpoint.
+const EC2_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254);
+
+fn is_link_local_v6(ip: Ipv6Addr) -> bool {
+    let embedded_v4 = ip
+        .to_ipv4_mapped()
+        .or_else(|| compatible_v4(ip))
+        .is_some_and(|v4| v4.is_link_local());
+    (ip.segments()[0] & 0xffc0) == 0xfe80 || ip == EC2_METADATA_V6 || embedded_v4
+}
+
+/// `::a.b.c.d` (deprecated IPv4-compatible form), which some stacks still route to the IPv4 address.
+fn compatible_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    (s[..6] == [0; 6] && (s[6] != 0 || s[7] > 1)).then(|| {
+        let [a, b] = s[6].to_be_bytes();
+        let [c, d] = s[7].to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    })
+}
+
+/// Whether a URL's host is loopback by exact match: `localhost`, 127.0.0.0/8 or `[::1]`.
+pub fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_local_and_metadata_hosts_are_refused() {
+        for bad in [
+            "http://169.254.169.254/latest/meta-data",
+            "https://169.254.1.1/x",
+            "http://[fe80::1]/x",
+            "http://[febf::1]/x",
+            "http://[fd00:ec2::254]/x",
+            "http://[::ffff:169.254.169.254]/x",
+            "http://[::169.254.169.254]/x",
+        ] {
+            let err = check_url(bad).unwrap_err();
+            assert!(err.contains("link-local or cloud metadata"), "{bad}: {err}");
+        }
+        for good in [
+            "https://169.253.1.1/x",
+            "https://[fec0::1]/x",
+            "https://[fd00:ec2::253]/x",
+            "https://metadata.example/x",
+            "http://127.0.0.1/x",
+        ] {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn header_values_refuse_control_characters_but_not_tab() {
+        assert!(check_header_value("a\tb").is_ok());
+        for bad in ["a\u{1}b", "a\u{1f}", "a\u{7f}", "a\rb", "a\u{0}"] {
+            assert!(check_header_value(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            check_header_value("x\u{1b}[31m")
+                .unwrap_err()
+                .contains("0x1B at byte 1")
+        );
+    }
+}
