@@ -76,9 +76,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Report installed state that differs from the manifest
     Drift(DriftArgs),
-    /// Check that a fire on this host would work: config, target, cron daemon, trigger binary,
-    /// secret references as the shim resolves them, path trust and the tz database (exit 1 when a
-    /// check fails)
+    /// Check that a fire on this host would work: config, target, cron daemon (or systemd with
+    /// --backend systemd-timer), trigger binary, secret references as the shim resolves them and
+    /// the systemd credentials they name, path trust and the tz database (exit 1 when a check fails)
     Doctor(TargetArgs),
     /// Remove cronix-owned entries and their spec files
     Prune(PruneArgs),

@@ -267,3 +267,113 @@ fn a_foreign_unit_named_like_the_check_timer_is_never_replaced() {
         "[Timer]\nOnCalendar=daily\n"
     );
 }
+
+/// Seal `secret` as credential `name` into `path` with systemd's null key (no host key is created on
+/// this machine); false when `systemd-creds` is not installed.
+fn seal(name: &str, secret: &str, path: &Path) -> bool {
+    use std::io::Write;
+    let Ok(mut child) = std::process::Command::new("systemd-creds")
+        .args([
+            "encrypt",
+            "--with-key=tpm2-absent",
+            &format!("--name={name}"),
+            "-",
+        ])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(secret.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    true
+}
+
+#[test]
+fn doctor_checks_that_each_cred_is_sealed_and_decrypts_on_this_host() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIP: decrypting a credential needs root");
+        return;
+    }
+    let units = Units::new();
+    let store = units.env.root().join("creds");
+    std::fs::create_dir(&store).unwrap();
+    std::fs::write(
+        units.env.root().join("cronix.yaml"),
+        format!("systemd_credstore_dir: {}\n", store.display()),
+    )
+    .unwrap();
+    let doc = serde_json::json!({"version": 1, "app": "shop", "jobs": [{
+        "name": "sweep", "schedule": "@hourly",
+        "request": {"url": "https://shop.example.com/cron/sweep"},
+        "auth": {"secret_refs": ["cred:shop-hmac"]}}]});
+    let m = units.env.manifest("m.json", &doc);
+    units
+        .cmd(
+            "apply",
+            &["--manifest", &m, "--secret-ref", "cred:shop-hmac"],
+        )
+        .assert()
+        .success();
+    let doctor = || {
+        let out = units.cmd("doctor", &["-o", "json"]).assert();
+        json_of(&out)
+    };
+    let sealed = store.join("shop-hmac.cred");
+
+    let missing = doctor();
+    assert_eq!(missing["ok"], false);
+    let cred = check(&missing, "cred shop-hmac");
+    assert_eq!(cred["status"], "fail");
+    assert!(
+        cred["detail"].as_str().unwrap().contains("does not exist")
+            && cred["detail"]
+                .as_str()
+                .unwrap()
+                .contains("systemd-creds encrypt --name=shop-hmac"),
+        "{cred}"
+    );
+    assert_eq!(check(&missing, "job shop.sweep")["status"], "fail");
+
+    if !seal("another-name", "doctor-cred-sentinel", &sealed) {
+        eprintln!("SKIP: systemd-creds is not installed");
+        return;
+    }
+    let wrong = doctor();
+    let cred = check(&wrong, "cred shop-hmac");
+    assert_eq!(cred["status"], "fail");
+    assert!(
+        cred["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not decrypt"),
+        "{cred}"
+    );
+
+    assert!(seal("shop-hmac", "doctor-cred-sentinel", &sealed));
+    let good = units.cmd("doctor", &["-o", "json"]).assert();
+    let text = String::from_utf8_lossy(&good.get_output().stdout).into_owned();
+    assert!(
+        !text.contains("doctor-cred-sentinel"),
+        "a secret was printed"
+    );
+    let good = json_of(&good);
+    let cred = check(&good, "cred shop-hmac");
+    assert_eq!(cred["status"], "warn", "{cred}");
+    assert!(
+        cred["detail"].as_str().unwrap().contains("null key"),
+        "{cred}"
+    );
+    assert_eq!(check(&good, "job shop.sweep")["status"], "ok", "{good}");
+
+    std::fs::set_permissions(&sealed, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let loose = doctor();
+    assert_eq!(check(&loose, "cred shop-hmac")["status"], "fail");
+}

@@ -2,7 +2,8 @@
 //! or `fail` with one line of detail: the config (which file and why), the target, the service that
 //! fires the entries (the cron daemon, or systemd), the trigger binary, every path of the trust model
 //! (DESIGN §11), every installed job's spec and secret references as the shim would resolve them at a
-//! fire, the tz database, the host id and the Redis of `locks.redis`.
+//! fire, the systemd credentials they name, the tz database, the host id and the Redis of
+//! `locks.redis`.
 //!
 //! Reads only: it creates, tightens or locks nothing, and never prints a secret value (a reference is
 //! reported as resolving or not). Exit 1 when any check fails (a fire would fail), else 0.
@@ -11,6 +12,7 @@
 //! theirs there; a backend names its service and its own paths through `Backend::scheduler` and
 //! `Backend::own_paths`).
 
+mod creds;
 mod global;
 mod jobs;
 mod paths;
@@ -98,6 +100,7 @@ const CHECKS: &[CheckFn] = &[
     paths::trigger_bin_checks,
     paths::path_checks,
     jobs::job_checks,
+    creds::cred_checks,
     jobs::tz_check,
     global::global_checks,
 ];

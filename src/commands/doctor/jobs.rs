@@ -1,20 +1,21 @@
-//! Doctor checks of every installed job (an owned crontab entry or a spec file): its spec reads as the
-//! shim reads it, its secret references resolve in the shim's environment under cron (the `env_file`
-//! plus an EMPTY environment), its zone is in the tz database; and the tz database itself.
+//! Doctor checks of every installed job (an owned entry or a spec file): its spec reads as the shim
+//! reads it, its secret references resolve in the shim's environment at a fire (the `env_file` plus an
+//! EMPTY environment; a `cred:` reference when systemd can decrypt its sealed file, see `creds`), its
+//! zone is in the tz database; and the tz database itself.
 //!
 //! Never prints a secret value: a reference is reported by its redacted name only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::{Check, Host, paths};
+use super::{Check, Host, creds, paths};
 use crate::core::secret::Secret;
 use crate::core::spec::JobSpec;
 use crate::shell::config::{self, ConfigSource};
 use crate::shell::{reconcile, secrets, spec_store, tz};
 
 /// `(spec dir, app, job)` of every installed job: from the entries' lines, and the spec dir's files.
-fn installed_jobs(host: &Host) -> BTreeSet<(PathBuf, String, String)> {
+pub(super) fn installed_jobs(host: &Host) -> BTreeSet<(PathBuf, String, String)> {
     let mut out = BTreeSet::new();
     let Ok(ctx) = &host.ctx else {
         return out;
@@ -104,35 +105,56 @@ fn refs_check(host: &Host, name: &str, spec: &JobSpec) -> Check {
     };
     let lookup = |var: &str| env_vars.get(var).cloned();
     let total = spec.secret_refs.len();
-    match secrets::resolve_with(&spec.secret_refs, &lookup) {
-        Err(why) => Check::fail(
-            name,
-            format!("{why} (under cron only the env_file counts, not this shell's environment)"),
-        ),
-        Ok(resolved) if resolved.secrets.is_empty() => Check::fail(
+    // systemd decrypts a `cred:` before the fire starts (the shim then reads it from
+    // $CREDENTIALS_DIRECTORY): one that cannot be decrypted stops the fire whatever the other refs.
+    let store = creds::credstore_dir(host);
+    let cred_names = creds::cred_names(&spec.secret_refs);
+    for cred in &cred_names {
+        if let Err(why) = creds::cred_status(&store, cred) {
+            return Check::fail(name, format!("cred:{cred}: {why}"));
+        }
+    }
+    let others: Vec<String> = spec
+        .secret_refs
+        .iter()
+        .filter(|r| creds::cred_names(std::slice::from_ref(r)).is_empty())
+        .cloned()
+        .collect();
+    let resolved = match secrets::resolve_with(&others, &lookup) {
+        Ok(resolved) => resolved,
+        Err(why) => {
+            return Check::fail(
+                name,
+                format!("{why} (at a fire only the env_file counts, not this shell's environment)"),
+            );
+        }
+    };
+    let count = resolved.secrets.len() + cred_names.len();
+    if count == 0 {
+        return Check::fail(
             name,
             format!(
                 "none of its {total} secret reference(s) resolves in the shim's environment \
                  (env_file plus an empty environment): {}; a fire would exit 3",
                 skipped_list(&resolved)
             ),
-        ),
-        Ok(resolved) if !resolved.skipped.is_empty() => Check::warn(
+        );
+    }
+    if !resolved.skipped.is_empty() {
+        return Check::warn(
             name,
             format!(
-                "{} of {total} secret reference(s) resolve; skipped: {}",
-                resolved.secrets.len(),
+                "{count} of {total} secret reference(s) resolve; skipped: {}",
                 skipped_list(&resolved)
             ),
-        ),
-        Ok(resolved) => Check::ok(
-            name,
-            format!(
-                "spec readable; {} of {total} secret reference(s) resolve in the shim's environment",
-                resolved.secrets.len()
-            ),
-        ),
+        );
     }
+    Check::ok(
+        name,
+        format!(
+            "spec readable; {count} of {total} secret reference(s) resolve in the shim's environment"
+        ),
+    )
 }
 
 /// `env:A is not set, file:/k does not exist` (references only, never values).
