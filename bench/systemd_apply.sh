@@ -30,7 +30,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ms() { # command... -> wall ms
   local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 ))
 }
-calls() { wc -l <"$work/calls" 2>/dev/null || echo 0; }
+calls() { if [ -e "$work/calls" ]; then wc -l <"$work/calls"; else echo 0; fi; }
 
 row() { # name flags-var
   local name=$1; local -n flags=$2
