@@ -120,12 +120,7 @@ fn job_report(
             spec.app, spec.job.name, spec.job.timezone
         )));
     };
-    let schedules: Vec<Schedule> = spec
-        .job
-        .schedules
-        .iter()
-        .filter_map(|s| Schedule::parse(s).ok())
-        .collect();
+    let schedules = Schedule::parse_valid(&spec.job.schedules);
     let instants = missed::instants(&schedules, &zone, since, until);
     let path = history::history_path(Path::new(&spec.state_dir), &spec.app, &spec.job.name);
     let recorded: BTreeSet<i64> = history::read_records(&path)

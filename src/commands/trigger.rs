@@ -415,12 +415,7 @@ fn take_host_lock(
 
 fn intended_fire_time(spec: &JobSpec, started_at: Timestamp) -> i64 {
     let zone = tz::zone(&spec.job.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let schedules: Vec<Schedule> = spec
-        .job
-        .schedules
-        .iter()
-        .filter_map(|s| Schedule::parse(s).ok())
-        .collect();
+    let schedules = Schedule::parse_valid(&spec.job.schedules);
     fire_time::intended_fire_time(started_at, &schedules, &zone).as_second()
 }
 

@@ -68,6 +68,15 @@ impl std::fmt::Display for ScheduleError {
 impl std::error::Error for ScheduleError {}
 
 impl Schedule {
+    /// The schedules among `exprs` that parse, in order (a spec's schedules were validated when it was
+    /// written; one that no longer parses names no instant).
+    pub fn parse_valid(exprs: &[String]) -> Vec<Schedule> {
+        exprs
+            .iter()
+            .filter_map(|s| Schedule::parse(s).ok())
+            .collect()
+    }
+
     /// Parse and validate an expression (already trimmed by the manifest normalizer; outer spaces are
     /// ignored here too).
     pub fn parse(expr: &str) -> Result<Schedule, ScheduleError> {
