@@ -266,6 +266,35 @@ fn a_foreign_unit_named_like_the_check_timer_is_never_replaced() {
         std::fs::read_to_string(&mine).unwrap(),
         "[Timer]\nOnCalendar=daily\n"
     );
+    assert_eq!(
+        unit_names(&units.unit_dir()),
+        ["cronix-check.timer"],
+        "a refused apply writes no job unit"
+    );
+}
+
+#[test]
+fn without_check_every_a_foreign_check_timer_is_left_alone() {
+    let units = Units::new();
+    let mine = units.unit_dir().join("cronix-check.timer");
+    std::fs::write(&mine, "[Timer]\nOnCalendar=daily\n").unwrap();
+    let m = units
+        .env
+        .manifest("m.json", &manifest("shop", &[("sweep", &["@hourly"])]));
+    units.apply(&m).success();
+    units.apply(&m).success();
+    assert_eq!(
+        std::fs::read_to_string(&mine).unwrap(),
+        "[Timer]\nOnCalendar=daily\n"
+    );
+    assert_eq!(
+        unit_names(&units.unit_dir()),
+        [
+            "cronix-check.timer",
+            "cronix-shop-sweep-0.service",
+            "cronix-shop-sweep-0.timer"
+        ]
+    );
 }
 
 /// Seal `secret` as credential `name` into `path` with systemd's null key (no host key is created on

@@ -92,6 +92,12 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
     /// Put the owned `cronix check` job in place, replace it, or remove it when `check` is `None`
     /// (caller holds the lock). Nothing is written or called when it is already as wanted.
     fn sync_check(&self, check: Option<&CheckJob>) -> Result<(), Failure>;
+    /// Foreign objects in the way of the wanted `cronix check` job, as error lines; asked before
+    /// anything is written, so a refused apply changes nothing.
+    fn check_conflicts(&self, check: Option<&CheckJob>) -> Vec<String> {
+        let _ = check;
+        Vec::new()
+    }
     /// The directories and the lock file of this backend that the trust model covers.
     fn own_paths(&self) -> Vec<OwnPath>;
     /// The service that fires the entries (cron, systemd): the name of its check, and whether it

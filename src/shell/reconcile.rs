@@ -322,6 +322,19 @@ fn refuse_conflicts(ctx: &Context, installed: &Installed, plan: &Plan) -> Result
     )))
 }
 
+/// Refuse before any write when a foreign object stands where the owned `cronix check` job goes.
+fn refuse_check_conflicts(ctx: &Context, check: Option<&CheckJob>) -> Result<(), Failure> {
+    let conflicts = ctx.backend.check_conflicts(check);
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::backend(format!(
+        "cannot apply to {}, nothing was changed:\n  {}",
+        ctx.backend.describe(),
+        conflicts.join("\n  ")
+    )))
+}
+
 /// The plan for a manifest (read only, no lock) and the desired state it came from (warnings and
 /// time-zone reports to show).
 pub fn plan(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), Failure> {
@@ -375,6 +388,7 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
     )?;
     let plan = plan_against(&manifest.app, &desired, &installed);
     refuse_conflicts(ctx, &installed, &plan)?;
+    refuse_check_conflicts(ctx, check.as_ref())?;
     if plan.is_empty() {
         ctx.backend.sync_check(check.as_ref())?;
         return Ok((plan, desired));

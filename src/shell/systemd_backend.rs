@@ -355,8 +355,13 @@ impl Backend for SystemdBackend {
     }
 
     /// `cronix-check.timer` and `.service`, recognized by their `X-Cronix-Check=` mark: at most
-    /// four `systemctl` calls when they change, none when they are already as wanted.
+    /// four `systemctl` calls when they change, none when they are already as wanted. Units of those
+    /// names without the mark are never replaced or removed (apply refuses them up front through
+    /// `check_conflicts` when a check is wanted).
     fn sync_check(&self, check: Option<&CheckJob>) -> Result<(), Failure> {
+        if let Some(conflict) = self.check_conflicts(check).into_iter().next() {
+            return Err(Failure::backend(conflict));
+        }
         let calendar = check
             .map(|c| systemd_calendar::base_values(&c.schedule, "UTC"))
             .unwrap_or_default();
@@ -370,23 +375,13 @@ impl Backend for SystemdBackend {
             }
             .render()
         });
-        let names = [
-            format!("{CHECK_STEM}.timer"),
-            format!("{CHECK_STEM}.service"),
-        ];
+        let names = check_unit_names();
         let mut current = Vec::new();
         for name in &names {
-            let text = self.read_unit(name)?;
-            if text
-                .as_deref()
-                .is_some_and(|t| !systemd_unit::is_check_unit(t))
-            {
-                return Err(Failure::backend(format!(
-                    "unit {name} in {} exists without cronix's X-Cronix-Check= mark; cronix never \
-                     replaces a unit it does not own: remove or rename it, or remove check_every",
-                    self.unit_dir.display()
-                )));
-            }
+            // Only marked units count as installed; a foreign one is left alone.
+            let text = self
+                .read_unit(name)?
+                .filter(|t| systemd_unit::is_check_unit(t));
             current.push(text);
         }
         let timer = std::slice::from_ref(&names[0]);
@@ -429,6 +424,25 @@ impl Backend for SystemdBackend {
             }
         }
         Ok(())
+    }
+
+    fn check_conflicts(&self, check: Option<&CheckJob>) -> Vec<String> {
+        if check.is_none() {
+            return Vec::new();
+        }
+        let mut conflicts = Vec::new();
+        for name in check_unit_names() {
+            match self.read_unit(&name) {
+                Ok(Some(text)) if !systemd_unit::is_check_unit(&text) => conflicts.push(format!(
+                    "unit {name} in {} exists without cronix's X-Cronix-Check= mark; cronix never \
+                     replaces a unit it does not own: remove or rename it, or remove check_every",
+                    self.unit_dir.display()
+                )),
+                Ok(_) => {}
+                Err(e) => conflicts.push(e.to_string()),
+            }
+        }
+        conflicts
     }
 
     fn own_paths(&self) -> Vec<OwnPath> {
@@ -542,4 +556,12 @@ mod tests {
         );
         assert!(!map.contains_key("cronix-a-j-1.timer"));
     }
+}
+
+/// The two units of the owned `cronix check` job.
+fn check_unit_names() -> [String; 2] {
+    [
+        format!("{CHECK_STEM}.timer"),
+        format!("{CHECK_STEM}.service"),
+    ]
 }
