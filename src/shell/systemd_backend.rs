@@ -541,6 +541,14 @@ fn rfc3339_of_systemd_time(value: &str) -> Option<String> {
     Some(ts.to_string())
 }
 
+/// The two units of the owned `cronix check` job.
+fn check_unit_names() -> [String; 2] {
+    [
+        format!("{CHECK_STEM}.timer"),
+        format!("{CHECK_STEM}.service"),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -556,12 +564,4 @@ mod tests {
         );
         assert!(!map.contains_key("cronix-a-j-1.timer"));
     }
-}
-
-/// The two units of the owned `cronix check` job.
-fn check_unit_names() -> [String; 2] {
-    [
-        format!("{CHECK_STEM}.timer"),
-        format!("{CHECK_STEM}.service"),
-    ]
 }
