@@ -406,3 +406,28 @@ fn doctor_checks_that_each_cred_is_sealed_and_decrypts_on_this_host() {
     let loose = doctor();
     assert_eq!(check(&loose, "cred shop-hmac")["status"], "fail");
 }
+
+#[test]
+fn on_systemd_an_allow_or_replace_job_that_outlasts_its_interval_is_told_its_fires_are_dropped() {
+    let units = Units::new();
+    for (concurrency, warned) in [("Allow", true), ("Replace", true), ("Forbid", false)] {
+        let m = units.env.manifest(
+            "m.json",
+            &serde_json::json!({"version": 1, "app": "shop", "jobs": [{
+                "name": "sweep", "schedule": "*/2 * * * *",
+                "request": {"url": "https://shop.example.com/cron/sweep"},
+                "policy": {"concurrency": concurrency}
+            }]}),
+        );
+        let plan = units.cmd("plan", &["--manifest", &m]).assert().success();
+        let stderr = stderr_of(&plan);
+        assert_eq!(
+            stderr.contains("one fire can last up to 300 s")
+                && stderr.contains("a fire due then is dropped without a history record")
+                && stderr.contains(&format!("concurrency {concurrency} cannot take effect")),
+            warned,
+            "{concurrency}: {stderr}"
+        );
+        assert!(!stderr.contains("run on top of each other"), "{stderr}");
+    }
+}

@@ -44,4 +44,9 @@ pub trait Renderer {
     fn check_job(&self, input: &JobInput) -> Vec<String>;
     /// One rendering per schedule of the job, in schedule order.
     fn render_job(&self, input: &JobInput) -> Vec<Rendered>;
+    /// Whether a fire due while the job's previous fire still runs is started (cron) or dropped by
+    /// the scheduler itself (systemd starts no second instance of an active service).
+    fn starts_overlapping_fires(&self) -> bool {
+        true
+    }
 }

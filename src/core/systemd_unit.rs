@@ -231,6 +231,10 @@ impl Renderer for SystemdRenderer<'_> {
             })
             .collect()
     }
+
+    fn starts_overlapping_fires(&self) -> bool {
+        false
+    }
 }
 
 impl SystemdRenderer<'_> {

@@ -234,7 +234,13 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
             )
         })
         .collect();
-    warnings.extend(pile_up_warning(job, &schedules, zone, facts.now));
+    warnings.extend(pile_up_warning(
+        job,
+        &schedules,
+        zone,
+        facts.now,
+        facts.renderer.starts_overlapping_fires(),
+    ));
     warnings.extend(crate::core::manifest_lint::job_warnings(job));
     let spec = spec_file(app, job, refs, facts);
     let zones = schedules
@@ -316,24 +322,35 @@ pub fn check_fire_bound(job: &Job) -> Result<(), String> {
     ))
 }
 
-/// An `Allow` job whose worst-case fire outlasts the shortest interval between its fires: fires can
-/// run on top of each other.
+/// A job whose worst-case fire outlasts the shortest interval between its fires, where that
+/// matters: on cron an `Allow` job's fires run on top of each other; systemd starts no second run of
+/// an active service, so an `Allow` or `Replace` job's overlapping fire is dropped instead.
 fn pile_up_warning(
     job: &Job,
     schedules: &[Schedule],
     zone: &TimeZone,
     now: Timestamp,
+    overlapping_started: bool,
 ) -> Option<String> {
-    if job.policy.concurrency != Concurrency::Allow {
-        return None;
-    }
+    let concurrency = job.policy.concurrency;
+    let outcome = match (overlapping_started, concurrency) {
+        (true, Concurrency::Allow) => {
+            "with concurrency Allow they run on top of each other: use Forbid or Replace"
+                .to_string()
+        }
+        (false, Concurrency::Allow | Concurrency::Replace) => format!(
+            "systemd starts no second run of a timer's service while one runs, so a fire due then \
+             is dropped without a history record and concurrency {concurrency:?} cannot take \
+             effect: use Forbid"
+        ),
+        _ => return None,
+    };
     let worst = backoff::worst_case_fire(&job.policy).as_secs();
     let gap = shortest_interval(schedules, zone, now)?;
     (worst > gap).then(|| {
         format!(
             "job {}: one fire can last up to {worst} s (attempts × timeout + backoff), longer than \
-             the {gap} s between two of its fires; with concurrency Allow they run on top of each \
-             other: use Forbid or Replace, or lower the retries or the timeout",
+             the {gap} s between two of its fires; {outcome}, or lower the retries or the timeout",
             job.name
         )
     })
