@@ -8,13 +8,13 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cronix::core::history::{RunRecord, RunStatus};
 use redis_support::RedisServer;
 use serde_json::{Value, json};
-use support::{APP, Fixture, Reply, SECRET_ENV, SENTINEL, Server};
+use support::{APP, Fixture, Reply, SECRET_ENV, SENTINEL, Server, wait_exit};
 
 const PATH: &str = "/api/v1/scheduled/settle";
 /// 2026-03-01T02:00:00Z, a minute boundary.
@@ -128,17 +128,6 @@ fn hosts(n: usize, locks: &str) -> Vec<Host> {
 fn random(n: u64) -> f64 {
     let bits = std::collections::hash_map::RandomState::new().hash_one(n);
     (bits >> 11) as f64 / (1u64 << 53) as f64
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
 
 /// Fire `job` on every host for one instant, each after its own random skew of up to 2 s (real

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use cronix::core::history::RunStatus;
 use serde_json::json;
-use support::{Fixture, Reply, Server};
+use support::{Fixture, Reply, Server, wait_exit};
 
 const PATH: &str = "/api/v1/scheduled/settle";
 
@@ -22,17 +22,6 @@ fn hold_lock(fx: &Fixture) -> std::fs::File {
         .unwrap();
     file.try_lock().unwrap();
     file
-}
-
-fn wait_exit(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
 
 #[test]
