@@ -12,6 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, Value};
+use zeroize::Zeroizing;
 
 use crate::core::global_lock::{
     self as core_lock, Claim, JobKeys, LeaseRecord, Refresh, ReplaceRequest,
@@ -100,7 +101,9 @@ pub fn connect(config: &RedisLock, env_file: Option<&Path>) -> Result<Redis, Loc
         settings = settings.set_username(user);
     }
     if let Some(password) = &password {
-        settings = settings.set_password(password);
+        // The redis crate keeps its own copy in the client's connection info (not zeroized; the
+        // client is dropped when this function returns); this copy is wiped on drop.
+        settings = settings.set_password(password.as_str());
     }
     let where_ = format!("redis {}", config.addr);
     let unavailable = |what: &str, e: redis::RedisError| {
@@ -128,7 +131,7 @@ pub fn connect(config: &RedisLock, env_file: Option<&Path>) -> Result<Redis, Loc
 fn resolve_password(
     config: &RedisLock,
     env_file: Option<&Path>,
-) -> Result<Option<String>, LockError> {
+) -> Result<Option<Zeroizing<String>>, LockError> {
     let Some(reference) = &config.password_ref else {
         return Ok(None);
     };
@@ -142,7 +145,7 @@ fn resolve_password(
     })?;
     let text = std::str::from_utf8(secret.expose())
         .map_err(|_| config_error(format!("{reference} is not UTF-8 text")))?;
-    Ok(Some(text.to_string()))
+    Ok(Some(Zeroizing::new(text.to_string())))
 }
 
 /// The outcome of claiming an instant.
