@@ -103,11 +103,9 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
     Ok(Status(outcome.exit_code))
 }
 
-/// Alerts and metrics, after the record is written (they cannot change it or the exit code).
+/// Alerts and metrics, after the record is written (they cannot change it or the exit code;
+/// `after_fire::run` returns at once when the config asks for neither).
 fn after_recorded(config: &config::Config, spec: &JobSpec, recorder: &Recorder, log: &Logger) {
-    if config.alerts.is_empty() && config.metrics.is_none() {
-        return;
-    }
     if let Some(record) = recorder.written() {
         after_fire::run(config, spec, &record, log);
     }
@@ -414,7 +412,7 @@ fn take_host_lock(
 }
 
 fn intended_fire_time(spec: &JobSpec, started_at: Timestamp) -> i64 {
-    let zone = tz::zone(&spec.job.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let zone = tz::zone_by_file(&spec.job.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
     let schedules = Schedule::parse_valid(&spec.job.schedules);
     fire_time::intended_fire_time(started_at, &schedules, &zone).as_second()
 }
