@@ -6,8 +6,7 @@ mod reconcile_support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use reconcile_support::{Env, json_of, manifest, stdout_of};
-use serde_json::Value;
+use reconcile_support::{Env, check, json_of, manifest, stdout_of};
 
 const VALUE: &str = "doctor-sentinel-value-8c1d";
 
@@ -36,15 +35,6 @@ fn doctor(env: &Env, output: &str) -> assert_cmd::Command {
     let mut cmd = env.cmd("doctor", &["-o", output, "--trigger-bin", bin()]);
     cmd.env("CRONIX_TEST_SECRET", VALUE);
     cmd
-}
-
-fn check<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name} in {doc}"))
 }
 
 #[test]

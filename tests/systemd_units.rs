@@ -9,8 +9,7 @@ mod reconcile_support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use reconcile_support::{Env, identity, json_of, manifest, stderr_of};
-use serde_json::Value;
+use reconcile_support::{Env, check, identity, json_of, manifest, stderr_of};
 
 const BACKEND: [&str; 2] = ["--backend", "systemd-timer"];
 
@@ -133,15 +132,6 @@ fn an_untrusted_unit_dir_or_unit_file_is_refused_before_anything_is_written() {
         stderr_of(&refused)
     );
     assert_eq!(units.calls(), calls);
-}
-
-fn check<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name} in {doc}"))
 }
 
 #[test]

@@ -207,3 +207,13 @@ pub fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
 pub fn json_of(assert: &assert_cmd::assert::Assert) -> Value {
     serde_json::from_slice(&assert.get_output().stdout).unwrap()
 }
+
+/// The check called `name` in `doctor -o json` output.
+pub fn check<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {doc}"))
+}
