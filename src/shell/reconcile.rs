@@ -16,7 +16,7 @@ use crate::core::plan::{self, Action, InstalledEntry, Plan, SpecFile};
 use crate::core::schedule::Schedule;
 use crate::core::scope::{self, ManifestSource, Scope};
 use crate::core::target_checks::{self, Desired, TargetFacts};
-use crate::error::Failure;
+use crate::error::{Failure, FailureKind};
 use crate::shell::backend::{self, Backend, CheckJob, Common, Snapshot};
 use crate::shell::config::{self, StatePaths};
 use crate::shell::{audit, passwd, source, spec_store, test_pause, tz};
@@ -312,27 +312,35 @@ fn plan_against(app: &str, desired: &Desired, installed: &Installed) -> Plan {
 /// Objects in the way of the plan's creates: refused before anything is written.
 fn refuse_conflicts(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
     let conflicts = ctx.backend.install_conflicts(&installed.snapshot, plan);
-    if conflicts.is_empty() {
-        return Ok(());
-    }
-    Err(Failure::invalid(format!(
-        "cannot apply to {}, nothing was changed:\n  {}",
-        ctx.backend.describe(),
-        conflicts.join("\n  ")
-    )))
+    refuse_in_the_way(ctx, &conflicts, FailureKind::Invalid)
 }
 
 /// Refuse before any write when a foreign object stands where the owned `cronix check` job goes.
 fn refuse_check_conflicts(ctx: &Context, check: Option<&CheckJob>) -> Result<(), Failure> {
-    let conflicts = ctx.backend.check_conflicts(check);
+    refuse_in_the_way(
+        ctx,
+        &ctx.backend.check_conflicts(check),
+        FailureKind::Backend,
+    )
+}
+
+/// One failure naming every object in the way, when there is any.
+fn refuse_in_the_way(
+    ctx: &Context,
+    conflicts: &[String],
+    kind: FailureKind,
+) -> Result<(), Failure> {
     if conflicts.is_empty() {
         return Ok(());
     }
-    Err(Failure::backend(format!(
-        "cannot apply to {}, nothing was changed:\n  {}",
-        ctx.backend.describe(),
-        conflicts.join("\n  ")
-    )))
+    Err(Failure::new(
+        kind,
+        format!(
+            "cannot apply to {}, nothing was changed:\n  {}",
+            ctx.backend.describe(),
+            conflicts.join("\n  ")
+        ),
+    ))
 }
 
 /// The plan for a manifest (read only, no lock) and the desired state it came from (warnings and

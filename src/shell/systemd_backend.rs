@@ -359,9 +359,6 @@ impl Backend for SystemdBackend {
     /// names without the mark are never replaced or removed (apply refuses them up front through
     /// `check_conflicts` when a check is wanted).
     fn sync_check(&self, check: Option<&CheckJob>) -> Result<(), Failure> {
-        if let Some(conflict) = self.check_conflicts(check).into_iter().next() {
-            return Err(Failure::backend(conflict));
-        }
         let calendar = check
             .map(|c| systemd_calendar::base_values(&c.schedule, "UTC"))
             .unwrap_or_default();
@@ -378,11 +375,17 @@ impl Backend for SystemdBackend {
         let names = check_unit_names();
         let mut current = Vec::new();
         for name in &names {
-            // Only marked units count as installed; a foreign one is left alone.
-            let text = self
-                .read_unit(name)?
-                .filter(|t| systemd_unit::is_check_unit(t));
-            current.push(text);
+            // Only marked units count as installed; a foreign one is never replaced (apply refused
+            // it up front) and is left alone when no check is wanted.
+            let text = self.read_unit(name)?;
+            if check.is_some()
+                && text
+                    .as_deref()
+                    .is_some_and(|t| !systemd_unit::is_check_unit(t))
+            {
+                return Err(Failure::backend(foreign_check_unit(name, &self.unit_dir)));
+            }
+            current.push(text.filter(|t| systemd_unit::is_check_unit(t)));
         }
         let timer = std::slice::from_ref(&names[0]);
         match wanted {
@@ -433,11 +436,9 @@ impl Backend for SystemdBackend {
         let mut conflicts = Vec::new();
         for name in check_unit_names() {
             match self.read_unit(&name) {
-                Ok(Some(text)) if !systemd_unit::is_check_unit(&text) => conflicts.push(format!(
-                    "unit {name} in {} exists without cronix's X-Cronix-Check= mark; cronix never \
-                     replaces a unit it does not own: remove or rename it, or remove check_every",
-                    self.unit_dir.display()
-                )),
+                Ok(Some(text)) if !systemd_unit::is_check_unit(&text) => {
+                    conflicts.push(foreign_check_unit(&name, &self.unit_dir))
+                }
                 Ok(_) => {}
                 Err(e) => conflicts.push(e.to_string()),
             }
@@ -539,6 +540,15 @@ fn rfc3339_of_systemd_time(value: &str) -> Option<String> {
     let parsed: jiff::civil::DateTime = format!("{date}T{time}").parse().ok()?;
     let ts = parsed.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
     Some(ts.to_string())
+}
+
+/// The error line for a unit named like the check's that cronix does not own.
+fn foreign_check_unit(name: &str, unit_dir: &Path) -> String {
+    format!(
+        "unit {name} in {} exists without cronix's X-Cronix-Check= mark; cronix never replaces a \
+         unit it does not own: remove or rename it, or remove check_every",
+        unit_dir.display()
+    )
 }
 
 /// The two units of the owned `cronix check` job.
