@@ -5,9 +5,9 @@
 //!
 //! Owns the wait only; where the lock file lives is the backend's business.
 
-use std::fs::{File, TryLockError};
+use std::fs::File;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::Failure;
 use crate::shell::{atomic, test_pause, trusted_path};
@@ -33,21 +33,17 @@ pub fn take(
         ))
     })?;
     let file = dir.open_lock(&name).map_err(refused)?;
-    let deadline = Instant::now() + wait;
-    loop {
-        match file.try_lock() {
-            Ok(()) => break,
-            Err(TryLockError::WouldBlock) if Instant::now() < deadline => std::thread::sleep(POLL),
-            Err(TryLockError::WouldBlock) => {
-                return Err(refused(format!(
-                    "is held by another apply or prune for more than {} s; wait for it to finish \
-                     (find it with `fuser {}`), or raise apply_lock_wait_seconds",
-                    wait.as_secs(),
-                    path.display()
-                )));
-            }
-            Err(TryLockError::Error(e)) => return Err(refused(format!("flock failed ({e})"))),
+    match crate::shell::lock::wait_bounded(|| file.try_lock(), wait, POLL) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(refused(format!(
+                "is held by another apply or prune for more than {} s; wait for it to finish \
+                 (find it with `fuser {}`), or raise apply_lock_wait_seconds",
+                wait.as_secs(),
+                path.display()
+            )));
         }
+        Err(e) => return Err(refused(format!("flock failed ({e})"))),
     }
     test_pause::at("locked");
     Ok(file)

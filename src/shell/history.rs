@@ -9,7 +9,7 @@
 use std::fs::{File, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::Timestamp;
 
@@ -160,22 +160,8 @@ fn wait_for(
     limit: Duration,
     path: &Path,
 ) -> Result<bool, String> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match try_lock() {
-            Ok(()) => return Ok(true),
-            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(TryLockError::WouldBlock) => return Ok(false),
-            Err(TryLockError::Error(e)) => {
-                return Err(format!(
-                    "history lock {}: flock failed ({e})",
-                    path.display()
-                ));
-            }
-        }
-    }
+    crate::shell::lock::wait_bounded(try_lock, limit, Duration::from_millis(10))
+        .map_err(|e| format!("history lock {}: flock failed ({e})", path.display()))
 }
 
 fn write_line(dir: &TrustedDir, name: &str, line: &str) -> Result<(), String> {

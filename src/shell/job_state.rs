@@ -9,7 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -88,29 +88,21 @@ fn open(path: &Path, create: bool) -> Result<File, String> {
 
 /// Take the flock, waiting at most `LOCK_WAIT`.
 fn lock(file: &File, path: &Path, exclusive: bool) -> Result<(), String> {
-    let deadline = Instant::now() + LOCK_WAIT;
-    loop {
-        let attempt = if exclusive {
+    let attempt = || {
+        if exclusive {
             file.try_lock()
         } else {
             file.try_lock_shared()
-        };
-        match attempt {
-            Ok(()) => return Ok(()),
-            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(format!(
-                    "state {}: still locked after {} ms; skipped",
-                    path.display(),
-                    LOCK_WAIT.as_millis()
-                ));
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(format!("state {}: cannot lock it ({e})", path.display()));
-            }
         }
+    };
+    match crate::shell::lock::wait_bounded(attempt, LOCK_WAIT, Duration::from_millis(5)) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!(
+            "state {}: still locked after {} ms; skipped",
+            path.display(),
+            LOCK_WAIT.as_millis()
+        )),
+        Err(e) => Err(format!("state {}: cannot lock it ({e})", path.display())),
     }
 }
 
@@ -161,7 +153,7 @@ mod tests {
         update(&p, |n: u32| (n, ())).unwrap();
         let holder = File::open(&p).unwrap();
         holder.lock().unwrap();
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let err = update(&p, |n: u32| (n + 1, ())).unwrap_err();
         assert!(err.contains("still locked"), "{err}");
         assert!(started.elapsed() < LOCK_WAIT + Duration::from_secs(1));

@@ -102,6 +102,25 @@ pub fn acquire_replacing(
     }
 }
 
+/// Poll `try_lock` every `every` until it succeeds (`Ok(true)`) or `limit` has passed (`Ok(false)`);
+/// the one bounded flock wait of every lock that is not a job's overlap lock (apply, history, job
+/// state files). An flock error is returned at once.
+pub fn wait_bounded(
+    try_lock: impl Fn() -> Result<(), TryLockError>,
+    limit: Duration,
+    every: Duration,
+) -> std::io::Result<bool> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match try_lock() {
+            Ok(()) => return Ok(true),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => std::thread::sleep(every),
+            Err(TryLockError::WouldBlock) => return Ok(false),
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}
+
 /// The lock file, through the trust rule: the lock dir checked (created 0755 when missing), the file
 /// created 0600, never followed through a link or truncated, refused when someone else owns it.
 fn open_lock_file(path: &Path) -> Result<File, String> {
