@@ -21,6 +21,7 @@ use crate::core::manifest::Method;
 use crate::core::signature;
 use crate::shell::http::{self, Outgoing};
 use crate::shell::secrets;
+use crate::shell::source;
 
 /// The environment an alert command gets (nothing of the shim's own, which may hold secrets).
 const COMMAND_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -118,17 +119,7 @@ impl OwnedDelivery {
 
 /// The URL without query or userinfo, for logs.
 fn display_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(u) => {
-            format!(
-                "{}://{}{}",
-                u.scheme(),
-                u.host_str().unwrap_or(""),
-                u.port().map(|p| format!(":{p}")).unwrap_or_default()
-            ) + u.path()
-        }
-        Err(_) => "(invalid url)".into(),
-    }
+    url::Url::parse(url).map_or_else(|_| "(invalid url)".into(), |u| source::display_url(&u))
 }
 
 fn webhook(

@@ -122,12 +122,14 @@ pub fn load(source: &str, auth: &FetchAuth) -> Result<Vec<u8>, Failure> {
     }
 }
 
-/// The URL as shown in messages and the audit: no userinfo, no query (it may carry tokens).
+/// The URL as shown in messages, logs and the audit: no userinfo, no query, no fragment (they may
+/// carry tokens).
 pub fn display_url(url: &url::Url) -> String {
     let mut shown = url.clone();
     let _ = shown.set_username("");
     let _ = shown.set_password(None);
     shown.set_query(None);
+    shown.set_fragment(None);
     shown.to_string()
 }
 
