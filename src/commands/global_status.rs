@@ -20,12 +20,11 @@ use crate::core::entry_status::{self, EntryStatus};
 use crate::core::global_lock::Claim;
 use crate::core::history::{self, RunRecord};
 use crate::core::manifest::ConcurrencyScope;
-use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
 use crate::error::{Failure, Status};
 use crate::shell::config::{self, Config};
 use crate::shell::reconcile::{self, Context};
-use crate::shell::{global_lock, history as history_file, spec_store, tz};
+use crate::shell::{global_lock, history as history_file, metrics, spec_store};
 
 /// One row of the status (the `-o json` shape).
 #[derive(Debug, Serialize)]
@@ -197,7 +196,8 @@ fn from_spec(
         timezone: spec.job.timezone.clone(),
         entries,
         last_run: last_run(Path::new(&spec.state_dir), &spec.app, &spec.job.name),
-        next_fire: next_fire(spec, now).map(|t| format!("{t:.0}")),
+        next_fire: metrics::next_fire(&spec.job.schedules, &spec.job.timezone, now)
+            .map(|t| format!("{t:.0}")),
         error: None,
         other_target: spec.target.clone().filter(|t| *t != target),
         global: None,
@@ -212,17 +212,6 @@ fn last_run(state_dir: &Path, app: &str, job: &str) -> Option<RunRecord> {
         ..Default::default()
     };
     history::filter(runs, &newest).pop()
-}
-
-fn next_fire(spec: &JobSpec, now: Timestamp) -> Option<Timestamp> {
-    let zone = tz::zone(&spec.job.timezone)?;
-    spec.job
-        .schedules
-        .iter()
-        .filter_map(|s| Schedule::parse(s).ok())
-        .filter_map(|s| s.next_after(now, &zone))
-        .map(|z| z.timestamp())
-        .min()
 }
 
 /// `0:in-sync 1:missing`, or where the entries are.

@@ -57,7 +57,8 @@ fn job_metrics(spec_dir: &Path, now: Timestamp) -> Result<Vec<JobMetrics>, Failu
         let records = history::read_records(&path).map_err(Failure::backend)?;
         out.push(JobMetrics {
             tally: Tally::of(&app, &job, &records),
-            next_fire: metrics_file::next_fire(&spec.job.schedules, &spec.job.timezone, now),
+            next_fire: metrics_file::next_fire(&spec.job.schedules, &spec.job.timezone, now)
+                .map(|t| t.as_second()),
         });
     }
     Ok(out)

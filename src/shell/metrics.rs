@@ -102,7 +102,8 @@ pub fn collect(state_dir: &Path, now: Timestamp) -> Result<Vec<JobMetrics>, Stri
     let mut out = Vec::new();
     for path in paths {
         if let Some(folded) = job_state::read::<Folded>(&path)? {
-            let next_fire = next_fire(&folded.schedules, &folded.timezone, now);
+            let next_fire =
+                next_fire(&folded.schedules, &folded.timezone, now).map(|t| t.as_second());
             out.push(JobMetrics {
                 tally: folded.tally,
                 next_fire,
@@ -112,14 +113,14 @@ pub fn collect(state_dir: &Path, now: Timestamp) -> Result<Vec<JobMetrics>, Stri
     Ok(out)
 }
 
-/// The earliest next fire of the schedules after `now`, in the job's zone.
-pub fn next_fire(schedules: &[String], timezone: &str, now: Timestamp) -> Option<i64> {
+/// The earliest next fire of the schedules after `now`, in the job's zone (`None` when the zone is
+/// not in the tz database or no schedule fires again).
+pub fn next_fire(schedules: &[String], timezone: &str, now: Timestamp) -> Option<Timestamp> {
     let zone = tz::zone(timezone)?;
-    schedules
+    Schedule::parse_valid(schedules)
         .iter()
-        .filter_map(|s| Schedule::parse(s).ok())
         .filter_map(|s| s.next_after(now, &zone))
-        .map(|z| z.timestamp().as_second())
+        .map(|z| z.timestamp())
         .min()
 }
 
