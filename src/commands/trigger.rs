@@ -124,17 +124,14 @@ fn backend_label(args: &TriggerArgs) -> Result<Option<&'static str>, Failure> {
     }
 }
 
-/// Where the reference tool's shim reads its spec dir from when `--spec-dir` is absent.
-const SPEC_DIR_ENV: &str = "CRONIX_JOB_SPEC_DIR";
-
 /// The spec dir: `--spec-dir` (always on a rendered line), else `$CRONIX_JOB_SPEC_DIR` (as the
 /// reference reads it), else the looked-up config's, else the default.
 fn spec_dir_for(global: &GlobalArgs, args: &TriggerArgs) -> Result<PathBuf, Failure> {
     if let Some(dir) = &args.spec_dir {
         return Ok(dir.clone());
     }
-    if let Some(dir) = std::env::var_os(SPEC_DIR_ENV).filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
+    if let Some(dir) = crate::env::job_spec_dir() {
+        return Ok(dir);
     }
     let loaded = config::load(global.config.as_deref()).map_err(internal)?;
     Ok(loaded

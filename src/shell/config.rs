@@ -23,6 +23,11 @@ pub const DEFAULT_RUN_AS: &str = "root";
 pub const DEFAULT_SYSTEMD_UNIT_DIR: &str = "/etc/systemd/system";
 pub const DEFAULT_SYSTEMD_CREDSTORE_DIR: &str = "/etc/credstore.encrypted";
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/cronix/cronix.yaml";
+/// The programs cronix runs (as root, during apply, prune and doctor), by absolute path: never looked
+/// up in `PATH`, never named by the environment.
+pub const DEFAULT_SYSTEMCTL_BIN: &str = "/usr/bin/systemctl";
+pub const DEFAULT_SYSTEMD_CREDS_BIN: &str = "/usr/bin/systemd-creds";
+pub const DEFAULT_CRONTAB_BIN: &str = "/usr/bin/crontab";
 /// How long apply and prune wait for the apply lock unless the config says otherwise.
 pub const DEFAULT_APPLY_LOCK_WAIT_SECONDS: u64 = 120;
 
@@ -64,6 +69,12 @@ pub struct Config {
     /// at boot (off by default; cron has no catch-up).
     #[serde(default)]
     pub systemd_catch_up: bool,
+    /// Absolute path of `systemctl` (default /usr/bin/systemctl); checked like every binary root runs.
+    pub systemctl_bin: Option<PathBuf>,
+    /// Absolute path of `systemd-creds` (default /usr/bin/systemd-creds).
+    pub systemd_creds_bin: Option<PathBuf>,
+    /// Absolute path of `crontab(1)` (default /usr/bin/crontab), run for `--crontab-user`.
+    pub crontab_bin: Option<PathBuf>,
     /// Who is told when a job fails, recovers or misses fires.
     #[serde(default)]
     pub alerts: Vec<AlertTarget>,
@@ -208,15 +219,12 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, Failure> {
     if let Some(path) = explicit {
         return load_named(path, ConfigSource::Flag);
     }
-    if let Some(env) = std::env::var_os("CRONIX_CONFIG").filter(|v| !v.is_empty()) {
-        return load_named(Path::new(&env), ConfigSource::Env);
+    if let Some(env) = crate::env::config_file() {
+        return load_named(&env, ConfigSource::Env);
     }
     let mut found = Vec::new();
-    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        found.push((
-            Path::new(&home).join(".cronix/cronix.yaml"),
-            ConfigSource::Home,
-        ));
+    if let Some(home) = crate::env::home() {
+        found.push((home.join(".cronix/cronix.yaml"), ConfigSource::Home));
     }
     found.push((PathBuf::from(SYSTEM_CONFIG_PATH), ConfigSource::System));
     for (path, source) in found {
@@ -286,7 +294,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up")
+        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin")
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -311,6 +319,20 @@ pub fn parse(text: &str) -> Result<Config, String> {
         check_redis(redis).map_err(|e| format!("locks.redis: {e}"))?;
     }
     check_observability(&config)?;
+    for (key, bin) in [
+        ("systemctl_bin", &config.systemctl_bin),
+        ("systemd_creds_bin", &config.systemd_creds_bin),
+        ("crontab_bin", &config.crontab_bin),
+    ] {
+        if let Some(bin) = bin
+            && !bin.is_absolute()
+        {
+            return Err(format!(
+                "{key} {}: not an absolute path; give the program's full path (cronix never searches PATH)",
+                bin.display()
+            ));
+        }
+    }
     Ok(config)
 }
 
@@ -480,11 +502,11 @@ pub fn init_path(explicit: Option<&Path>) -> PathBuf {
     if let Some(path) = explicit {
         return path.to_path_buf();
     }
-    if let Some(env) = std::env::var_os("CRONIX_CONFIG").filter(|v| !v.is_empty()) {
-        return PathBuf::from(env);
+    if let Some(env) = crate::env::config_file() {
+        return env;
     }
-    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        Some(home) => Path::new(&home).join(".cronix/cronix.yaml"),
+    match crate::env::home() {
+        Some(home) => home.join(".cronix/cronix.yaml"),
         None => PathBuf::from(SYSTEM_CONFIG_PATH),
     }
 }

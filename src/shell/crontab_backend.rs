@@ -64,6 +64,10 @@ impl CrontabBackend {
             Some(user) => Target::User {
                 user: user.clone(),
                 lock_dir: common.lock_dir.clone(),
+                crontab_bin: cfg
+                    .crontab_bin
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(config::DEFAULT_CRONTAB_BIN)),
             },
             None => {
                 let path = args
@@ -92,7 +96,7 @@ impl CrontabBackend {
             target,
             run_as,
             common,
-            host_zone: jiff::tz::TimeZone::system(),
+            host_zone: crate::shell::tz::host_zone(),
         })
     }
 }

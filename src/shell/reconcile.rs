@@ -77,7 +77,7 @@ pub fn context_from(
     let paths = StatePaths::resolve(&args.paths, cfg);
     let trigger_bin = match args.trigger_bin.clone().or(cfg.trigger_bin.clone()) {
         Some(bin) => bin,
-        None => std::env::current_exe().map_err(|e| {
+        None => crate::env::current_exe().map_err(|e| {
             Failure::backend(format!(
                 "cannot find this binary's path ({e}); give --trigger-bin"
             ))
@@ -91,7 +91,7 @@ pub fn context_from(
     };
     let backend = backend::open(kind, args, cfg, common)?;
     let operator_refs = cfg.operator_secret_refs(&global.secret_refs);
-    let host_zone = jiff::tz::TimeZone::system();
+    let host_zone = crate::shell::tz::host_zone();
     let host_zone_name = host_zone.iana_name().unwrap_or("UTC").to_string();
     Ok(Context {
         backend,
@@ -527,7 +527,7 @@ pub fn audit_record(
         ts: jiff::Timestamp::now().to_string(),
         command: command.to_string(),
         user: passwd::current_user(),
-        sudo_user: std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty()),
+        sudo_user: crate::env::sudo_user(),
         source: source.map(source::shown),
         digest,
         target: ctx.backend.describe(),

@@ -28,8 +28,6 @@ use crate::shell::backend::{self, ApplyGuard, Backend, CheckJob, Common, OwnPath
 use crate::shell::config::{self, Config};
 use crate::shell::{apply_lock, atomic, test_pause, trusted_path};
 
-/// The environment variable naming the `systemctl` binary (test hook).
-pub const SYSTEMCTL_ENV: &str = "CRONIX_SYSTEMCTL";
 /// The apply lock, beside the units (a dotted name systemd never loads).
 const LOCK_NAME: &str = ".cronix-apply.lock";
 
@@ -39,7 +37,7 @@ pub struct SystemdBackend {
     unit_dir_text: String,
     credstore_dir: String,
     catch_up: bool,
-    systemctl: String,
+    systemctl: PathBuf,
     common: Common,
 }
 
@@ -80,10 +78,10 @@ impl SystemdBackend {
             credstore_dir: text(&credstore, "systemd_credstore_dir")?,
             unit_dir,
             catch_up: cfg.systemd_catch_up,
-            systemctl: std::env::var(SYSTEMCTL_ENV)
-                .ok()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "systemctl".to_string()),
+            systemctl: cfg
+                .systemctl_bin
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_SYSTEMCTL_BIN)),
             common,
         })
     }
@@ -93,12 +91,14 @@ impl SystemdBackend {
         let output = Command::new(&self.systemctl)
             .args(args)
             .args(units)
+            .env_clear()
+            .env("PATH", crate::env::CHILD_PATH)
             .env("TZ", "UTC")
             .output()
             .map_err(|e| {
                 Failure::backend(format!(
-                    "cannot run {} ({e}); install systemd or set {SYSTEMCTL_ENV}",
-                    self.systemctl
+                    "cannot run {} ({e}); install systemd, or set systemctl_bin in the config",
+                    self.systemctl.display()
                 ))
             })?;
         if output.status.success() {
@@ -458,6 +458,8 @@ impl Backend for SystemdBackend {
     fn scheduler(&self) -> (&'static str, Result<String, String>) {
         let output = Command::new(&self.systemctl)
             .arg("is-system-running")
+            .env_clear()
+            .env("PATH", crate::env::CHILD_PATH)
             .output();
         let state = output
             .as_ref()
@@ -471,7 +473,7 @@ impl Backend for SystemdBackend {
                 "systemd does not run as the service manager here ({}): timers fire only under a \
                  booted systemd; use the crontab backend on this host",
                 match &output {
-                    Err(e) => format!("cannot run {}: {e}", self.systemctl),
+                    Err(e) => format!("cannot run {}: {e}", self.systemctl.display()),
                     Ok(_) if state.is_empty() => "systemctl is-system-running said nothing".into(),
                     Ok(_) => format!("system state {state}"),
                 }
