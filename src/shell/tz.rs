@@ -94,13 +94,12 @@ pub fn zone_by_file(name: &str) -> Option<TimeZone> {
         && !NOT_ZONE_NAMES.contains(&name)
         && !name.starts_with("posix/")
         && !name.starts_with("right/");
-    if plain {
-        if let Some(zone) = std::fs::read(tz_dir().join(name))
+    if plain
+        && let Some(zone) = std::fs::read(tz_dir().join(name))
             .ok()
             .and_then(|bytes| TimeZone::tzif(name, &bytes).ok())
-        {
-            return Some(zone);
-        }
+    {
+        return Some(zone);
     }
     zone(name)
 }
