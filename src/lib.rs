@@ -8,6 +8,7 @@ pub mod commands;
 pub mod core;
 pub mod env;
 pub mod error;
+pub mod settings;
 pub mod shell;
 
 use std::process::ExitCode;

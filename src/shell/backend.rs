@@ -108,7 +108,7 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
 /// The backend `kind` names, set up from flags and config. The one place backends are listed.
 pub fn open(
     kind: BackendKind,
-    target: &crate::cli::TargetArgs,
+    target: &crate::settings::TargetFlags,
     config: &Config,
     common: Common,
 ) -> Result<Box<dyn Backend>, Failure> {

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::{CrontabFormat, LogLevel, PathArgs};
 use crate::core::alert::AlertTarget;
 use crate::core::global_lock;
 use crate::core::schedule::Schedule;
 use crate::core::scope::{self, ManifestSource};
 use crate::core::secret::SecretRef;
 use crate::error::Failure;
+use crate::settings::{CrontabFormat, LogLevel, PathFlags};
 
 pub const DEFAULT_SPEC_DIR: &str = "/etc/cronix/jobs";
 pub const DEFAULT_LOCK_DIR: &str = "/run/cronix";
@@ -480,7 +480,7 @@ pub struct StatePaths {
 }
 
 impl StatePaths {
-    pub fn resolve(flags: &PathArgs, config: &Config) -> StatePaths {
+    pub fn resolve(flags: &PathFlags, config: &Config) -> StatePaths {
         let pick = |flag: &Option<PathBuf>, conf: &Option<PathBuf>, default: &str| {
             let p = flag
                 .clone()
@@ -586,9 +586,9 @@ mod tests {
             lock_dir: Some("/cfg/locks".into()),
             ..Config::default()
         };
-        let flags = PathArgs {
+        let flags = PathFlags {
             spec_dir: Some("/flag/jobs".into()),
-            ..PathArgs::default()
+            ..PathFlags::default()
         };
         let paths = StatePaths::resolve(&flags, &config);
         assert_eq!(paths.spec_dir, PathBuf::from("/flag/jobs"));

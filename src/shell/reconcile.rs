@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::cli::{GlobalArgs, TargetArgs};
 use crate::core::audit::{AuditOp, AuditRecord};
 use crate::core::backend_kind::BackendKind;
 use crate::core::manifest::{self, Manifest};
@@ -17,6 +16,7 @@ use crate::core::schedule::Schedule;
 use crate::core::scope::{self, ManifestSource, Scope};
 use crate::core::target_checks::{self, Desired, TargetFacts};
 use crate::error::{Failure, FailureKind};
+use crate::settings::{Global, TargetFlags};
 use crate::shell::backend::{self, Backend, CheckJob, Common, Snapshot};
 use crate::shell::config::{self, StatePaths};
 use crate::shell::{audit, passwd, source, spec_store, test_pause, tz};
@@ -51,11 +51,7 @@ pub struct Context {
 }
 
 /// Resolve flags over the operator config over the defaults, and open the chosen backend.
-pub fn context(
-    global: &GlobalArgs,
-    args: &TargetArgs,
-    kind: BackendKind,
-) -> Result<Context, Failure> {
+pub fn context(global: &Global, args: &TargetFlags, kind: BackendKind) -> Result<Context, Failure> {
     let loaded = config::load(global.config.as_deref())?;
     context_from(&loaded, global, args, kind)
 }
@@ -63,8 +59,8 @@ pub fn context(
 /// `context` over a config already loaded (`doctor` goes on with the defaults when loading failed).
 pub fn context_from(
     loaded: &config::Loaded,
-    global: &GlobalArgs,
-    args: &TargetArgs,
+    global: &Global,
+    args: &TargetFlags,
     kind: BackendKind,
 ) -> Result<Context, Failure> {
     let config_path = loaded.path.as_ref().map(|p| {

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::cli::TargetArgs;
 use crate::core::plan::{Action, InstalledEntry, Plan};
 use crate::core::render::Renderer;
 use crate::core::systemd_calendar;
@@ -24,6 +23,7 @@ use crate::core::systemd_unit::{
     self, CHECK_STEM, CheckUnits, Marks, SystemdRenderer, UNIT_PREFIX,
 };
 use crate::error::Failure;
+use crate::settings::TargetFlags;
 use crate::shell::backend::{self, ApplyGuard, Backend, CheckJob, Common, OwnPath, Snapshot};
 use crate::shell::config::{self, Config};
 use crate::shell::{apply_lock, atomic, test_pause, trusted_path};
@@ -54,7 +54,7 @@ struct State {
 }
 
 impl SystemdBackend {
-    pub fn new(args: &TargetArgs, cfg: &Config, common: Common) -> Result<Self, Failure> {
+    pub fn new(args: &TargetFlags, cfg: &Config, common: Common) -> Result<Self, Failure> {
         let unit_dir = args
             .systemd_unit_dir
             .clone()

@@ -1,5 +1,6 @@
-//! The environment is read in one place: `src/env.rs`, through its allow-list. Any other
-//! `std::env::` use under `src/` fails here, and the trust-model page lists every allowed variable.
+//! Layering rules checked on the source: the environment is read in one place (`src/env.rs`, through
+//! its allow-list, which the trust-model page prints), and clap's types stop at the commands: the
+//! shell and the core take settings (`src/settings.rs`), never a `crate::cli` type.
 
 use std::path::{Path, PathBuf};
 
@@ -62,4 +63,26 @@ fn clap_reads_no_variable_either() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
     let clap = manifest.lines().find(|l| l.starts_with("clap =")).unwrap();
     assert!(!clap.contains("\"env\""), "{clap}");
+}
+
+#[test]
+fn the_shell_and_the_core_take_settings_not_clap_types() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src.join("shell"), &mut files);
+    rust_files(&src.join("core"), &mut files);
+    assert!(files.len() > 30, "found only {} files", files.len());
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.contains("crate::cli") || text.contains("clap::")
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "these take clap types; give them crate::settings values:\n{}",
+        offenders.join("\n")
+    );
 }
