@@ -249,7 +249,7 @@ fn check_every_keeps_an_owned_check_timer_in_the_unit_dir() {
 #[test]
 fn a_foreign_unit_named_like_the_check_timer_is_never_replaced() {
     let units = Units::new();
-    std::fs::write(units.env.root().join("cronix.yaml"), "check_every: 5m\n").unwrap();
+    units.write_config("check_every: 5m\n");
     let mine = units.unit_dir().join("cronix-check.timer");
     std::fs::write(&mine, "[Timer]\nOnCalendar=daily\n").unwrap();
     let m = units
@@ -333,11 +333,7 @@ fn doctor_checks_that_each_cred_is_sealed_and_decrypts_on_this_host() {
     let units = Units::new();
     let store = units.env.root().join("creds");
     std::fs::create_dir(&store).unwrap();
-    std::fs::write(
-        units.env.root().join("cronix.yaml"),
-        format!("systemd_credstore_dir: {}\n", store.display()),
-    )
-    .unwrap();
+    units.write_config(&format!("systemd_credstore_dir: {}\n", store.display()));
     let doc = serde_json::json!({"version": 1, "app": "shop", "jobs": [{
         "name": "sweep", "schedule": "@hourly",
         "request": {"url": "https://shop.example.com/cron/sweep"},
