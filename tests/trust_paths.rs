@@ -326,7 +326,10 @@ fn a_home_config_of_another_user_is_refused() {
     // The same file owned by root is the operator's and is used.
     std::os::unix::fs::chown(&config, Some(0), Some(0)).unwrap();
     apply_from_home(&env, &home, &manifest).success();
-    assert!(env.crontab_text().contains("/usr/local/bin/cronix-evil trigger"));
+    assert!(
+        env.crontab_text()
+            .contains("/usr/local/bin/cronix-evil trigger")
+    );
 }
 
 #[test]

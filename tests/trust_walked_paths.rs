@@ -66,8 +66,10 @@ fn a_root_owned_trigger_binary_in_a_users_directory_is_refused_by_plan_apply_and
             .code(1);
         let stderr = stderr_of(&refused);
         assert!(
-            stderr.contains(&format!("trigger binary {bin_arg} goes through {}", home.display()))
-                && stderr.contains(&format!("owned by uid {}", stranger.uid))
+            stderr.contains(&format!(
+                "trigger binary {bin_arg} goes through {}",
+                home.display()
+            )) && stderr.contains(&format!("owned by uid {}", stranger.uid))
                 && stderr.contains(&format!("chown root {}", home.display()))
                 && stderr.contains("/usr/local/bin/cronix"),
             "{sub}: {stderr}"
@@ -99,11 +101,19 @@ fn a_root_owned_trigger_binary_in_a_users_directory_is_refused_by_plan_apply_and
     std::fs::rename(&bin, &good).unwrap();
     env.cmd(
         "apply",
-        &["--manifest", &m, "--trigger-bin", &good.display().to_string()],
+        &[
+            "--manifest",
+            &m,
+            "--trigger-bin",
+            &good.display().to_string(),
+        ],
     )
     .assert()
     .success();
-    assert!(env.crontab_text().contains(&format!("{} trigger", good.display())));
+    assert!(
+        env.crontab_text()
+            .contains(&format!("{} trigger", good.display()))
+    );
 }
 
 #[test]
@@ -145,7 +155,14 @@ fn a_trigger_binary_owned_or_writable_by_another_user_is_refused_unless_it_runs_
     // Entries that run as the stranger may use the stranger's binary: they run with its rights.
     env.cmd(
         "apply",
-        &["--manifest", &m, "--trigger-bin", &bin_arg, "--run-as", &stranger.name],
+        &[
+            "--manifest",
+            &m,
+            "--trigger-bin",
+            &bin_arg,
+            "--run-as",
+            &stranger.name,
+        ],
     )
     .assert()
     .success();
@@ -212,7 +229,13 @@ fn adopt_refuses_an_untrusted_trigger_binary() {
     let refused = env
         .cmd(
             "adopt",
-            &["shop.sweep", "--manifest", &m, "--trigger-bin", &bin.display().to_string()],
+            &[
+                "shop.sweep",
+                "--manifest",
+                &m,
+                "--trigger-bin",
+                &bin.display().to_string(),
+            ],
         )
         .assert()
         .code(1);
@@ -271,7 +294,10 @@ fn an_alert_command_in_a_users_directory_is_not_run() {
     ));
     let out = fx.trigger().assert().code(2).get_output().clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!marker.exists(), "root ran a command the stranger can replace");
+    assert!(
+        !marker.exists(),
+        "root ran a command the stranger can replace"
+    );
     assert!(
         stderr.contains("alert not delivered") && stderr.contains(&home.display().to_string()),
         "{stderr}"
@@ -306,7 +332,10 @@ fn init_as_root_never_writes_through_a_users_home_or_a_planted_link() {
         "{}",
         stderr_of(&refused)
     );
-    assert!(!victim.join("cronix.yaml").exists(), "root wrote through the link");
+    assert!(
+        !victim.join("cronix.yaml").exists(),
+        "root wrote through the link"
+    );
 
     // A root-owned home, but ~/.cronix is the stranger's link: still refused.
     let root_home = env.root().join("root-home");
@@ -319,7 +348,10 @@ fn init_as_root_never_writes_through_a_users_home_or_a_planted_link() {
         .env("HOME", &root_home)
         .assert()
         .code(1);
-    assert!(!victim.join("cronix.yaml").exists(), "root wrote through the link");
+    assert!(
+        !victim.join("cronix.yaml").exists(),
+        "root wrote through the link"
+    );
 
     // A root-owned home and no link: written 0600.
     std::fs::remove_file(root_home.join(".cronix")).unwrap();
@@ -346,9 +378,7 @@ fn init_force_replaces_a_link_at_the_config_path_and_leaves_its_target_alone() {
     let config = dir.join("cronix.yaml");
     symlink(&victim, &config).unwrap();
     let path = config.display().to_string();
-    env.cmd_plain(&["init", "--config", &path])
-        .assert()
-        .code(1);
+    env.cmd_plain(&["init", "--config", &path]).assert().code(1);
     env.cmd_plain(&["init", "--config", &path, "--force"])
         .assert()
         .success();
@@ -374,7 +404,11 @@ fn a_home_cronix_link_in_a_users_home_does_not_steer_root_to_another_config() {
     let other = env.root().join("other");
     std::fs::create_dir(&other).unwrap();
     set_mode(&other, 0o755);
-    std::fs::write(other.join("cronix.yaml"), "trigger_bin: /usr/local/bin/cronix-other\n").unwrap();
+    std::fs::write(
+        other.join("cronix.yaml"),
+        "trigger_bin: /usr/local/bin/cronix-other\n",
+    )
+    .unwrap();
     let home = stranger_dir(&stranger, env.root(), "home");
     symlink(&other, home.join(".cronix")).unwrap();
     std::os::unix::fs::lchown(home.join(".cronix"), Some(stranger.uid), None).unwrap();
@@ -448,7 +482,10 @@ fn a_metrics_textfile_behind_a_users_link_or_in_a_users_directory_is_not_written
                 && stderr.contains(&format!("owned by uid {}", stranger.uid)),
             "{stderr}"
         );
-        assert!(!victim.join("cronix.prom").exists(), "root wrote through the link");
+        assert!(
+            !victim.join("cronix.prom").exists(),
+            "root wrote through the link"
+        );
         assert!(!owned.join("cronix.prom").exists());
     }
     assert_eq!(fx.history().len(), 2, "the fires themselves are recorded");
@@ -545,7 +582,12 @@ fn a_lock_dir_in_a_world_writable_directory_is_refused_by_apply_and_doctor() {
     let refused = env
         .cmd(
             "apply",
-            &["--manifest", &m, "--lock-dir", &alias.join("cronix").display().to_string()],
+            &[
+                "--manifest",
+                &m,
+                "--lock-dir",
+                &alias.join("cronix").display().to_string(),
+            ],
         )
         .assert()
         .code(1);

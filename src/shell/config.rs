@@ -548,7 +548,12 @@ pub fn write_scaffold(path: &Path, text: &str, force: bool) -> Result<(), Failur
     let parent = crate::shell::atomic::parent_of(path);
     let dir = crate::shell::trusted_path::open_dir_walked(parent, true)
         .map_err(|why| fail(format!("(its directory {}) {why}", parent.display())))?
-        .ok_or_else(|| fail(format!("(its directory {}) could not be created", parent.display())))?;
+        .ok_or_else(|| {
+            fail(format!(
+                "(its directory {}) could not be created",
+                parent.display()
+            ))
+        })?;
     if !force && dir.contains(name).map_err(&fail)? {
         return Err(Failure::invalid(format!(
             "config {}: already exists, nothing was written; edit it, or give --force to replace it",

@@ -398,7 +398,10 @@ impl TrustedDir {
             }
         }
         let (mut file, temp) = made.ok_or_else(|| {
-            format!("cannot create a temp file beside it; check {}", full.display())
+            format!(
+                "cannot create a temp file beside it; check {}",
+                full.display()
+            )
         })?;
         let written = file
             .write_all(bytes)
@@ -746,8 +749,12 @@ pub fn read_walked_if_exists(
         return Ok(None);
     }
     let full = walked.entry_path();
-    let file = match rustix::fs::openat(&walked.dir, walked.name.as_os_str(), READ_FLAGS, Mode::empty())
-    {
+    let file = match rustix::fs::openat(
+        &walked.dir,
+        walked.name.as_os_str(),
+        READ_FLAGS,
+        Mode::empty(),
+    ) {
         Ok(fd) => File::from(fd),
         Err(Errno::NOENT) => return Ok(None),
         Err(errno) => return Err(describe_open_error(errno, &full)),
@@ -774,7 +781,10 @@ pub fn open_dir_walked(path: &Path, create: bool) -> Result<Option<TrustedDir>, 
     };
     let real = walked.entry_path();
     if !is_type(st, rustix::fs::FileType::Directory) {
-        return Err(format!("is not a directory; fix the path ({})", real.display()));
+        return Err(format!(
+            "is not a directory; fix the path ({})",
+            real.display()
+        ));
     }
     check_raw_owner_and_mode(st.st_uid, st.st_mode, &real)?;
     let dir = rustix::fs::openat(
@@ -944,5 +954,126 @@ mod tests {
                 .contains("symbolic link")
         );
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    }
+
+    /// A 0755 directory `name` in `parent` (tempdirs are 0700, which the walk accepts too).
+    fn dir_in(parent: &Path, name: &str, mode: u32) -> PathBuf {
+        let dir = parent.join(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_binary_is_walked_through_trusted_links_and_refused_behind_a_loose_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin_dir = dir_in(dir.path(), "bin", 0o755);
+        let bin = file_with(&bin_dir, "cronix", b"#!/bin/sh\n", 0o755);
+        check_binary(&bin, None).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("bin/cronix", &link).unwrap();
+        check_binary(&link, None).unwrap();
+        let dotted = bin_dir.join("../bin/./cronix");
+        check_binary(&dotted, None).unwrap();
+
+        std::fs::set_permissions(&bin_dir, std::fs::Permissions::from_mode(0o775)).unwrap();
+        for path in [&bin, &link] {
+            let err = check_binary(path, None).unwrap_err();
+            assert!(
+                err.contains(&format!("goes through {}", bin_dir.display()))
+                    && err.contains(&format!("chmod go-w {}", bin_dir.display())),
+                "{err}"
+            );
+        }
+        std::fs::set_permissions(&bin_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            check_binary(&bin, None)
+                .unwrap_err()
+                .contains("not executable")
+        );
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o775)).unwrap();
+        assert!(check_binary(&bin, None).unwrap_err().contains("chmod go-w"));
+    }
+
+    #[test]
+    fn a_missing_binary_passes_only_where_no_other_user_can_create_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin_dir = dir_in(dir.path(), "bin", 0o755);
+        assert!(!check_binary_if_exists(&bin_dir.join("cronix"), None).unwrap());
+        assert!(!check_binary_if_exists(&bin_dir.join("sub/cronix"), None).unwrap());
+        assert!(
+            check_binary(&bin_dir.join("cronix"), None)
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        let shared = dir_in(dir.path(), "shared", 0o1777);
+        let err = check_binary_if_exists(&shared.join("cronix"), None).unwrap_err();
+        assert!(err.contains("any user may create"), "{err}");
+        file_with(&shared, "cronix", b"#!/bin/sh\n", 0o755);
+        assert!(check_binary_if_exists(&shared.join("cronix"), None).unwrap());
+        let loose = dir_in(dir.path(), "loose", 0o777);
+        assert!(check_binary_if_exists(&loose.join("cronix"), None).is_err());
+    }
+
+    #[test]
+    fn walked_directories_are_created_0755_and_replace_never_follows_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("a/b");
+        let trusted = open_dir_walked(&deep, true).unwrap().unwrap();
+        assert_eq!(std::fs::metadata(&deep).unwrap().mode() & 0o7777, 0o755);
+        assert!(
+            open_dir_walked(&dir.path().join("nope"), false)
+                .unwrap()
+                .is_none()
+        );
+
+        let victim = file_with(dir.path(), "victim", b"precious", 0o644);
+        std::os::unix::fs::symlink(&victim, deep.join("out")).unwrap();
+        assert!(trusted.contains("out").unwrap());
+        trusted.replace("out", b"new", 0o600).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(std::fs::metadata(&victim).unwrap().mode() & 0o777, 0o644);
+        let out = std::fs::symlink_metadata(deep.join("out")).unwrap();
+        assert!(out.is_file() && out.mode() & 0o777 == 0o600);
+        assert_eq!(std::fs::read(deep.join("out")).unwrap(), b"new");
+        let names: Vec<_> = std::fs::read_dir(&deep).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temp file is left");
+    }
+
+    #[test]
+    fn a_lock_dir_in_a_sticky_world_writable_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        check_lock_dir(&dir.path().join("locks")).unwrap();
+        let shared = dir_in(dir.path(), "lock", 0o1777);
+        let err = check_lock_dir(&shared.join("cronix")).unwrap_err();
+        assert!(err.contains("/run/cronix"), "{err}");
+        dir_in(&shared, "cronix", 0o755);
+        assert!(check_lock_dir(&shared.join("cronix")).is_err());
+    }
+
+    #[test]
+    fn a_walked_file_read_refuses_a_final_link_and_misses_a_missing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir_in(dir.path(), "home", 0o755);
+        assert!(
+            read_walked_if_exists(&sub.join(".cronix/cronix.yaml"), 64)
+                .unwrap()
+                .is_none()
+        );
+        let real = file_with(&sub, "real.yaml", b"version: 1\n", 0o600);
+        assert_eq!(
+            read_walked_if_exists(&real, 64)
+                .unwrap()
+                .unwrap()
+                .as_slice(),
+            b"version: 1\n"
+        );
+        std::os::unix::fs::symlink(&real, sub.join("link.yaml")).unwrap();
+        assert!(
+            read_walked_if_exists(&sub.join("link.yaml"), 64)
+                .unwrap_err()
+                .contains("symbolic link")
+        );
     }
 }
