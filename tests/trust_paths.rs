@@ -323,7 +323,8 @@ fn a_home_config_of_another_user_is_refused() {
     assert!(!env.crontab_text().contains("evil"));
     assert!(env.read_crontab().is_empty());
 
-    // The same file owned by root is the operator's and is used.
+    // The same file owned by root is the operator's and is used. (Its trigger_bin is a path no other
+    // user can create: one under the world-writable /tmp would now be refused by apply itself.)
     std::os::unix::fs::chown(&config, Some(0), Some(0)).unwrap();
     apply_from_home(&env, &home, &manifest).success();
     assert!(
