@@ -215,6 +215,12 @@ pub const MAX_CONFIG_LEN: u64 = 1024 * 1024;
 /// `/etc/cronix/cronix.yaml`. A config named by `--config` or `$CRONIX_CONFIG` must exist; the other
 /// two are used when they exist. Whichever is picked must pass the trust check (owned by root or the
 /// running user, not group/other-writable, not a link): one that fails is refused, never skipped.
+///
+/// The one found through `$HOME` is also walked from `/` (`trusted_path::read_walked_if_exists`):
+/// every directory and link on the way must belong to root or the running user. So `sudo -E cronix`
+/// with a user's `HOME` refuses that user's `~/.cronix/cronix.yaml` (their home is theirs, and a
+/// `~/.cronix` link could point root at any root-owned file) instead of loading it or recording its
+/// path in specs; without such a file it goes on to `/etc/cronix/cronix.yaml`.
 pub fn load(explicit: Option<&Path>) -> Result<Loaded, Failure> {
     if let Some(path) = explicit {
         return load_named(path, ConfigSource::Flag);
@@ -228,7 +234,8 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, Failure> {
     }
     found.push((PathBuf::from(SYSTEM_CONFIG_PATH), ConfigSource::System));
     for (path, source) in found {
-        if let Some(config) = read_checked(&path, source, false)? {
+        let walked = source == ConfigSource::Home;
+        if let Some(config) = read_checked(&path, source, false, walked)? {
             return Ok(Loaded {
                 config,
                 path: Some(path),
@@ -241,7 +248,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, Failure> {
 
 /// Load a config that must exist (`--config`, `$CRONIX_CONFIG`, the one a spec records).
 pub fn load_named(path: &Path, source: ConfigSource) -> Result<Loaded, Failure> {
-    let config = read_checked(path, source, true)?.unwrap_or_default();
+    let config = read_checked(path, source, true, false)?.unwrap_or_default();
     Ok(Loaded {
         config,
         path: Some(path.to_path_buf()),
@@ -249,12 +256,13 @@ pub fn load_named(path: &Path, source: ConfigSource) -> Result<Loaded, Failure> 
     })
 }
 
-/// Read and parse one config file (None when it does not exist and need not). Relative paths inside
-/// it are resolved against its directory.
+/// Read and parse one config file (None when it does not exist and need not), `walked` from `/` when
+/// found through `$HOME`. Relative paths inside it are resolved against its directory.
 fn read_checked(
     path: &Path,
     source: ConfigSource,
     must_exist: bool,
+    walked: bool,
 ) -> Result<Option<Config>, Failure> {
     let refused = |why: String| {
         Failure::invalid(format!(
@@ -263,7 +271,12 @@ fn read_checked(
             source.describe()
         ))
     };
-    let bytes = match crate::shell::trusted_path::read_if_exists(path, MAX_CONFIG_LEN) {
+    let read = if walked {
+        crate::shell::trusted_path::read_walked_if_exists(path, MAX_CONFIG_LEN)
+    } else {
+        crate::shell::trusted_path::read_if_exists(path, MAX_CONFIG_LEN)
+    };
+    let bytes = match read {
         Ok(Some(bytes)) => bytes,
         Ok(None) if must_exist => {
             return Err(refused(
@@ -272,6 +285,13 @@ fn read_checked(
             ));
         }
         Ok(None) => return Ok(None),
+        Err(why) if walked => {
+            return Err(refused(format!(
+                "{why}; a config found through $HOME is read only along paths no other user can \
+                 change (with `sudo -E`, HOME is the invoking user's): give --config, or run sudo \
+                 without -E"
+            )));
+        }
         Err(why) => return Err(refused(why)),
     };
     let text = std::str::from_utf8(&bytes)
@@ -513,26 +533,35 @@ pub fn init_path(explicit: Option<&Path>) -> PathBuf {
 
 /// Write a new config file: missing directories 0755, the file 0600 (also when it replaces one),
 /// atomically. An existing file is refused unless `force`.
+///
+/// The directory is reached by a walk from `/` (`trusted_path::open_dir_walked`): every directory and
+/// link on the way must belong to root or the running user and not be writable by others, so root
+/// never writes into a user's `$HOME` (`sudo -E cronix init`) nor follows a `~/.cronix` link a user
+/// planted. The file is created and given its mode through its descriptor and renamed into place
+/// relative to the directory's: nothing is ever chmod-ed by path.
 pub fn write_scaffold(path: &Path, text: &str, force: bool) -> Result<(), Failure> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if !force && std::fs::symlink_metadata(path).is_ok() {
+    let fail = |why: String| Failure::invalid(format!("config {} {why}", path.display()));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| fail("names no file; give --config a file path".to_string()))?;
+    let parent = crate::shell::atomic::parent_of(path);
+    let dir = crate::shell::trusted_path::open_dir_walked(parent, true)
+        .map_err(|why| fail(format!("(its directory {}) {why}", parent.display())))?
+        .ok_or_else(|| {
+            fail(format!(
+                "(its directory {}) could not be created",
+                parent.display()
+            ))
+        })?;
+    if !force && dir.contains(name).map_err(&fail)? {
         return Err(Failure::invalid(format!(
             "config {}: already exists, nothing was written; edit it, or give --force to replace it",
             path.display()
         )));
     }
-    let fail = |what: &str, e: std::io::Error| {
-        Failure::invalid(format!("config {}: cannot {what} ({e})", path.display()))
-    };
-    let dir = crate::shell::atomic::parent_of(path);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(dir)
-        .map_err(|e| fail("create its directory", e))?;
-    crate::shell::atomic::write(path, text.as_bytes(), 0o600).map_err(|e| fail("write it", e))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| fail("set its mode to 0600", e))
+    dir.replace(name, text.as_bytes(), 0o600).map_err(&fail)?;
+    dir.sync().map_err(fail)
 }
 
 #[cfg(test)]

@@ -131,6 +131,13 @@ impl Backend for CrontabBackend {
         }
     }
 
+    fn runs_as(&self) -> Option<String> {
+        match &self.target {
+            Target::User { user, .. } => Some(user.clone()),
+            Target::File { .. } => self.run_as.clone(),
+        }
+    }
+
     fn lock(&self, wait: Duration) -> Result<ApplyGuard, Failure> {
         Ok(Box::new(self.target.lock(wait)?))
     }

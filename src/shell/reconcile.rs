@@ -19,7 +19,7 @@ use crate::error::{Failure, FailureKind};
 use crate::settings::{Global, TargetFlags};
 use crate::shell::backend::{self, Backend, CheckJob, Common, Snapshot};
 use crate::shell::config::{self, StatePaths};
-use crate::shell::{audit, passwd, source, spec_store, test_pause, tz};
+use crate::shell::{audit, passwd, source, spec_store, test_pause, trusted_path, tz};
 
 /// Everything a reconciler command needs to know about where and as whom entries go.
 #[derive(Debug)]
@@ -242,6 +242,7 @@ pub fn load_manifest(
 pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failure> {
     let manifest = &loaded.manifest;
     let mut errors = ctx.backend.check_host();
+    errors.extend(trust_problems(ctx));
     let dirs = ctx.dirs()?;
     let job_zones: BTreeMap<String, jiff::tz::TimeZone> = manifest
         .jobs
@@ -271,6 +272,45 @@ pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failur
         ctx.backend.describe(),
         errors.join("\n  ")
     )))
+}
+
+/// The uid the entries run as, when it is not root (a crontab's user column or user crontab): the
+/// trigger binary may belong to that user too.
+pub fn runs_as_uid(ctx: &Context) -> Option<u32> {
+    ctx.backend
+        .runs_as()
+        .and_then(|user| passwd::uid_of(&user))
+        .filter(|&uid| uid != 0)
+}
+
+/// The trigger binary by the binary rule of `trusted_path` (cron runs it at every fire, as root on
+/// most hosts): `Ok(false)` when it is not installed yet and nobody else could put it there.
+pub fn check_trigger_bin(ctx: &Context) -> Result<bool, String> {
+    let bin = std::path::Path::new(&ctx.trigger_bin);
+    let runs_as = runs_as_uid(ctx);
+    trusted_path::check_binary_if_exists(bin, runs_as).map_err(|why| {
+        let whom = ctx.backend.runs_as().unwrap_or_else(|| "root".to_string());
+        format!(
+            "trigger binary {} {why} (cron runs it as {whom} at every fire); give --trigger-bin \
+             (or trigger_bin) a binary that only root can replace, such as /usr/local/bin/cronix",
+            bin.display()
+        )
+    })
+}
+
+/// The operator's paths that entries depend on, by the trust rule, before anything is written: the
+/// trigger binary and the lock dir (relative or odd paths are reported by `target_checks`).
+fn trust_problems(ctx: &Context) -> Vec<String> {
+    let mut problems = Vec::new();
+    if ctx.trigger_bin.starts_with('/')
+        && let Err(why) = check_trigger_bin(ctx)
+    {
+        problems.push(why);
+    }
+    if let Err(why) = trusted_path::check_lock_dir(&ctx.paths.lock_dir) {
+        problems.push(format!("lock dir {} {why}", ctx.paths.lock_dir.display()));
+    }
+    problems
 }
 
 /// What is installed now: the backend's snapshot, and the app's spec files.
