@@ -640,3 +640,66 @@ fn the_shim_never_follows_a_users_link_in_a_world_writable_lock_parent() {
     fx.trigger().assert().code(0);
     assert!(lock_dir.join("billing.settle.lock").exists());
 }
+
+// ---- 1. the programs root runs: systemctl, crontab ----------------------------------------------
+
+#[test]
+fn a_systemctl_or_crontab_in_a_users_directory_is_never_run() {
+    let Some(stranger) = Stranger::create("programs_in_a_users_directory") else {
+        return;
+    };
+    let env = Env::new();
+    let m = sweep_manifest(&env);
+    let home = stranger_dir(&stranger, env.root(), "home");
+    let marker = env.root().join("ran");
+    for name in ["systemctl", "crontab"] {
+        root_script(&home.join(name), &marker);
+    }
+    std::fs::create_dir(env.root().join("units")).unwrap();
+    std::fs::write(
+        env.root().join("cronix.yaml"),
+        format!(
+            "systemctl_bin: {home}/systemctl\ncrontab_bin: {home}/crontab\n",
+            home = home.display()
+        ),
+    )
+    .unwrap();
+    let units = env.root().join("units").display().to_string();
+    let refused = env
+        .cmd(
+            "apply",
+            &[
+                "systemd-timer",
+                "--manifest",
+                &m,
+                "--systemd-unit-dir",
+                &units,
+            ],
+        )
+        .assert()
+        .code(3);
+    let stderr = stderr_of(&refused);
+    assert!(
+        stderr.contains(&format!("systemctl_bin {}/systemctl", home.display()))
+            && stderr.contains(&format!("owned by uid {}", stranger.uid)),
+        "{stderr}"
+    );
+    let user = cronix::shell::passwd::current_user();
+    let refused = env
+        .cmd_plain(&["apply", "--manifest", &m, "--crontab-user", &user])
+        .args(["--spec-dir", env.spec_dir().to_str().unwrap()])
+        .args(["--lock-dir", env.lock_dir().to_str().unwrap()])
+        .args(["--state-dir", env.state_dir().to_str().unwrap()])
+        .args(["--secret-ref", "env:CRON_SECRET"])
+        .assert()
+        .failure();
+    let stderr = stderr_of(&refused);
+    assert!(
+        stderr.contains(&format!("crontab_bin {}/crontab", home.display())),
+        "{stderr}"
+    );
+    assert!(
+        !marker.exists(),
+        "a program in a user's directory ran as root"
+    );
+}

@@ -189,7 +189,18 @@ fn crontab_command(crontab_bin: &Path, user: &str) -> Command {
     cmd
 }
 
+/// `crontab_bin` passes the binary rule (root runs it).
+fn check_crontab_bin(crontab_bin: &Path, user: &str) -> Result<(), Failure> {
+    crate::shell::trusted_path::check_binary(crontab_bin, None).map_err(|why| {
+        crontab_failed(
+            user,
+            &format!("crontab_bin {} {why}", crontab_bin.display()),
+        )
+    })
+}
+
 fn read_user_crontab(crontab_bin: &Path, user: &str) -> Result<Vec<u8>, Failure> {
+    check_crontab_bin(crontab_bin, user)?;
     let output = crontab_command(crontab_bin, user)
         .arg("-l")
         .output()
@@ -212,6 +223,7 @@ fn install_user_crontab(
     lock_dir: &Path,
     bytes: &[u8],
 ) -> Result<(), Failure> {
+    check_crontab_bin(crontab_bin, user)?;
     let mut temp = tempfile::Builder::new()
         .prefix(&user_temp_prefix(user))
         .tempfile_in(lock_dir)

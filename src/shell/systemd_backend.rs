@@ -88,6 +88,7 @@ impl SystemdBackend {
 
     /// Run `systemctl ARGS…` once; a failure names the call and what systemctl said.
     fn systemctl(&self, args: &[&str], units: &[String]) -> Result<String, Failure> {
+        self.check_systemctl().map_err(Failure::backend)?;
         let output = Command::new(&self.systemctl)
             .args(args)
             .args(units)
@@ -112,6 +113,12 @@ impl SystemdBackend {
             String::from_utf8_lossy(&output.stderr).trim(),
             self.unit_dir.display()
         )))
+    }
+
+    /// `systemctl_bin` passes the binary rule (root runs it): `problem; fix` otherwise.
+    fn check_systemctl(&self) -> Result<(), String> {
+        trusted_path::check_binary(&self.systemctl, None)
+            .map_err(|why| format!("systemctl_bin {} {why}", self.systemctl.display()))
     }
 
     fn io_failure(&self, what: &str, path: &Path, e: &io::Error) -> Failure {
@@ -456,6 +463,9 @@ impl Backend for SystemdBackend {
     /// systemd runs as the service manager: `systemctl is-system-running` answers (`degraded`, a
     /// failed unit somewhere, still runs timers).
     fn scheduler(&self) -> (&'static str, Result<String, String>) {
+        if let Err(why) = self.check_systemctl() {
+            return ("systemd", Err(why));
+        }
         let output = Command::new(&self.systemctl)
             .arg("is-system-running")
             .env_clear()

@@ -123,6 +123,8 @@ fn decrypt_check(
     name: &str,
     seal: &str,
 ) -> Result<Option<String>, String> {
+    trusted_path::check_binary(bin, None)
+        .map_err(|why| format!("systemd_creds_bin {} {why}", bin.display()))?;
     let mut child = match Command::new(bin)
         .env_clear()
         .env("PATH", crate::env::CHILD_PATH)
