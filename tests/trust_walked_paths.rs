@@ -703,3 +703,39 @@ fn a_systemctl_or_crontab_in_a_users_directory_is_never_run() {
         "a program in a user's directory ran as root"
     );
 }
+
+#[test]
+fn a_root_config_named_through_a_users_directory_is_refused_whoever_names_it() {
+    let Some(stranger) = Stranger::create("a_root_config_in_a_users_directory") else {
+        return;
+    };
+    let env = Env::new();
+    let m = sweep_manifest(&env);
+    // A root-owned file, in a directory the user owns: the user can swap it at any time, and apply
+    // would record its path in every spec for later fires to follow.
+    let home = stranger_dir(&stranger, env.root(), "home");
+    let config = home.join("cronix.yaml");
+    std::fs::write(&config, "version: 1\n").unwrap();
+    set_mode(&config, 0o644);
+    let config_arg = config.display().to_string();
+    let by_env = env
+        .cmd("apply", &["--manifest", &m])
+        .env("CRONIX_CONFIG", &config)
+        .assert()
+        .code(1);
+    let by_flag = env
+        .cmd("apply", &["--manifest", &m, "--config", &config_arg])
+        .assert()
+        .code(1);
+    for (how, refused) in [("$CRONIX_CONFIG", by_env), ("--config", by_flag)] {
+        let stderr = stderr_of(&refused);
+        assert!(
+            stderr.contains(&format!("config {config_arg}"))
+                && stderr.contains(&format!("goes through {}", home.display()))
+                && stderr.contains("keep it under /etc/cronix"),
+            "{how}: {stderr}"
+        );
+    }
+    assert!(env.read_crontab().is_empty(), "{}", env.crontab_text());
+    assert!(env.spec_files().is_empty());
+}

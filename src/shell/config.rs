@@ -216,8 +216,9 @@ pub const MAX_CONFIG_LEN: u64 = 1024 * 1024;
 /// two are used when they exist. Whichever is picked must pass the trust check (owned by root or the
 /// running user, not group/other-writable, not a link): one that fails is refused, never skipped.
 ///
-/// The one found through `$HOME` is also walked from `/` (`trusted_path::read_walked_if_exists`):
-/// every directory and link on the way must belong to root or the running user. So `sudo -E cronix`
+/// Every config, whatever named it, is also walked from `/` (`trusted_path::read_walked_if_exists`):
+/// every directory and link on the way must belong to root or the running user (the shim follows the
+/// path apply records in spec files, so it must not lead through a user's directory). So `sudo -E cronix`
 /// with a user's `HOME` refuses that user's `~/.cronix/cronix.yaml` (their home is theirs, and a
 /// `~/.cronix` link could point root at any root-owned file) instead of loading it or recording its
 /// path in specs; without such a file it goes on to `/etc/cronix/cronix.yaml`.
@@ -234,8 +235,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, Failure> {
     }
     found.push((PathBuf::from(SYSTEM_CONFIG_PATH), ConfigSource::System));
     for (path, source) in found {
-        let walked = source == ConfigSource::Home;
-        if let Some(config) = read_checked(&path, source, false, walked)? {
+        if let Some(config) = read_checked(&path, source, false)? {
             return Ok(Loaded {
                 config,
                 path: Some(path),
@@ -248,7 +248,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, Failure> {
 
 /// Load a config that must exist (`--config`, `$CRONIX_CONFIG`, the one a spec records).
 pub fn load_named(path: &Path, source: ConfigSource) -> Result<Loaded, Failure> {
-    let config = read_checked(path, source, true, false)?.unwrap_or_default();
+    let config = read_checked(path, source, true)?.unwrap_or_default();
     Ok(Loaded {
         config,
         path: Some(path.to_path_buf()),
@@ -256,13 +256,11 @@ pub fn load_named(path: &Path, source: ConfigSource) -> Result<Loaded, Failure> 
     })
 }
 
-/// Read and parse one config file (None when it does not exist and need not), `walked` from `/` when
-/// found through `$HOME`. Relative paths inside it are resolved against its directory.
+/// Read and parse one config file (None when it does not exist and need not), walked from `/`. Relative paths inside it are resolved against its directory.
 fn read_checked(
     path: &Path,
     source: ConfigSource,
     must_exist: bool,
-    walked: bool,
 ) -> Result<Option<Config>, Failure> {
     let refused = |why: String| {
         Failure::invalid(format!(
@@ -271,11 +269,7 @@ fn read_checked(
             source.describe()
         ))
     };
-    let read = if walked {
-        crate::shell::trusted_path::read_walked_if_exists(path, MAX_CONFIG_LEN)
-    } else {
-        crate::shell::trusted_path::read_if_exists(path, MAX_CONFIG_LEN)
-    };
+    let read = crate::shell::trusted_path::read_walked_if_exists(path, MAX_CONFIG_LEN);
     let bytes = match read {
         Ok(Some(bytes)) => bytes,
         Ok(None) if must_exist => {
@@ -285,14 +279,19 @@ fn read_checked(
             ));
         }
         Ok(None) => return Ok(None),
-        Err(why) if walked => {
+        Err(why) if source != ConfigSource::Home => {
+            return Err(refused(format!(
+                "{why}; root's config (and the one apply records in spec files for later fires) is \
+                 read only along paths no other user can change: keep it under /etc/cronix"
+            )));
+        }
+        Err(why) => {
             return Err(refused(format!(
                 "{why}; a config found through $HOME is read only along paths no other user can \
                  change (with `sudo -E`, HOME is the invoking user's): give --config, or run sudo \
                  without -E"
             )));
         }
-        Err(why) => return Err(refused(why)),
     };
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| refused("is not UTF-8 text; write it as YAML".to_string()))?;
