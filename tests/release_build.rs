@@ -3,8 +3,14 @@
 //! it renders with (`TZ`, `TZDIR`). These tests build `cronix` with `--release` once (into its own
 //! target dir, `release-check`, so the debug build is not disturbed) and run that binary.
 //!
+//! The other high findings of the trust model run here against the release binary too: a trigger
+//! binary another user can replace, a manifest built to exhaust memory, a rogue Redis endpoint, and
+//! proxy and CA variables.
+//!
 //! The build takes minutes, so the tests are ignored in a plain `cargo test`; `.ci/run` runs them
 //! with `--ignored`.
+
+mod trust_support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -106,12 +112,17 @@ impl Host {
 
     /// `BIN <sub> [backend] --manifest m.json <target flags>` with the hostile variables set.
     fn command(&self, bin: &Path, args: &[&str]) -> Command {
+        self.command_installing(bin, bin, args)
+    }
+
+    /// `command`, with entries that run `trigger_bin`.
+    fn command_installing(&self, bin: &Path, trigger_bin: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin);
         cmd.args(args)
             .args(["--spec-dir", &self.path("jobs")])
             .args(["--state-dir", &self.path("state")])
             .args(["--lock-dir", &self.path("locks")])
-            .args(["--trigger-bin", &bin.display().to_string()])
+            .args(["--trigger-bin", &trigger_bin.display().to_string()])
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("HOME", self.root())
@@ -348,5 +359,50 @@ fn the_release_binary_holds_no_test_hook_name() {
     assert!(
         debug.windows(20).any(|w| w == b"CRONIX_TEST_PAUSE_AT"),
         "the debug build should hold the hook's name (else this check proves nothing)"
+    );
+}
+
+#[test]
+#[ignore = "builds cronix --release (minutes); .ci/run runs it with --ignored"]
+fn a_release_apply_refuses_a_trigger_binary_in_a_users_directory() {
+    let Some(stranger) = trust_support::Stranger::create("release_trigger_binary") else {
+        return;
+    };
+    let bin = release_bin();
+    let host = Host::new();
+    let home = host.root().join("home");
+    std::fs::create_dir(&home).unwrap();
+    trust_support::open_up(host.root(), 0o755);
+    stranger.own(&home);
+    // A root-owned copy of the release binary, in a directory the user owns (and could swap it in).
+    let copy = home.join("cronix");
+    std::fs::copy(bin, &copy).unwrap();
+    let mut apply = host.command_installing(
+        bin,
+        &copy,
+        &[
+            "apply",
+            "--manifest",
+            &host.path("m.json"),
+            "--crontab-path",
+            &host.path("cron.d/cronix"),
+        ],
+    );
+    apply.args([
+        "--crontab-format",
+        "user",
+        "--secret-ref",
+        "env:CRON_SECRET",
+    ]);
+    let out = run_bounded(apply, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("goes through {}", home.display())),
+        "{stderr}"
+    );
+    assert!(
+        !host.root().join("cron.d/cronix").exists(),
+        "a crontab was written"
     );
 }
