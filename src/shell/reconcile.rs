@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::core::audit::{AuditOp, AuditRecord};
+use crate::core::audit::{AuditOp, AuditRecord, Intent, OUTCOME_FAILED};
 use crate::core::backend_kind::BackendKind;
 use crate::core::manifest::{self, Manifest};
 use crate::core::plan::{self, Action, InstalledEntry, Plan, SpecFile};
@@ -425,6 +425,7 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
     let _lock = ctx.backend.lock(ctx.apply_lock_wait)?;
     clean_leftovers(ctx, &[manifest.app.as_str()])?;
     let installed = installed(ctx, Some(&manifest.app))?;
+    settle_interrupted(ctx, &installed)?;
     refuse_on(
         ctx,
         &ctx.backend
@@ -437,15 +438,14 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
         ctx.backend.sync_check(check.as_ref())?;
         return Ok((plan, desired));
     }
-    let mut journal = audit::open(&ctx.paths.state_dir)?;
-    execute(ctx, &installed, &plan)?;
-    journal.append(&audit_record(
+    let record = audit_record(
         ctx,
         "apply",
         Some(loaded.source.as_str()),
         Some(manifest::digest(manifest)),
         &plan,
-    ))?;
+    );
+    execute_recorded(ctx, &installed, &plan, record)?;
     ctx.backend.sync_check(check.as_ref())?;
     Ok((plan, desired))
 }
@@ -480,14 +480,14 @@ pub fn prune_plan(ctx: &Context, app: Option<&str>) -> Result<(Installed, Plan),
 pub fn prune(ctx: &Context, app: Option<&str>) -> Result<Plan, Failure> {
     let _lock = ctx.backend.lock(ctx.apply_lock_wait)?;
     let (installed, plan) = prune_plan(ctx, app)?;
+    settle_interrupted(ctx, &installed)?;
     let apps: Vec<&str> = plan.ops.iter().map(|o| o.app.as_str()).collect();
     clean_leftovers(ctx, &apps)?;
     if plan.is_empty() {
         return Ok(plan);
     }
-    let mut journal = audit::open(&ctx.paths.state_dir)?;
-    execute(ctx, &installed, &plan)?;
-    journal.append(&audit_record(ctx, "prune", None, None, &plan))?;
+    let record = audit_record(ctx, "prune", None, None, &plan);
+    execute_recorded(ctx, &installed, &plan, record)?;
     Ok(plan)
 }
 
@@ -527,22 +527,73 @@ pub fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Write spec files, then the backend's entries, then remove spec files: a spec exists before any
-/// entry that uses it and outlives it. The caller holds the apply lock.
-pub fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
-    let mut wrote_specs = false;
-    for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
-        if let Some(spec) = &op.spec {
-            spec_store::write(ctx.spec_dir(), &op.app, &op.job, spec)?;
-            wrote_specs = true;
+/// Record the intent, execute the plan, and append its record: the intent is durable before the target
+/// changes and removed after the record is, so a process killed in between leaves it for the next run
+/// (`settle_interrupted`). A failed execution (its spec files put back) is recorded as `failed`.
+pub fn execute_recorded(
+    ctx: &Context,
+    installed: &Installed,
+    plan: &Plan,
+    record: AuditRecord,
+) -> Result<(), Failure> {
+    let state_dir = &ctx.paths.state_dir;
+    let mut journal = audit::open(state_dir)?;
+    let target = record.target.clone();
+    audit::begin(
+        state_dir,
+        &Intent::of(record.clone(), plan, installed.entries()),
+    )?;
+    test_pause::at("intent_written");
+    match execute(ctx, installed, plan) {
+        Ok(()) => {
+            test_pause::at("executed");
+            journal.append(&record)?;
+            audit::finish(state_dir, &target)
+        }
+        Err(failure) => {
+            let failed = AuditRecord {
+                outcome: Some(OUTCOME_FAILED.to_string()),
+                ..record
+            };
+            // The intent stays when the failure cannot be recorded: the next run records it.
+            if journal.append(&failed).is_ok() {
+                let _ = audit::finish(state_dir, &target);
+            }
+            Err(failure)
         }
     }
-    if wrote_specs {
-        spec_store::sync(ctx.spec_dir())?;
+}
+
+/// Append the record of a change whose process died after writing its intent (under the apply
+/// lock, before this run changes anything), marked by whether the target holds that change.
+pub fn settle_interrupted(ctx: &Context, installed: &Installed) -> Result<(), Failure> {
+    let state_dir = &ctx.paths.state_dir;
+    let target = ctx.backend.describe();
+    let Some(intent) = audit::pending(state_dir, &target)? else {
+        return Ok(());
+    };
+    audit::append(state_dir, &intent.settle(installed.entries()))?;
+    audit::finish(state_dir, &target)
+}
+
+/// Write spec files, then the backend's entries, then remove spec files: a spec exists before any
+/// entry that uses it and outlives it. The caller holds the apply lock. When writing the specs or
+/// installing the entries fails, the spec files written are put back as they were, so the specs
+/// and the target still agree.
+pub fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
+    let mut kept = Vec::new();
+    let written = write_specs(ctx, plan, &mut kept).and_then(|()| {
+        test_pause::at("specs_written");
+        if plan.entry_ops().next().is_some() {
+            ctx.backend.install(&installed.snapshot, plan)?;
+        }
+        Ok(())
+    });
+    if let Err(failure) = written {
+        return Err(put_back(ctx, &kept, failure));
     }
-    test_pause::at("specs_written");
-    if plan.entry_ops().next().is_some() {
-        ctx.backend.install(&installed.snapshot, plan)?;
+    for old in &kept {
+        old.release()?;
     }
     test_pause::at("crontab_installed");
     for op in plan.spec_ops().filter(|o| o.op == Action::Delete) {
@@ -550,6 +601,49 @@ pub fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), 
     }
     test_pause::at("specs_removed");
     Ok(())
+}
+
+/// Write the plan's new and changed spec files, keeping each old one in `kept` first.
+fn write_specs(
+    ctx: &Context,
+    plan: &Plan,
+    kept: &mut Vec<spec_store::Kept>,
+) -> Result<(), Failure> {
+    for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
+        if let Some(spec) = &op.spec {
+            kept.push(spec_store::keep(ctx.spec_dir(), &op.app, &op.job)?);
+            spec_store::write(ctx.spec_dir(), &op.app, &op.job, spec)?;
+        }
+    }
+    if !kept.is_empty() {
+        spec_store::sync(ctx.spec_dir())?;
+    }
+    Ok(())
+}
+
+/// Put the kept spec files back after `failure`, and say so (or what could not be put back).
+fn put_back(ctx: &Context, kept: &[spec_store::Kept], failure: Failure) -> Failure {
+    let errors: Vec<String> = kept
+        .iter()
+        .rev()
+        .filter_map(|old| old.put_back().err())
+        .map(|e| e.to_string())
+        .collect();
+    let synced = spec_store::sync(ctx.spec_dir())
+        .err()
+        .map(|e| e.to_string());
+    let note = match (errors.is_empty(), synced) {
+        (true, None) => "the spec files were put back as they were".to_string(),
+        (_, synced) => format!(
+            "putting the old spec files back failed too (run `cronix apply` again once fixed): {}",
+            errors
+                .into_iter()
+                .chain(synced)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    };
+    Failure::new(failure.kind, format!("{}; {note}", failure.message))
 }
 
 pub fn audit_record(
@@ -582,6 +676,7 @@ pub fn audit_record(
                 idx: op.idx,
             })
             .collect(),
+        outcome: None,
     }
 }
 

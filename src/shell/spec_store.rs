@@ -186,6 +186,63 @@ pub fn write(dir: &Path, app: &str, job: &str, spec: &SpecFile) -> Result<(), Fa
     Ok(())
 }
 
+/// A spec file an apply is about to replace or create, so a failed apply can put the old one back.
+pub struct Kept {
+    path: PathBuf,
+    /// A hard link to the old file (no data written, so it works on a full disk); `None` when
+    /// there was no old file.
+    backup: Option<PathBuf>,
+}
+
+/// Keep the current spec file of `app.job` (if any) under a temp name before it is replaced.
+pub fn keep(dir: &Path, app: &str, job: &str) -> Result<Kept, Failure> {
+    let file = path(dir, app, job);
+    let backup = dir.join(format!(
+        "{}-kept",
+        atomic::temp_prefix(&file_name(app, job))
+    ));
+    match fs::remove_file(&backup) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_failure("spec file", &backup, &e)),
+    }
+    match fs::hard_link(&file, &backup) {
+        Ok(()) => Ok(Kept {
+            path: file,
+            backup: Some(backup),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Kept {
+            path: file,
+            backup: None,
+        }),
+        Err(e) => Err(io_failure("spec file", &file, &e)),
+    }
+}
+
+impl Kept {
+    /// Put the old file back (or remove the new one when there was none).
+    pub fn put_back(&self) -> Result<(), Failure> {
+        match &self.backup {
+            Some(backup) => {
+                fs::rename(backup, &self.path).map_err(|e| io_failure("spec file", &self.path, &e))
+            }
+            None => match fs::remove_file(&self.path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(io_failure("spec file", &self.path, &e)),
+            },
+        }
+    }
+
+    /// The change stays: drop the kept old file.
+    pub fn release(&self) -> Result<(), Failure> {
+        match &self.backup {
+            Some(backup) => atomic::remove(backup).map_err(|e| io_failure("spec file", backup, &e)),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Make the renames of a batch of `write`s durable.
 pub fn sync(dir: &Path) -> Result<(), Failure> {
     atomic::sync_dir(dir).map_err(|e| io_failure("spec dir", dir, &e))
