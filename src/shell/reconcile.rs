@@ -48,6 +48,8 @@ pub struct Context {
     pub apply_lock_wait: std::time::Duration,
     /// Config `check_every`: apply keeps an owned `cronix check` entry at this interval.
     pub check_every: Option<String>,
+    /// Config `spec_mode`: the permission bits of spec files.
+    pub spec_mode: u32,
 }
 
 /// Resolve flags over the operator config over the defaults, and open the chosen backend.
@@ -107,6 +109,7 @@ pub fn context_from(
                 .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
         ),
         check_every: cfg.check_every.clone(),
+        spec_mode: cfg.spec_mode(),
     })
 }
 
@@ -145,7 +148,16 @@ impl Context {
             config_path: self.config_path.as_deref(),
             target: self.backend.describe(),
             global_lock: self.global_lock,
+            spec_mode: self.spec_mode,
+            spec_group: self.spec_group(),
         }
+    }
+
+    /// The group spec files need so the user the fires run as can read them: that user's primary
+    /// group, when it is not the user applying (root's own fires need none).
+    fn spec_group(&self) -> Option<u32> {
+        let (uid, gid) = passwd::ids_of(&self.backend.runs_as()?)?;
+        (uid != rustix::process::geteuid().as_raw()).then_some(gid)
     }
 
     fn dirs(&self) -> Result<[String; 3], Failure> {
