@@ -160,7 +160,7 @@ fn a_user_who_cannot_read_the_specs_is_told_why_by_drift_and_show() {
         let _ = std::fs::create_dir_all(env.root().join(dir));
         open_up(&env.root().join(dir), 0o755);
     }
-    open_up(&Path::new(&m).to_path_buf(), 0o644);
+    open_up(Path::new(&m), 0o644);
     let bin = env!("CARGO_BIN_EXE_cronix");
     let flags = env.target_flags();
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();

@@ -466,7 +466,10 @@ fn plural(n: usize) -> &'static str {
 mod tests {
     use super::*;
 
-    fn owners(held: &[(&str, Option<(&str, &str, usize)>)]) -> UnitOwners {
+    /// An entry's identity as the tests write it.
+    type Id<'a> = (&'a str, &'a str, usize);
+
+    fn owners(held: &[(&str, Option<Id<'_>>)]) -> UnitOwners {
         held.iter()
             .flat_map(|(stem, owner)| {
                 let owner = owner.map(|(a, j, i)| (a.to_string(), j.to_string(), i));

@@ -107,7 +107,7 @@ pub fn pending(state_dir: &Path, target: &str) -> Result<Option<Intent>, Failure
             path.display()
         ))
     };
-    let Some(dir) = trusted_path::open_dir_if_exists(state_dir).map_err(|why| fail(why))? else {
+    let Some(dir) = trusted_path::open_dir_if_exists(state_dir).map_err(&fail)? else {
         return Ok(None);
     };
     match dir.read(&name).map_err(fail)? {
