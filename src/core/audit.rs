@@ -97,14 +97,7 @@ impl Intent {
     /// The record to append for this intent, found unfinished: the target holds what the change
     /// would have made (`interrupted_applied`) or not (`interrupted_not_applied`).
     pub fn settle(self, installed: &[InstalledEntry]) -> AuditRecord {
-        let mut now: Vec<String> = installed
-            .iter()
-            .filter(|e| self.apps.contains(&e.app))
-            .map(|e| format!("{} {} {} {}", e.app, e.job, e.idx, e.hash))
-            .collect();
-        now.sort();
-        now.dedup();
-        let outcome = if now == self.after {
+        let outcome = if entries_of(&self.apps, installed) == self.after {
             OUTCOME_INTERRUPTED_APPLIED
         } else {
             OUTCOME_INTERRUPTED_NOT_APPLIED
@@ -114,4 +107,16 @@ impl Intent {
             ..self.record
         }
     }
+}
+
+/// The installed entries of `apps` as `app job idx hash`, sorted: what an intent compares.
+pub fn entries_of(apps: &BTreeSet<String>, installed: &[InstalledEntry]) -> Vec<String> {
+    let mut out: Vec<String> = installed
+        .iter()
+        .filter(|e| apps.contains(&e.app))
+        .map(|e| format!("{} {} {} {}", e.app, e.job, e.idx, e.hash))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }

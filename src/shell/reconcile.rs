@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::core::audit::{AuditOp, AuditRecord, Intent, OUTCOME_FAILED};
+use crate::core::audit::{self as audit_core, AuditOp, AuditRecord, Intent, OUTCOME_FAILED};
 use crate::core::backend_kind::BackendKind;
 use crate::core::manifest::{self, Manifest};
 use crate::core::plan::{self, Action, InstalledEntry, Plan, SpecFile};
@@ -594,15 +594,30 @@ pub fn settle_interrupted(ctx: &Context, installed: &Installed) -> Result<(), Fa
 /// and the target still agree.
 pub fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
     let mut kept = Vec::new();
-    let written = write_specs(ctx, plan, &mut kept).and_then(|()| {
-        test_pause::at("specs_written");
-        if plan.entry_ops().next().is_some() {
-            ctx.backend.install(&installed.snapshot, plan)?;
-        }
-        Ok(())
-    });
-    if let Err(failure) = written {
+    if let Err(failure) = write_specs(ctx, plan, &mut kept) {
         return Err(put_back(ctx, &kept, failure));
+    }
+    test_pause::at("specs_written");
+    if plan.entry_ops().next().is_some()
+        && let Err(failure) = ctx.backend.install(&installed.snapshot, plan)
+    {
+        // The old specs go back only when the target still holds the old entries (a crontab is
+        // replaced whole or not at all; a systemd install may stop half way).
+        if target_unchanged(ctx, installed, plan) {
+            return Err(put_back(ctx, &kept, failure));
+        }
+        for old in &kept {
+            let _ = old.release();
+        }
+        return Err(Failure::new(
+            failure.kind,
+            format!(
+                "{}; {} was changed in part, so the new spec files stay: run `cronix apply` \
+                 again once the cause is fixed",
+                failure.message,
+                ctx.backend.describe()
+            ),
+        ));
     }
     for old in &kept {
         old.release()?;
@@ -613,6 +628,15 @@ pub fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), 
     }
     test_pause::at("specs_removed");
     Ok(())
+}
+
+/// Whether the target still holds exactly the entries of the plan's apps it held before.
+fn target_unchanged(ctx: &Context, installed: &Installed, plan: &Plan) -> bool {
+    let apps: BTreeSet<String> = plan.ops.iter().map(|o| o.app.clone()).collect();
+    ctx.backend.read().is_ok_and(|now| {
+        audit_core::entries_of(&apps, &now.entries)
+            == audit_core::entries_of(&apps, installed.entries())
+    })
 }
 
 /// Write the plan's new and changed spec files, keeping each old one in `kept` first.
