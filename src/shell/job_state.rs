@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn a_kill_at_any_moment_leaves_the_old_or_the_new_state() {
-        let me = std::env::current_exe().unwrap();
+        let me = crate::env::current_exe().unwrap();
         let mut seed = std::process::id() as u64;
         for round in 0..60 {
             let dir = tempfile::tempdir().unwrap();
