@@ -194,7 +194,7 @@ fn raise_alerts(config: &Config, reports: &[JobReport], now: Timestamp, log: &Lo
             });
         }
     }
-    alert::dispatch(items, config.env_file.as_deref(), log);
+    alert::dispatch(items, config.env_file.as_deref(), &config.transport(), log);
 }
 
 /// Record `first` as the newest alerted episode; false when it (or a newer one) already was.

@@ -29,6 +29,7 @@ pub fn run(global: &Global, args: &ValidateArgs) -> Result<Status, Failure> {
     let auth = source::FetchAuth {
         secret_refs: scope.allowed_refs.clone(),
         env_file: cfg.env_file.clone(),
+        transport: cfg.transport(),
     };
     let bytes = source::load(&args.source, &auth)?;
     let shown = source::shown(&args.source);

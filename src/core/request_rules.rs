@@ -105,6 +105,35 @@ pub fn check_url(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The config's `http_proxy`: `http://host:port` (a path of `/` at most), no userinfo, query or
+/// fragment. Credentials do not belong in the config; a proxy that needs them is not supported.
+pub fn check_proxy_url(s: &str) -> Result<(), String> {
+    if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("contains whitespace or a control character; write http://host:port".into());
+    }
+    let url =
+        url::Url::parse(s).map_err(|e| format!("not a valid URL ({e}); write http://host:port"))?;
+    if url.scheme() != "http" {
+        return Err(format!(
+            "scheme \"{}\" is not supported; write http://host:port (https:// targets are \
+             tunnelled through it with CONNECT)",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("has no host; write http://host:port".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("carries a user name or password, which the config must not hold; use a \
+                    proxy that admits this host without credentials"
+            .into());
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err("has a path, query or fragment; write http://host:port".into());
+    }
+    Ok(())
+}
+
 /// Whether a URL's host is a literal link-local or metadata address: 169.254.0.0/16, fe80::/10,
 /// fd00:ec2::254, and the IPv4-mapped or -compatible forms of the first.
 pub fn is_link_local_host(url: &url::Url) -> bool {

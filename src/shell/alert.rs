@@ -32,7 +32,12 @@ pub struct Item<'a> {
 }
 
 /// Deliver every item in parallel and return when all are done or the budget is spent.
-pub fn dispatch(items: Vec<Item<'_>>, env_file: Option<&Path>, log: &Logger) {
+pub fn dispatch(
+    items: Vec<Item<'_>>,
+    env_file: Option<&Path>,
+    transport: &http::Transport,
+    log: &Logger,
+) {
     if items.is_empty() {
         return;
     }
@@ -47,10 +52,11 @@ pub fn dispatch(items: Vec<Item<'_>>, env_file: Option<&Path>, log: &Logger) {
         let tx = tx.clone();
         let log = log.new(slog::o!("alert_event" => item.event.event.as_str()));
         let env_file = env_file.map(Path::to_path_buf);
+        let transport = transport.clone();
         let event = item.event;
         let owned = OwnedDelivery::from(&delivery);
         std::thread::spawn(move || {
-            owned.deliver(&event, env_file.as_deref(), deadline, &log);
+            owned.deliver(&event, env_file.as_deref(), &transport, deadline, &log);
             let _ = tx.send(());
         });
     }
@@ -92,12 +98,13 @@ impl OwnedDelivery {
         &self,
         event: &AlertEvent,
         env_file: Option<&Path>,
+        transport: &http::Transport,
         deadline: Instant,
         log: &Logger,
     ) {
         let result = match self {
             OwnedDelivery::Webhook { url, secret_ref } => {
-                webhook(url, secret_ref, event, env_file, deadline)
+                webhook(url, secret_ref, event, env_file, transport, deadline)
                     .map_err(|e| (format!("webhook {}", display_url(url)), e))
             }
             OwnedDelivery::Command { argv } => command(argv, event, deadline).map_err(|e| {
@@ -126,6 +133,7 @@ fn webhook(
     secret_ref: &str,
     event: &AlertEvent,
     env_file: Option<&Path>,
+    transport: &http::Transport,
     deadline: Instant,
 ) -> Result<String, String> {
     let resolved = secrets::resolve(&[secret_ref.to_string()], env_file)?;
@@ -138,7 +146,7 @@ fn webhook(
     if left.is_zero() {
         return Err("no time left in the alert budget".into());
     }
-    let client = http::shim_client(&url, left)?;
+    let client = http::shim_client(&url, left, transport)?;
     let body = event.to_json();
     let path = http::path_and_query(&url);
     let signed = signature::sign(

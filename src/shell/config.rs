@@ -82,6 +82,12 @@ pub struct Config {
     pub metrics: Option<MetricsConfig>,
     /// Run `cronix check` this often from an owned crontab entry (`5m`, `1h`; as `@every`).
     pub check_every: Option<String>,
+    /// The `http://host:port` proxy for every HTTP peer but a loopback one (the environment's proxy
+    /// variables are ignored).
+    pub http_proxy: Option<String>,
+    /// A PEM bundle of CA certificates to trust for https:// peers instead of the system's (the
+    /// environment's `SSL_CERT_FILE`/`SSL_CERT_DIR` are ignored).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// `metrics:` — where the shim writes the Prometheus textfile after every fire.
@@ -313,7 +319,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin")
+        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin, http_proxy, tls_ca_file")
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -351,6 +357,10 @@ pub fn parse(text: &str) -> Result<Config, String> {
                 bin.display()
             ));
         }
+    }
+    if let Some(proxy) = &config.http_proxy {
+        crate::core::request_rules::check_proxy_url(proxy)
+            .map_err(|why| format!("http_proxy {}: {why}", crate::core::manifest::excerpt(proxy)))?;
     }
     Ok(config)
 }
@@ -435,6 +445,7 @@ impl Config {
             &mut self.env_file,
             &mut self.systemd_unit_dir,
             &mut self.systemd_credstore_dir,
+            &mut self.tls_ca_file,
         ]
         .into_iter()
         .flatten()
@@ -479,6 +490,18 @@ fn lexically_normal(path: &Path) -> PathBuf {
 }
 
 impl Config {
+    /// How HTTP peers are reached: the config's proxy and CA file (a proxy that failed `parse`'s
+    /// check cannot reach here).
+    pub fn transport(&self) -> crate::shell::http::Transport {
+        crate::shell::http::Transport {
+            proxy: self
+                .http_proxy
+                .as_deref()
+                .and_then(|p| url::Url::parse(p).ok()),
+            ca_file: self.tls_ca_file.clone(),
+        }
+    }
+
     /// The operator's secret references: the `--secret-ref` flags when any are given (they replace,
     /// not extend, the config's), else the config's `secret_refs`.
     pub fn operator_secret_refs(&self, flags: &[String]) -> Vec<String> {

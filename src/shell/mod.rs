@@ -30,4 +30,5 @@ pub mod spec_store;
 pub mod systemd_backend;
 pub mod test_pause;
 pub mod trusted_path;
+pub mod tls_roots;
 pub mod tz;

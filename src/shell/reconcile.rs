@@ -48,6 +48,8 @@ pub struct Context {
     pub apply_lock_wait: std::time::Duration,
     /// Config `check_every`: apply keeps an owned `cronix check` entry at this interval.
     pub check_every: Option<String>,
+    /// How the manifest fetch reaches the app (config `http_proxy`, `tls_ca_file`).
+    pub transport: crate::shell::http::Transport,
 }
 
 /// Resolve flags over the operator config over the defaults, and open the chosen backend.
@@ -107,6 +109,7 @@ pub fn context_from(
                 .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
         ),
         check_every: cfg.check_every.clone(),
+        transport: cfg.transport(),
     })
 }
 
@@ -221,6 +224,7 @@ pub fn load_manifest(
     let auth = source::FetchAuth {
         secret_refs: scope.allowed_refs.clone(),
         env_file: ctx.env_file.clone(),
+        transport: ctx.transport.clone(),
     };
     let bytes = source::load(source_arg, &auth)?;
     let manifest = manifest::parse(&bytes, &tz::zone_exists).map_err(|issues| {
