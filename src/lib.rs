@@ -13,8 +13,10 @@ pub mod shell;
 
 use std::process::ExitCode;
 
-/// Parse the command line, run the chosen command, and map its outcome to an exit code.
+/// Parse the command line, run the chosen command, and map its outcome to an exit code. The process
+/// is made non-dumpable first, before anything (a secret above all) is read.
 pub fn run() -> ExitCode {
+    shell::harden::not_dumpable();
     let args = env::args();
     let cli = match cli::parse(&args) {
         Ok(cli) => cli,

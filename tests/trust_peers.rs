@@ -230,15 +230,17 @@ fn the_configured_proxy_carries_requests_to_other_hosts_and_never_to_loopback() 
 fn a_proxy_with_credentials_or_another_scheme_is_refused_with_the_key() {
     let fx = Fixture::new();
     fx.write_spec(&fx.spec("https://example.invalid/api/run", one_attempt()));
-    for bad in [
-        "http://user:pw@127.0.0.1:3128",
-        "socks5://127.0.0.1:1080",
-        "http://127.0.0.1:3128/path",
+    for (bad, why) in [
+        ("http://user:pw@127.0.0.1:3128", "user name or password"),
+        ("socks5://127.0.0.1:1080", "scheme \"socks5\" is not supported"),
+        ("http://127.0.0.1:3128/path", "has a path, query or fragment"),
     ] {
         fx.write_config(&format!("version: 1\nhttp_proxy: {bad}\n"));
         let out = fx.trigger().output().unwrap();
         assert_eq!(out.status.code(), Some(3), "{bad}: {}", stderr(&out));
-        assert!(stderr(&out).contains("http_proxy"), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("http_proxy") && err.contains(why), "{err}");
+        assert!(!err.contains("pw@"), "the password is not echoed: {err}");
     }
 }
 

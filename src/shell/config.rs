@@ -360,7 +360,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
     }
     if let Some(proxy) = &config.http_proxy {
         crate::core::request_rules::check_proxy_url(proxy)
-            .map_err(|why| format!("http_proxy {}: {why}", crate::core::manifest::excerpt(proxy)))?;
+            .map_err(|why| format!("http_proxy: {why}"))?;
     }
     Ok(config)
 }

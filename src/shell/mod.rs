@@ -15,6 +15,7 @@ pub mod env_file;
 pub mod fire;
 pub mod global_fire;
 pub mod global_lock;
+pub mod harden;
 pub mod history;
 pub mod host;
 pub mod http;
