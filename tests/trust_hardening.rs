@@ -48,7 +48,10 @@ fn metadata_addresses_in_other_forms_and_metadata_names_are_refused_at_their_pat
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "{host}: {}", stderr(&out));
         let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(doc["errors"][0]["path"], "jobs/0/request/url", "{host}: {doc}");
+        assert_eq!(
+            doc["errors"][0]["path"], "jobs/0/request/url",
+            "{host}: {doc}"
+        );
         assert!(
             doc["errors"][0]["message"]
                 .as_str()
@@ -140,7 +143,9 @@ fn a_process_an_alert_command_starts_in_a_new_session_dies_at_the_deadline() {
 /// once it is not (the kernel hands a non-dumpable process's /proc files, but not the directory
 /// itself, to root).
 fn proc_gid(pid: u32) -> u32 {
-    std::fs::metadata(format!("/proc/{pid}/status")).unwrap().gid()
+    std::fs::metadata(format!("/proc/{pid}/status"))
+        .unwrap()
+        .gid()
 }
 
 /// Spawn `cmd` with effective group 65534 (nogroup), wait until `ready` says it is mid-work, and
@@ -206,8 +211,6 @@ fn a_manifest_fetch_is_not_dumpable_while_it_holds_the_signing_secret() {
         .env("FETCH_KEY", SENTINEL)
         .env("CRONIX_CONFIG", env.root().join("cronix.yaml"))
         .env("HOME", env.root());
-    let gid = gid_while_running(cmd, || {
-        accepted.load(std::sync::atomic::Ordering::SeqCst)
-    });
+    let gid = gid_while_running(cmd, || accepted.load(std::sync::atomic::Ordering::SeqCst));
     assert_eq!(gid, 0, "validate must not be dumpable while it signs");
 }

@@ -223,7 +223,11 @@ fn the_configured_proxy_carries_requests_to_other_hosts_and_never_to_loopback() 
     let out = fx.trigger().output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(app.wait_for(1, Duration::from_secs(2)), 1, "sent directly");
-    assert_eq!(proxy.seen().len(), 1, "loopback never goes through the proxy");
+    assert_eq!(
+        proxy.seen().len(),
+        1,
+        "loopback never goes through the proxy"
+    );
 }
 
 #[test]
@@ -232,8 +236,14 @@ fn a_proxy_with_credentials_or_another_scheme_is_refused_with_the_key() {
     fx.write_spec(&fx.spec("https://example.invalid/api/run", one_attempt()));
     for (bad, why) in [
         ("http://user:pw@127.0.0.1:3128", "user name or password"),
-        ("socks5://127.0.0.1:1080", "scheme \"socks5\" is not supported"),
-        ("http://127.0.0.1:3128/path", "has a path, query or fragment"),
+        (
+            "socks5://127.0.0.1:1080",
+            "scheme \"socks5\" is not supported",
+        ),
+        (
+            "http://127.0.0.1:3128/path",
+            "has a path, query or fragment",
+        ),
     ] {
         fx.write_config(&format!("version: 1\nhttp_proxy: {bad}\n"));
         let out = fx.trigger().output().unwrap();
@@ -254,7 +264,13 @@ fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
             .expect("the openssl command");
         assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
     };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
     run(&[
         &["req", "-x509"][..],
         &ec,
@@ -366,10 +382,7 @@ fn ssl_cert_variables_add_no_trust_and_tls_ca_file_does() {
     std::fs::create_dir(&certs).unwrap();
     let (ca, cert, key) = make_certs(&certs);
     let (port, served) = tls_server(&cert, &key, "{}");
-    fx.write_spec(&fx.spec(
-        &format!("https://127.0.0.1:{port}/api/run"),
-        one_attempt(),
-    ));
+    fx.write_spec(&fx.spec(&format!("https://127.0.0.1:{port}/api/run"), one_attempt()));
 
     let out = fx
         .trigger()
@@ -433,13 +446,13 @@ fn a_tls_ca_file_that_fails_the_trust_rule_is_refused() {
     let (port, served) = tls_server(&cert, &key, "{}");
     std::fs::set_permissions(&ca, std::fs::Permissions::from_mode(0o666)).unwrap();
     fx.write_config(&format!("version: 1\ntls_ca_file: {}\n", ca.display()));
-    fx.write_spec(&fx.spec(
-        &format!("https://127.0.0.1:{port}/api/run"),
-        one_attempt(),
-    ));
+    fx.write_spec(&fx.spec(&format!("https://127.0.0.1:{port}/api/run"), one_attempt()));
     let out = fx.trigger().output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("tls_ca_file") && err.contains("chmod go-w"), "{err}");
+    assert!(
+        err.contains("tls_ca_file") && err.contains("chmod go-w"),
+        "{err}"
+    );
     assert_eq!(served.load(Ordering::SeqCst), 0);
 }

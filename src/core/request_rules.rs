@@ -127,9 +127,11 @@ pub fn check_proxy_url(s: &str) -> Result<(), String> {
         return Err("has no host; write http://host:port".into());
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("carries a user name or password, which the config must not hold; use a \
+        return Err(
+            "carries a user name or password, which the config must not hold; use a \
                     proxy that admits this host without credentials"
-            .into());
+                .into(),
+        );
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return Err("has a path, query or fragment; write http://host:port".into());

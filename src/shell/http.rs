@@ -38,11 +38,7 @@ impl Transport {
 }
 
 /// The manifest fetch's client: never follows redirects, bounded by `timeout` per request.
-pub fn client(
-    url: &url::Url,
-    timeout: Duration,
-    transport: &Transport,
-) -> Result<Client, String> {
+pub fn client(url: &url::Url, timeout: Duration, transport: &Transport) -> Result<Client, String> {
     builder(url, timeout, transport)?
         .build()
         .map_err(|e| build_error(&e))

@@ -30,6 +30,6 @@ pub mod source;
 pub mod spec_store;
 pub mod systemd_backend;
 pub mod test_pause;
-pub mod trusted_path;
 pub mod tls_roots;
+pub mod trusted_path;
 pub mod tz;

@@ -619,11 +619,7 @@ pub fn next_fires(
     out
 }
 
-/// Print warnings on stderr (they never hold secret values).
+/// Print warnings on stderr (they never hold secret values), escaped by the printer.
 pub fn warn(warnings: &[String]) {
-    use std::io::Write;
-    let mut err = anstream::stderr();
-    for w in warnings {
-        let _ = writeln!(err, "cronix: warning: {w}");
-    }
+    crate::printer::warn(warnings);
 }

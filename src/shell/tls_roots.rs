@@ -110,9 +110,12 @@ fn read_system_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
         }
     };
     let file = File::from(fd);
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("the system CA bundle {} cannot be inspected ({e})", path.display()))?;
+    let meta = file.metadata().map_err(|e| {
+        format!(
+            "the system CA bundle {} cannot be inspected ({e})",
+            path.display()
+        )
+    })?;
     if !meta.is_file() || meta.uid() != 0 || meta.mode() & 0o022 != 0 {
         return Err(format!(
             "the system CA bundle {} is not a regular file owned by root and writable only by \
@@ -123,7 +126,12 @@ fn read_system_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).min(1 << 20));
     file.take(MAX_BUNDLE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("the system CA bundle {} cannot be read ({e})", path.display()))?;
+        .map_err(|e| {
+            format!(
+                "the system CA bundle {} cannot be read ({e})",
+                path.display()
+            )
+        })?;
     if bytes.len() as u64 > MAX_BUNDLE_BYTES {
         return Err(format!(
             "the system CA bundle {} is larger than {MAX_BUNDLE_BYTES} bytes; refused",
@@ -140,7 +148,10 @@ mod tests {
     #[test]
     fn a_file_without_certificates_is_refused_with_its_path() {
         let err = store(b"not pem at all", Path::new("/x/ca.pem"), "tls_ca_file").unwrap_err();
-        assert!(err.contains("/x/ca.pem") && err.contains("no usable CA"), "{err}");
+        assert!(
+            err.contains("/x/ca.pem") && err.contains("no usable CA"),
+            "{err}"
+        );
     }
 
     #[test]
