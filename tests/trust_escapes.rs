@@ -193,6 +193,49 @@ fn show_and_history_escape_spec_and_history_values() {
 
 mod redis_support;
 
+#[test]
+fn show_global_status_and_the_shim_escape_a_hand_edited_spec() {
+    let fx = support::Fixture::new();
+    let mut spec = fx.spec("https://billing.example/api/run", json!({}));
+    spec["job"]["request"]["url"] = json!(format!("https://billing.example/{}", hostile("u")));
+    spec["job"]["timezone"] = json!(hostile("tz"));
+    spec["secret_refs"] = json!([hostile("env:X")]);
+    fx.write_spec(&spec);
+    let crontab = fx.path("crontab");
+    std::fs::write(&crontab, "").unwrap();
+    let config = fx.config().display().to_string();
+    let spec_dir = fx.spec_dir().display().to_string();
+    let crontab = crontab.display().to_string();
+    for output in ["table", "json"] {
+        for args in [
+            vec!["-o", output, "global-status", "--spec-dir", &spec_dir],
+            vec![
+                "-o",
+                output,
+                "show",
+                "--spec-dir",
+                &spec_dir,
+                "--crontab-path",
+                &crontab,
+                "billing.settle",
+            ],
+        ] {
+            let out = assert_cmd::Command::cargo_bin("cronix")
+                .unwrap()
+                .arg("--config")
+                .arg(&config)
+                .args(&args)
+                .env("HOME", fx.dir.path())
+                .output()
+                .unwrap();
+            assert_clean(&format!("{args:?}"), &out);
+        }
+    }
+    let out = fx.trigger().output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_clean("trigger with a hand-edited spec", &out);
+}
+
 /// A lease planted in Redis by any client: global-status and show print its holder escaped.
 #[test]
 fn global_status_and_show_escape_a_lease_planted_in_redis() {

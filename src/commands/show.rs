@@ -14,6 +14,7 @@ use crate::commands::global_status::{GlobalView, global_view};
 use crate::commands::list::{EntryView, entries_table, entry_view};
 use crate::commands::plan::json_name;
 use crate::core::entry_status::{self, EntryStatus};
+use crate::core::escape;
 use crate::core::history::RunRecord;
 use crate::core::manifest;
 use crate::core::plan::Op;
@@ -204,19 +205,20 @@ fn print_table(doc: &ShowDoc) {
         outln!("entry idx {}: {}", state.idx, state.state.as_str());
     }
     match &doc.spec {
+        // A spec file is read as found: its values are shown on this one line, escaped.
         Some(spec) => outln!(
             "spec: format {}, {} {}, timezone {}, secret refs {}",
             spec.format,
             spec.job.request.method.as_str(),
-            spec.job.request.url,
-            spec.job.timezone,
-            spec.secret_refs.join(", ")
+            escape::inline(&spec.job.request.url),
+            escape::inline(&spec.job.timezone),
+            escape::inline(&spec.secret_refs.join(", "))
         ),
         None => outln!("spec: missing"),
     }
     if let Some(view) = &doc.global {
         // The holder's host and run ids come from Redis, as any client wrote them.
-        outln!("global: {}", crate::core::escape::inline(&view.describe()));
+        outln!("global: {}", escape::inline(&view.describe()));
     }
     outln!("next fires: {}", doc.next_fires.join(", "));
     outln!("last runs: {}", doc.last_runs.len());

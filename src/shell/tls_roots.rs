@@ -39,14 +39,7 @@ pub const MAX_BUNDLE_BYTES: u64 = 8 * 1024 * 1024;
 /// The rustls client config that trusts `ca_file` (or the system bundle when `None`) and nothing
 /// else, with the ring provider and TLS 1.2/1.3.
 pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
-    let roots = match ca_file {
-        Some(path) => {
-            let pem = crate::shell::trusted_path::read(path, MAX_BUNDLE_BYTES)
-                .map_err(|why| format!("tls_ca_file {} {why}", path.display()))?;
-            store(&pem, path, "tls_ca_file")?
-        }
-        None => system_store()?,
-    };
+    let roots = roots(ca_file)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -54,6 +47,19 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Str
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(config)
+}
+
+/// The trusted roots alone: `ca_file` (checked by the trust rule) or the system bundle. For any TLS
+/// client cronix builds, so that none of them reads `SSL_CERT_FILE`/`SSL_CERT_DIR`.
+pub fn roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, String> {
+    match ca_file {
+        Some(path) => {
+            let pem = crate::shell::trusted_path::read(path, MAX_BUNDLE_BYTES)
+                .map_err(|why| format!("tls_ca_file {} {why}", path.display()))?;
+            store(&pem, path, "tls_ca_file")
+        }
+        None => system_store(),
+    }
 }
 
 fn system_store() -> Result<rustls::RootCertStore, String> {
