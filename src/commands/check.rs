@@ -194,7 +194,7 @@ fn raise_alerts(config: &Config, reports: &[JobReport], now: Timestamp, log: &Lo
             });
         }
     }
-    alert::dispatch(items, config.env_file.as_deref(), log);
+    alert::dispatch(items, config.env_file.as_deref(), &config.transport(), log);
 }
 
 /// Record `first` as the newest alerted episode; false when it (or a newer one) already was.
@@ -226,21 +226,21 @@ fn claim_episode(report: &JobReport, first: i64, log: &Logger) -> bool {
 
 fn print(output: Output, report: &Report) {
     match output {
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             serde_json::to_string_pretty(report).unwrap_or_else(|_| "{}".into())
         ),
         Output::Table => {
             for job in &report.jobs {
                 for instant in &job.missed {
-                    println!("{}.{}\t{instant}\tmissed", job.app, job.job);
+                    outln!("{}.{}\t{instant}\tmissed", job.app, job.job);
                 }
             }
             let missed: usize = report.jobs.iter().map(|j| j.missed.len()).sum();
             if missed == 0 {
-                println!("no missed fires in {} jobs", report.jobs_checked);
+                outln!("no missed fires in {} jobs", report.jobs_checked);
             } else {
-                println!(
+                outln!(
                     "{missed} missed fires in {} of {} jobs",
                     report.jobs.len(),
                     report.jobs_checked

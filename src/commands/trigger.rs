@@ -263,7 +263,7 @@ impl Fire<'_> {
             recorder.compact_with(retention);
         }
         let timeout = Duration::from_secs(u64::from(spec.job.policy.timeout_seconds));
-        let client = match http::shim_client(&url, timeout) {
+        let client = match http::shim_client(&url, timeout, &self.config.transport()) {
             Ok(client) => client,
             Err(msg) => {
                 return internal_outcome(log, "cannot build the HTTP client", &msg, "http_client");

@@ -145,6 +145,12 @@ const TAIL: &str = "
 # Hosts allowed over plain http:// besides loopback (a signed request over plain HTTP can be read).
 allow_http_hosts: []
 
+# Proxy for HTTP peers other than loopback (the HTTP_PROXY/HTTPS_PROXY variables are ignored).
+# http_proxy: http://proxy.internal:3128
+
+# CA bundle trusted for https:// peers instead of the system's (SSL_CERT_FILE is ignored).
+# tls_ca_file: /etc/cronix/ca.pem
+
 # Run history kept per job.
 history:
   max_runs: 1000

@@ -84,6 +84,12 @@ pub struct Config {
     pub check_every: Option<String>,
     /// Permission bits of spec files: `"0600"` (default), `"0640"` or `"0644"` (`spec_mode_bits`).
     pub spec_mode: Option<String>,
+    /// The `http://host:port` proxy for every HTTP peer but a loopback one (the environment's proxy
+    /// variables are ignored).
+    pub http_proxy: Option<String>,
+    /// A PEM bundle of CA certificates to trust for https:// peers instead of the system's (the
+    /// environment's `SSL_CERT_FILE`/`SSL_CERT_DIR` are ignored).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// Spec files are readable by their owner only unless the operator says otherwise: they hold the
@@ -342,7 +348,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, spec_mode, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin")
+        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, spec_mode, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin, http_proxy, tls_ca_file")
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -383,6 +389,10 @@ pub fn parse(text: &str) -> Result<Config, String> {
     }
     if let Some(mode) = &config.spec_mode {
         spec_mode_bits(mode)?;
+    }
+    if let Some(proxy) = &config.http_proxy {
+        crate::core::request_rules::check_proxy_url(proxy)
+            .map_err(|why| format!("http_proxy: {why}"))?;
     }
     Ok(config)
 }
@@ -467,6 +477,7 @@ impl Config {
             &mut self.env_file,
             &mut self.systemd_unit_dir,
             &mut self.systemd_credstore_dir,
+            &mut self.tls_ca_file,
         ]
         .into_iter()
         .flatten()
@@ -511,6 +522,18 @@ fn lexically_normal(path: &Path) -> PathBuf {
 }
 
 impl Config {
+    /// How HTTP peers are reached: the config's proxy and CA file (a proxy that failed `parse`'s
+    /// check cannot reach here).
+    pub fn transport(&self) -> crate::shell::http::Transport {
+        crate::shell::http::Transport {
+            proxy: self
+                .http_proxy
+                .as_deref()
+                .and_then(|p| url::Url::parse(p).ok()),
+            ca_file: self.tls_ca_file.clone(),
+        }
+    }
+
     /// The operator's secret references: the `--secret-ref` flags when any are given (they replace,
     /// not extend, the config's), else the config's `secret_refs`.
     pub fn operator_secret_refs(&self, flags: &[String]) -> Vec<String> {

@@ -50,6 +50,8 @@ pub struct Context {
     pub check_every: Option<String>,
     /// Config `spec_mode`: the permission bits of spec files.
     pub spec_mode: u32,
+    /// How the manifest fetch reaches the app (config `http_proxy`, `tls_ca_file`).
+    pub transport: crate::shell::http::Transport,
 }
 
 /// Resolve flags over the operator config over the defaults, and open the chosen backend.
@@ -110,6 +112,7 @@ pub fn context_from(
         ),
         check_every: cfg.check_every.clone(),
         spec_mode: cfg.spec_mode(),
+        transport: cfg.transport(),
     })
 }
 
@@ -233,6 +236,7 @@ pub fn load_manifest(
     let auth = source::FetchAuth {
         secret_refs: scope.allowed_refs.clone(),
         env_file: ctx.env_file.clone(),
+        transport: ctx.transport.clone(),
     };
     let bytes = source::load(source_arg, &auth)?;
     let manifest = manifest::parse(&bytes, &tz::zone_exists).map_err(|issues| {
@@ -748,11 +752,7 @@ pub fn next_fires(
     out
 }
 
-/// Print warnings on stderr (they never hold secret values).
+/// Print warnings on stderr (they never hold secret values), escaped by the printer.
 pub fn warn(warnings: &[String]) {
-    use std::io::Write;
-    let mut err = anstream::stderr();
-    for w in warnings {
-        let _ = writeln!(err, "cronix: warning: {w}");
-    }
+    crate::printer::warn(warnings);
 }

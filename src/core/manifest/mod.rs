@@ -200,7 +200,12 @@ pub fn issue_lines(issues: &[Issue]) -> Vec<String> {
             } else {
                 &i.path
             };
-            format!("  {at}: {}", i.message)
+            // A path holds the manifest's own keys: one line per issue, whatever a key holds.
+            format!(
+                "  {}: {}",
+                crate::core::escape::inline(at),
+                crate::core::escape::inline(&i.message)
+            )
         })
         .collect();
     if issues.len() > MAX_REPORTED_PROBLEMS {
