@@ -744,10 +744,7 @@ fn a_global_scope_job_needs_locks_redis_with_a_password_or_an_explicit_opt_out()
         "{stderr}"
     );
     assert!(!env.spec_dir().exists(), "nothing written");
-    for extra in [
-        "password_ref: env:REDIS_PW",
-        "allow_unauthenticated: true",
-    ] {
+    for extra in ["password_ref: env:REDIS_PW", "allow_unauthenticated: true"] {
         std::fs::write(
             env.root().join("cronix.yaml"),
             format!("locks:\n  redis:\n    addr: 127.0.0.1:6379\n    {extra}\n"),

@@ -604,6 +604,29 @@ fn pre_claimed_instants_and_a_planted_lease_are_reported_by_check_as_silenced() 
         json!([at(current), at(future)]),
         "{report}"
     );
+
+    // doctor says the same.
+    let out = Command::new(env!("CARGO_BIN_EXE_cronix"))
+        .arg("--config")
+        .arg(host.fx.config())
+        .args(["-o", "json", "doctor", "--spec-dir"])
+        .arg(host.fx.spec_dir())
+        .env_remove("CRONIX_CONFIG")
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "job billing.settle silenced")
+        .cloned()
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(check["status"], "warn", "{check}");
+    assert!(
+        check["detail"].as_str().unwrap().starts_with("2 fire(s)"),
+        "{check}"
+    );
 }
 
 /// The run id of the lease holder, read from Redis.
