@@ -360,6 +360,8 @@ impl Redis {
         }
         let text = items.get(1).and_then(Value::text);
         let ttl = items.get(2).and_then(Value::int).unwrap_or(-1);
+        // The real clock, as Redis' TTL runs on real time (in a release build the fire time comes
+        // from the same clock).
         let now = jiff::Timestamp::now().as_second();
         let suspect = core_lock::claim_is_suspect(ttl, text.as_deref(), claim.fire_time, now);
         let by = text

@@ -20,6 +20,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use zeroize::Zeroize;
+
 /// The most bytes one reply may take on the wire.
 pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 
@@ -210,7 +212,10 @@ impl Conn {
         for command in commands {
             encode(command, &mut out);
         }
-        self.write_all(&out, deadline)?;
+        let written = self.write_all(&out, deadline);
+        // The login's exchange carries the password.
+        out.zeroize();
+        written?;
         let mut replies = Vec::with_capacity(commands.len());
         for _ in commands {
             let mut budget = MAX_REPLY_BYTES;
