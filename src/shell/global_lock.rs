@@ -12,7 +12,7 @@
 //! is escaped (`core::global_lock::printable`) before anyone prints it.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -90,7 +90,11 @@ impl LockError {
 /// A connection to the configured Redis.
 #[derive(Clone)]
 pub struct Redis {
-    conn: Arc<Mutex<resp::Conn>>,
+    /// `None` after an exchange failed (its reply may be half read): the next exchange connects
+    /// anew, so a late reply is never taken for the answer to a later command.
+    conn: Arc<Mutex<Option<resp::Conn>>>,
+    /// What a new connection needs (the password is resolved again then, never kept).
+    settings: Arc<(RedisLock, Option<PathBuf>)>,
     prefix: String,
     addr: String,
     timeout: Duration,
@@ -98,6 +102,17 @@ pub struct Redis {
 
 /// Connect and log in, all before one deadline (`timeout_ms`).
 pub fn connect(config: &RedisLock, env_file: Option<&Path>) -> Result<Redis, LockError> {
+    let conn = open(config, env_file)?;
+    Ok(Redis {
+        conn: Arc::new(Mutex::new(Some(conn))),
+        settings: Arc::new((config.clone(), env_file.map(Path::to_path_buf))),
+        prefix: config.key_prefix.clone(),
+        addr: config.addr.clone(),
+        timeout: Duration::from_millis(config.timeout_ms),
+    })
+}
+
+fn open(config: &RedisLock, env_file: Option<&Path>) -> Result<resp::Conn, LockError> {
     let where_ = format!("locks.redis ({})", config.addr);
     let config_error = |m: String| LockError::Config(format!("{where_}: {m}"));
     let endpoint = core_lock::parse_endpoint(&config.addr).map_err(config_error)?;
@@ -158,12 +173,7 @@ pub fn connect(config: &RedisLock, env_file: Option<&Path>) -> Result<Redis, Loc
             )));
         }
     }
-    Ok(Redis {
-        conn: Arc::new(Mutex::new(conn)),
-        prefix: config.key_prefix.clone(),
-        addr: config.addr.clone(),
-        timeout,
-    })
+    Ok(conn)
 }
 
 /// The addresses of a TCP endpoint (none for a unix socket).
@@ -315,11 +325,20 @@ impl Redis {
         let fail = |why: String| {
             LockError::Unavailable(format!("redis {}: {what} failed ({why})", self.addr))
         };
+        let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = match slot.take() {
+            Some(conn) => conn,
+            None => open(&self.settings.0, self.settings.1.as_deref())?,
+        };
+        let conn = slot.insert(conn);
         let deadline = Instant::now() + self.timeout;
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let replies = conn
-            .exchange(commands, deadline)
-            .map_err(|e| fail(printable(&e.to_string())))?;
+        let replies = match conn.exchange(commands, deadline) {
+            Ok(replies) => replies,
+            Err(e) => {
+                slot.take();
+                return Err(fail(printable(&e.to_string())));
+            }
+        };
         if let Some(Value::Error(e)) = replies.iter().find(|v| matches!(v, Value::Error(_))) {
             return Err(fail(printable(e)));
         }
@@ -695,5 +714,53 @@ impl Lease {
             )
             .map(|_| ())
             .map_err(|e| e.message().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A listener whose first connection answers `+LATE` after 300 ms and whose later ones answer
+    /// `+PONG` at once.
+    fn late_then_prompt() -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut s) = stream else { continue };
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 1024];
+                    while let Ok(got) = s.read(&mut buf) {
+                        if got == 0 {
+                            return;
+                        }
+                        if n == 0 {
+                            std::thread::sleep(Duration::from_millis(300));
+                            let _ = s.write_all(b"+LATE\r\n");
+                        } else {
+                            let _ = s.write_all(b"+PONG\r\n");
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn after_a_failed_exchange_a_late_reply_is_never_taken_for_the_next_answer() {
+        let addr = late_then_prompt();
+        let config = crate::shell::config::parse(&format!(
+            "locks:\n  redis:\n    addr: {addr}\n    timeout_ms: 100\n    allow_unauthenticated: true\n"
+        ))
+        .unwrap();
+        let redis = connect(&config.locks.redis.unwrap(), None).unwrap();
+        let err = redis.ping().unwrap_err();
+        assert!(err.message().contains("deadline"), "{err:?}");
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(redis.ping().unwrap(), "PONG");
     }
 }
