@@ -30,7 +30,7 @@ const _: () = assert!(REFRESH_EVERY_MS * 5 <= LEASE_TTL_MS);
 /// How often a waiting `Replace` fire tries to take the lease.
 pub const REPLACE_POLL_MS: u64 = 25;
 
-/// Default connect and per-command timeout.
+/// Default deadline of the connection and of each exchange with Redis.
 pub const DEFAULT_TIMEOUT_MS: u64 = 1_000;
 
 /// The keys of one job under a prefix.
