@@ -487,6 +487,22 @@ fn tls_with_the_servers_certificate_verified_and_a_unix_socket_carry_the_passwor
     assert!(stderr.contains("cannot connect"), "{stderr}");
     assert_eq!(server.received().len(), 1);
 
+    // Without ca_file the system bundle decides, whatever the environment says.
+    host.fx.write_config(&format!(
+        "version: 1\nhost_id: web-1\n{}",
+        with_password(&addr, "")
+    ));
+    let out = host
+        .command(T0 + 90)
+        .env("SSL_CERT_FILE", &ca)
+        .env("SSL_CERT_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+    assert_eq!(server.received().len(), 1);
+
     // The CA file passes the trust checks like every file root reads.
     host.fx
         .write_config(&format!("version: 1\nhost_id: web-1\n{}", tls(&ca)));

@@ -149,8 +149,8 @@ history:
 
 # The Redis that concurrency_scope: global jobs claim instants and take leases in (docs/fleet.md).
 # The password goes only over TLS (rediss:// or tls: true, the server's certificate verified against
-# ca_file or the system roots), a unix:///path socket, or to a loopback address. A Redis without a
-# password is refused for global scope: any of its clients could silence the jobs.
+# ca_file or /etc/ssl/certs/ca-certificates.crt), a unix:///path socket, or to a loopback address.
+# A Redis without a password is refused for global scope: any of its clients could silence the jobs.
 # locks:
 #   redis:
 #     addr: rediss://redis.internal:6380

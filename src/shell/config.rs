@@ -107,10 +107,10 @@ pub struct RedisLock {
     /// `host:port`, a `redis://` / `rediss://` URL (no credentials in it), or `unix:///path`.
     pub addr: String,
     /// TLS to a `host:port` or `redis://` address (`rediss://` implies it); the server's
-    /// certificate is verified against the system roots, or `ca_file` when given.
+    /// certificate is verified against `ca_file`, or else the system bundle at its fixed path.
     #[serde(default)]
     pub tls: bool,
-    /// PEM file of the CA(s) that sign the server's certificate (replaces the system roots).
+    /// PEM file of the CA(s) that sign the server's certificate (replaces the system bundle).
     pub ca_file: Option<PathBuf>,
     /// Accept a Redis without a password for global scope (any client of it can then silence the
     /// jobs); off by default.

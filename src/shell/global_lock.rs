@@ -65,8 +65,11 @@ const HOLDER_SCRIPT: &str = r"
 return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}
 ";
 
-/// The most a `ca_file` may hold.
-const MAX_CA_FILE_BYTES: u64 = 1 << 20;
+/// The most a `ca_file` (or the system bundle) may hold.
+const MAX_CA_FILE_BYTES: u64 = 4 << 20;
+
+/// Where Debian's `ca-certificates` keeps the system's roots as one PEM bundle.
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Why the global lock could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,40 +197,40 @@ fn resolve(endpoint: &Endpoint) -> Result<Vec<SocketAddr>, String> {
     Ok(addrs)
 }
 
-/// The rustls client settings: ring, the server name verified against `ca_file` or the system roots.
+/// The rustls client settings: ring, the server name verified against `ca_file`, or else the
+/// system bundle at its fixed path (never a path from the environment: `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` do not change whom cronix trusts with the password).
 fn tls_settings(host: &str, config: &RedisLock) -> Result<resp::Tls, String> {
     http::install_crypto_provider();
     let server_name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|_| format!("{host} is not a name TLS can verify"))?;
-    let builder = rustls::ClientConfig::builder();
-    let client = match &config.ca_file {
-        Some(path) => {
-            let pem =
-                trusted_path::read(path, MAX_CA_FILE_BYTES).map_err(|e| format!("ca_file: {e}"))?;
-            let mut roots = rustls::RootCertStore::empty();
-            use rustls::pki_types::pem::PemObject;
-            for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            }
-            if roots.is_empty() {
-                return Err(format!(
-                    "ca_file {} holds no PEM certificate; write the CA's certificate there",
-                    path.display()
-                ));
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
-        None => {
-            use rustls_platform_verifier::BuilderVerifierExt;
-            builder
-                .with_platform_verifier()
-                .map_err(|e| format!("cannot load the system's TLS roots ({e})"))?
-                .with_no_client_auth()
-        }
+    let (path, what) = match &config.ca_file {
+        Some(path) => (path.as_path(), "ca_file"),
+        None => (Path::new(SYSTEM_CA_BUNDLE), "the system CA bundle"),
     };
+    let fix = if config.ca_file.is_some() {
+        "write the CA's certificate there"
+    } else {
+        "install ca-certificates, or name the CA that signs the server's certificate in ca_file"
+    };
+    let pem = trusted_path::read(path, MAX_CA_FILE_BYTES)
+        .map_err(|e| format!("{what} {}: {e}; {fix}", path.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::pem::PemObject;
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| format!("{what} {}: {e}", path.display()))?;
+        // A bundle may hold a certificate webpki cannot use; the others still count.
+        let _ = roots.add(cert);
+    }
+    if roots.is_empty() {
+        return Err(format!(
+            "{what} {} holds no usable PEM certificate; {fix}",
+            path.display()
+        ));
+    }
+    let client = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     Ok(resp::Tls {
         config: Arc::new(client),
         server_name,
