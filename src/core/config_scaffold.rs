@@ -155,6 +155,19 @@ allow_http_hosts: []
 history:
   max_runs: 1000
   max_age_days: 90
+
+# The Redis that concurrency_scope: global jobs claim instants and take leases in (docs/fleet.md).
+# The password goes only over TLS (rediss:// or tls: true, the server's certificate verified against
+# ca_file or /etc/ssl/certs/ca-certificates.crt), a unix:///path socket, or to a loopback address.
+# A Redis without a password is refused for global scope: any of its clients could silence the jobs.
+# locks:
+#   redis:
+#     addr: rediss://redis.internal:6380
+#     ca_file: /etc/cronix/redis-ca.pem
+#     password_ref: file:/etc/cronix/redis.pass
+#     on_unavailable: fail
+#     timeout_ms: 1000
+#     allow_unauthenticated: false
 ";
 
 #[cfg(test)]

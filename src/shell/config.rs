@@ -139,8 +139,18 @@ pub struct Locks {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisLock {
-    /// `host:port`, or a `redis://` / `rediss://` URL (no credentials in it).
+    /// `host:port`, a `redis://` / `rediss://` URL (no credentials in it), or `unix:///path`.
     pub addr: String,
+    /// TLS to a `host:port` or `redis://` address (`rediss://` implies it); the server's
+    /// certificate is verified against `ca_file`, or else the system bundle at its fixed path.
+    #[serde(default)]
+    pub tls: bool,
+    /// PEM file of the CA(s) that sign the server's certificate (replaces the system bundle).
+    pub ca_file: Option<PathBuf>,
+    /// Accept a Redis without a password for global scope (any client of it can then silence the
+    /// jobs); off by default.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
     pub db: Option<i64>,
     pub username: Option<String>,
     /// A secret reference (`env:NAME`, `file:/path`), never the password itself.
@@ -149,7 +159,7 @@ pub struct RedisLock {
     pub key_prefix: String,
     #[serde(default)]
     pub on_unavailable: OnUnavailable,
-    /// Connect and per-command timeout, milliseconds.
+    /// The deadline of the connection and of each exchange with Redis, milliseconds.
     #[serde(default = "default_redis_timeout")]
     pub timeout_ms: u64,
 }
@@ -399,6 +409,22 @@ pub fn parse(text: &str) -> Result<Config, String> {
 
 fn check_redis(redis: &RedisLock) -> Result<(), String> {
     let endpoint = global_lock::parse_endpoint(&redis.addr)?;
+    if redis.tls && matches!(endpoint.target, global_lock::Target::Unix(_)) {
+        return Err("tls: true does not apply to a unix:// socket; remove one".into());
+    }
+    if let Some(ca) = &redis.ca_file
+        && !(redis.tls || endpoint.tls)
+    {
+        return Err(format!(
+            "ca_file {} is set but the connection is not TLS; add tls: true or use rediss://",
+            ca.display()
+        ));
+    }
+    if let Some(ca) = &redis.ca_file
+        && !ca.is_absolute()
+    {
+        return Err(format!("ca_file {}: write an absolute path", ca.display()));
+    }
     if let (Some(_), Some(_)) = (endpoint.db, redis.db) {
         return Err("the db is given twice (in addr's path and in db); keep one".into());
     }

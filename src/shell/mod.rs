@@ -25,6 +25,7 @@ pub mod logging;
 pub mod metrics;
 pub mod passwd;
 pub mod reconcile;
+pub mod resp;
 pub mod secrets;
 pub mod source;
 pub mod spec_store;

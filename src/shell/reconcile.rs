@@ -42,8 +42,8 @@ pub struct Context {
     pub env_file: Option<PathBuf>,
     /// The operator config file that was loaded (absolute), recorded in spec files for the shim.
     pub config_path: Option<String>,
-    /// Whether the config has `locks.redis` (global-scope jobs need it).
-    pub global_lock: bool,
+    /// Whether global-scope jobs can work with the config's `locks.redis`, or why not.
+    pub global_lock: Result<(), String>,
     /// How long apply and prune wait for another apply's lock.
     pub apply_lock_wait: std::time::Duration,
     /// Config `check_every`: apply keeps an owned `cronix check` entry at this interval.
@@ -105,7 +105,17 @@ pub fn context_from(
         host_zone,
         host_zone_name,
         config_path,
-        global_lock: cfg.locks.redis.is_some(),
+        global_lock: target_checks::global_lock_facts(
+            cfg.locks.redis.is_some(),
+            cfg.locks
+                .redis
+                .as_ref()
+                .is_some_and(|r| r.password_ref.is_some()),
+            cfg.locks
+                .redis
+                .as_ref()
+                .is_some_and(|r| r.allow_unauthenticated),
+        ),
         apply_lock_wait: std::time::Duration::from_secs(
             cfg.apply_lock_wait_seconds
                 .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
@@ -150,7 +160,7 @@ impl Context {
             allow_http_hosts: &self.allow_http_hosts,
             config_path: self.config_path.as_deref(),
             target: self.backend.describe(),
-            global_lock: self.global_lock,
+            global_lock: self.global_lock.clone(),
             spec_mode: self.spec_mode,
             spec_group: self.spec_group(),
         }
