@@ -25,7 +25,7 @@ use crate::core::global_lock::{
 };
 use crate::shell::config::RedisLock;
 use crate::shell::resp::{self, Value, cmd};
-use crate::shell::{http, secrets, trusted_path};
+use crate::shell::{http, secrets, tls_roots};
 
 /// Claim an instant once: set the claim if it is new (and then the job's `last` hash, if the instant
 /// is newer than the one it holds); otherwise return the existing claim and its remaining TTL.
@@ -64,12 +64,6 @@ return 0
 const HOLDER_SCRIPT: &str = r"
 return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}
 ";
-
-/// The most a `ca_file` (or the system bundle) may hold.
-const MAX_CA_FILE_BYTES: u64 = 4 << 20;
-
-/// Where Debian's `ca-certificates` keeps the system's roots as one PEM bundle.
-const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Why the global lock could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,36 +192,13 @@ fn resolve(endpoint: &Endpoint) -> Result<Vec<SocketAddr>, String> {
 }
 
 /// The rustls client settings: ring, the server name verified against `ca_file`, or else the
-/// system bundle at its fixed path (never a path from the environment: `SSL_CERT_FILE` and
-/// `SSL_CERT_DIR` do not change whom cronix trusts with the password).
+/// system bundle at its fixed paths (`shell::tls_roots`, never a path from the environment:
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` do not change whom cronix trusts with the password).
 fn tls_settings(host: &str, config: &RedisLock) -> Result<resp::Tls, String> {
     http::install_crypto_provider();
     let server_name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|_| format!("{host} is not a name TLS can verify"))?;
-    let (path, what) = match &config.ca_file {
-        Some(path) => (path.as_path(), "ca_file"),
-        None => (Path::new(SYSTEM_CA_BUNDLE), "the system CA bundle"),
-    };
-    let fix = if config.ca_file.is_some() {
-        "write the CA's certificate there"
-    } else {
-        "install ca-certificates, or name the CA that signs the server's certificate in ca_file"
-    };
-    let pem = trusted_path::read(path, MAX_CA_FILE_BYTES)
-        .map_err(|e| format!("{what} {}: {e}; {fix}", path.display()))?;
-    let mut roots = rustls::RootCertStore::empty();
-    use rustls::pki_types::pem::PemObject;
-    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert.map_err(|e| format!("{what} {}: {e}", path.display()))?;
-        // A bundle may hold a certificate webpki cannot use; the others still count.
-        let _ = roots.add(cert);
-    }
-    if roots.is_empty() {
-        return Err(format!(
-            "{what} {} holds no usable PEM certificate; {fix}",
-            path.display()
-        ));
-    }
+    let roots = tls_roots::roots_named(config.ca_file.as_deref(), "locks.redis.ca_file")?;
     let client = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();

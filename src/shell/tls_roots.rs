@@ -52,11 +52,16 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, Str
 /// The trusted roots alone: `ca_file` (checked by the trust rule) or the system bundle. For any TLS
 /// client cronix builds, so that none of them reads `SSL_CERT_FILE`/`SSL_CERT_DIR`.
 pub fn roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, String> {
+    roots_named(ca_file, "tls_ca_file")
+}
+
+/// `roots`, with errors about `ca_file` naming it as the config key `key` (`locks.redis.ca_file`).
+pub fn roots_named(ca_file: Option<&Path>, key: &str) -> Result<rustls::RootCertStore, String> {
     match ca_file {
         Some(path) => {
             let pem = crate::shell::trusted_path::read(path, MAX_BUNDLE_BYTES)
-                .map_err(|why| format!("tls_ca_file {} {why}", path.display()))?;
-            store(&pem, path, "tls_ca_file")
+                .map_err(|why| format!("{key} {} {why}", path.display()))?;
+            store(&pem, path, key)
         }
         None => system_store(),
     }
