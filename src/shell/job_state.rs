@@ -88,7 +88,8 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
     let mut file = match open(path, false) {
         Ok(file) => file,
         Err(_) if !path.exists() => return Ok(None),
-        Err(e) => return Err(e),
+        // Created between the open and the look (a first writer): open what is there now.
+        Err(_) => open(path, false)?,
     };
     lock_shared(&file, path)?;
     Ok(read_json(&mut file))

@@ -125,7 +125,7 @@ impl Systemd {
             "set -e; mount --make-rprivate /; \
              mount -t overlay overlay -o lowerdir={l},upperdir={u},workdir={w} {r}; \
              mount -t proc proc {r}/proc; mount --rbind /sys {r}/sys; mount --rbind /dev {r}/dev; \
-             mount -t tmpfs tmpfs {r}/run; mount -t tmpfs tmpfs {r}/tmp; \
+             mount -t tmpfs -o mode=0755 tmpfs {r}/run; mount -t tmpfs -o mode=1777 tmpfs {r}/tmp; \
              mount --bind {s} {r}{SHARE}; \
              mount --make-rshared {r}; \
              exec chroot {r} /usr/bin/env container={name} /lib/systemd/systemd --system \
