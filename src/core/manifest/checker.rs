@@ -10,14 +10,10 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::core::request_rules::{check_header_name, check_header_value};
 
-/// A JSON value as written, cut short for messages.
+/// A JSON value as written, cut short for messages (never formatted past the cut).
 fn json_excerpt(value: &serde_json::Value) -> String {
-    let text = value.to_string();
-    let mut out: String = text.chars().take(48).collect();
-    if text.chars().nth(48).is_some() {
-        out.push('…');
-    }
-    out
+    // JSON text escapes control characters itself.
+    display_cut(value, 48)
 }
 
 fn kind_of(value: &serde_json::Value) -> &'static str {
@@ -36,7 +32,7 @@ type Object = serde_json::Map<String, serde_json::Value>;
 
 /// Walks the JSON value, collecting every issue with its path.
 pub(super) struct Checker<'z> {
-    pub(super) issues: Vec<Issue>,
+    pub(super) problems: Problems,
     pub(super) zone_exists: &'z dyn Fn(&str) -> bool,
 }
 
@@ -70,7 +66,7 @@ fn join(path: &str, key: &str) -> String {
 
 impl Checker<'_> {
     pub(super) fn report(&mut self, path: &str, message: impl Into<String>) {
-        self.issues.push(issue(path, message.into()));
+        self.problems.push(issue(path, message.into()));
     }
 
     fn object<'v>(
