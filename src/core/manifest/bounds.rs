@@ -344,7 +344,7 @@ mod tests {
             "b".repeat(MAX_BODY_BYTES + 1)
         ));
         assert_eq!(issue.path, "jobs/0/request/body");
-        let issue = refusal(&format!(r#"{{"{}":0}}"#, "\u{1b}".repeat(300)));
+        let issue = refusal(&format!(r#"{{"{}":0}}"#, "\\u001b".repeat(300)));
         assert!(!issue.message.contains('\u{1b}'), "{issue:?}");
     }
 
