@@ -330,9 +330,9 @@ fn a_valid_manifest_near_the_cap_is_applied_within_64_mb() {
     assert_eq!(env.spec_files().len(), 9);
 }
 
-#[test]
-fn a_manifest_with_thousands_of_mistakes_lists_100_and_counts_the_rest() {
-    let env = Env::new();
+/// Manifests within every limit of the size pass but full of mistakes: tens of thousands of bad
+/// schedules and refs, or of unknown keys (each would get a "did you mean" hint).
+fn mistake_manifests() -> Vec<(&'static str, String)> {
     let jobs: Vec<serde_json::Value> = (0..256)
         .map(|i| {
             serde_json::json!({"name": format!("j{i}"),
@@ -340,23 +340,54 @@ fn a_manifest_with_thousands_of_mistakes_lists_100_and_counts_the_rest() {
                 "request": {"url": "ftp://x"}, "auth": {"secret_refs": vec!["bad ref"; 8]}})
         })
         .collect();
-    let doc = serde_json::json!({"version": 1, "app": "a", "jobs": jobs});
-    let path = env.root().join("m.json");
-    std::fs::write(&path, doc.to_string()).unwrap();
-    let run = run_measured(
-        cronix(&env, "validate", &["-o", "json", path.to_str().unwrap()]),
-        None,
-        SANITY,
-    );
-    assert_eq!(run.code, Some(1), "{}", run.stderr);
-    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(value["errors"].as_array().unwrap().len(), 100);
-    assert!(
-        value["omitted"].as_u64().unwrap() > 10_000,
-        "{}",
-        value["omitted"]
-    );
-    assert!(run.peak_kb <= PEAK_LIMIT_KB, "peak RSS {} KB", run.peak_kb);
+    let bad_values = serde_json::json!({"version": 1, "app": "a", "jobs": jobs}).to_string();
+    let keys = |prefix: &str, n: usize| -> String {
+        (0..n)
+            .map(|i| format!("\"{prefix}{i:058}\":0"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let typo_jobs: Vec<String> = (0..256)
+        .map(|i| {
+            format!(
+                r#"{{"name":"j{i}","schedule":"@daily","request":{{"url":"https://a.example/x",{}}},"policy":{{"retries":{{{}}},{}}},"auth":{{{}}},{}}}"#,
+                keys("r", 44),
+                keys("t", 44),
+                keys("p", 44),
+                keys("a", 44),
+                keys("j", 10)
+            )
+        })
+        .collect();
+    let typo_keys = format!("{HEAD}{}]}}", typo_jobs.join(","));
+    vec![("bad values", bad_values), ("typo keys", typo_keys)]
+}
+
+#[test]
+fn a_manifest_with_thousands_of_mistakes_lists_100_and_counts_the_rest() {
+    let env = Env::new();
+    for (what, doc) in mistake_manifests() {
+        let path = env.root().join("m.json");
+        std::fs::write(&path, doc).unwrap();
+        let run = run_measured(
+            cronix(&env, "validate", &["-o", "json", path.to_str().unwrap()]),
+            None,
+            SANITY,
+        );
+        assert_eq!(run.code, Some(1), "{what}: {}", run.stderr);
+        let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(value["errors"].as_array().unwrap().len(), 100, "{what}");
+        assert!(
+            value["omitted"].as_u64().unwrap() > 10_000,
+            "{what}: {}",
+            value["omitted"]
+        );
+        assert!(
+            run.peak_kb <= PEAK_LIMIT_KB,
+            "{what}: peak RSS {} KB",
+            run.peak_kb
+        );
+    }
 }
 
 /// A root-only JSON file with values in it (a secret, say).

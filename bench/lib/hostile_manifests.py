@@ -3,7 +3,8 @@ argv[1]; prints the shape names, one a line. Each is refused by cronix; the benc
 refusal costs. Shapes: a jobs array of 0s, of {}s, a job with millions of secret_refs, schedules or
 headers, an object with a million keys (and one with a million repeats of one key), deep nesting
 repeated side by side, a tree within every per-container limit (about 250 jobs of 256 arrays of 80 numbers),
-arbitrary JSON in the body and in an unknown field, and one long string."""
+arbitrary JSON in the body and in an unknown field, one long string, and
+(typo-keys) a manifest within every limit that holds ~47,500 mistakes."""
 import sys
 
 LIMIT = 10 * 1024 * 1024 - 64
@@ -33,6 +34,18 @@ def nest(depth):
     return "[" * depth + "]" * depth
 
 
+def typo_keys():
+    """256 jobs with 44 unknown 59-character keys in each of request, policy, retries and auth (and 10 in
+    the job): within every limit of the size pass, so the checker reports ~47,500 problems (100 kept,
+    the rest counted). Refused with 100 listed problems and a count, not one."""
+    def ks(prefix, n):
+        return ",".join('"%s%058d":0' % (prefix, i) for i in range(n))
+    job = ('{"name":"j%d","schedule":"@daily","request":{"url":"https://a.example/x",' + ks("r", 44) +
+           '},"policy":{"retries":{' + ks("t", 44) + '},' + ks("p", 44) + '},"auth":{' + ks("a", 44) +
+           '},' + ks("j", 10) + '}')
+    return HEAD + ",".join(job % i for i in range(256)) + "]}"
+
+
 SHAPES = {
     "jobs-of-zeros": lambda: fill('{"jobs":[', "0", "]}"),
     "jobs-of-empty-objects": lambda: fill(HEAD, "{}", "]}"),
@@ -47,6 +60,7 @@ SHAPES = {
     "json-in-body": lambda: keys(HEAD + '{"name":"j","schedule":"@daily","request":{"url":"https://a.example/x","body":{',
                                  "}}}]}", "[{},[]]"),
     "wide-tree": lambda: fill(HEAD, '{"x":[%s]}' % ",".join(["[%s]" % ",".join(["0"] * 80)] * 256), "]}"),
+    "typo-keys": typo_keys,
     "long-string": lambda: HEAD + JOB_OPEN[:-1] + ',"body":"%s"}}]}' % ("b" * (LIMIT - 200)),
 }
 

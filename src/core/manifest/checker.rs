@@ -91,6 +91,11 @@ impl Checker<'_> {
     fn unknown_keys(&mut self, obj: &Object, path: &str, allowed: &[&str]) {
         for key in obj.keys() {
             if !allowed.contains(&key.as_str()) {
+                if self.problems.is_full() {
+                    // Only counted from here on: no hint worth computing.
+                    self.problems.more += 1;
+                    continue;
+                }
                 let hint = match closest(key, allowed) {
                     Some(near) => format!("did you mean \"{near}\"?"),
                     None => format!("allowed fields here: {}", allowed.join(", ")),
@@ -743,6 +748,8 @@ fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
     }
     allowed
         .iter()
+        // The distance is at least the difference in length: skip what cannot be within 2.
+        .filter(|a| key.len().abs_diff(a.len()) <= 2)
         .map(|a| (edit_distance(key, a), *a))
         .filter(|(d, _)| *d <= 2)
         .min()

@@ -153,9 +153,14 @@ impl Problems {
         self.issues.len() + self.more
     }
 
+    /// Whether no more issues are kept (the next ones are only counted).
+    pub(crate) fn is_full(&self) -> bool {
+        self.issues.len() >= MAX_REPORTED_PROBLEMS
+    }
+
     /// Keep `found` while there is room, count it otherwise.
     pub(crate) fn push(&mut self, found: Issue) {
-        if self.issues.len() < MAX_REPORTED_PROBLEMS {
+        if !self.is_full() {
             self.issues.push(found);
         } else {
             self.more += 1;
