@@ -7,9 +7,11 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::core::backend_kind::{self, BackendKind};
+pub use crate::settings::{CrontabFormat, LogLevel, Output};
+use crate::settings::{Global, PathFlags, TargetFlags};
 
 /// Exit status for a `trigger` invocation whose arguments do not parse (cron must see "internal").
 pub const TRIGGER_USAGE_EXIT: u8 = 3;
@@ -48,21 +50,6 @@ pub struct GlobalArgs {
     /// Log level for JSON log lines on stderr (default: config's log_level, else warn)
     #[arg(long, global = true, value_enum)]
     pub log_level: Option<LogLevel>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    Table,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    Error,
-    Warn,
-    Info,
-    Debug,
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,13 +153,6 @@ pub struct TargetArgs {
     pub trigger_bin: Option<PathBuf>,
     #[command(flatten)]
     pub paths: PathArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CrontabFormat {
-    System,
-    User,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -574,6 +554,44 @@ pub fn parse(args: &[OsString]) -> Result<Cli, ExitCode> {
             } else {
                 2
             }))
+        }
+    }
+}
+
+impl GlobalArgs {
+    /// The settings these flags give.
+    pub fn settings(&self) -> Global {
+        Global {
+            config: self.config.clone(),
+            secret_refs: self.secret_refs.clone(),
+            output: self.output,
+            log_level: self.log_level,
+        }
+    }
+}
+
+impl PathArgs {
+    /// The settings these flags give.
+    pub fn flags(&self) -> PathFlags {
+        PathFlags {
+            spec_dir: self.spec_dir.clone(),
+            lock_dir: self.lock_dir.clone(),
+            state_dir: self.state_dir.clone(),
+        }
+    }
+}
+
+impl TargetArgs {
+    /// The settings these flags give (the backend is chosen separately).
+    pub fn flags(&self) -> TargetFlags {
+        TargetFlags {
+            systemd_unit_dir: self.systemd_unit_dir.clone(),
+            crontab_path: self.crontab_path.clone(),
+            crontab_format: self.crontab_format,
+            crontab_user: self.crontab_user.clone(),
+            run_as: self.run_as.clone(),
+            trigger_bin: self.trigger_bin.clone(),
+            paths: self.paths.flags(),
         }
     }
 }

@@ -6,14 +6,16 @@
 pub mod cli;
 pub mod commands;
 pub mod core;
+pub mod env;
 pub mod error;
+pub mod settings;
 pub mod shell;
 
 use std::process::ExitCode;
 
 /// Parse the command line, run the chosen command, and map its outcome to an exit code.
 pub fn run() -> ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = env::args();
     let cli = match cli::parse(&args) {
         Ok(cli) => cli,
         Err(code) => return code,

@@ -607,11 +607,21 @@ fn a_users_crontab_is_installed_through_crontab_from_a_complete_file() {
     let fake = bin.join("crontab");
     std::fs::write(&fake, script).unwrap();
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    // The config names crontab(1) by its absolute path; a PATH that puts another first changes nothing.
+    std::fs::write(
+        env.root().join("cronix.yaml"),
+        format!("crontab_bin: {}\n", fake.display()),
+    )
+    .unwrap();
+    let decoy = env.root().join("decoy");
+    std::fs::create_dir_all(&decoy).unwrap();
+    std::fs::write(decoy.join("crontab"), "#!/bin/sh\nexit 1\n").unwrap();
+    std::fs::set_permissions(
+        decoy.join("crontab"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:/usr/bin:/bin", decoy.display());
     let user = cronix::shell::passwd::current_user();
     let m = env.manifest(
         "m.json",

@@ -1,4 +1,4 @@
-//! The systemd-timer backend on a temp unit dir, with a stand-in `systemctl` (`CRONIX_SYSTEMCTL`)
+//! The systemd-timer backend on a temp unit dir, with a stand-in `systemctl` (config `systemctl_bin`)
 //! that records its calls: apply writes a timer and a service per entry and a no-op apply calls
 //! nothing; the unit dir and the unit files pass the trust check like every path root writes; and
 //! `doctor --backend systemd-timer` checks systemd, the unit dir, the apply lock and the binary the
@@ -28,7 +28,18 @@ impl Units {
         let fake = env.root().join("systemctl");
         std::fs::write(&fake, script).unwrap();
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Units { env }
+        let units = Units { env };
+        units.write_config("");
+        units
+    }
+
+    /// The operator config: `extra` after the line that names the stand-in systemctl.
+    fn write_config(&self, extra: &str) {
+        let line = format!(
+            "systemctl_bin: {}\n",
+            self.env.root().join("systemctl").display()
+        );
+        std::fs::write(self.env.root().join("cronix.yaml"), line + extra).unwrap();
     }
 
     fn unit_dir(&self) -> PathBuf {
@@ -48,9 +59,7 @@ impl Units {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(BACKEND);
         all.extend(["--systemd-unit-dir", &dir]);
-        let mut cmd = self.env.cmd(sub, &all);
-        cmd.env("CRONIX_SYSTEMCTL", self.env.root().join("systemctl"));
-        cmd
+        self.env.cmd(sub, &all)
     }
 
     fn apply(&self, manifest: &str) -> assert_cmd::assert::Assert {
@@ -178,7 +187,7 @@ fn doctor_checks_systemd_the_unit_dir_the_lock_and_the_binary_the_units_run() {
 fn check_every_keeps_an_owned_check_timer_in_the_unit_dir() {
     let units = Units::new();
     let config = units.env.root().join("cronix.yaml");
-    std::fs::write(&config, "check_every: 5m\n").unwrap();
+    units.write_config("check_every: 5m\n");
     let m = units
         .env
         .manifest("m.json", &manifest("shop", &[("sweep", &["@hourly"])]));
@@ -222,7 +231,7 @@ fn check_every_keeps_an_owned_check_timer_in_the_unit_dir() {
             .success()
     );
 
-    std::fs::write(&config, "").unwrap();
+    units.write_config("");
     units.apply(&m).success();
     assert!(!timer.exists());
     assert!(!units.unit_dir().join("cronix-check.service").exists());
@@ -240,7 +249,7 @@ fn check_every_keeps_an_owned_check_timer_in_the_unit_dir() {
 #[test]
 fn a_foreign_unit_named_like_the_check_timer_is_never_replaced() {
     let units = Units::new();
-    std::fs::write(units.env.root().join("cronix.yaml"), "check_every: 5m\n").unwrap();
+    units.write_config("check_every: 5m\n");
     let mine = units.unit_dir().join("cronix-check.timer");
     std::fs::write(&mine, "[Timer]\nOnCalendar=daily\n").unwrap();
     let m = units
@@ -324,11 +333,7 @@ fn doctor_checks_that_each_cred_is_sealed_and_decrypts_on_this_host() {
     let units = Units::new();
     let store = units.env.root().join("creds");
     std::fs::create_dir(&store).unwrap();
-    std::fs::write(
-        units.env.root().join("cronix.yaml"),
-        format!("systemd_credstore_dir: {}\n", store.display()),
-    )
-    .unwrap();
+    units.write_config(&format!("systemd_credstore_dir: {}\n", store.display()));
     let doc = serde_json::json!({"version": 1, "app": "shop", "jobs": [{
         "name": "sweep", "schedule": "@hourly",
         "request": {"url": "https://shop.example.com/cron/sweep"},

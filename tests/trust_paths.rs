@@ -309,7 +309,7 @@ fn a_home_config_of_another_user_is_refused() {
     let home = env.root().join("home");
     std::fs::create_dir_all(home.join(".cronix")).unwrap();
     let config = home.join(".cronix/cronix.yaml");
-    std::fs::write(&config, "trigger_bin: /tmp/stranger/evil\n").unwrap();
+    std::fs::write(&config, "trigger_bin: /usr/local/bin/cronix-evil\n").unwrap();
     stranger.own(&config);
 
     let assert = apply_from_home(&env, &home, &manifest).code(1);
@@ -323,10 +323,14 @@ fn a_home_config_of_another_user_is_refused() {
     assert!(!env.crontab_text().contains("evil"));
     assert!(env.read_crontab().is_empty());
 
-    // The same file owned by root is the operator's and is used.
+    // The same file owned by root is the operator's and is used. (Its trigger_bin is a path no other
+    // user can create: one under the world-writable /tmp would now be refused by apply itself.)
     std::os::unix::fs::chown(&config, Some(0), Some(0)).unwrap();
     apply_from_home(&env, &home, &manifest).success();
-    assert!(env.crontab_text().contains("/tmp/stranger/evil trigger"));
+    assert!(
+        env.crontab_text()
+            .contains("/usr/local/bin/cronix-evil trigger")
+    );
 }
 
 #[test]

@@ -7,10 +7,11 @@
 
 use serde::Serialize;
 
-use crate::cli::{AdoptArgs, GlobalArgs, Output};
+use crate::cli::AdoptArgs;
 use crate::core::adopt::{Outcome, Pairing};
 use crate::core::manifest;
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 use crate::shell::adopt::{self, Adoption};
 use crate::shell::reconcile::{self, Context};
 
@@ -37,11 +38,11 @@ struct LineView<'a> {
     new: &'a str,
 }
 
-pub fn run(global: &GlobalArgs, args: &AdoptArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &AdoptArgs) -> Result<Status, Failure> {
     let (backend, id) = args.backend_and_job().map_err(Failure::usage)?;
     let id = id.ok_or_else(|| Failure::usage("adopt needs the job as APP.JOB"))?;
     let (app, job) = manifest::split_job_id(id).map_err(Failure::usage)?;
-    let ctx = reconcile::context(global, &args.target, backend)?;
+    let ctx = reconcile::context(global, &args.target.flags(), backend)?;
     let loaded = reconcile::load_manifest(&ctx, &args.manifest, Some(app))?;
     if loaded.manifest.app != app {
         return Err(Failure::invalid(format!(

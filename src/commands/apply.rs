@@ -3,17 +3,18 @@
 //! `--dry-run` is `plan`: the same code path that only reads. A real apply prints the plan it
 //! executed, or that nothing changed.
 
-use crate::cli::{ApplyArgs, GlobalArgs};
+use crate::cli::ApplyArgs;
 use crate::commands::plan;
 use crate::error::{Failure, Status};
+use crate::settings::Global;
 use crate::shell::reconcile;
 
-pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ApplyArgs) -> Result<Status, Failure> {
     if args.dry_run {
         return plan::run(global, &args.reconcile);
     }
     let backend = args.reconcile.backend().map_err(Failure::usage)?;
-    let ctx = reconcile::context(global, &args.reconcile.target, backend)?;
+    let ctx = reconcile::context(global, &args.reconcile.target.flags(), backend)?;
     let loaded = reconcile::load_manifest(
         &ctx,
         &args.reconcile.manifest,

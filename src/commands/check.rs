@@ -13,12 +13,13 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use slog::{Logger, warn};
 
-use crate::cli::{CheckArgs, GlobalArgs, Output};
+use crate::cli::CheckArgs;
 use crate::core::alert::AlertEvent;
 use crate::core::missed::{self, EpisodeState};
 use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 use crate::shell::config::{self, Config, StatePaths};
 use crate::shell::{alert, clock, history, host, job_state, logging, spec_store, tz};
 
@@ -52,9 +53,9 @@ struct Report {
     jobs: Vec<JobReport>,
 }
 
-pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &CheckArgs) -> Result<Status, Failure> {
     let loaded = config::load(global.config.as_deref())?;
-    let paths = StatePaths::resolve(&args.paths, &loaded.config);
+    let paths = StatePaths::resolve(&args.paths.flags(), &loaded.config);
     let grace = humantime::parse_duration(args.grace.trim()).map_err(|e| {
         Failure::usage(format!(
             "--grace {:?}: {e}; write a duration such as 2m or 1h",

@@ -19,10 +19,11 @@ mod paths;
 
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, Output, TargetArgs};
+use crate::cli::TargetArgs;
 use crate::commands::history::plain_table;
 use crate::core::backend_kind;
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 use crate::shell::config::{self, ConfigSource, Loaded};
 use crate::shell::reconcile::{self, Context};
 
@@ -75,7 +76,7 @@ impl Check {
 /// What the checks look at: the config as loaded (or why it could not be) and the target context
 /// resolved over it (over the defaults when the config was refused).
 pub struct Host<'a> {
-    pub global: &'a GlobalArgs,
+    pub global: &'a Global,
     pub loaded: Result<Loaded, Failure>,
     pub ctx: Result<Context, Failure>,
 }
@@ -111,11 +112,16 @@ struct DoctorDoc {
     checks: Vec<Check>,
 }
 
-pub fn run(global: &GlobalArgs, args: &TargetArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &TargetArgs) -> Result<Status, Failure> {
     let backend = backend_kind::select(args.backend.as_deref(), None).map_err(Failure::usage)?;
     let loaded = config::load(global.config.as_deref());
     let fallback = Loaded::default();
-    let ctx = reconcile::context_from(loaded.as_ref().unwrap_or(&fallback), global, args, backend);
+    let ctx = reconcile::context_from(
+        loaded.as_ref().unwrap_or(&fallback),
+        global,
+        &args.flags(),
+        backend,
+    );
     let host = Host {
         global,
         loaded,

@@ -5,9 +5,10 @@
 
 use serde::Serialize;
 
-use crate::cli::{DriftArgs, GlobalArgs, Output};
+use crate::cli::DriftArgs;
 use crate::commands::plan::{OpView, json_name, op_views};
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 use crate::shell::reconcile;
 
 /// Exit status of `drift --exit-on-drift` when anything drifted.
@@ -21,9 +22,9 @@ struct DriftDoc<'a> {
     drift: Vec<OpView<'a>>,
 }
 
-pub fn run(global: &GlobalArgs, args: &DriftArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &DriftArgs) -> Result<Status, Failure> {
     let backend = args.reconcile.backend().map_err(Failure::usage)?;
-    let ctx = reconcile::context(global, &args.reconcile.target, backend)?;
+    let ctx = reconcile::context(global, &args.reconcile.target.flags(), backend)?;
     let loaded = reconcile::load_manifest(
         &ctx,
         &args.reconcile.manifest,

@@ -14,7 +14,7 @@ use std::path::Path;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, ListArgs, Output};
+use crate::cli::ListArgs;
 use crate::commands::history::plain_table;
 use crate::core::entry_status::{self, EntryStatus};
 use crate::core::global_lock::Claim;
@@ -22,6 +22,7 @@ use crate::core::history::{self, RunRecord};
 use crate::core::manifest::ConcurrencyScope;
 use crate::core::spec::JobSpec;
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 use crate::shell::config::{self, Config};
 use crate::shell::reconcile::{self, Context};
 use crate::shell::{global_lock, history as history_file, metrics, spec_store};
@@ -95,10 +96,10 @@ pub fn global_view(
     })
 }
 
-pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ListArgs) -> Result<Status, Failure> {
     let backend = args.backend().map_err(Failure::usage)?;
     let loaded = config::load(global.config.as_deref())?;
-    let ctx = reconcile::context_from(&loaded, global, &args.target, backend)?;
+    let ctx = reconcile::context_from(&loaded, global, &args.target.flags(), backend)?;
     let mut redis = None;
     let installed = reconcile::installed(&ctx, None)?;
     let now = Timestamp::now();

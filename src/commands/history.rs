@@ -8,16 +8,17 @@ use std::path::Path;
 use comfy_table::{Table, presets};
 use jiff::Timestamp;
 
-use crate::cli::{GlobalArgs, HistoryArgs, Output};
+use crate::cli::HistoryArgs;
 use crate::core::audit::{AUDIT_FILE, AuditRecord};
 use crate::core::history::{self, Filter, RunRecord, StatusQuery};
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 use crate::shell::config::{self, StatePaths};
 use crate::shell::history as history_file;
 
-pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &HistoryArgs) -> Result<Status, Failure> {
     let loaded = config::load(global.config.as_deref())?;
-    let state_dir = StatePaths::resolve(&args.paths, &loaded.config).state_dir;
+    let state_dir = StatePaths::resolve(&args.paths.flags(), &loaded.config).state_dir;
     let (_backend, id) = args.backend_and_job().map_err(Failure::usage)?;
     let now = Timestamp::now();
     let since = parse_when("--since", args.since.as_deref(), now)?;

@@ -4,12 +4,13 @@
 //! Refuses to overwrite without `--force`. The text comes from `core::config_scaffold`; the file is
 //! written by `shell::config`, which then reads it back the way every command will.
 
-use crate::cli::{GlobalArgs, InitArgs};
+use crate::cli::InitArgs;
 use crate::core::config_scaffold::Scaffold;
 use crate::error::{Failure, Status};
+use crate::settings::Global;
 use crate::shell::config;
 
-pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &InitArgs) -> Result<Status, Failure> {
     let scaffold = Scaffold {
         source: args.app.clone().zip(args.manifest_url.clone()),
         secret_refs: global.secret_refs.clone(),

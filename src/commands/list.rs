@@ -11,9 +11,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, ListArgs, Output};
+use crate::cli::ListArgs;
 use crate::core::plan::InstalledEntry;
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 use crate::shell::reconcile::{self, Context};
 use crate::shell::{spec_store, tz};
 
@@ -88,9 +89,9 @@ pub fn entry_view(ctx: &Context, entry: &InstalledEntry, now: jiff::Timestamp) -
     }
 }
 
-pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ListArgs) -> Result<Status, Failure> {
     let backend = args.backend().map_err(Failure::usage)?;
-    let ctx = reconcile::context(global, &args.target, backend)?;
+    let ctx = reconcile::context(global, &args.target.flags(), backend)?;
     let installed = reconcile::installed(&ctx, None)?;
     let now = jiff::Timestamp::now();
     let mut entries: Vec<EntryView> = installed

@@ -8,9 +8,10 @@ use std::path::Path;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, MetricsArgs, Output};
+use crate::cli::MetricsArgs;
 use crate::core::metrics::{self, JobMetrics, Tally};
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 use crate::shell::config::{self, StatePaths};
 use crate::shell::{history, host, metrics as metrics_file, spec_store};
 
@@ -22,9 +23,9 @@ struct JobJson<'a> {
     next_fire: Option<i64>,
 }
 
-pub fn run(global: &GlobalArgs, args: &MetricsArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &MetricsArgs) -> Result<Status, Failure> {
     let loaded = config::load(global.config.as_deref())?;
-    let spec_dir = StatePaths::resolve(&args.paths, &loaded.config).spec_dir;
+    let spec_dir = StatePaths::resolve(&args.paths.flags(), &loaded.config).spec_dir;
     let now = Timestamp::now();
     let jobs = job_metrics(&spec_dir, now)?;
     match global.output {

@@ -27,7 +27,7 @@ use crate::error::{Failure, Status};
 
 /// Run the parsed command.
 pub fn dispatch(cli: Cli) -> Result<Status, Failure> {
-    let global = &cli.global;
+    let global = &cli.global.settings();
     match cli.command {
         Command::Validate(args) => validate::run(global, &args),
         Command::Plan(args) => plan::run(global, &args),

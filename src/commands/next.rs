@@ -7,9 +7,10 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, NextArgs, Output};
+use crate::cli::NextArgs;
 use crate::core::schedule::Schedule;
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 use crate::shell::tz;
 
 /// Most fire times one invocation prints.
@@ -24,7 +25,7 @@ struct NextReport {
     next: Vec<String>,
 }
 
-pub fn run(global: &GlobalArgs, args: &NextArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &NextArgs) -> Result<Status, Failure> {
     let schedule = Schedule::parse(&args.expr).map_err(|e| Failure::invalid(e.message))?;
     let zone = checked_zone(&args.timezone)?;
     let count = checked_count(args.count)?;

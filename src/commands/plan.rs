@@ -9,18 +9,19 @@
 
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, Output, ReconcileArgs};
+use crate::cli::ReconcileArgs;
 use crate::core::manifest::Manifest;
 use crate::core::plan::{Action, Counts, Op, Plan, Subject};
 use crate::core::target_checks::ZoneReport;
 use crate::core::tz_gate::{DstEffect, DstEvent, REPORT_DAYS};
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 use crate::shell::reconcile::{self, Context};
 use crate::shell::tz;
 
-pub fn run(global: &GlobalArgs, args: &ReconcileArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ReconcileArgs) -> Result<Status, Failure> {
     let backend = args.backend().map_err(Failure::usage)?;
-    let ctx = reconcile::context(global, &args.target, backend)?;
+    let ctx = reconcile::context(global, &args.target.flags(), backend)?;
     let loaded = reconcile::load_manifest(&ctx, &args.manifest, args.app.as_deref())?;
     let (plan, desired) = reconcile::plan(&ctx, &loaded)?;
     reconcile::warn(&desired.warnings);

@@ -6,11 +6,12 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, Output, PruneArgs};
+use crate::cli::PruneArgs;
 use crate::commands::plan::{OpView, op_views, ops_table};
 use crate::core::manifest::is_identifier;
 use crate::core::plan::Counts;
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 use crate::shell::reconcile;
 
 #[derive(Serialize)]
@@ -21,7 +22,7 @@ struct PruneDoc<'a> {
     ops: Vec<OpView<'a>>,
 }
 
-pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &PruneArgs) -> Result<Status, Failure> {
     if let Some(app) = &args.app
         && !is_identifier(app)
     {
@@ -36,7 +37,7 @@ pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<Status, Failure> {
         ));
     }
     let backend = args.backend().map_err(Failure::usage)?;
-    let ctx = reconcile::context(global, &args.target, backend)?;
+    let ctx = reconcile::context(global, &args.target.flags(), backend)?;
     if !args.yes {
         let (_, preview) = reconcile::prune_plan(&ctx, args.app.as_deref())?;
         if preview.is_empty() {

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, Output, ShowArgs};
+use crate::cli::ShowArgs;
 use crate::commands::global_status::{GlobalView, global_view};
 use crate::commands::list::{EntryView, entries_table, entry_view};
 use crate::commands::plan::json_name;
@@ -20,6 +20,7 @@ use crate::core::plan::Op;
 use crate::core::spec::JobSpec;
 use crate::core::target_checks::shown_ref;
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 use crate::shell::reconcile::Context;
 use crate::shell::{config, history, reconcile, spec_store};
 
@@ -52,12 +53,12 @@ struct SyncView {
     changes: Vec<Op>,
 }
 
-pub fn run(global: &GlobalArgs, args: &ShowArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ShowArgs) -> Result<Status, Failure> {
     let (backend, id) = args.backend_and_job().map_err(Failure::usage)?;
     let id = id.ok_or_else(|| Failure::usage("show needs the job as APP.JOB"))?;
     let (app, job) = manifest::split_job_id(id).map_err(Failure::usage)?;
     let (app, job) = (app.to_string(), job.to_string());
-    let ctx = reconcile::context(global, &args.target, backend)?;
+    let ctx = reconcile::context(global, &args.target.flags(), backend)?;
     let installed = reconcile::installed(&ctx, None)?;
     let now = jiff::Timestamp::now();
     let owned: Vec<_> = installed

@@ -2,12 +2,13 @@
 //!
 //! Prints the header and nothing else on stdout; errors name the reference, never a secret.
 
-use crate::cli::{GlobalArgs, Output, SignArgs};
+use crate::cli::SignArgs;
 use crate::commands::signing_input::{now, operator_secrets, read_body};
 use crate::core::signature;
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 
-pub fn run(global: &GlobalArgs, args: &SignArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &SignArgs) -> Result<Status, Failure> {
     let operator = operator_secrets(global)?;
     let body = read_body(args.request.body_file.as_deref())?;
     let timestamp = args.timestamp.unwrap_or_else(now);

@@ -6,8 +6,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::cli::GlobalArgs;
 use crate::error::Failure;
+use crate::settings::Global;
 use crate::shell::config;
 use crate::shell::secrets::{self, Resolved};
 
@@ -41,7 +41,7 @@ impl OperatorSecrets {
 
 /// Load the operator config, pick the references (flags win), resolve them through the config's
 /// `env_file`, and warn on stderr about references that resolved empty.
-pub fn operator_secrets(global: &GlobalArgs) -> Result<OperatorSecrets, Failure> {
+pub fn operator_secrets(global: &Global) -> Result<OperatorSecrets, Failure> {
     let loaded = config::load(global.config.as_deref())?;
     let refs = loaded.config.operator_secret_refs(&global.secret_refs);
     if refs.is_empty() {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use slog::{Logger, error, warn};
 
-use crate::cli::{GlobalArgs, TriggerArgs};
+use crate::cli::TriggerArgs;
 use crate::core::backend_kind::{self, BackendKind};
 use crate::core::fire_time;
 use crate::core::history::{self as core_history, Retention, RunRecord, RunStatus};
@@ -26,6 +26,7 @@ use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
 use crate::core::{scope, spec_check};
 use crate::error::{Failure, FailureKind, Status};
+use crate::settings::Global;
 use crate::shell::config::{self, DEFAULT_SPEC_DIR, OnUnavailable};
 use crate::shell::fire::{self, Outcome, Recorder};
 use crate::shell::global_fire::{self, GlobalFire, HeldLease, LeaseSlot, Step};
@@ -34,7 +35,7 @@ use crate::shell::lock::{self, Acquired, Holder, JobLock};
 use crate::shell::secrets;
 use crate::shell::{after_fire, clock, history, host, http, logging, spec_store, test_pause, tz};
 
-pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &TriggerArgs) -> Result<Status, Failure> {
     let started = Instant::now();
     let started_at = clock::now();
     let (app, job) = core_history::split_job_id(&args.job).map_err(shim_failure)?;
@@ -124,17 +125,14 @@ fn backend_label(args: &TriggerArgs) -> Result<Option<&'static str>, Failure> {
     }
 }
 
-/// Where the reference tool's shim reads its spec dir from when `--spec-dir` is absent.
-const SPEC_DIR_ENV: &str = "CRONIX_JOB_SPEC_DIR";
-
 /// The spec dir: `--spec-dir` (always on a rendered line), else `$CRONIX_JOB_SPEC_DIR` (as the
 /// reference reads it), else the looked-up config's, else the default.
-fn spec_dir_for(global: &GlobalArgs, args: &TriggerArgs) -> Result<PathBuf, Failure> {
+fn spec_dir_for(global: &Global, args: &TriggerArgs) -> Result<PathBuf, Failure> {
     if let Some(dir) = &args.spec_dir {
         return Ok(dir.clone());
     }
-    if let Some(dir) = std::env::var_os(SPEC_DIR_ENV).filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
+    if let Some(dir) = crate::env::job_spec_dir() {
+        return Ok(dir);
     }
     let loaded = config::load(global.config.as_deref()).map_err(internal)?;
     Ok(loaded
@@ -145,7 +143,7 @@ fn spec_dir_for(global: &GlobalArgs, args: &TriggerArgs) -> Result<PathBuf, Fail
 
 /// The operator config of this fire: `--config`, else the one apply loaded (recorded in the spec, so a
 /// fire under cron's bare environment finds the same `env_file`), else the usual lookup.
-fn config_for(global: &GlobalArgs, spec: &JobSpec) -> Result<config::Loaded, Failure> {
+fn config_for(global: &Global, spec: &JobSpec) -> Result<config::Loaded, Failure> {
     match (&global.config, &spec.config) {
         (None, Some(recorded)) => {
             config::load_named(Path::new(recorded), config::ConfigSource::Spec).map_err(internal)
@@ -158,7 +156,7 @@ fn config_for(global: &GlobalArgs, spec: &JobSpec) -> Result<config::Loaded, Fai
 /// the job's zone (the minute is the intended fire time), `None` when it is not. Reads the spec and
 /// nothing else (the config only when the line carries no `--spec-dir`).
 fn gate(
-    global: &GlobalArgs,
+    global: &Global,
     args: &TriggerArgs,
     app: &str,
     job: &str,

@@ -9,14 +9,15 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::cli::{GlobalArgs, Output, ValidateArgs};
+use crate::cli::ValidateArgs;
 use crate::core::manifest::{self, Manifest, Problems};
 use crate::core::schedule::Schedule;
 use crate::core::{manifest_lint, scope};
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 use crate::shell::{config, reconcile, source, tz};
 
-pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ValidateArgs) -> Result<Status, Failure> {
     let cfg = config::load(global.config.as_deref())?.config;
     let scope = reconcile::source_scope(
         &cfg.manifest_sources,

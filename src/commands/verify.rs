@@ -3,12 +3,13 @@
 //! Exit 0 with the index of the matching reference, or 1 with the refusal's code. Never prints a
 //! secret or a computed signature.
 
-use crate::cli::{GlobalArgs, Output, VerifyArgs};
+use crate::cli::VerifyArgs;
 use crate::commands::signing_input::{OperatorSecrets, now, operator_secrets, read_body};
 use crate::core::signature::{self, VerifyError};
 use crate::error::{Failure, Status};
+use crate::settings::{Global, Output};
 
-pub fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &VerifyArgs) -> Result<Status, Failure> {
     signature::check_skew_window(args.max_skew)
         .map_err(|why| Failure::invalid(format!("--max-skew {}: {why}", args.max_skew)))?;
     let operator = operator_secrets(global)?;

@@ -6,7 +6,6 @@
 //! a command's output; commands run with a cleared environment and are killed at the deadline.
 
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -222,20 +221,8 @@ fn kill_group(child: &mut Child) {
     }
 }
 
-/// The program must be a regular, executable file owned by root or this user and not writable by
-/// group or others (root runs it).
+/// The program passes the binary rule of `trusted_path`: a regular, executable file, and neither it
+/// nor any directory on its path replaceable by a user other than root or this one (root runs it).
 fn check_program(path: &Path) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot stat it ({e})"))?;
-    let me = rustix::process::geteuid().as_raw();
-    let mode = meta.permissions().mode();
-    if !meta.is_file() || mode & 0o111 == 0 {
-        return Err("not an executable regular file".into());
-    }
-    if meta.uid() != 0 && meta.uid() != me {
-        return Err("owned by another user; chown it to root".into());
-    }
-    if mode & 0o022 != 0 {
-        return Err("group- or other-writable; chmod go-w it".into());
-    }
-    Ok(())
+    crate::shell::trusted_path::check_binary(path, None)
 }

@@ -98,6 +98,11 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
         let _ = check;
         Vec::new()
     }
+    /// The user the entries run as (a crontab's user column or user crontab); `None` is root. The
+    /// trigger binary may belong to that user as well as to root.
+    fn runs_as(&self) -> Option<String> {
+        None
+    }
     /// The directories and the lock file of this backend that the trust model covers.
     fn own_paths(&self) -> Vec<OwnPath>;
     /// The service that fires the entries (cron, systemd): the name of its check, and whether it
@@ -108,7 +113,7 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
 /// The backend `kind` names, set up from flags and config. The one place backends are listed.
 pub fn open(
     kind: BackendKind,
-    target: &crate::cli::TargetArgs,
+    target: &crate::settings::TargetFlags,
     config: &Config,
     common: Common,
 ) -> Result<Box<dyn Backend>, Failure> {

@@ -21,6 +21,7 @@ pub fn now() -> Timestamp {
 
 #[cfg(debug_assertions)]
 fn test_now() -> Option<Timestamp> {
-    let seconds: i64 = std::env::var(TEST_NOW_VAR).ok()?.trim().parse().ok()?;
+    let value = crate::env::debug_only(TEST_NOW_VAR)?;
+    let seconds: i64 = value.to_str()?.trim().parse().ok()?;
     Timestamp::from_second(seconds).ok()
 }

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::{CrontabFormat, LogLevel, PathArgs};
 use crate::core::alert::AlertTarget;
 use crate::core::global_lock;
 use crate::core::schedule::Schedule;
 use crate::core::scope::{self, ManifestSource};
 use crate::core::secret::SecretRef;
 use crate::error::Failure;
+use crate::settings::{CrontabFormat, LogLevel, PathFlags};
 
 pub const DEFAULT_SPEC_DIR: &str = "/etc/cronix/jobs";
 pub const DEFAULT_LOCK_DIR: &str = "/run/cronix";
@@ -23,6 +23,11 @@ pub const DEFAULT_RUN_AS: &str = "root";
 pub const DEFAULT_SYSTEMD_UNIT_DIR: &str = "/etc/systemd/system";
 pub const DEFAULT_SYSTEMD_CREDSTORE_DIR: &str = "/etc/credstore.encrypted";
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/cronix/cronix.yaml";
+/// The programs cronix runs (as root, during apply, prune and doctor), by absolute path: never looked
+/// up in `PATH`, never named by the environment.
+pub const DEFAULT_SYSTEMCTL_BIN: &str = "/usr/bin/systemctl";
+pub const DEFAULT_SYSTEMD_CREDS_BIN: &str = "/usr/bin/systemd-creds";
+pub const DEFAULT_CRONTAB_BIN: &str = "/usr/bin/crontab";
 /// How long apply and prune wait for the apply lock unless the config says otherwise.
 pub const DEFAULT_APPLY_LOCK_WAIT_SECONDS: u64 = 120;
 
@@ -64,6 +69,12 @@ pub struct Config {
     /// at boot (off by default; cron has no catch-up).
     #[serde(default)]
     pub systemd_catch_up: bool,
+    /// Absolute path of `systemctl` (default /usr/bin/systemctl); checked like every binary root runs.
+    pub systemctl_bin: Option<PathBuf>,
+    /// Absolute path of `systemd-creds` (default /usr/bin/systemd-creds).
+    pub systemd_creds_bin: Option<PathBuf>,
+    /// Absolute path of `crontab(1)` (default /usr/bin/crontab), run for `--crontab-user`.
+    pub crontab_bin: Option<PathBuf>,
     /// Who is told when a job fails, recovers or misses fires.
     #[serde(default)]
     pub alerts: Vec<AlertTarget>,
@@ -204,19 +215,23 @@ pub const MAX_CONFIG_LEN: u64 = 1024 * 1024;
 /// `/etc/cronix/cronix.yaml`. A config named by `--config` or `$CRONIX_CONFIG` must exist; the other
 /// two are used when they exist. Whichever is picked must pass the trust check (owned by root or the
 /// running user, not group/other-writable, not a link): one that fails is refused, never skipped.
+///
+/// Every config, whatever named it, is also walked from `/` (`trusted_path::read_walked_if_exists`):
+/// every directory and link on the way must belong to root or the running user (the shim follows the
+/// path apply records in spec files, so it must not lead through a user's directory). So `sudo -E cronix`
+/// with a user's `HOME` refuses that user's `~/.cronix/cronix.yaml` (their home is theirs, and a
+/// `~/.cronix` link could point root at any root-owned file) instead of loading it or recording its
+/// path in specs; without such a file it goes on to `/etc/cronix/cronix.yaml`.
 pub fn load(explicit: Option<&Path>) -> Result<Loaded, Failure> {
     if let Some(path) = explicit {
         return load_named(path, ConfigSource::Flag);
     }
-    if let Some(env) = std::env::var_os("CRONIX_CONFIG").filter(|v| !v.is_empty()) {
-        return load_named(Path::new(&env), ConfigSource::Env);
+    if let Some(env) = crate::env::config_file() {
+        return load_named(&env, ConfigSource::Env);
     }
     let mut found = Vec::new();
-    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        found.push((
-            Path::new(&home).join(".cronix/cronix.yaml"),
-            ConfigSource::Home,
-        ));
+    if let Some(home) = crate::env::home() {
+        found.push((home.join(".cronix/cronix.yaml"), ConfigSource::Home));
     }
     found.push((PathBuf::from(SYSTEM_CONFIG_PATH), ConfigSource::System));
     for (path, source) in found {
@@ -241,8 +256,7 @@ pub fn load_named(path: &Path, source: ConfigSource) -> Result<Loaded, Failure> 
     })
 }
 
-/// Read and parse one config file (None when it does not exist and need not). Relative paths inside
-/// it are resolved against its directory.
+/// Read and parse one config file (None when it does not exist and need not), walked from `/`. Relative paths inside it are resolved against its directory.
 fn read_checked(
     path: &Path,
     source: ConfigSource,
@@ -255,7 +269,8 @@ fn read_checked(
             source.describe()
         ))
     };
-    let bytes = match crate::shell::trusted_path::read_if_exists(path, MAX_CONFIG_LEN) {
+    let read = crate::shell::trusted_path::read_walked_if_exists(path, MAX_CONFIG_LEN);
+    let bytes = match read {
         Ok(Some(bytes)) => bytes,
         Ok(None) if must_exist => {
             return Err(refused(
@@ -264,7 +279,19 @@ fn read_checked(
             ));
         }
         Ok(None) => return Ok(None),
-        Err(why) => return Err(refused(why)),
+        Err(why) if source != ConfigSource::Home => {
+            return Err(refused(format!(
+                "{why}; root's config (and the one apply records in spec files for later fires) is \
+                 read only along paths no other user can change: keep it under /etc/cronix"
+            )));
+        }
+        Err(why) => {
+            return Err(refused(format!(
+                "{why}; a config found through $HOME is read only along paths no other user can \
+                 change (with `sudo -E`, HOME is the invoking user's): give --config, or run sudo \
+                 without -E"
+            )));
+        }
     };
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| refused("is not UTF-8 text; write it as YAML".to_string()))?;
@@ -286,7 +313,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up")
+        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin")
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -311,6 +338,20 @@ pub fn parse(text: &str) -> Result<Config, String> {
         check_redis(redis).map_err(|e| format!("locks.redis: {e}"))?;
     }
     check_observability(&config)?;
+    for (key, bin) in [
+        ("systemctl_bin", &config.systemctl_bin),
+        ("systemd_creds_bin", &config.systemd_creds_bin),
+        ("crontab_bin", &config.crontab_bin),
+    ] {
+        if let Some(bin) = bin
+            && !bin.is_absolute()
+        {
+            return Err(format!(
+                "{key} {}: not an absolute path; give the program's full path (cronix never searches PATH)",
+                bin.display()
+            ));
+        }
+    }
     Ok(config)
 }
 
@@ -458,7 +499,7 @@ pub struct StatePaths {
 }
 
 impl StatePaths {
-    pub fn resolve(flags: &PathArgs, config: &Config) -> StatePaths {
+    pub fn resolve(flags: &PathFlags, config: &Config) -> StatePaths {
         let pick = |flag: &Option<PathBuf>, conf: &Option<PathBuf>, default: &str| {
             let p = flag
                 .clone()
@@ -480,37 +521,46 @@ pub fn init_path(explicit: Option<&Path>) -> PathBuf {
     if let Some(path) = explicit {
         return path.to_path_buf();
     }
-    if let Some(env) = std::env::var_os("CRONIX_CONFIG").filter(|v| !v.is_empty()) {
-        return PathBuf::from(env);
+    if let Some(env) = crate::env::config_file() {
+        return env;
     }
-    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        Some(home) => Path::new(&home).join(".cronix/cronix.yaml"),
+    match crate::env::home() {
+        Some(home) => home.join(".cronix/cronix.yaml"),
         None => PathBuf::from(SYSTEM_CONFIG_PATH),
     }
 }
 
 /// Write a new config file: missing directories 0755, the file 0600 (also when it replaces one),
 /// atomically. An existing file is refused unless `force`.
+///
+/// The directory is reached by a walk from `/` (`trusted_path::open_dir_walked`): every directory and
+/// link on the way must belong to root or the running user and not be writable by others, so root
+/// never writes into a user's `$HOME` (`sudo -E cronix init`) nor follows a `~/.cronix` link a user
+/// planted. The file is created and given its mode through its descriptor and renamed into place
+/// relative to the directory's: nothing is ever chmod-ed by path.
 pub fn write_scaffold(path: &Path, text: &str, force: bool) -> Result<(), Failure> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if !force && std::fs::symlink_metadata(path).is_ok() {
+    let fail = |why: String| Failure::invalid(format!("config {} {why}", path.display()));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| fail("names no file; give --config a file path".to_string()))?;
+    let parent = crate::shell::atomic::parent_of(path);
+    let dir = crate::shell::trusted_path::open_dir_walked(parent, true)
+        .map_err(|why| fail(format!("(its directory {}) {why}", parent.display())))?
+        .ok_or_else(|| {
+            fail(format!(
+                "(its directory {}) could not be created",
+                parent.display()
+            ))
+        })?;
+    if !force && dir.contains(name).map_err(&fail)? {
         return Err(Failure::invalid(format!(
             "config {}: already exists, nothing was written; edit it, or give --force to replace it",
             path.display()
         )));
     }
-    let fail = |what: &str, e: std::io::Error| {
-        Failure::invalid(format!("config {}: cannot {what} ({e})", path.display()))
-    };
-    let dir = crate::shell::atomic::parent_of(path);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(dir)
-        .map_err(|e| fail("create its directory", e))?;
-    crate::shell::atomic::write(path, text.as_bytes(), 0o600).map_err(|e| fail("write it", e))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| fail("set its mode to 0600", e))
+    dir.replace(name, text.as_bytes(), 0o600).map_err(&fail)?;
+    dir.sync().map_err(fail)
 }
 
 #[cfg(test)]
@@ -564,9 +614,9 @@ mod tests {
             lock_dir: Some("/cfg/locks".into()),
             ..Config::default()
         };
-        let flags = PathArgs {
+        let flags = PathFlags {
             spec_dir: Some("/flag/jobs".into()),
-            ..PathArgs::default()
+            ..PathFlags::default()
         };
         let paths = StatePaths::resolve(&flags, &config);
         assert_eq!(paths.spec_dir, PathBuf::from("/flag/jobs"));

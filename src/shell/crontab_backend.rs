@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{CrontabFormat, TargetArgs};
 use crate::core::adopt::{self, Finding};
 use crate::core::check_entry::{self, CheckEntry};
 use crate::core::crontab::{self, Crontab};
@@ -18,6 +17,7 @@ use crate::core::plan::{InstalledEntry, Plan};
 use crate::core::render::Renderer;
 use crate::core::target_checks;
 use crate::error::Failure;
+use crate::settings::{CrontabFormat, TargetFlags};
 use crate::shell::backend::{self, ApplyGuard, Backend, CheckJob, Common, OwnPath, Snapshot};
 use crate::shell::config::{self, Config};
 use crate::shell::crontab_target::Target;
@@ -59,11 +59,15 @@ impl CrontabBackend {
         &self.target
     }
 
-    pub fn new(args: &TargetArgs, cfg: &Config, common: Common) -> Result<Self, Failure> {
+    pub fn new(args: &TargetFlags, cfg: &Config, common: Common) -> Result<Self, Failure> {
         let target = match &args.crontab_user {
             Some(user) => Target::User {
                 user: user.clone(),
                 lock_dir: common.lock_dir.clone(),
+                crontab_bin: cfg
+                    .crontab_bin
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(config::DEFAULT_CRONTAB_BIN)),
             },
             None => {
                 let path = args
@@ -92,7 +96,7 @@ impl CrontabBackend {
             target,
             run_as,
             common,
-            host_zone: jiff::tz::TimeZone::system(),
+            host_zone: crate::shell::tz::host_zone(),
         })
     }
 }
@@ -124,6 +128,13 @@ impl Backend for CrontabBackend {
                 )]
             }
             _ => Vec::new(),
+        }
+    }
+
+    fn runs_as(&self) -> Option<String> {
+        match &self.target {
+            Target::User { user, .. } => Some(user.clone()),
+            Target::File { .. } => self.run_as.clone(),
         }
     }
 

@@ -24,7 +24,12 @@ pub enum Target {
     /// A crontab file; `user_column` for the system format.
     File { path: PathBuf, user_column: bool },
     /// `user`'s crontab through `crontab(1)`; the apply lock lives in `lock_dir`.
-    User { user: String, lock_dir: PathBuf },
+    User {
+        user: String,
+        lock_dir: PathBuf,
+        /// The absolute path of `crontab(1)` (config `crontab_bin`).
+        crontab_bin: PathBuf,
+    },
 }
 
 /// The held apply lock; released when dropped (or when the process dies).
@@ -89,7 +94,9 @@ impl Target {
     pub fn read(&self) -> Result<Vec<u8>, Failure> {
         match self {
             Target::File { path, .. } => read_file(path),
-            Target::User { user, .. } => read_user_crontab(user),
+            Target::User {
+                user, crontab_bin, ..
+            } => read_user_crontab(crontab_bin, user),
         }
     }
 
@@ -110,7 +117,7 @@ impl Target {
                 let name = path.file_name().unwrap_or_default().to_string_lossy();
                 atomic::parent_of(path).join(format!(".{name}.lock"))
             }
-            Target::User { user, lock_dir } => lock_dir.join(format!(".crontab-{user}.lock")),
+            Target::User { user, lock_dir, .. } => lock_dir.join(format!(".crontab-{user}.lock")),
         }
     }
 
@@ -122,7 +129,7 @@ impl Target {
                 let name = path.file_name().unwrap_or_default().to_string_lossy();
                 (atomic::parent_of(path), atomic::temp_prefix(&name))
             }
-            Target::User { user, lock_dir } => (lock_dir.as_path(), user_temp_prefix(user)),
+            Target::User { user, lock_dir, .. } => (lock_dir.as_path(), user_temp_prefix(user)),
         };
         atomic::clean_temps(dir, &prefix).map_err(|e| backend_io("temp dir", dir, &e))
     }
@@ -133,7 +140,11 @@ impl Target {
             Target::File { path, .. } => {
                 atomic::write(path, bytes, 0o644).map_err(|e| backend_io("crontab", path, &e))
             }
-            Target::User { user, lock_dir } => install_user_crontab(user, lock_dir, bytes),
+            Target::User {
+                user,
+                lock_dir,
+                crontab_bin,
+            } => install_user_crontab(crontab_bin, user, lock_dir, bytes),
         }
     }
 }
@@ -169,16 +180,28 @@ fn backend_io(what: &str, path: &Path, e: &io::Error) -> Failure {
 }
 
 /// `crontab [-u USER]`: `-u` only when managing another user's crontab.
-fn crontab_command(user: &str) -> Command {
-    let mut cmd = Command::new("crontab");
+fn crontab_command(crontab_bin: &Path, user: &str) -> Command {
+    let mut cmd = Command::new(crontab_bin);
+    cmd.env_clear().env("PATH", crate::env::CHILD_PATH);
     if crate::shell::passwd::current_user() != user {
         cmd.args(["-u", user]);
     }
     cmd
 }
 
-fn read_user_crontab(user: &str) -> Result<Vec<u8>, Failure> {
-    let output = crontab_command(user)
+/// `crontab_bin` passes the binary rule (root runs it).
+fn check_crontab_bin(crontab_bin: &Path, user: &str) -> Result<(), Failure> {
+    crate::shell::trusted_path::check_binary(crontab_bin, None).map_err(|why| {
+        crontab_failed(
+            user,
+            &format!("crontab_bin {} {why}", crontab_bin.display()),
+        )
+    })
+}
+
+fn read_user_crontab(crontab_bin: &Path, user: &str) -> Result<Vec<u8>, Failure> {
+    check_crontab_bin(crontab_bin, user)?;
+    let output = crontab_command(crontab_bin, user)
         .arg("-l")
         .output()
         .map_err(|e| crontab_failed(user, &format!("cannot run crontab ({e})")))?;
@@ -194,7 +217,13 @@ fn read_user_crontab(user: &str) -> Result<Vec<u8>, Failure> {
 
 /// Write the whole table to a private temp file and hand that file to `crontab` (never a pipe, so
 /// a crash cannot install a truncated table).
-fn install_user_crontab(user: &str, lock_dir: &Path, bytes: &[u8]) -> Result<(), Failure> {
+fn install_user_crontab(
+    crontab_bin: &Path,
+    user: &str,
+    lock_dir: &Path,
+    bytes: &[u8],
+) -> Result<(), Failure> {
+    check_crontab_bin(crontab_bin, user)?;
     let mut temp = tempfile::Builder::new()
         .prefix(&user_temp_prefix(user))
         .tempfile_in(lock_dir)
@@ -203,7 +232,7 @@ fn install_user_crontab(user: &str, lock_dir: &Path, bytes: &[u8]) -> Result<(),
         .and_then(|()| temp.as_file().sync_all())
         .map_err(|e| crontab_failed(user, &format!("cannot write a temp file ({e})")))?;
     test_pause::at("temp_written:crontab(1)");
-    let output = crontab_command(user)
+    let output = crontab_command(crontab_bin, user)
         .arg(temp.path())
         .output()
         .map_err(|e| crontab_failed(user, &format!("cannot run crontab ({e})")))?;

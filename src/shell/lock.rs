@@ -121,12 +121,19 @@ pub fn wait_bounded(
     }
 }
 
-/// The lock file, through the trust rule: the lock dir checked (created 0755 when missing), the file
-/// created 0600, never followed through a link or truncated, refused when someone else owns it.
+/// The lock file, through the trust rule: the lock dir walked from `/` (created 0755 when missing;
+/// a link on the way is followed only when root or this user owns it, so a link another user put in
+/// a world-writable `/var/lock` is refused), the file created 0600, never followed through a link or
+/// truncated, refused when someone else owns it.
 fn open_lock_file(path: &Path) -> Result<File, String> {
-    let (dir, name) =
-        trusted_path::parent_and_name(path, true).map_err(|why| format!("lock dir {why}"))?;
-    let dir = dir.ok_or_else(|| format!("lock file {}: no lock dir", path.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("lock file {}: names no file", path.display()))?;
+    let parent = crate::shell::atomic::parent_of(path);
+    let dir = trusted_path::open_dir_walked(parent, true)
+        .map_err(|why| format!("lock dir {} {why}", parent.display()))?
+        .ok_or_else(|| format!("lock dir {}: could not be created", parent.display()))?;
     dir.open_lock(&name)
         .map_err(|why| format!("lock file {} {why}", path.display()))
 }

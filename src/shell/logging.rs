@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use slog::{Drain, FnValue, Level, Logger, PushFnValue, Record, o};
 
-use crate::cli::LogLevel;
+use crate::settings::LogLevel;
 
 /// The default level: a healthy fire prints nothing (cron mails any output).
 pub const DEFAULT_LEVEL: LogLevel = LogLevel::Warn;

@@ -18,7 +18,7 @@ use crate::core::history;
 use crate::core::metrics::{self, JobMetrics, Tally};
 use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
-use crate::shell::{atomic, job_state, tz};
+use crate::shell::{atomic, job_state, trusted_path, tz};
 
 /// The state kind (directory) of tallies.
 pub const KIND: &str = "metrics";
@@ -113,6 +113,25 @@ pub fn collect(state_dir: &Path, now: Timestamp) -> Result<Vec<JobMetrics>, Stri
     Ok(out)
 }
 
+fn write_text(textfile: &Path, text: &str) -> Result<(), String> {
+    let refused = |why: String| format!("metrics textfile {} {why}", textfile.display());
+    let name = textfile
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| refused("names no file; fix metrics.textfile".to_string()))?;
+    let parent = atomic::parent_of(textfile);
+    let dir = trusted_path::open_dir_walked(parent, false)
+        .map_err(|why| refused(format!("(directory {}) {why}", parent.display())))?
+        .ok_or_else(|| {
+            refused(format!(
+                "(directory {}) does not exist; create it (mode 0755, owned by root) or fix \
+                 metrics.textfile",
+                parent.display()
+            ))
+        })?;
+    dir.replace(name, text.as_bytes(), 0o644).map_err(refused)
+}
+
 /// The earliest next fire of the schedules after `now`, in the job's zone (`None` when the zone is
 /// not in the tz database or no schedule fires again).
 pub fn next_fire(schedules: &[String], timezone: &str, now: Timestamp) -> Option<Timestamp> {
@@ -125,7 +144,10 @@ pub fn next_fire(schedules: &[String], timezone: &str, now: Timestamp) -> Option
 }
 
 /// Render every tally into `textfile`, replaced atomically (temp file in its directory, rename),
-/// holding `<state-dir>/metrics/.textfile.lock` so concurrent fires write one after the other.
+/// holding `<state-dir>/metrics/.textfile.lock` so concurrent fires write one after the other. The
+/// directory is walked from `/` (`trusted_path::open_dir_walked`) and written relative to its
+/// descriptor: a collector directory that is, or sits behind, a link or directory another user
+/// controls is refused, never followed.
 pub fn write_textfile(
     state_dir: &Path,
     textfile: &Path,
@@ -136,12 +158,7 @@ pub fn write_textfile(
     job_state::update(&lock, |(): ()| {
         let result = collect(state_dir, now).and_then(|jobs| {
             let text = metrics::render(&jobs, host);
-            atomic::write_unsynced_dir(textfile, text.as_bytes(), 0o644).map_err(|e| {
-                format!(
-                    "metrics textfile {}: cannot write it ({e})",
-                    textfile.display()
-                )
-            })
+            write_text(textfile, &text)
         });
         ((), result)
     })?

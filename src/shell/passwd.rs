@@ -11,6 +11,11 @@ pub fn user_exists(name: &str) -> bool {
     entries(Path::new(PASSWD)).any(|(user, _)| user == name)
 }
 
+/// The uid of the user `name`, if listed.
+pub fn uid_of(name: &str) -> Option<u32> {
+    entries(Path::new(PASSWD)).find_map(|(user, id)| (user == name).then_some(id))
+}
+
 /// The name of the user with this uid, if listed.
 pub fn name_of(uid: u32) -> Option<String> {
     entries(Path::new(PASSWD)).find_map(|(user, id)| (id == uid).then_some(user))
@@ -44,6 +49,8 @@ mod tests {
     fn root_exists_and_is_uid_zero() {
         assert!(user_exists("root"));
         assert_eq!(name_of(0).as_deref(), Some("root"));
+        assert_eq!(uid_of("root"), Some(0));
+        assert_eq!(uid_of("no-such-user-cronix"), None);
         assert!(!user_exists("no-such-user-cronix"));
     }
 }

@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::cli::{GlobalArgs, TargetArgs};
 use crate::core::audit::{AuditOp, AuditRecord};
 use crate::core::backend_kind::BackendKind;
 use crate::core::manifest::{self, Manifest};
@@ -17,9 +16,10 @@ use crate::core::schedule::Schedule;
 use crate::core::scope::{self, ManifestSource, Scope};
 use crate::core::target_checks::{self, Desired, TargetFacts};
 use crate::error::{Failure, FailureKind};
+use crate::settings::{Global, TargetFlags};
 use crate::shell::backend::{self, Backend, CheckJob, Common, Snapshot};
 use crate::shell::config::{self, StatePaths};
-use crate::shell::{audit, passwd, source, spec_store, test_pause, tz};
+use crate::shell::{audit, passwd, source, spec_store, test_pause, trusted_path, tz};
 
 /// Everything a reconciler command needs to know about where and as whom entries go.
 #[derive(Debug)]
@@ -51,11 +51,7 @@ pub struct Context {
 }
 
 /// Resolve flags over the operator config over the defaults, and open the chosen backend.
-pub fn context(
-    global: &GlobalArgs,
-    args: &TargetArgs,
-    kind: BackendKind,
-) -> Result<Context, Failure> {
+pub fn context(global: &Global, args: &TargetFlags, kind: BackendKind) -> Result<Context, Failure> {
     let loaded = config::load(global.config.as_deref())?;
     context_from(&loaded, global, args, kind)
 }
@@ -63,8 +59,8 @@ pub fn context(
 /// `context` over a config already loaded (`doctor` goes on with the defaults when loading failed).
 pub fn context_from(
     loaded: &config::Loaded,
-    global: &GlobalArgs,
-    args: &TargetArgs,
+    global: &Global,
+    args: &TargetFlags,
     kind: BackendKind,
 ) -> Result<Context, Failure> {
     let config_path = loaded.path.as_ref().map(|p| {
@@ -77,7 +73,7 @@ pub fn context_from(
     let paths = StatePaths::resolve(&args.paths, cfg);
     let trigger_bin = match args.trigger_bin.clone().or(cfg.trigger_bin.clone()) {
         Some(bin) => bin,
-        None => std::env::current_exe().map_err(|e| {
+        None => crate::env::current_exe().map_err(|e| {
             Failure::backend(format!(
                 "cannot find this binary's path ({e}); give --trigger-bin"
             ))
@@ -91,7 +87,7 @@ pub fn context_from(
     };
     let backend = backend::open(kind, args, cfg, common)?;
     let operator_refs = cfg.operator_secret_refs(&global.secret_refs);
-    let host_zone = jiff::tz::TimeZone::system();
+    let host_zone = crate::shell::tz::host_zone();
     let host_zone_name = host_zone.iana_name().unwrap_or("UTC").to_string();
     Ok(Context {
         backend,
@@ -246,6 +242,7 @@ pub fn load_manifest(
 pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failure> {
     let manifest = &loaded.manifest;
     let mut errors = ctx.backend.check_host();
+    errors.extend(trust_problems(ctx));
     let dirs = ctx.dirs()?;
     let job_zones: BTreeMap<String, jiff::tz::TimeZone> = manifest
         .jobs
@@ -275,6 +272,45 @@ pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failur
         ctx.backend.describe(),
         errors.join("\n  ")
     )))
+}
+
+/// The uid the entries run as, when it is not root (a crontab's user column or user crontab): the
+/// trigger binary may belong to that user too.
+pub fn runs_as_uid(ctx: &Context) -> Option<u32> {
+    ctx.backend
+        .runs_as()
+        .and_then(|user| passwd::uid_of(&user))
+        .filter(|&uid| uid != 0)
+}
+
+/// The trigger binary by the binary rule of `trusted_path` (cron runs it at every fire, as root on
+/// most hosts): `Ok(false)` when it is not installed yet and nobody else could put it there.
+pub fn check_trigger_bin(ctx: &Context) -> Result<bool, String> {
+    let bin = std::path::Path::new(&ctx.trigger_bin);
+    let runs_as = runs_as_uid(ctx);
+    trusted_path::check_binary_if_exists(bin, runs_as).map_err(|why| {
+        let whom = ctx.backend.runs_as().unwrap_or_else(|| "root".to_string());
+        format!(
+            "trigger binary {} {why} (cron runs it as {whom} at every fire); give --trigger-bin \
+             (or trigger_bin) a binary that only root can replace, such as /usr/local/bin/cronix",
+            bin.display()
+        )
+    })
+}
+
+/// The operator's paths that entries depend on, by the trust rule, before anything is written: the
+/// trigger binary and the lock dir (relative or odd paths are reported by `target_checks`).
+fn trust_problems(ctx: &Context) -> Vec<String> {
+    let mut problems = Vec::new();
+    if ctx.trigger_bin.starts_with('/')
+        && let Err(why) = check_trigger_bin(ctx)
+    {
+        problems.push(why);
+    }
+    if let Err(why) = trusted_path::check_lock_dir(&ctx.paths.lock_dir) {
+        problems.push(format!("lock dir {} {why}", ctx.paths.lock_dir.display()));
+    }
+    problems
 }
 
 /// What is installed now: the backend's snapshot, and the app's spec files.
@@ -527,7 +563,7 @@ pub fn audit_record(
         ts: jiff::Timestamp::now().to_string(),
         command: command.to_string(),
         user: passwd::current_user(),
-        sudo_user: std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty()),
+        sudo_user: crate::env::sudo_user(),
         source: source.map(source::shown),
         digest,
         target: ctx.backend.describe(),

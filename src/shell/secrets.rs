@@ -148,14 +148,11 @@ fn resolve_one(
 /// fire's service from its `LoadCredentialEncrypted=` lines. Unset is an error, not an empty
 /// resolution: the reference cannot work in this process at all.
 fn credentials_dir() -> Result<std::path::PathBuf, String> {
-    std::env::var_os("CREDENTIALS_DIRECTORY")
-        .filter(|d| !d.is_empty())
-        .map(std::path::PathBuf::from)
-        .ok_or_else(|| {
-            "cannot be read: $CREDENTIALS_DIRECTORY is not set; cred: references work only in a \
+    crate::env::credentials_directory().ok_or_else(|| {
+        "cannot be read: $CREDENTIALS_DIRECTORY is not set; cred: references work only in a \
              fire started by a systemd-timer unit that cronix apply wrote"
-                .to_string()
-        })
+            .to_string()
+    })
 }
 
 /// Whether nothing at all is at `path` (a dangling symlink is something: the read refuses it).
@@ -176,7 +173,7 @@ fn world_readable_warning(what: &str, path: &Path) -> Option<String> {
 }
 
 fn process_env(name: &str) -> Option<Secret> {
-    std::env::var_os(name).map(|value: OsString| Secret::new(value.into_vec()))
+    crate::env::secret_ref_var(name).map(|value: OsString| Secret::new(value.into_vec()))
 }
 
 /// A `file:` secret: the protected file's contents with surrounding whitespace trimmed.

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::cli::TargetArgs;
 use crate::core::plan::{Action, InstalledEntry, Plan};
 use crate::core::render::Renderer;
 use crate::core::systemd_calendar;
@@ -24,12 +23,11 @@ use crate::core::systemd_unit::{
     self, CHECK_STEM, CheckUnits, Marks, SystemdRenderer, UNIT_PREFIX,
 };
 use crate::error::Failure;
+use crate::settings::TargetFlags;
 use crate::shell::backend::{self, ApplyGuard, Backend, CheckJob, Common, OwnPath, Snapshot};
 use crate::shell::config::{self, Config};
 use crate::shell::{apply_lock, atomic, test_pause, trusted_path};
 
-/// The environment variable naming the `systemctl` binary (test hook).
-pub const SYSTEMCTL_ENV: &str = "CRONIX_SYSTEMCTL";
 /// The apply lock, beside the units (a dotted name systemd never loads).
 const LOCK_NAME: &str = ".cronix-apply.lock";
 
@@ -39,7 +37,7 @@ pub struct SystemdBackend {
     unit_dir_text: String,
     credstore_dir: String,
     catch_up: bool,
-    systemctl: String,
+    systemctl: PathBuf,
     common: Common,
 }
 
@@ -56,7 +54,7 @@ struct State {
 }
 
 impl SystemdBackend {
-    pub fn new(args: &TargetArgs, cfg: &Config, common: Common) -> Result<Self, Failure> {
+    pub fn new(args: &TargetFlags, cfg: &Config, common: Common) -> Result<Self, Failure> {
         let unit_dir = args
             .systemd_unit_dir
             .clone()
@@ -80,25 +78,28 @@ impl SystemdBackend {
             credstore_dir: text(&credstore, "systemd_credstore_dir")?,
             unit_dir,
             catch_up: cfg.systemd_catch_up,
-            systemctl: std::env::var(SYSTEMCTL_ENV)
-                .ok()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "systemctl".to_string()),
+            systemctl: cfg
+                .systemctl_bin
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_SYSTEMCTL_BIN)),
             common,
         })
     }
 
     /// Run `systemctl ARGS…` once; a failure names the call and what systemctl said.
     fn systemctl(&self, args: &[&str], units: &[String]) -> Result<String, Failure> {
+        self.check_systemctl().map_err(Failure::backend)?;
         let output = Command::new(&self.systemctl)
             .args(args)
             .args(units)
+            .env_clear()
+            .env("PATH", crate::env::CHILD_PATH)
             .env("TZ", "UTC")
             .output()
             .map_err(|e| {
                 Failure::backend(format!(
-                    "cannot run {} ({e}); install systemd or set {SYSTEMCTL_ENV}",
-                    self.systemctl
+                    "cannot run {} ({e}); install systemd, or set systemctl_bin in the config",
+                    self.systemctl.display()
                 ))
             })?;
         if output.status.success() {
@@ -112,6 +113,12 @@ impl SystemdBackend {
             String::from_utf8_lossy(&output.stderr).trim(),
             self.unit_dir.display()
         )))
+    }
+
+    /// `systemctl_bin` passes the binary rule (root runs it): `problem; fix` otherwise.
+    fn check_systemctl(&self) -> Result<(), String> {
+        trusted_path::check_binary(&self.systemctl, None)
+            .map_err(|why| format!("systemctl_bin {} {why}", self.systemctl.display()))
     }
 
     fn io_failure(&self, what: &str, path: &Path, e: &io::Error) -> Failure {
@@ -456,8 +463,13 @@ impl Backend for SystemdBackend {
     /// systemd runs as the service manager: `systemctl is-system-running` answers (`degraded`, a
     /// failed unit somewhere, still runs timers).
     fn scheduler(&self) -> (&'static str, Result<String, String>) {
+        if let Err(why) = self.check_systemctl() {
+            return ("systemd", Err(why));
+        }
         let output = Command::new(&self.systemctl)
             .arg("is-system-running")
+            .env_clear()
+            .env("PATH", crate::env::CHILD_PATH)
             .output();
         let state = output
             .as_ref()
@@ -471,7 +483,7 @@ impl Backend for SystemdBackend {
                 "systemd does not run as the service manager here ({}): timers fire only under a \
                  booted systemd; use the crontab backend on this host",
                 match &output {
-                    Err(e) => format!("cannot run {}: {e}", self.systemctl),
+                    Err(e) => format!("cannot run {}: {e}", self.systemctl.display()),
                     Ok(_) if state.is_empty() => "systemctl is-system-running said nothing".into(),
                     Ok(_) => format!("system state {state}"),
                 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 /// Where the shared host dir appears inside the root.
 pub const SHARE: &str = "/srv/e2e";
-/// The wrapper `CRONIX_SYSTEMCTL` points at inside: logs each call, then runs the real systemctl.
+/// The wrapper the config's `systemctl_bin` names inside: logs each call, then runs the real systemctl.
 pub const LOGGED_SYSTEMCTL: &str = "/usr/local/bin/systemctl-logged";
 
 pub struct Systemd {

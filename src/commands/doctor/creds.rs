@@ -19,18 +19,28 @@ use super::{Check, Host, jobs};
 use crate::core::secret::SecretRef;
 use crate::shell::{config, spec_store, trusted_path};
 
-/// The `systemd-creds` binary (a test hook: `CRONIX_SYSTEMD_CREDS` names another).
-const SYSTEMD_CREDS_ENV: &str = "CRONIX_SYSTEMD_CREDS";
 /// How long one `systemd-creds decrypt` may take (a TPM can be slow, never this slow).
 const DECRYPT_LIMIT: Duration = Duration::from_secs(10);
 /// Largest decrypted credential read (the shim refuses larger `cred:` secrets too).
 const MAX_PLAIN: u64 = crate::shell::secrets::MAX_SECRET_FILE_LEN;
 
-/// The credential store of the config in effect.
-pub fn credstore_dir(host: &Host) -> PathBuf {
-    host.config()
-        .systemd_credstore_dir
-        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_SYSTEMD_CREDSTORE_DIR))
+/// Where sealed credentials are and the `systemd-creds` that checks them.
+pub struct CredStore {
+    pub dir: PathBuf,
+    pub bin: PathBuf,
+}
+
+/// The credential store and `systemd-creds` of the config in effect.
+pub fn credstore(host: &Host) -> CredStore {
+    let config = host.config();
+    CredStore {
+        dir: config
+            .systemd_credstore_dir
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_SYSTEMD_CREDSTORE_DIR)),
+        bin: config
+            .systemd_creds_bin
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_SYSTEMD_CREDS_BIN)),
+    }
 }
 
 /// The `cred:` names of a list of references, in order.
@@ -51,7 +61,7 @@ pub fn cred_checks(host: &Host) -> Vec<Check> {
             names.extend(cred_names(&spec.secret_refs));
         }
     }
-    let store = credstore_dir(host);
+    let store = credstore(host);
     names
         .into_iter()
         .map(|name| {
@@ -61,7 +71,7 @@ pub fn cred_checks(host: &Host) -> Vec<Check> {
                     check,
                     format!(
                         "{} is sealed and decrypts on this host",
-                        sealed_path(&store, &name).display()
+                        sealed_path(&store.dir, &name).display()
                     ),
                 ),
                 Ok(Some(warning)) => Check::warn(check, warning),
@@ -78,8 +88,8 @@ pub fn sealed_path(store: &Path, name: &str) -> PathBuf {
 
 /// Whether systemd could hand the fire credential `name`: `Ok(None)` yes, `Ok(Some(warning))` yes
 /// but with something to fix or not verifiable here, `Err(problem; fix)` no.
-pub fn cred_status(store: &Path, name: &str) -> Result<Option<String>, String> {
-    let path = sealed_path(store, name);
+pub fn cred_status(store: &CredStore, name: &str) -> Result<Option<String>, String> {
+    let path = sealed_path(&store.dir, name);
     let seal = format!(
         "seal it: printf %s \"$SECRET\" | systemd-creds encrypt --name={name} - {}",
         path.display()
@@ -103,16 +113,21 @@ pub fn cred_status(store: &Path, name: &str) -> Result<Option<String>, String> {
             path.display()
         )));
     }
-    decrypt_check(&path, name, &seal)
+    decrypt_check(&store.bin, &path, name, &seal)
 }
 
 /// Decrypt `path` under `name` into a pipe, keep nothing but whether it worked.
-fn decrypt_check(path: &Path, name: &str, seal: &str) -> Result<Option<String>, String> {
-    let bin = std::env::var(SYSTEMD_CREDS_ENV)
-        .ok()
-        .filter(|b| !b.is_empty())
-        .unwrap_or_else(|| "systemd-creds".to_string());
-    let mut child = match Command::new(&bin)
+fn decrypt_check(
+    bin: &Path,
+    path: &Path,
+    name: &str,
+    seal: &str,
+) -> Result<Option<String>, String> {
+    trusted_path::check_binary(bin, None)
+        .map_err(|why| format!("systemd_creds_bin {} {why}", bin.display()))?;
+    let mut child = match Command::new(bin)
+        .env_clear()
+        .env("PATH", crate::env::CHILD_PATH)
         .arg("decrypt")
         .arg(format!("--name={name}"))
         .arg(path)
@@ -125,9 +140,10 @@ fn decrypt_check(path: &Path, name: &str, seal: &str) -> Result<Option<String>, 
         Ok(child) => child,
         Err(e) => {
             return Ok(Some(format!(
-                "{} is there, but {bin} cannot run ({e}), so whether it decrypts is not checked; \
-                 install systemd",
-                path.display()
+                "{} is there, but {} cannot run ({e}), so whether it decrypts is not checked; \
+                 install systemd or set systemd_creds_bin in the config",
+                path.display(),
+                bin.display()
             )));
         }
     };
@@ -140,7 +156,8 @@ fn decrypt_check(path: &Path, name: &str, seal: &str) -> Result<Option<String>, 
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
-                    "{bin} decrypt of {} took more than {} s; check the TPM or the host key",
+                    "{} decrypt of {} took more than {} s; check the TPM or the host key",
+                    bin.display(),
                     path.display(),
                     DECRYPT_LIMIT.as_secs()
                 ));

@@ -107,7 +107,7 @@ fn refs_check(host: &Host, name: &str, spec: &JobSpec) -> Check {
     let total = spec.secret_refs.len();
     // systemd decrypts a `cred:` before the fire starts (the shim then reads it from
     // $CREDENTIALS_DIRECTORY): one that cannot be decrypted stops the fire whatever the other refs.
-    let store = creds::credstore_dir(host);
+    let store = creds::credstore(host);
     let cred_names = creds::cred_names(&spec.secret_refs);
     for cred in &cred_names {
         if let Err(why) = creds::cred_status(&store, cred) {
@@ -169,10 +169,8 @@ fn skipped_list(resolved: &secrets::Resolved) -> String {
 
 /// The tz database cron and the gate read, and the zone cron fires in.
 pub fn tz_check(_host: &Host) -> Vec<Check> {
-    let dir = std::env::var_os("TZDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/share/zoneinfo"));
-    let host_zone = jiff::tz::TimeZone::system();
+    let dir = crate::shell::tz::tz_dir();
+    let host_zone = crate::shell::tz::host_zone();
     let host_name = host_zone.iana_name().unwrap_or("UTC").to_string();
     let check = if dir.join("UTC").is_file() || dir.join("Etc/UTC").is_file() {
         Check::ok(

@@ -1,5 +1,6 @@
-//! Doctor checks of the trigger binary and of every path of the trust model (DESIGN §11), read only:
-//! directories and files are opened as the shim opens them, but nothing is created or tightened.
+//! Doctor checks of the trigger binary, the alert commands and every path of the trust model
+//! (DESIGN §11), read only: directories and files are opened as the shim opens them and binaries are
+//! walked as apply walks them (`trusted_path`), but nothing is created or tightened.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -26,8 +27,28 @@ pub fn trigger_bin_checks(host: &Host) -> Vec<Check> {
     }
     bins.sort();
     bins.dedup();
-    bins.iter()
-        .map(|bin| trigger_bin_check(Path::new(bin)))
+    let runs_as = crate::shell::reconcile::runs_as_uid(ctx);
+    let mut out: Vec<Check> = bins
+        .iter()
+        .map(|bin| trigger_bin_check(Path::new(bin), runs_as))
+        .collect();
+    out.extend(alert_command_checks(host));
+    out
+}
+
+/// Every alert `command` of the config, by the same binary rule (the shim runs them as root).
+fn alert_command_checks(host: &Host) -> Vec<Check> {
+    host.config()
+        .alerts
+        .iter()
+        .filter_map(|target| target.command.as_ref()?.first().cloned())
+        .map(|program| {
+            let name = format!("alert command {program}");
+            match trusted_path::check_binary(Path::new(&program), None) {
+                Ok(()) => Check::ok(name, "trusted (owner and mode of it and its directories)"),
+                Err(why) => Check::fail(name, format!("{why} (the shim runs it after a fire)")),
+            }
+        })
         .collect()
 }
 
@@ -40,37 +61,31 @@ fn bin_of(artifact: &str) -> Option<&str> {
     Some(word.rsplit_once('=').map_or(word, |(_, bin)| bin))
 }
 
-fn trigger_bin_check(bin: &Path) -> Check {
+/// The binary exists, is executable, and neither it nor any directory on its path can be replaced
+/// by a user other than root or the one the entries run as (`trusted_path::check_binary`).
+fn trigger_bin_check(bin: &Path, runs_as: Option<u32>) -> Check {
     let name = format!("trigger_bin {}", bin.display());
-    let meta = match std::fs::metadata(bin) {
-        Ok(meta) => meta,
-        Err(e) => {
-            return Check::fail(
-                name,
-                format!("cannot be found ({e}); install cronix there or give --trigger-bin"),
-            );
-        }
-    };
-    if !meta.is_file() || meta.mode() & 0o111 == 0 {
+    if let Err(e) = std::fs::metadata(bin) {
         return Check::fail(
             name,
-            format!(
-                "is not an executable file; run `chmod 0755 {}` or give --trigger-bin",
-                bin.display()
-            ),
+            format!("cannot be found ({e}); install cronix there or give --trigger-bin"),
         );
     }
-    match trusted_path::check_trusted(&meta, bin) {
+    match trusted_path::check_binary(bin, runs_as) {
         Ok(()) => Check::ok(name, "exists and is executable"),
-        Err(why) => Check::fail(name, format!("{why} (root runs it at every fire)")),
+        Err(why) => Check::fail(name, format!("{why} (cron runs it at every fire)")),
     }
 }
 
 /// The trust check of every path the shim and apply use.
 pub fn path_checks(host: &Host) -> Vec<Check> {
     let mut out = Vec::new();
-    if let Some(env_file) = host.config().env_file {
-        out.push(env_file_check(&env_file));
+    let config = host.config();
+    if let Some(env_file) = &config.env_file {
+        out.push(env_file_check(env_file));
+    }
+    if let Some(metrics) = &config.metrics {
+        out.push(textfile_dir_check(&metrics.textfile));
     }
     let Ok(ctx) = &host.ctx else {
         return out;
@@ -78,6 +93,12 @@ pub fn path_checks(host: &Host) -> Vec<Check> {
     let paths = &ctx.paths;
     out.push(dir_check("spec_dir", &paths.spec_dir));
     out.extend(dir_and_files("lock_dir", &paths.lock_dir));
+    if let Err(why) = trusted_path::check_lock_dir(&paths.lock_dir) {
+        out.push(Check::fail(
+            format!("path lock_dir {} (its place)", paths.lock_dir.display()),
+            why,
+        ));
+    }
     out.push(dir_check("state_dir", &paths.state_dir));
     out.push(file_check(
         "audit",
@@ -94,6 +115,23 @@ pub fn path_checks(host: &Host) -> Vec<Check> {
         });
     }
     out
+}
+
+/// The metrics textfile's directory, walked as the shim opens it.
+fn textfile_dir_check(textfile: &Path) -> Check {
+    let dir = crate::shell::atomic::parent_of(textfile);
+    let name = format!("path metrics textfile dir {}", dir.display());
+    match trusted_path::open_dir_walked(dir, false) {
+        Ok(Some(_)) => Check::ok(name, "trusted (owner and mode of it and its parents)"),
+        Ok(None) => Check::fail(
+            name,
+            format!(
+                "does not exist; create it (mode 0755, owned by root) or fix metrics.textfile ({})",
+                dir.display()
+            ),
+        ),
+        Err(why) => Check::fail(name, why),
+    }
 }
 
 fn env_file_check(path: &Path) -> Check {
