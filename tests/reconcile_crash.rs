@@ -214,3 +214,164 @@ fn concurrent_applies_of_two_apps_lose_nothing() {
         );
     }
 }
+
+/// The audit journal's records, as JSON values, oldest first.
+fn audit_records(env: &Env) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(env.state_dir().join("audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn ops_of(record: &serde_json::Value) -> Vec<String> {
+    record["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| format!("{} {} {} {}", o["op"], o["kind"], o["job"], o["idx"]))
+        .collect()
+}
+
+#[test]
+fn an_apply_killed_between_its_change_and_its_record_is_audited_by_the_next_run() {
+    // (step, the outcome the next run finds): the crontab is swapped at `crontab_installed`.
+    let steps = [
+        ("intent_written", "interrupted_not_applied"),
+        ("specs_written", "interrupted_not_applied"),
+        ("crontab_installed", "interrupted_applied"),
+        ("specs_removed", "interrupted_applied"),
+        ("executed", "interrupted_applied"),
+    ];
+    for (step, outcome) in steps {
+        let env = Env::new();
+        let old = env.manifest("old.json", &old_manifest());
+        let new = env.manifest("new.json", &new_manifest());
+        env.apply(&old).success();
+        // What a completed apply of `new` records, from a twin that is not killed.
+        let twin = Env::new();
+        twin.apply(&twin.manifest("old.json", &old_manifest()))
+            .success();
+        twin.apply(&twin.manifest("new.json", &new_manifest()))
+            .success();
+        let expected_ops = ops_of(&audit_records(&twin)[1]);
+
+        let mut child = spawn_paused(&env, &["apply", "--manifest", &new], step);
+        assert!(wait_until_stopped(&mut child), "apply never reached {step}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        env.apply(&new).success();
+
+        let records = audit_records(&env);
+        assert!(records.len() >= 2, "killed at {step}: {records:?}");
+        let killed = &records[1];
+        assert_eq!(
+            killed["outcome"], outcome,
+            "killed at {step}: the killed apply's change must be recorded by the next run: {records:?}"
+        );
+        assert_eq!(ops_of(killed), expected_ops, "killed at {step}");
+        assert_eq!(killed["command"], "apply");
+        assert!(records[0].get("outcome").is_none());
+        if outcome == "interrupted_not_applied" {
+            assert_eq!(records.len(), 3, "killed at {step}: {records:?}");
+            // The next apply makes the change (its spec files may already be written).
+            assert!(records[2].get("outcome").is_none());
+            let entries = |ops: Vec<String>| -> Vec<String> {
+                ops.into_iter()
+                    .filter(|o| o.contains("\"entry\""))
+                    .collect()
+            };
+            assert_eq!(entries(ops_of(&records[2])), entries(expected_ops.clone()));
+        }
+        assert!(
+            names_in(&env.state_dir())
+                .iter()
+                .all(|n| !n.starts_with(".audit-pending")),
+            "killed at {step}: the intent stays after it was recorded"
+        );
+        env.cmd("drift", &["--manifest", &new, "--exit-on-drift"])
+            .assert()
+            .code(0);
+    }
+}
+
+/// A tmpfs of `size` mounted on `dir` (root only), unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
+        let status = StdCommand::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount tmpfs on {}", dir.display());
+        Tmpfs(dir.to_path_buf())
+    }
+
+    /// Fill the file system until a write fails with ENOSPC.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(self.0.join(".filler")).unwrap();
+        let chunk = [0u8; 512];
+        loop {
+            match filler.write_all(&chunk) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(28) => break,
+                Err(e) => panic!("filling the tmpfs: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = StdCommand::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn an_apply_that_runs_out_of_space_puts_the_old_specs_back_and_is_audited_as_failed() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "this test mounts a tmpfs and runs as root (as CI does)"
+    );
+    let env = Env::new();
+    let _tmpfs = Tmpfs::mount(env.crontab().parent().unwrap(), "64k");
+    let old = env.manifest("old.json", &old_manifest());
+    let new = env.manifest("new.json", &new_manifest());
+    env.apply(&old).success();
+    let crontab = env.read_crontab();
+    let specs = env.spec_files();
+    _tmpfs.fill();
+
+    let out = env.apply(&new).failure().code(3);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("No space left") && stderr.contains("spec files were put back"),
+        "{stderr}"
+    );
+    assert_eq!(env.read_crontab(), crontab, "the crontab is the old file");
+    assert_eq!(
+        env.spec_files(),
+        specs,
+        "the old spec files are back, byte for byte, and the new one is gone"
+    );
+    let records = audit_records(&env);
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[1]["outcome"], "failed", "{records:?}");
+    assert!(!ops_of(&records[1]).is_empty());
+
+    std::fs::remove_file(env.crontab().parent().unwrap().join(".filler")).unwrap();
+    env.apply(&new).success();
+    assert_eq!(audit_records(&env).len(), 3);
+    env.cmd("drift", &["--manifest", &new, "--exit-on-drift"])
+        .assert()
+        .code(0);
+}

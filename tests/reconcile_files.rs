@@ -395,10 +395,10 @@ fn spec_files_hold_references_and_the_paths_apply_was_given() {
 }
 
 #[test]
-fn a_job_without_raw_refs_gets_a_world_readable_spec() {
+fn a_job_without_raw_refs_gets_a_spec_only_its_owner_reads() {
     let (env, _) = settle_applied();
     let meta = std::fs::metadata(env.spec_dir().join("billing.settle.json")).unwrap();
-    assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
 }
 
 #[test]

@@ -426,3 +426,76 @@ fn on_systemd_an_allow_or_replace_job_that_outlasts_its_interval_is_told_its_fir
         assert!(!stderr.contains("run on top of each other"), "{stderr}");
     }
 }
+
+#[test]
+fn an_app_whose_unit_names_join_like_another_apps_can_neither_take_nor_block_them() {
+    // App `a-b` job `c` and app `a` job `b-c` both have the reference name `cronix-a-b-c-0`.
+    let units = Units::new();
+    let squatter = units
+        .env
+        .manifest("ab.json", &manifest("a-b", &[("c", &["0 1 * * *"])]));
+    let victim = units
+        .env
+        .manifest("a.json", &manifest("a", &[("b-c", &["0 2 * * *"])]));
+    units.apply(&squatter).success();
+    let dir = units.unit_dir();
+    let held = std::fs::read(dir.join("cronix-a-b-c-0.timer")).unwrap();
+
+    units.apply(&victim).success();
+    assert_eq!(
+        unit_names(&dir),
+        [
+            "cronix-a-b-c-0.service",
+            "cronix-a-b-c-0.timer",
+            "cronix-a_b-c-0.service",
+            "cronix-a_b-c-0.timer"
+        ]
+    );
+    assert_eq!(
+        std::fs::read(dir.join("cronix-a-b-c-0.timer")).unwrap(),
+        held,
+        "app a-b's unit is untouched"
+    );
+    let timer = std::fs::read_to_string(dir.join("cronix-a_b-c-0.timer")).unwrap();
+    assert!(
+        timer.contains("X-Cronix-App=a\n")
+            && timer.contains("X-Cronix-Job=b-c\n")
+            && timer.contains("Unit=cronix-a_b-c-0.service\n"),
+        "{timer}"
+    );
+    let calls = units.calls();
+    for m in [&squatter, &victim] {
+        units.apply(m).success();
+        units
+            .cmd("drift", &["--manifest", m, "--exit-on-drift"])
+            .assert()
+            .code(0);
+    }
+    assert_eq!(
+        units.calls(),
+        calls,
+        "re-applying either app changes nothing"
+    );
+
+    // Once app a-b is gone, app a keeps the names it has (no rename on every apply).
+    units
+        .cmd("prune", &["--app", "a-b", "--yes"])
+        .assert()
+        .success();
+    units.apply(&victim).success();
+    assert_eq!(
+        unit_names(&dir),
+        ["cronix-a_b-c-0.service", "cronix-a_b-c-0.timer"]
+    );
+    // And an app that comes later with a clashing name gets the other name itself.
+    units.apply(&squatter).success();
+    assert_eq!(
+        unit_names(&dir),
+        [
+            "cronix-a-b-c-0.service",
+            "cronix-a-b-c-0.timer",
+            "cronix-a_b-c-0.service",
+            "cronix-a_b-c-0.timer"
+        ]
+    );
+}

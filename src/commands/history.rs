@@ -175,9 +175,13 @@ fn print_audit(records: &[AuditRecord], path: &Path) {
                 format!("{} {} {}.{}{idx}", op.op, op.kind, op.app, op.job)
             })
             .collect();
+        let command = match &r.outcome {
+            Some(outcome) => format!("{} ({outcome})", r.command),
+            None => r.command.clone(),
+        };
         table.add_row([
             r.ts.clone(),
-            r.command.clone(),
+            command,
             user,
             r.target.clone(),
             r.source.clone().unwrap_or_else(|| "-".into()),

@@ -132,6 +132,9 @@ const TAIL: &str = "
 # spec_dir: /etc/cronix/jobs
 # lock_dir: /run/cronix
 # state_dir: /var/lib/cronix
+# Spec files hold each job's URL, headers and body: readable by their owner only unless you say
+# \"0640\" (their group too) or \"0644\" (everyone).
+# spec_mode: \"0600\"
 
 # NAME=value lines the shim loads before resolving env: references (cron's environment is bare).
 # env_file: /etc/cronix/env

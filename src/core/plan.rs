@@ -75,11 +75,23 @@ pub struct InstalledEntry {
     pub at: usize,
 }
 
-/// A spec file's bytes and permission bits.
+/// A spec file's bytes, permission bits and group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecFile {
     pub bytes: Vec<u8>,
     pub mode: u32,
+    /// Installed: the file's group. Desired: the group that must read it (the group of the user the
+    /// entries run as), or `None` when any group will do.
+    pub group: Option<u32>,
+}
+
+impl SpecFile {
+    /// Whether this installed file is the desired one: same bytes and mode, and the group it needs.
+    pub fn is(&self, want: &SpecFile) -> bool {
+        self.bytes == want.bytes
+            && self.mode == want.mode
+            && want.group.is_none_or(|g| self.group == Some(g))
+    }
 }
 
 /// One change. `at` points at the crontab block an entry op replaces or removes.
@@ -250,7 +262,7 @@ fn removal(entry: &InstalledEntry, drift: DriftKind) -> Op {
 pub fn job_spec_ops(app: &str, job: &str, want: &SpecFile, have: Option<&SpecFile>) -> Vec<Op> {
     let change = match have {
         None => Some((Action::Create, DriftKind::Missing)),
-        Some(have) if have != want => Some((Action::Update, DriftKind::Changed)),
+        Some(have) if !have.is(want) => Some((Action::Update, DriftKind::Changed)),
         Some(_) => None,
     };
     change
@@ -268,7 +280,7 @@ fn spec_ops(
     for (job, want) in desired {
         let change = match installed.get(job) {
             None => Some((Action::Create, DriftKind::Missing)),
-            Some(have) if have != want => Some((Action::Update, DriftKind::Changed)),
+            Some(have) if !have.is(want) => Some((Action::Update, DriftKind::Changed)),
             Some(_) => None,
         };
         if let Some((action, drift)) = change {
@@ -463,6 +475,7 @@ mod tests {
         let spec = |b: &str| SpecFile {
             bytes: b.as_bytes().to_vec(),
             mode: 0o644,
+            group: None,
         };
         let desired_specs = BTreeMap::from([
             ("new".to_string(), spec("n")),

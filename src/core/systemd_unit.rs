@@ -1,11 +1,14 @@
 //! The systemd-timer backend's units as text: the `cronix-<app>-<job>-<idx>.timer` and `.service`
-//! pair of one entry, their ownership marks (`X-Cronix-App=`, `X-Cronix-Job=`, `X-Cronix-Index=`,
+//! pair of one entry (or `cronix-<app>_<job>-<idx>` when another owns that name: `entry_stem`), their
+//! ownership marks (`X-Cronix-App=`, `X-Cronix-Job=`, `X-Cronix-Index=`,
 //! `X-Cronix-Hash=` in `[Unit]`), unit-name rules, and the renderer.
 //!
 //! Pure. An entry's artifact is the timer then the service, each opening with a `# cronix unit NAME`
 //! line, without the hash line (the hash covers the artifact; `shell::systemd_backend` inserts it
 //! when writing). Only validated parts reach a unit: parsed schedules, zone names from the tz
 //! database, names, absolute paths of `[A-Za-z0-9/._-]` and credential names. No secret ever does.
+
+use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
@@ -39,6 +42,45 @@ pub struct Marks {
 /// `cronix-<app>-<job>-<idx>` (the timer and service add their suffix).
 pub fn unit_stem(app: &str, job: &str, idx: usize) -> String {
     format!("{UNIT_PREFIX}{app}-{job}-{idx}")
+}
+
+/// `cronix-<app>_<job>-<idx>`: no app or job name holds a `_`, so the name says where the app ends
+/// (`cronix-a-b-c-0` is both app `a` job `b-c` and app `a-b` job `c`; `cronix-a_b-c-0` is only the
+/// first). No reference name holds a `_` either, so no other entry's units can ever have this name.
+pub fn unambiguous_stem(app: &str, job: &str, idx: usize) -> String {
+    format!("{UNIT_PREFIX}{app}_{job}-{idx}")
+}
+
+/// Who holds each cronix-named unit file of the unit dir: its name → the `(app, job, idx)` its marks
+/// name, or `None` for a unit without them (foreign).
+pub type UnitOwners = BTreeMap<String, Option<(String, String, usize)>>;
+
+/// The stem of an entry's units: the reference's `cronix-<app>-<job>-<idx>`, unless a unit of that
+/// name belongs to anything but this entry (another app's job, a foreign unit) or this entry's units
+/// already have the unambiguous name; then `unambiguous_stem`. So an app can never take, replace or
+/// keep out another app's units by the choice of its name, and names match the reference's wherever
+/// no clash exists.
+pub fn entry_stem(app: &str, job: &str, idx: usize, owners: &UnitOwners) -> String {
+    let me = (app.to_string(), job.to_string(), idx);
+    let holders = |stem: &str| {
+        ["timer", "service"]
+            .into_iter()
+            .filter_map(|suffix| owners.get(&format!("{stem}.{suffix}")))
+            .collect::<Vec<_>>()
+    };
+    let unambiguous = unambiguous_stem(app, job, idx);
+    if holders(&unambiguous)
+        .iter()
+        .any(|o| o.as_ref() == Some(&me))
+    {
+        return unambiguous;
+    }
+    let plain = unit_stem(app, job, idx);
+    if holders(&plain).iter().any(|o| o.as_ref() != Some(&me)) {
+        unambiguous
+    } else {
+        plain
+    }
 }
 
 /// Whether `name` is a unit name systemd accepts for a plain (non-template) unit: at most 255
@@ -165,6 +207,8 @@ pub struct SystemdRenderer<'a> {
     pub credstore_dir: &'a str,
     /// `Persistent=true`: a fire missed while the host was down runs once at boot.
     pub catch_up: bool,
+    /// Who holds the unit names in the unit dir now (`entry_stem` picks each entry's name from it).
+    pub owners: &'a UnitOwners,
 }
 
 impl Renderer for SystemdRenderer<'_> {
@@ -190,7 +234,10 @@ impl Renderer for SystemdRenderer<'_> {
 
     fn check_job(&self, input: &JobInput) -> Vec<String> {
         let last = input.schedules.len().saturating_sub(1);
-        let longest = format!("{}.service", unit_stem(input.app, &input.job.name, last));
+        let longest = format!(
+            "{}.service",
+            entry_stem(input.app, &input.job.name, last, self.owners)
+        );
         if is_unit_name(&longest) {
             return Vec::new();
         }
@@ -215,7 +262,7 @@ impl Renderer for SystemdRenderer<'_> {
                     &window,
                 );
                 let base = systemd_calendar::base_values(schedule, &input.job.timezone).len();
-                let stem = unit_stem(input.app, &input.job.name, idx);
+                let stem = entry_stem(input.app, &input.job.name, idx, self.owners);
                 let timer = self.timer(input, idx, &stem, schedule.source(), &values);
                 let service = self.service(input, idx, &stem);
                 let extra = values.len() - base;
@@ -418,6 +465,66 @@ fn plural(n: usize) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An entry's identity as the tests write it.
+    type Id<'a> = (&'a str, &'a str, usize);
+
+    fn owners(held: &[(&str, Option<Id<'_>>)]) -> UnitOwners {
+        held.iter()
+            .flat_map(|(stem, owner)| {
+                let owner = owner.map(|(a, j, i)| (a.to_string(), j.to_string(), i));
+                ["timer", "service"].map(|s| (format!("{stem}.{s}"), owner.clone()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_app_whose_name_joins_like_another_apps_never_gets_or_blocks_its_units() {
+        // App `a-b` job `c` holds the name app `a` job `b-c` would have: `a` gets the other name.
+        let held = owners(&[("cronix-a-b-c-0", Some(("a-b", "c", 0)))]);
+        assert_eq!(entry_stem("a", "b-c", 0, &held), "cronix-a_b-c-0");
+        assert_eq!(entry_stem("a-b", "c", 0, &held), "cronix-a-b-c-0");
+        // And the other way round.
+        let held = owners(&[("cronix-a-b-c-0", Some(("a", "b-c", 0)))]);
+        assert_eq!(entry_stem("a-b", "c", 0, &held), "cronix-a-b_c-0");
+        assert_eq!(entry_stem("a", "b-c", 0, &held), "cronix-a-b-c-0");
+        // A foreign unit in the way is never taken either.
+        let held = owners(&[("cronix-a-b-c-0", None)]);
+        assert_eq!(entry_stem("a", "b-c", 0, &held), "cronix-a_b-c-0");
+        // Without a clash the name is the reference's.
+        let none = UnitOwners::new();
+        assert_eq!(
+            entry_stem("billing-service", "settle", 1, &none),
+            "cronix-billing-service-settle-1"
+        );
+        // An entry keeps the unambiguous name it has once the clash is gone (no rename churn).
+        let held = owners(&[("cronix-a_b-c-0", Some(("a", "b-c", 0)))]);
+        assert_eq!(entry_stem("a", "b-c", 0, &held), "cronix-a_b-c-0");
+    }
+
+    #[test]
+    fn unambiguous_names_are_one_per_entry_and_never_a_reference_name() {
+        let names = ["a", "a-b", "a-b-c", "b", "b-c", "c", "c-0", "c-1"];
+        let mut unambiguous = std::collections::BTreeMap::new();
+        let mut plain = std::collections::BTreeSet::new();
+        for app in names {
+            for job in names {
+                for idx in 0..3 {
+                    let stem = unambiguous_stem(app, job, idx);
+                    assert!(is_unit_name(&format!("{stem}.service")));
+                    if let Some(other) = unambiguous.insert(stem.clone(), (app, job, idx)) {
+                        panic!("{stem} is both {other:?} and {:?}", (app, job, idx));
+                    }
+                    plain.insert(unit_stem(app, job, idx));
+                }
+            }
+        }
+        assert!(unambiguous.keys().all(|s| !plain.contains(s)));
+        assert!(
+            plain.len() < unambiguous.len(),
+            "the reference's names do clash (the reason for the other name)"
+        );
+    }
 
     #[test]
     fn unit_names_follow_systemds_rules() {

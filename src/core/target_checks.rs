@@ -45,6 +45,11 @@ pub struct TargetFacts<'a> {
     pub target: String,
     /// Whether the config has `locks.redis` (what `concurrency_scope: global` needs).
     pub global_lock: bool,
+    /// Permission bits of spec files (config `spec_mode`).
+    pub spec_mode: u32,
+    /// The group of the user the entries run as, when that is not the user applying: spec files
+    /// get it and group read, so the shim can read them and other users cannot.
+    pub spec_group: Option<u32>,
 }
 
 /// The desired state of one app on one target.
@@ -230,7 +235,7 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
         .map(|_| {
             format!(
                 "job {name}: uses a raw: secret reference, which is for development only; its spec \
-                 file is written with mode 0600"
+                 file is never readable by other users"
             )
         })
         .collect();
@@ -389,7 +394,8 @@ pub fn shortest_interval(schedules: &[Schedule], zone: &TimeZone, now: Timestamp
         .min()
 }
 
-/// The spec file bytes: pretty JSON with a final newline; 0600 when a `raw:` reference is inside.
+/// The spec file bytes: pretty JSON with a final newline. Mode `spec_mode` (never other-readable when a
+/// `raw:` reference is inside), plus group read for `spec_group`.
 pub fn spec_file(app: &str, job: &Job, secret_refs: Vec<String>, facts: &TargetFacts) -> SpecFile {
     let private = secret_refs.iter().any(|r| is_raw_ref(r));
     let spec = JobSpec {
@@ -406,9 +412,17 @@ pub fn spec_file(app: &str, job: &Job, secret_refs: Vec<String>, facts: &TargetF
     bytes.push(b'\n');
     // The writer doubles its buffer as it grows: give back the slack (up to a body's 1 MiB per job).
     bytes.shrink_to_fit();
+    let mut mode = facts.spec_mode;
+    if private {
+        mode &= 0o640;
+    }
+    if facts.spec_group.is_some() {
+        mode |= 0o040;
+    }
     SpecFile {
         bytes,
-        mode: if private { 0o600 } else { 0o644 },
+        mode,
+        group: facts.spec_group,
     }
 }
 

@@ -9,8 +9,8 @@ use crate::core::adopt::{self, Outcome};
 use crate::core::manifest::digest;
 use crate::core::plan::{self, Plan};
 use crate::error::Failure;
+use crate::shell::crontab_backend;
 use crate::shell::reconcile::{self, Context, Installed, LoadedManifest};
-use crate::shell::{audit, crontab_backend};
 
 /// What adopting the job does (or would do) and the plan it executes (or would).
 #[derive(Debug, Clone)]
@@ -32,19 +32,17 @@ pub fn adopt(ctx: &Context, loaded: &LoadedManifest, job: &str) -> Result<Adopti
     let _lock = ctx.backend.lock(ctx.apply_lock_wait)?;
     reconcile::clean_leftovers(ctx, &[app])?;
     let installed = reconcile::installed(ctx, Some(app))?;
+    reconcile::settle_interrupted(ctx, &installed)?;
     let adoption = compute(ctx, loaded, job, &installed)?;
     if matches!(adoption.outcome, Outcome::Adopt(_)) && !adoption.plan.is_empty() {
-        reconcile::execute(ctx, &installed, &adoption.plan)?;
-        audit::append(
-            &ctx.paths.state_dir,
-            &reconcile::audit_record(
-                ctx,
-                "adopt",
-                Some(loaded.source.as_str()),
-                Some(digest(&loaded.manifest)),
-                &adoption.plan,
-            ),
-        )?;
+        let record = reconcile::audit_record(
+            ctx,
+            "adopt",
+            Some(loaded.source.as_str()),
+            Some(digest(&loaded.manifest)),
+            &adoption.plan,
+        );
+        reconcile::execute_recorded(ctx, &installed, &adoption.plan, record)?;
     }
     Ok(adoption)
 }

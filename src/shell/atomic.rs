@@ -57,6 +57,46 @@ pub fn write_unsynced_dir(path: &Path, bytes: &[u8], new_mode: u32) -> io::Resul
     Ok(())
 }
 
+/// `write_unsynced_dir` with the new file's mode given (not copied from an existing file) and its
+/// group given (`None`: an existing regular file's group is kept when this user may set it): the
+/// temp file has them before the rename, so the new bytes are never more readable than `mode` says.
+/// The owner is the writing user's.
+pub fn write_exact_unsynced_dir(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    group: Option<u32>,
+) -> io::Result<()> {
+    let dir = parent_of(path);
+    let name = file_name(path)?;
+    let kept_group = match group {
+        Some(_) => None,
+        None => fs::symlink_metadata(path)
+            .ok()
+            .filter(|m| m.file_type().is_file())
+            .map(|m| m.gid()),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(&temp_prefix(&name))
+        .tempfile_in(dir)?;
+    let file = temp.as_file();
+    let current = file.metadata()?.gid();
+    match (group, kept_group) {
+        (Some(gid), _) if gid != current => std::os::unix::fs::fchown(file, None, Some(gid))?,
+        // Best effort: a user outside the old group cannot keep it.
+        (None, Some(gid)) if gid != current => {
+            let _ = std::os::unix::fs::fchown(file, None, Some(gid));
+        }
+        _ => {}
+    }
+    file.set_permissions(Permissions::from_mode(mode))?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    test_pause::at(&format!("temp_written:{name}"));
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Give the new file the old file's owner when it differs (needs privilege to change).
 fn keep_owner(file: &File, meta: &fs::Metadata) -> io::Result<()> {
     let mine = file.metadata()?;

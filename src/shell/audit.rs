@@ -1,15 +1,20 @@
 //! The apply audit journal `<state-dir>/audit.jsonl`: append one `AuditRecord` per change, read them
 //! back (a torn last line is skipped).
 //!
-//! Appends are one `write` of one line on an `O_APPEND` file. Must not hold secrets: records carry
-//! names, digests and ops only.
+//! Appends are one `write` of one line on an `O_APPEND` file. Before a change touches the target, its
+//! intent is written (atomically) to `<state-dir>/.audit-pending-<target hash>.json` and removed once
+//! the record is appended; the next apply or prune of that target finds an intent left by a process
+//! that died in between and appends its record, marked with what it finds installed. Must not hold
+//! secrets: records carry names, digests and ops only.
 
 use std::io::Write;
 use std::path::Path;
 
-use crate::core::audit::{AUDIT_FILE, AuditRecord};
+use sha2::{Digest, Sha256};
+
+use crate::core::audit::{AUDIT_FILE, AuditRecord, Intent};
 use crate::error::Failure;
-use crate::shell::trusted_path;
+use crate::shell::{atomic, trusted_path};
 
 /// Mode of a new audit journal (it holds no secrets).
 const AUDIT_MODE: u32 = 0o644;
@@ -56,6 +61,60 @@ impl Journal {
             .write_all(&line)
             .and_then(|()| self.file.sync_data())
             .map_err(|e| fail(format!("cannot be written ({e})")))
+    }
+}
+
+/// The intent file of changes to `target`.
+fn intent_name(target: &str) -> String {
+    let digest = Sha256::digest(target.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!(".audit-pending-{hex}.json")
+}
+
+/// Write the intent of a change (durably) before the change touches its target.
+pub fn begin(state_dir: &Path, intent: &Intent) -> Result<(), Failure> {
+    let path = state_dir.join(intent_name(&intent.record.target));
+    let fail = |why: String| {
+        Failure::backend(format!(
+            "audit intent {} {why}; nothing was changed; check --state-dir",
+            path.display()
+        ))
+    };
+    trusted_path::ensure_dir(state_dir).map_err(|why| fail(format!("(state dir) {why}")))?;
+    let bytes = serde_json::to_vec(intent).map_err(|e| fail(e.to_string()))?;
+    atomic::write(&path, &bytes, AUDIT_MODE).map_err(|e| fail(format!("cannot be written ({e})")))
+}
+
+/// Remove the intent of changes to `target` once their record is appended.
+pub fn finish(state_dir: &Path, target: &str) -> Result<(), Failure> {
+    let path = state_dir.join(intent_name(target));
+    atomic::remove(&path).map_err(|e| {
+        Failure::backend(format!(
+            "audit intent {}: cannot be removed ({e}); check --state-dir",
+            path.display()
+        ))
+    })
+}
+
+/// The intent a dead process left for `target`, if any. One that does not parse (it is written
+/// atomically, so only a hand edit makes one) is refused with its path.
+pub fn pending(state_dir: &Path, target: &str) -> Result<Option<Intent>, Failure> {
+    let name = intent_name(target);
+    let path = state_dir.join(&name);
+    let fail = |why: String| {
+        Failure::backend(format!(
+            "audit intent {} {why}; remove it after checking `cronix drift`",
+            path.display()
+        ))
+    };
+    let Some(dir) = trusted_path::open_dir_if_exists(state_dir).map_err(&fail)? else {
+        return Ok(None);
+    };
+    match dir.read(&name).map_err(fail)? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| fail(format!("does not parse ({e})"))),
     }
 }
 
@@ -107,6 +166,7 @@ mod tests {
                 job: "j".into(),
                 idx: Some(n),
             }],
+            outcome: None,
         }
     }
 

@@ -99,7 +99,8 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
         Vec::new()
     }
     /// The user the entries run as (a crontab's user column or user crontab); `None` is root. The
-    /// trigger binary may belong to that user as well as to root.
+    /// trigger binary may belong to that user as well as to root, and the shim reads the spec files
+    /// as that user.
     fn runs_as(&self) -> Option<String> {
         None
     }

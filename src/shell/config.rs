@@ -82,6 +82,35 @@ pub struct Config {
     pub metrics: Option<MetricsConfig>,
     /// Run `cronix check` this often from an owned crontab entry (`5m`, `1h`; as `@every`).
     pub check_every: Option<String>,
+    /// Permission bits of spec files: `"0600"` (default), `"0640"` or `"0644"` (`spec_mode_bits`).
+    pub spec_mode: Option<String>,
+}
+
+/// Spec files are readable by their owner only unless the operator says otherwise: they hold the
+/// job's URL, headers and body, which may carry credentials.
+pub const DEFAULT_SPEC_MODE: u32 = 0o600;
+
+/// The bits of a `spec_mode` value: `0600`, `0640` or `0644` (never writable by others).
+pub fn spec_mode_bits(text: &str) -> Result<u32, String> {
+    match text.trim() {
+        "0600" | "600" => Ok(0o600),
+        "0640" | "640" => Ok(0o640),
+        "0644" | "644" => Ok(0o644),
+        other => Err(format!(
+            "spec_mode {other:?}: use \"0600\" (the default: root only), \"0640\" (and the file's \
+             group) or \"0644\" (every user may read the job's URL, headers and body)"
+        )),
+    }
+}
+
+impl Config {
+    /// The configured spec file mode (checked by `parse`), else `DEFAULT_SPEC_MODE`.
+    pub fn spec_mode(&self) -> u32 {
+        self.spec_mode
+            .as_deref()
+            .and_then(|m| spec_mode_bits(m).ok())
+            .unwrap_or(DEFAULT_SPEC_MODE)
+    }
 }
 
 /// `metrics:` — where the shim writes the Prometheus textfile after every fire.
@@ -313,7 +342,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin")
+        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, spec_mode, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin")
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -351,6 +380,9 @@ pub fn parse(text: &str) -> Result<Config, String> {
                 bin.display()
             ));
         }
+    }
+    if let Some(mode) = &config.spec_mode {
+        spec_mode_bits(mode)?;
     }
     Ok(config)
 }

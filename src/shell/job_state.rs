@@ -1,15 +1,21 @@
 //! Small per-job state files in the state dir (`<state-dir>/<kind>/<app>.<job>.json`): the alert
-//! streak, the missed-fire episode, the metrics tally. Each is read, changed and rewritten in place
-//! under an exclusive flock on the file itself, so concurrent fires of one job serialize on it.
+//! streak, the missed-fire episode, the metrics tally. Each is read and changed under an exclusive
+//! flock on the file itself, so concurrent fires of one job serialize on it, and replaced atomically
+//! (`shell::atomic`: temp file in the same dir, fsync, rename, dir fsync): a fire killed at any moment
+//! leaves the old state or the new one, never an empty or half-written file.
 //!
-//! Files are 0600, opened `O_NOFOLLOW`, refused unless regular; lock waits are bounded. Must not
-//! decide what the state means (the core does) and never holds secrets.
+//! A rename gives the path a new inode, so a writer that locked the old one (it opened the file before
+//! the rename) sees that its file is no longer the path's and opens it again. Files are 0600, opened
+//! `O_NOFOLLOW`, refused unless regular; lock waits are bounded. Must not decide what the state means
+//! (the core does) and never holds secrets.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::shell::atomic;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,19 +31,56 @@ pub fn path(state_dir: &Path, kind: &str, app: &str, job: &str) -> PathBuf {
 }
 
 /// Read the state (default when the file is new or unreadable as JSON), let `change` return the new
-/// state and a result, write the new state back, all under the file's exclusive lock.
+/// state and a result, and replace the file with the new state atomically, all under the file's
+/// exclusive lock (held until the rename is durable).
 pub fn update<T, R>(path: &Path, change: impl FnOnce(T) -> (T, R)) -> Result<R, String>
 where
     T: Serialize + DeserializeOwned + Default,
 {
-    let mut file = open(path, true)?;
-    lock(&file, path, true)?;
+    let mut file = open_current_locked(path)?;
+    clean_dead_writes(path);
     let current: T = read_json(&mut file).unwrap_or_default();
     let (next, result) = change(current);
     let bytes = serde_json::to_vec(&next).map_err(|e| format!("state {}: {e}", path.display()))?;
-    write_in_place(&mut file, &bytes)
+    atomic::write(path, &bytes, STATE_MODE)
         .map_err(|e| format!("state {}: cannot write it ({e})", path.display()))?;
+    drop(file);
     Ok(result)
+}
+
+/// Open (create) the file and take its exclusive lock, again as long as the path was replaced by
+/// another writer meanwhile (its lock was then on an inode no longer in the dir); `LOCK_WAIT` in all.
+fn open_current_locked(path: &Path) -> Result<File, String> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        let file = open(path, true)?;
+        lock(
+            &file,
+            path,
+            deadline.saturating_duration_since(Instant::now()),
+        )?;
+        let held = file
+            .metadata()
+            .map_err(|e| format!("state {}: {e}", path.display()))?;
+        match std::fs::symlink_metadata(path) {
+            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => return Ok(file),
+            Ok(_) | Err(_) if Instant::now() < deadline => continue,
+            _ => {
+                return Err(format!(
+                    "state {}: replaced while waiting for its lock for {} ms; skipped",
+                    path.display(),
+                    LOCK_WAIT.as_millis()
+                ));
+            }
+        }
+    }
+}
+
+/// Remove the temp files of writers killed before their rename. The caller holds the lock of the
+/// file the path names, so no live writer of it has a temp file.
+fn clean_dead_writes(path: &Path) {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let _ = atomic::clean_temps(atomic::parent_of(path), &atomic::temp_prefix(&name));
 }
 
 /// Read the state under a shared lock; `None` when the file does not exist or does not parse.
@@ -47,7 +90,7 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
         Err(_) if !path.exists() => return Ok(None),
         Err(e) => return Err(e),
     };
-    lock(&file, path, false)?;
+    lock_shared(&file, path)?;
     Ok(read_json(&mut file))
 }
 
@@ -86,16 +129,23 @@ fn open(path: &Path, create: bool) -> Result<File, String> {
     Ok(file)
 }
 
-/// Take the flock, waiting at most `LOCK_WAIT`.
-fn lock(file: &File, path: &Path, exclusive: bool) -> Result<(), String> {
-    let attempt = || {
-        if exclusive {
-            file.try_lock()
-        } else {
-            file.try_lock_shared()
-        }
-    };
-    match crate::shell::lock::wait_bounded(attempt, LOCK_WAIT, Duration::from_millis(5)) {
+/// Take the exclusive flock, waiting at most `wait`.
+fn lock(file: &File, path: &Path, wait: Duration) -> Result<(), String> {
+    bounded(|| file.try_lock(), path, wait)
+}
+
+/// Take the shared flock, waiting at most `LOCK_WAIT` (a reader of a file being replaced reads the
+/// old whole file: nothing is ever written in place).
+fn lock_shared(file: &File, path: &Path) -> Result<(), String> {
+    bounded(|| file.try_lock_shared(), path, LOCK_WAIT)
+}
+
+fn bounded(
+    attempt: impl Fn() -> Result<(), std::fs::TryLockError>,
+    path: &Path,
+    wait: Duration,
+) -> Result<(), String> {
+    match crate::shell::lock::wait_bounded(attempt, wait, Duration::from_millis(5)) {
         Ok(true) => Ok(()),
         Ok(false) => Err(format!(
             "state {}: still locked after {} ms; skipped",
@@ -111,12 +161,6 @@ fn read_json<T: DeserializeOwned>(file: &mut File) -> Option<T> {
     file.seek(SeekFrom::Start(0)).ok()?;
     file.take(1 << 20).read_to_end(&mut bytes).ok()?;
     serde_json::from_slice(&bytes).ok()
-}
-
-fn write_in_place(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
-    file.set_len(0)?;
-    file.seek(SeekFrom::Start(0))?;
-    file.write_all(bytes)
 }
 
 #[cfg(test)]
@@ -163,6 +207,87 @@ mod tests {
             Some(0),
             "nothing written without the lock"
         );
+    }
+
+    /// A state big enough that writing it takes a while: the streak of the kill test.
+    #[derive(Debug, Default, Serialize, serde::Deserialize)]
+    struct Counted {
+        n: u64,
+        pad: String,
+    }
+
+    /// The file the kill test's child updates, relative to the child's working directory.
+    const COUNTED: &str = "alerts/a.j.json";
+
+    /// The child half of `a_kill_at_any_moment_leaves_the_old_or_the_new_state`: count in the state
+    /// file of its working directory until killed. Does nothing unless that file's dir exists.
+    #[test]
+    #[ignore = "run (and killed) by a_kill_at_any_moment_leaves_the_old_or_the_new_state"]
+    fn count_until_killed() {
+        let p = Path::new(COUNTED);
+        if !p.parent().is_some_and(Path::is_dir) {
+            return;
+        }
+        loop {
+            update(p, |c: Counted| {
+                let next = Counted {
+                    n: c.n + 1,
+                    pad: "x".repeat(64 * 1024),
+                };
+                (next, ())
+            })
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_kill_at_any_moment_leaves_the_old_or_the_new_state() {
+        let me = crate::env::current_exe().unwrap();
+        let mut seed = std::process::id() as u64;
+        for round in 0..60 {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join(COUNTED);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            let mut child = std::process::Command::new(&me)
+                .args(["--exact", "shell::job_state::tests::count_until_killed"])
+                .args(["--ignored", "--test-threads=1", "-q"])
+                .current_dir(dir.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let started = Instant::now();
+            while read::<Counted>(&p).unwrap().is_none_or(|c| c.n < 3) {
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "child never counted"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            std::thread::sleep(Duration::from_micros((seed >> 33) % 3000));
+            child.kill().unwrap();
+            child.wait().unwrap();
+            let text = std::fs::read(&p).unwrap();
+            let state: Result<Counted, _> = serde_json::from_slice(&text);
+            assert!(
+                state.is_ok_and(|c| c.n >= 3),
+                "round {round}: a kill left {} bytes that are not a whole state; the streak is lost",
+                text.len()
+            );
+            update(&p, |c: Counted| (c, ())).unwrap();
+            let names: Vec<_> = std::fs::read_dir(p.parent().unwrap())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(
+                names.len(),
+                1,
+                "round {round}: a dead write's temp file stays: {names:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! User lookups in `/etc/passwd`: does a user exist, what is a uid's name.
+//! User lookups in `/etc/passwd`: does a user exist, what is a uid's name, a user's ids.
 //!
 //! Reads that one file; must not call out to NSS or other programs.
 
@@ -8,17 +8,22 @@ pub const PASSWD: &str = "/etc/passwd";
 
 /// Whether `name` is a user in the passwd file.
 pub fn user_exists(name: &str) -> bool {
-    entries(Path::new(PASSWD)).any(|(user, _)| user == name)
+    entries(Path::new(PASSWD)).any(|(user, _, _)| user == name)
+}
+
+/// The uid and primary gid of the user `name`, if listed.
+pub fn ids_of(name: &str) -> Option<(u32, u32)> {
+    entries(Path::new(PASSWD)).find_map(|(user, uid, gid)| (user == name).then_some((uid, gid)))
 }
 
 /// The uid of the user `name`, if listed.
 pub fn uid_of(name: &str) -> Option<u32> {
-    entries(Path::new(PASSWD)).find_map(|(user, id)| (user == name).then_some(id))
+    ids_of(name).map(|(uid, _)| uid)
 }
 
 /// The name of the user with this uid, if listed.
 pub fn name_of(uid: u32) -> Option<String> {
-    entries(Path::new(PASSWD)).find_map(|(user, id)| (id == uid).then_some(user))
+    entries(Path::new(PASSWD)).find_map(|(user, id, _)| (id == uid).then_some(user))
 }
 
 /// The invoking user's name (or their uid as a number when unlisted).
@@ -27,7 +32,7 @@ pub fn current_user() -> String {
     name_of(uid).unwrap_or_else(|| uid.to_string())
 }
 
-fn entries(path: &Path) -> impl Iterator<Item = (String, u32)> {
+fn entries(path: &Path) -> impl Iterator<Item = (String, u32, u32)> {
     let text = std::fs::read(path).unwrap_or_default();
     let text = String::from_utf8_lossy(&text).into_owned();
     text.lines()
@@ -35,7 +40,8 @@ fn entries(path: &Path) -> impl Iterator<Item = (String, u32)> {
             let mut fields = line.split(':');
             let name = fields.next()?.to_string();
             let uid = fields.nth(1)?.parse().ok()?;
-            Some((name, uid))
+            let gid = fields.next()?.parse().ok()?;
+            Some((name, uid, gid))
         })
         .collect::<Vec<_>>()
         .into_iter()
@@ -52,5 +58,6 @@ mod tests {
         assert_eq!(uid_of("root"), Some(0));
         assert_eq!(uid_of("no-such-user-cronix"), None);
         assert!(!user_exists("no-such-user-cronix"));
+        assert_eq!(ids_of("root"), Some((0, 0)));
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::core::audit::{AuditOp, AuditRecord};
+use crate::core::audit::{self as audit_core, AuditOp, AuditRecord, Intent, OUTCOME_FAILED};
 use crate::core::backend_kind::BackendKind;
 use crate::core::manifest::{self, Manifest};
 use crate::core::plan::{self, Action, InstalledEntry, Plan, SpecFile};
@@ -48,6 +48,8 @@ pub struct Context {
     pub apply_lock_wait: std::time::Duration,
     /// Config `check_every`: apply keeps an owned `cronix check` entry at this interval.
     pub check_every: Option<String>,
+    /// Config `spec_mode`: the permission bits of spec files.
+    pub spec_mode: u32,
 }
 
 /// Resolve flags over the operator config over the defaults, and open the chosen backend.
@@ -107,6 +109,7 @@ pub fn context_from(
                 .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
         ),
         check_every: cfg.check_every.clone(),
+        spec_mode: cfg.spec_mode(),
     })
 }
 
@@ -145,7 +148,16 @@ impl Context {
             config_path: self.config_path.as_deref(),
             target: self.backend.describe(),
             global_lock: self.global_lock,
+            spec_mode: self.spec_mode,
+            spec_group: self.spec_group(),
         }
+    }
+
+    /// The group spec files need so the user the fires run as can read them: that user's primary
+    /// group, when it is not the user applying (root's own fires need none).
+    fn spec_group(&self) -> Option<u32> {
+        let (uid, gid) = passwd::ids_of(&self.backend.runs_as()?)?;
+        (uid != rustix::process::geteuid().as_raw()).then_some(gid)
     }
 
     fn dirs(&self) -> Result<[String; 3], Failure> {
@@ -425,6 +437,7 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
     let _lock = ctx.backend.lock(ctx.apply_lock_wait)?;
     clean_leftovers(ctx, &[manifest.app.as_str()])?;
     let installed = installed(ctx, Some(&manifest.app))?;
+    settle_interrupted(ctx, &installed)?;
     refuse_on(
         ctx,
         &ctx.backend
@@ -437,15 +450,14 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
         ctx.backend.sync_check(check.as_ref())?;
         return Ok((plan, desired));
     }
-    let mut journal = audit::open(&ctx.paths.state_dir)?;
-    execute(ctx, &installed, &plan)?;
-    journal.append(&audit_record(
+    let record = audit_record(
         ctx,
         "apply",
         Some(loaded.source.as_str()),
         Some(manifest::digest(manifest)),
         &plan,
-    ))?;
+    );
+    execute_recorded(ctx, &installed, &plan, record)?;
     ctx.backend.sync_check(check.as_ref())?;
     Ok((plan, desired))
 }
@@ -480,14 +492,14 @@ pub fn prune_plan(ctx: &Context, app: Option<&str>) -> Result<(Installed, Plan),
 pub fn prune(ctx: &Context, app: Option<&str>) -> Result<Plan, Failure> {
     let _lock = ctx.backend.lock(ctx.apply_lock_wait)?;
     let (installed, plan) = prune_plan(ctx, app)?;
+    settle_interrupted(ctx, &installed)?;
     let apps: Vec<&str> = plan.ops.iter().map(|o| o.app.as_str()).collect();
     clean_leftovers(ctx, &apps)?;
     if plan.is_empty() {
         return Ok(plan);
     }
-    let mut journal = audit::open(&ctx.paths.state_dir)?;
-    execute(ctx, &installed, &plan)?;
-    journal.append(&audit_record(ctx, "prune", None, None, &plan))?;
+    let record = audit_record(ctx, "prune", None, None, &plan);
+    execute_recorded(ctx, &installed, &plan, record)?;
     Ok(plan)
 }
 
@@ -527,22 +539,90 @@ pub fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Write spec files, then the backend's entries, then remove spec files: a spec exists before any
-/// entry that uses it and outlives it. The caller holds the apply lock.
-pub fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
-    let mut wrote_specs = false;
-    for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
-        if let Some(spec) = &op.spec {
-            spec_store::write(ctx.spec_dir(), &op.app, &op.job, spec)?;
-            wrote_specs = true;
+/// Record the intent, execute the plan, and append its record: the intent is durable before the target
+/// changes and removed after the record is, so a process killed in between leaves it for the next run
+/// (`settle_interrupted`). A failed execution (its spec files put back) is recorded as `failed`.
+pub fn execute_recorded(
+    ctx: &Context,
+    installed: &Installed,
+    plan: &Plan,
+    record: AuditRecord,
+) -> Result<(), Failure> {
+    let state_dir = &ctx.paths.state_dir;
+    let mut journal = audit::open(state_dir)?;
+    let target = record.target.clone();
+    audit::begin(
+        state_dir,
+        &Intent::of(record.clone(), plan, installed.entries()),
+    )?;
+    test_pause::at("intent_written");
+    match execute(ctx, installed, plan) {
+        Ok(()) => {
+            test_pause::at("executed");
+            journal.append(&record)?;
+            audit::finish(state_dir, &target)
+        }
+        Err(failure) => {
+            let failed = AuditRecord {
+                outcome: Some(OUTCOME_FAILED.to_string()),
+                ..record
+            };
+            // The intent stays when the failure cannot be recorded: the next run records it.
+            if journal.append(&failed).is_ok() {
+                let _ = audit::finish(state_dir, &target);
+            }
+            Err(failure)
         }
     }
-    if wrote_specs {
-        spec_store::sync(ctx.spec_dir())?;
+}
+
+/// Append the record of a change whose process died after writing its intent (under the apply
+/// lock, before this run changes anything), marked by whether the target holds that change.
+pub fn settle_interrupted(ctx: &Context, installed: &Installed) -> Result<(), Failure> {
+    let state_dir = &ctx.paths.state_dir;
+    let target = ctx.backend.describe();
+    let Some(intent) = audit::pending(state_dir, &target)? else {
+        return Ok(());
+    };
+    audit::append(state_dir, &intent.settle(installed.entries()))?;
+    audit::finish(state_dir, &target)
+}
+
+/// Write spec files, then the backend's entries, then remove spec files: a spec exists before any
+/// entry that uses it and outlives it. The caller holds the apply lock. When writing the specs or
+/// installing the entries fails, the spec files written are put back as they were, so the specs
+/// and the target still agree.
+pub fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
+    let mut kept = Vec::new();
+    if let Err(failure) = write_specs(ctx, plan, &mut kept) {
+        return Err(put_back(ctx, &kept, failure));
     }
     test_pause::at("specs_written");
-    if plan.entry_ops().next().is_some() {
-        ctx.backend.install(&installed.snapshot, plan)?;
+    if plan.entry_ops().next().is_some()
+        && let Err(failure) = ctx.backend.install(&installed.snapshot, plan)
+    {
+        // The old specs go back only when the target still holds the old entries (a crontab is
+        // replaced whole or not at all; a systemd install may stop half way).
+        if target_unchanged(ctx, installed, plan) {
+            return Err(put_back(ctx, &kept, failure));
+        }
+        for old in &kept {
+            let _ = old.release();
+        }
+        return Err(Failure::new(
+            failure.kind,
+            format!(
+                "{}; {} was changed in part, so the new spec files stay: run `cronix apply` \
+                 again once the cause is fixed",
+                failure.message,
+                ctx.backend.describe()
+            ),
+        ));
+    }
+    // The change is made: a kept old file that cannot be removed now is a leftover temp file, which
+    // the next apply's clean-up removes; it must not turn a made change into a failure.
+    for old in &kept {
+        let _ = old.release();
     }
     test_pause::at("crontab_installed");
     for op in plan.spec_ops().filter(|o| o.op == Action::Delete) {
@@ -550,6 +630,58 @@ pub fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), 
     }
     test_pause::at("specs_removed");
     Ok(())
+}
+
+/// Whether the target still holds exactly the entries of the plan's apps it held before.
+fn target_unchanged(ctx: &Context, installed: &Installed, plan: &Plan) -> bool {
+    let apps: BTreeSet<String> = plan.ops.iter().map(|o| o.app.clone()).collect();
+    ctx.backend.read().is_ok_and(|now| {
+        audit_core::entries_of(&apps, &now.entries)
+            == audit_core::entries_of(&apps, installed.entries())
+    })
+}
+
+/// Write the plan's new and changed spec files, keeping each old one in `kept` first.
+fn write_specs(
+    ctx: &Context,
+    plan: &Plan,
+    kept: &mut Vec<spec_store::Kept>,
+) -> Result<(), Failure> {
+    for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
+        if let Some(spec) = &op.spec {
+            kept.push(spec_store::keep(ctx.spec_dir(), &op.app, &op.job)?);
+            spec_store::write(ctx.spec_dir(), &op.app, &op.job, spec)?;
+        }
+    }
+    if !kept.is_empty() {
+        spec_store::sync(ctx.spec_dir())?;
+    }
+    Ok(())
+}
+
+/// Put the kept spec files back after `failure`, and say so (or what could not be put back).
+fn put_back(ctx: &Context, kept: &[spec_store::Kept], failure: Failure) -> Failure {
+    let errors: Vec<String> = kept
+        .iter()
+        .rev()
+        .filter_map(|old| old.put_back().err())
+        .map(|e| e.to_string())
+        .collect();
+    let synced = spec_store::sync(ctx.spec_dir())
+        .err()
+        .map(|e| e.to_string());
+    let note = match (errors.is_empty(), synced) {
+        (true, None) => "the spec files were put back as they were".to_string(),
+        (_, synced) => format!(
+            "putting the old spec files back failed too (run `cronix apply` again once fixed): {}",
+            errors
+                .into_iter()
+                .chain(synced)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    };
+    Failure::new(failure.kind, format!("{}; {note}", failure.message))
 }
 
 pub fn audit_record(
@@ -582,6 +714,7 @@ pub fn audit_record(
                 idx: op.idx,
             })
             .collect(),
+        outcome: None,
     }
 }
 

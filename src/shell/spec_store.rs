@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Read};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::core::manifest::is_identifier;
@@ -72,24 +72,43 @@ pub fn read_app(dir: &Path, app: &str) -> Result<BTreeMap<String, SpecFile>, Fai
     for (_, job) in list(dir)?.into_iter().filter(|(a, _)| a == app) {
         let name = file_name(app, &job);
         let unusable = |why: String| {
-            Failure::backend(format!("spec file {} {why}", trusted.join(&name).display()))
+            Failure::backend(format!(
+                "spec file {} {}",
+                trusted.join(&name).display(),
+                with_mode_hint(why)
+            ))
         };
         let Some(file) = trusted.open_file(&name).map_err(unusable)? else {
             continue;
         };
-        let mode = file
-            .metadata()
-            .map_err(|e| unusable(e.to_string()))?
-            .permissions()
-            .mode()
-            & 0o7777;
+        let meta = file.metadata().map_err(|e| unusable(e.to_string()))?;
+        let mode = meta.permissions().mode() & 0o7777;
         let mut bytes = Vec::new();
         file.take(MAX_SPEC_LEN + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| unusable(format!("cannot be read ({e})")))?;
-        out.insert(job, SpecFile { bytes, mode });
+        out.insert(
+            job,
+            SpecFile {
+                bytes,
+                mode,
+                group: Some(meta.gid()),
+            },
+        );
     }
     Ok(out)
+}
+
+/// A spec another user cannot open says why: spec files are private unless the operator opens them.
+fn with_mode_hint(why: String) -> String {
+    if !why.contains("permission denied") {
+        return why;
+    }
+    format!(
+        "{why}. Spec files are readable by their owner (and the group of the user the entries run as) \
+         only, config spec_mode (default \"0600\"): run this command as root, or set spec_mode: \
+         \"0640\" and give the spec files a group you are in, or spec_mode: \"0644\""
+    )
 }
 
 fn file_name(app: &str, job: &str) -> String {
@@ -139,7 +158,9 @@ fn read_checked(dir: &Path, app: &str, job: &str) -> Result<JobSpec, SpecError> 
         .ok_or_else(missing)?;
     let bytes = trusted
         .read_capped(&file_name(app, job), MAX_SPEC_LEN)
-        .map_err(|why| SpecError::Unusable(format!("spec {} {why}", file.display())))?
+        .map_err(|why| {
+            SpecError::Unusable(format!("spec {} {}", file.display(), with_mode_hint(why)))
+        })?
         .ok_or_else(missing)?;
     let spec: JobSpec = serde_json::from_slice(&bytes).map_err(|e| {
         SpecError::Unusable(format!(
@@ -170,20 +191,72 @@ fn check(spec: &JobSpec, app: &str, job: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Write one spec atomically with its mode (the dir is created 0755 when missing). The caller fsyncs
-/// the dir with `sync` once after a batch of writes.
+/// Write one spec atomically with its mode and group, both set on the temp file before the rename,
+/// so the new bytes are never readable by more users than the spec's mode says (the dir is created
+/// 0755 when missing). The caller fsyncs the dir with `sync` once after a batch of writes.
 pub fn write(dir: &Path, app: &str, job: &str, spec: &SpecFile) -> Result<(), Failure> {
     trusted_path::ensure_dir(dir)
         .map_err(|why| Failure::backend(format!("spec dir {} {why}", dir.display())))?;
     let file = path(dir, app, job);
-    atomic::write_unsynced_dir(&file, &spec.bytes, spec.mode)
-        .map_err(|e| io_failure("spec file", &file, &e))?;
-    let current = fs::metadata(&file).map_err(|e| io_failure("spec file", &file, &e))?;
-    if current.permissions().mode() & 0o7777 != spec.mode {
-        fs::set_permissions(&file, fs::Permissions::from_mode(spec.mode))
-            .map_err(|e| io_failure("spec file", &file, &e))?;
+    atomic::write_exact_unsynced_dir(&file, &spec.bytes, spec.mode, spec.group)
+        .map_err(|e| io_failure("spec file", &file, &e))
+}
+
+/// A spec file an apply is about to replace or create, so a failed apply can put the old one back.
+pub struct Kept {
+    path: PathBuf,
+    /// A hard link to the old file (no data written, so it works on a full disk); `None` when
+    /// there was no old file.
+    backup: Option<PathBuf>,
+}
+
+/// Keep the current spec file of `app.job` (if any) under a temp name before it is replaced.
+pub fn keep(dir: &Path, app: &str, job: &str) -> Result<Kept, Failure> {
+    let file = path(dir, app, job);
+    let backup = dir.join(format!(
+        "{}-kept",
+        atomic::temp_prefix(&file_name(app, job))
+    ));
+    match fs::remove_file(&backup) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_failure("spec file", &backup, &e)),
     }
-    Ok(())
+    match fs::hard_link(&file, &backup) {
+        Ok(()) => Ok(Kept {
+            path: file,
+            backup: Some(backup),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Kept {
+            path: file,
+            backup: None,
+        }),
+        Err(e) => Err(io_failure("spec file", &file, &e)),
+    }
+}
+
+impl Kept {
+    /// Put the old file back (or remove the new one when there was none).
+    pub fn put_back(&self) -> Result<(), Failure> {
+        match &self.backup {
+            Some(backup) => {
+                fs::rename(backup, &self.path).map_err(|e| io_failure("spec file", &self.path, &e))
+            }
+            None => match fs::remove_file(&self.path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(io_failure("spec file", &self.path, &e)),
+            },
+        }
+    }
+
+    /// The change stays: drop the kept old file.
+    pub fn release(&self) -> Result<(), Failure> {
+        match &self.backup {
+            Some(backup) => atomic::remove(backup).map_err(|e| io_failure("spec file", backup, &e)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Make the renames of a batch of `write`s durable.

@@ -20,7 +20,7 @@ use crate::core::plan::{Action, InstalledEntry, Plan};
 use crate::core::render::Renderer;
 use crate::core::systemd_calendar;
 use crate::core::systemd_unit::{
-    self, CHECK_STEM, CheckUnits, Marks, SystemdRenderer, UNIT_PREFIX,
+    self, CHECK_STEM, CheckUnits, Marks, SystemdRenderer, UNIT_PREFIX, UnitOwners,
 };
 use crate::error::Failure;
 use crate::settings::TargetFlags;
@@ -39,6 +39,19 @@ pub struct SystemdBackend {
     catch_up: bool,
     systemctl: PathBuf,
     common: Common,
+    /// Who holds each unit name, read once for the renderer (`core::systemd_unit::entry_stem`).
+    owners: std::sync::OnceLock<UnitOwners>,
+}
+
+/// Who holds each unit file read (`None`: a unit without cronix's marks).
+fn owners_of(files: &[(String, String)]) -> UnitOwners {
+    files
+        .iter()
+        .map(|(name, text)| {
+            let owner = systemd_unit::parse_marks(text).map(|m| (m.app, m.job, m.idx));
+            (name.clone(), owner)
+        })
+        .collect()
 }
 
 /// An entry's identity: app, job, schedule index.
@@ -50,7 +63,7 @@ type FoundUnit = (String, String, Marks);
 /// unit file in the dir (`None` = foreign).
 struct State {
     files: Vec<Vec<String>>,
-    owners: BTreeMap<String, Option<Identity>>,
+    owners: UnitOwners,
 }
 
 impl SystemdBackend {
@@ -78,6 +91,7 @@ impl SystemdBackend {
             credstore_dir: text(&credstore, "systemd_credstore_dir")?,
             unit_dir,
             catch_up: cfg.systemd_catch_up,
+            owners: std::sync::OnceLock::new(),
             systemctl: cfg
                 .systemctl_bin
                 .clone()
@@ -185,13 +199,22 @@ impl Backend for SystemdBackend {
         format!("systemd units in {}", self.unit_dir.display())
     }
 
+    /// The renderer names each entry's units after who holds which name now. An unreadable unit dir
+    /// reads as holding none here: reading it for the plan fails with the reason, and apply checks
+    /// the names again under the lock (`install_conflicts`).
     fn renderer(&self) -> Box<dyn Renderer + '_> {
+        let owners = self.owners.get_or_init(|| {
+            self.unit_files()
+                .map(|files| owners_of(&files))
+                .unwrap_or_default()
+        });
         Box::new(SystemdRenderer {
             trigger_bin: &self.common.trigger_bin,
             spec_dir: &self.common.spec_dir,
             unit_dir: &self.unit_dir_text,
             credstore_dir: &self.credstore_dir,
             catch_up: self.catch_up,
+            owners,
         })
     }
 
@@ -311,6 +334,12 @@ impl Backend for SystemdBackend {
                     deleted.extend(names.into_iter().flatten().cloned());
                 }
                 Action::Create | Action::Update => {
+                    // An update may move the entry to other names: the old ones go (the names
+                    // rewritten are kept below).
+                    if op.op == Action::Update {
+                        let names = op.at.and_then(|at| state.files.get(at));
+                        deleted.extend(names.into_iter().flatten().cloned());
+                    }
                     let hash = op.hash.as_deref().unwrap_or_default();
                     for (name, text) in
                         systemd_unit::split_artifact(op.line.as_deref().unwrap_or_default())
