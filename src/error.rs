@@ -1,7 +1,8 @@
 //! The one place that turns a command's failure into a message on stderr and an exit code.
 //!
 //! Commands return `Result<Status, Failure>`; nothing else in the crate prints errors or picks exit codes
-//! for failures. Messages must already be redacted: this module never sees secret bytes.
+//! for failures. Messages must already be redacted: this module never sees secret bytes. They are
+//! escaped for the terminal here (`core::escape`): a message may quote outside text.
 
 use std::fmt;
 use std::process::ExitCode;
@@ -89,7 +90,8 @@ pub fn report(outcome: Result<Status, Failure>) -> ExitCode {
                 .bold()
                 .fg_color(Some(anstyle::AnsiColor::Red.into()));
             use std::io::Write;
-            let _ = writeln!(stderr, "{style}cronix: error:{style:#} {}", failure.message);
+            let message = crate::core::escape::terminal(&failure.message);
+            let _ = writeln!(stderr, "{style}cronix: error:{style:#} {message}");
             ExitCode::from(failure.kind.exit_code())
         }
     }

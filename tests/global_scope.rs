@@ -113,7 +113,8 @@ impl Host {
 
 fn locks(redis: &RedisServer, on_unavailable: &str) -> String {
     format!(
-        "locks:\n  redis:\n    addr: {}\n    key_prefix: \"t:\"\n    on_unavailable: {on_unavailable}\n",
+        "locks:\n  redis:\n    addr: {}\n    key_prefix: \"t:\"\n    on_unavailable: {on_unavailable}\n    \
+         allow_unauthenticated: true\n",
         redis.addr()
     )
 }

@@ -714,7 +714,7 @@ fn a_file_in_cron_d_must_have_a_name_cron_reads() {
 }
 
 #[test]
-fn a_global_scope_job_needs_locks_redis_in_the_config() {
+fn a_global_scope_job_needs_locks_redis_with_a_password_or_an_explicit_opt_out() {
     let env = Env::new();
     let mut doc = manifest("billing", &[("settle", &["0 2 * * *"])]);
     doc["jobs"][0]["policy"] = json!({"concurrency": "Allow", "concurrency_scope": "global"});
@@ -730,11 +730,28 @@ fn a_global_scope_job_needs_locks_redis_in_the_config() {
         "nothing written"
     );
 
+    // A Redis without a password lets any of its clients silence the job: refused unless the
+    // config opts out.
     std::fs::write(
         env.root().join("cronix.yaml"),
         "locks:\n  redis:\n    addr: 127.0.0.1:6379\n",
     )
     .unwrap();
+    let out = env.apply(&m).code(1);
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("job settle") && stderr.contains("allow_unauthenticated: true"),
+        "{stderr}"
+    );
+    assert!(!env.spec_dir().exists(), "nothing written");
+    for extra in ["password_ref: env:REDIS_PW", "allow_unauthenticated: true"] {
+        std::fs::write(
+            env.root().join("cronix.yaml"),
+            format!("locks:\n  redis:\n    addr: 127.0.0.1:6379\n    {extra}\n"),
+        )
+        .unwrap();
+        env.apply(&m).success();
+    }
     let out = env.apply(&m).success();
     assert!(
         !stderr_of(&out).contains("concurrency_scope"),

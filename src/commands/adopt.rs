@@ -101,7 +101,7 @@ fn print(output: Output, ctx: &Context, app: &str, job: &str, adoption: &Adoptio
         reasons,
     };
     match output {
-        Output::Json => println!("{}", serde_json::to_string(&doc).unwrap_or_default()),
+        Output::Json => outln!("{}", serde_json::to_string(&doc).unwrap_or_default()),
         Output::Table => print_table(&doc, adoption),
     }
 }
@@ -115,29 +115,29 @@ fn print_table(doc: &AdoptDoc, adoption: &Adoption) {
             } else {
                 "would adopt (dry run, nothing changed)"
             };
-            println!("{verb}: {id} on {}", doc.target);
+            outln!("{verb}: {id} on {}", doc.target);
             for l in &doc.lines {
-                println!("  line {} -> idx {} ({:?})", l.line, l.idx, l.schedule);
-                println!("    was: {}", l.old);
-                println!("    now: {}", l.new);
+                outln!("  line {} -> idx {} ({:?})", l.line, l.idx, l.schedule);
+                outln!("    was: {}", l.old);
+                outln!("    now: {}", l.new);
             }
             let specs = adoption.plan.spec_ops().count();
             if specs > 0 {
-                println!("  spec file of {id}: written");
+                outln!("  spec file of {id}: written");
             }
         }
-        "already_managed" => println!(
+        "already_managed" => outln!(
             "already managed: {id} on {} has owned entries and no unmarked trigger line; nothing changed",
             doc.target
         ),
-        "not_found" => println!(
+        "not_found" => outln!(
             "not found: no unmarked line in {} runs `cronix trigger {id}`; `cronix apply` creates its entries",
             doc.target
         ),
         _ => {
-            println!("diverged: {id} on {}, nothing was changed:", doc.target);
+            outln!("diverged: {id} on {}, nothing was changed:", doc.target);
             for reason in &doc.reasons {
-                println!("  ! {reason}");
+                outln!("  ! {reason}");
             }
         }
     }

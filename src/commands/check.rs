@@ -1,6 +1,7 @@
 //! `cronix check [--grace D]`: missed fires. For every job with a spec file, the schedule instants
 //! since the spec was written (install or last change; at most 7 days back) and older than the grace
-//! that left no history record; printed, alerted once per job and episode, exit 1 when any.
+//! that left no history record (or only a `silenced` one: a global-scope fire held back by a claim
+//! or lease in Redis that looked planted); printed, alerted once per job and episode, exit 1 when any.
 //!
 //! Sequencing only: the instants and episodes are `core::missed`, the episode state a
 //! `shell::job_state` file, delivery `shell::alert`. Reads the clock through `shell::clock`, so debug
@@ -15,6 +16,8 @@ use slog::{Logger, warn};
 
 use crate::cli::CheckArgs;
 use crate::core::alert::AlertEvent;
+use crate::core::global_lock::SILENCED_CLASS;
+use crate::core::history::RunRecord;
 use crate::core::missed::{self, EpisodeState};
 use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
@@ -39,6 +42,9 @@ struct JobReport {
     /// Missed instants, oldest first (RFC 3339, UTC).
     missed: Vec<String>,
     episodes: usize,
+    /// The missed instants a global-scope fire held back because the claim or lease in Redis
+    /// looked planted (RFC 3339, UTC): a silenced job.
+    silenced: Vec<String>,
     #[serde(skip)]
     state_dir: String,
     /// The episode to alert: its first instant and length.
@@ -124,11 +130,22 @@ fn job_report(
     let schedules = Schedule::parse_valid(&spec.job.schedules);
     let instants = missed::instants(&schedules, &zone, since, until);
     let path = history::history_path(Path::new(&spec.state_dir), &spec.app, &spec.job.name);
-    let recorded: BTreeSet<i64> = history::read_records(&path)
-        .map_err(Failure::backend)?
+    let records = history::read_records(&path).map_err(Failure::backend)?;
+    // A `duplicate` or `contended` record whose claim or lease looked planted (the shim recorded
+    // `silenced`) does not count: nobody delivered that instant.
+    let is_silenced = |r: &&RunRecord| r.error.as_deref() == Some(SILENCED_CLASS);
+    let recorded: BTreeSet<i64> = records
         .iter()
+        .filter(|r| !is_silenced(r))
         .filter_map(|r| r.fired())
         .map(|t| t.as_second())
+        .collect();
+    let silenced: BTreeSet<i64> = records
+        .iter()
+        .filter(is_silenced)
+        .filter_map(|r| r.fired())
+        .map(|t| t.as_second())
+        .filter(|t| !recorded.contains(t))
         .collect();
     let episodes = missed::episodes(&instants, &recorded);
     if episodes.is_empty() {
@@ -157,6 +174,12 @@ fn job_report(
             .flat_map(|e| e.instants.iter().map(|t| format!("{t:.0}")))
             .collect(),
         episodes: episodes.len(),
+        silenced: episodes
+            .iter()
+            .flat_map(|e| e.instants.iter())
+            .filter(|t| silenced.contains(&t.as_second()))
+            .map(|t| format!("{t:.0}"))
+            .collect(),
         state_dir: spec.state_dir.clone(),
         alert,
     }))
@@ -194,7 +217,7 @@ fn raise_alerts(config: &Config, reports: &[JobReport], now: Timestamp, log: &Lo
             });
         }
     }
-    alert::dispatch(items, config.env_file.as_deref(), log);
+    alert::dispatch(items, config.env_file.as_deref(), &config.transport(), log);
 }
 
 /// Record `first` as the newest alerted episode; false when it (or a newer one) already was.
@@ -226,21 +249,26 @@ fn claim_episode(report: &JobReport, first: i64, log: &Logger) -> bool {
 
 fn print(output: Output, report: &Report) {
     match output {
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             serde_json::to_string_pretty(report).unwrap_or_else(|_| "{}".into())
         ),
         Output::Table => {
             for job in &report.jobs {
                 for instant in &job.missed {
-                    println!("{}.{}\t{instant}\tmissed", job.app, job.job);
+                    let what = if job.silenced.contains(instant) {
+                        "missed (silenced: a planted claim or lease in Redis held it back)"
+                    } else {
+                        "missed"
+                    };
+                    outln!("{}.{}\t{instant}\t{what}", job.app, job.job);
                 }
             }
             let missed: usize = report.jobs.iter().map(|j| j.missed.len()).sum();
             if missed == 0 {
-                println!("no missed fires in {} jobs", report.jobs_checked);
+                outln!("no missed fires in {} jobs", report.jobs_checked);
             } else {
-                println!(
+                outln!(
                     "{missed} missed fires in {} of {} jobs",
                     report.jobs.len(),
                     report.jobs_checked

@@ -130,7 +130,7 @@ pub fn run(global: &Global, args: &TargetArgs) -> Result<Status, Failure> {
     let checks: Vec<Check> = CHECKS.iter().flat_map(|check| check(&host)).collect();
     let ok = checks.iter().all(|c| c.status != Verdict::Fail);
     match global.output {
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&DoctorDoc { ok, checks }).unwrap_or_default()
         ),
@@ -143,19 +143,19 @@ fn print_table(checks: &[Check], ok: bool) {
     let mut table = plain_table();
     table.set_header(["CHECK", "STATUS", "DETAIL"]);
     for c in checks {
-        table.add_row([
+        table.add_row(crate::printer::row([
             c.name.clone(),
             c.status.as_str().to_string(),
             c.detail.clone(),
-        ]);
+        ]));
     }
-    println!("{}", table.trim_fmt());
+    outln!("{}", table.trim_fmt());
     let failed = checks.iter().filter(|c| c.status == Verdict::Fail).count();
     let warned = checks.iter().filter(|c| c.status == Verdict::Warn).count();
     if ok {
-        println!("ok: a fire on this host would work ({warned} warning(s))");
+        outln!("ok: a fire on this host would work ({warned} warning(s))");
     } else {
-        println!("{failed} check(s) failed: a fire on this host would fail");
+        outln!("{failed} check(s) failed: a fire on this host would fail");
     }
 }
 

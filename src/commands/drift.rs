@@ -41,10 +41,10 @@ pub fn run(global: &Global, args: &DriftArgs) -> Result<Status, Failure> {
                 drifted: !plan.is_empty(),
                 drift: views,
             };
-            println!("{}", serde_json::to_string(&doc).unwrap_or_default());
+            outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
         }
         Output::Table if plan.is_empty() => {
-            println!(
+            outln!(
                 "no drift: app {app} on {} matches the manifest",
                 ctx.backend.describe()
             )
@@ -52,7 +52,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> Result<Status, Failure> {
         Output::Table => {
             for v in &plan.ops {
                 let idx = v.idx.map(|i| format!(" idx {i}")).unwrap_or_default();
-                println!(
+                outln!(
                     "{} {}: {}.{}{idx}",
                     json_name(&v.kind),
                     json_name(&v.drift),
@@ -60,7 +60,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> Result<Status, Failure> {
                     v.job
                 );
             }
-            println!(
+            outln!(
                 "drift: app {app} on {}: {} difference{}; `cronix apply` fixes it",
                 ctx.backend.describe(),
                 plan.ops.len(),

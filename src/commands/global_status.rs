@@ -150,7 +150,7 @@ pub fn run(global: &Global, args: &ListArgs) -> Result<Status, Failure> {
         })
         .collect();
     match global.output {
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
         ),
@@ -232,7 +232,7 @@ fn entries_cell(row: &JobStatus) -> String {
 
 fn print_table(rows: &[JobStatus], spec_dir: &Path) {
     if rows.is_empty() {
-        println!("no jobs (no spec files in {})", spec_dir.display());
+        outln!("no jobs (no spec files in {})", spec_dir.display());
         return;
     }
     let mut table = plain_table();
@@ -253,7 +253,7 @@ fn print_table(rows: &[JobStatus], spec_dir: &Path) {
             (None, Some(r)) => (r.started_at.clone(), r.status.to_string()),
             (None, None) => ("never".to_string(), dash()),
         };
-        table.add_row([
+        table.add_row(crate::printer::row([
             format!("{}.{}", row.app, row.job),
             row.schedules.join(" | "),
             row.timezone.clone(),
@@ -262,9 +262,9 @@ fn print_table(rows: &[JobStatus], spec_dir: &Path) {
             last_status,
             row.next_fire.clone().unwrap_or_else(dash),
             row.global.as_ref().map_or_else(dash, GlobalView::describe),
-        ]);
+        ]));
     }
-    println!("{}", table.trim_fmt());
+    outln!("{}", table.trim_fmt());
 }
 
 impl GlobalView {

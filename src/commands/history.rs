@@ -88,7 +88,7 @@ pub fn parse_instant(flag: &str, value: &str, now: Timestamp) -> Result<Timestam
 }
 
 fn print_json<T: serde::Serialize>(records: &[T]) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(records).unwrap_or_else(|_| "[]".into())
     );
@@ -96,7 +96,7 @@ fn print_json<T: serde::Serialize>(records: &[T]) {
 
 fn print_runs(records: &[RunRecord], id: &str, path: &Path) {
     if records.is_empty() {
-        println!("no runs of {id} match (history: {})", path.display());
+        outln!("no runs of {id} match (history: {})", path.display());
         return;
     }
     let mut table = plain_table();
@@ -112,7 +112,7 @@ fn print_runs(records: &[RunRecord], id: &str, path: &Path) {
         "RUN ID",
     ]);
     for r in records {
-        table.add_row([
+        table.add_row(crate::printer::row([
             r.started_at.clone(),
             r.fire_time.clone(),
             r.status.to_string(),
@@ -122,9 +122,9 @@ fn print_runs(records: &[RunRecord], id: &str, path: &Path) {
             r.exit_code.to_string(),
             r.error.clone().unwrap_or_else(|| "-".into()),
             r.run_id.clone(),
-        ]);
+        ]));
     }
-    println!("{}", table.trim_fmt());
+    outln!("{}", table.trim_fmt());
 }
 
 fn show_audit(
@@ -157,7 +157,7 @@ fn show_audit(
 
 fn print_audit(records: &[AuditRecord], path: &Path) {
     if records.is_empty() {
-        println!("no applies recorded (audit: {})", path.display());
+        outln!("no applies recorded (audit: {})", path.display());
         return;
     }
     let mut table = plain_table();
@@ -179,16 +179,16 @@ fn print_audit(records: &[AuditRecord], path: &Path) {
             Some(outcome) => format!("{} ({outcome})", r.command),
             None => r.command.clone(),
         };
-        table.add_row([
+        table.add_row(crate::printer::row([
             r.ts.clone(),
             command,
             user,
             r.target.clone(),
             r.source.clone().unwrap_or_else(|| "-".into()),
             changes.join(", "),
-        ]);
+        ]));
     }
-    println!("{}", table.trim_fmt());
+    outln!("{}", table.trim_fmt());
 }
 
 /// A borderless table (what `history` and `global-status` print).

@@ -26,9 +26,9 @@ pub fn run(global: &Global, args: &InitArgs) -> Result<Status, Failure> {
     config::write_scaffold(&path, &scaffold.render(), args.force)?;
     config::read(&path)?;
     let shown = path.display();
-    println!("wrote {shown}");
+    outln!("wrote {shown}");
     let manifest = args.manifest_url.as_deref().unwrap_or("SOURCE");
-    println!(
+    outln!(
         "next: edit it, then run `cronix validate --config {shown} {manifest}` and \
          `cronix apply --config {shown} --manifest {manifest}`"
     );

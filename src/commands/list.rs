@@ -107,12 +107,12 @@ pub fn run(global: &Global, args: &ListArgs) -> Result<Status, Failure> {
                 target: ctx.backend.describe(),
                 entries,
             };
-            println!("{}", serde_json::to_string(&doc).unwrap_or_default());
+            outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
         }
         Output::Table if entries.is_empty() => {
-            println!("no cronix entries in {}", ctx.backend.describe())
+            outln!("no cronix entries in {}", ctx.backend.describe())
         }
-        Output::Table => println!("{}", entries_table(&entries)),
+        Output::Table => outln!("{}", entries_table(&entries)),
     }
     Ok(Status::OK)
 }
@@ -122,14 +122,14 @@ pub fn entries_table(entries: &[EntryView]) -> String {
     table.load_style(comfy_table::presets::NOTHING);
     table.set_header(vec!["APP", "JOB", "IDX", "SCHEDULE", "HASH", "NEXT FIRE"]);
     for e in entries {
-        table.add_row(vec![
+        table.add_row(crate::printer::row([
             e.app.clone(),
             e.job.clone(),
             e.idx.to_string(),
             e.schedule.clone(),
             e.hash.clone(),
             e.next_fire.clone().unwrap_or_else(|| "-".into()),
-        ]);
+        ]));
     }
     table.trim_fmt()
 }

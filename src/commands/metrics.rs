@@ -29,7 +29,7 @@ pub fn run(global: &Global, args: &MetricsArgs) -> Result<Status, Failure> {
     let now = Timestamp::now();
     let jobs = job_metrics(&spec_dir, now)?;
     match global.output {
-        Output::Table => print!("{}", metrics::render(&jobs, &host::host_id(&loaded.config))),
+        Output::Table => out!("{}", metrics::render(&jobs, &host::host_id(&loaded.config))),
         Output::Json => {
             let rows: Vec<JobJson<'_>> = jobs
                 .iter()
@@ -38,7 +38,7 @@ pub fn run(global: &Global, args: &MetricsArgs) -> Result<Status, Failure> {
                     next_fire: j.next_fire,
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
             );

@@ -93,7 +93,7 @@ fn write_lines(lines: &[String]) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     let written = lines
         .iter()
-        .try_for_each(|line| writeln!(stdout, "{line}"))
+        .try_for_each(|line| writeln!(stdout, "{}", crate::core::escape::terminal(line)))
         .and_then(|()| stdout.flush());
     match written {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::invalid(format!(

@@ -158,7 +158,7 @@ pub fn print_plan(
                 ops: views,
                 timezones: zones,
             };
-            println!("{}", serde_json::to_string(&doc).unwrap_or_default());
+            outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
         }
         Output::Table => {
             print_table(ctx, app, plan, &views, applied);
@@ -172,22 +172,22 @@ fn print_zones(ctx: &Context, zones: &[ZoneView]) {
     if zones.is_empty() {
         return;
     }
-    println!("time zones (cron runs in {}):", ctx.host_zone_name);
+    outln!("time zones (cron runs in {}):", ctx.host_zone_name);
     for z in zones {
         let head = format!(
             "  {} idx {} {:?} in {}",
             z.job, z.idx, z.schedule, z.timezone
         );
         match (z.wakeups_per_day, z.fires_per_day, z.extra_wakeups_per_day) {
-            (Some(w), Some(f), Some(extra)) => println!(
+            (Some(w), Some(f), Some(extra)) => outln!(
                 "{head}: gated entry \"{}\" wakes the shim {w} times a day for {f:.2} fires a day \
                  on average ({extra:.2} extra wake-ups a day)",
                 z.crontab
             ),
-            _ => println!("{head}: entry \"{}\"", z.crontab),
+            _ => outln!("{head}: entry \"{}\"", z.crontab),
         }
         for event in z.dst {
-            println!("    {}", dst_sentence(event));
+            outln!("    {}", dst_sentence(event));
         }
     }
 }
@@ -226,15 +226,17 @@ fn print_table(ctx: &Context, app: &str, plan: &Plan, views: &[OpView], applied:
         } else {
             "nothing to change"
         };
-        println!("{verb}: app {app} on {target} is up to date");
+        outln!("{verb}: app {app} on {target} is up to date");
         return;
     }
-    println!("{}", ops_table(views));
+    outln!("{}", ops_table(views));
     let c = plan.counts();
     let verb = if applied.is_some() { "applied" } else { "plan" };
-    println!(
+    outln!(
         "{verb}: app {app} on {target}: {} to create, {} to update, {} to delete",
-        c.create, c.update, c.delete
+        c.create,
+        c.update,
+        c.delete
     );
 }
 
@@ -254,7 +256,7 @@ pub fn ops_table(views: &[OpView]) -> String {
     ]);
     for v in views {
         let op = v.op;
-        table.add_row(vec![
+        table.add_row(crate::printer::row([
             reconcile::action_name(op.op).to_string(),
             json_name(&op.kind),
             op.app.clone(),
@@ -263,7 +265,7 @@ pub fn ops_table(views: &[OpView]) -> String {
             json_name(&op.drift),
             op.schedule.clone().unwrap_or_default(),
             v.next_fire.clone().unwrap_or_default(),
-        ]);
+        ]));
     }
     table.trim_fmt()
 }

@@ -41,12 +41,12 @@ pub fn run(global: &Global, args: &PruneArgs) -> Result<Status, Failure> {
     if !args.yes {
         let (_, preview) = reconcile::prune_plan(&ctx, args.app.as_deref())?;
         if preview.is_empty() {
-            println!("nothing to prune on {}", ctx.backend.describe());
+            outln!("nothing to prune on {}", ctx.backend.describe());
             return Ok(Status::OK);
         }
-        println!("{}", ops_table(&op_views(&ctx, &preview, None)));
+        outln!("{}", ops_table(&op_views(&ctx, &preview, None)));
         if !confirm(preview.ops.len())? {
-            println!("prune cancelled; nothing was changed");
+            outln!("prune cancelled; nothing was changed");
             return Ok(Status::OK);
         }
     }
@@ -59,16 +59,16 @@ pub fn run(global: &Global, args: &PruneArgs) -> Result<Status, Failure> {
                 counts: done.counts(),
                 ops: op_views(&ctx, &done, None),
             };
-            println!("{}", serde_json::to_string(&doc).unwrap_or_default());
+            outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
         }
         Output::Table if done.is_empty() => {
-            println!("nothing to prune on {}", ctx.backend.describe())
+            outln!("nothing to prune on {}", ctx.backend.describe())
         }
         Output::Table => {
             if args.yes {
-                println!("{}", ops_table(&op_views(&ctx, &done, None)));
+                outln!("{}", ops_table(&op_views(&ctx, &done, None)));
             }
-            println!(
+            outln!(
                 "pruned: {} removal{} on {}",
                 done.ops.len(),
                 if done.ops.len() == 1 { "" } else { "s" },
@@ -80,7 +80,7 @@ pub fn run(global: &Global, args: &PruneArgs) -> Result<Status, Failure> {
 }
 
 fn confirm(count: usize) -> Result<bool, Failure> {
-    print!("remove these {count} item(s)? [y/N] ");
+    out!("remove these {count} item(s)? [y/N] ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     std::io::stdin()

@@ -14,6 +14,7 @@ use crate::commands::global_status::{GlobalView, global_view};
 use crate::commands::list::{EntryView, entries_table, entry_view};
 use crate::commands::plan::json_name;
 use crate::core::entry_status::{self, EntryStatus};
+use crate::core::escape;
 use crate::core::history::RunRecord;
 use crate::core::manifest;
 use crate::core::plan::Op;
@@ -125,7 +126,7 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<Status, Failure> {
         spec,
     };
     match global.output {
-        Output::Json => println!("{}", serde_json::to_string(&doc).unwrap_or_default()),
+        Output::Json => outln!("{}", serde_json::to_string(&doc).unwrap_or_default()),
         Output::Table => print_table(&doc),
     }
     Ok(Status::OK)
@@ -194,33 +195,35 @@ fn last_runs(state_dir: &Path, app: &str, job: &str) -> Vec<RunRecord> {
 }
 
 fn print_table(doc: &ShowDoc) {
-    println!("job {}.{} on {}", doc.app, doc.job, doc.target);
+    outln!("job {}.{} on {}", doc.app, doc.job, doc.target);
     if doc.entries.is_empty() {
-        println!("entries: none installed");
+        outln!("entries: none installed");
     } else {
-        println!("{}", entries_table(&doc.entries));
+        outln!("{}", entries_table(&doc.entries));
     }
     for state in &doc.entry_states {
-        println!("entry idx {}: {}", state.idx, state.state.as_str());
+        outln!("entry idx {}: {}", state.idx, state.state.as_str());
     }
     match &doc.spec {
-        Some(spec) => println!(
+        // A spec file is read as found: its values are shown on this one line, escaped.
+        Some(spec) => outln!(
             "spec: format {}, {} {}, timezone {}, secret refs {}",
             spec.format,
             spec.job.request.method.as_str(),
-            spec.job.request.url,
-            spec.job.timezone,
-            spec.secret_refs.join(", ")
+            escape::inline(&spec.job.request.url),
+            escape::inline(&spec.job.timezone),
+            escape::inline(&spec.secret_refs.join(", "))
         ),
-        None => println!("spec: missing"),
+        None => outln!("spec: missing"),
     }
     if let Some(view) = &doc.global {
-        println!("global: {}", view.describe());
+        // The holder's host and run ids come from Redis, as any client wrote them.
+        outln!("global: {}", escape::inline(&view.describe()));
     }
-    println!("next fires: {}", doc.next_fires.join(", "));
-    println!("last runs: {}", doc.last_runs.len());
+    outln!("next fires: {}", doc.next_fires.join(", "));
+    outln!("last runs: {}", doc.last_runs.len());
     for run in &doc.last_runs {
-        print!("  {}", run.to_line());
+        out!("  {}", run.to_line());
     }
     if let Some(sync) = &doc.sync {
         print_sync(sync);
@@ -229,10 +232,10 @@ fn print_table(doc: &ShowDoc) {
 
 fn print_sync(sync: &SyncView) {
     if sync.in_sync {
-        println!("manifest {}: in sync", sync.manifest);
+        outln!("manifest {}: in sync", sync.manifest);
         return;
     }
-    println!(
+    outln!(
         "manifest {}: drifted ({} change{} on apply)",
         sync.manifest,
         sync.changes.len(),
@@ -240,7 +243,7 @@ fn print_sync(sync: &SyncView) {
     );
     for op in &sync.changes {
         let idx = op.idx.map(|i| format!(" idx {i}")).unwrap_or_default();
-        println!(
+        outln!(
             "  {} {}{idx}: {}",
             reconcile::action_name(op.op),
             json_name(&op.kind),

@@ -26,6 +26,6 @@ pub fn run(global: &Global, args: &SignArgs) -> Result<Status, Failure> {
         Output::Table => header.expose().to_string(),
         Output::Json => serde_json::json!({ "signature": header.expose() }).to_string(),
     };
-    println!("{line}");
+    outln!("{line}");
     Ok(Status::OK)
 }

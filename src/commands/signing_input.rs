@@ -71,10 +71,11 @@ fn warn_all(resolved: &Resolved) {
         let _ = writeln!(
             stderr,
             "{style}cronix: warning:{style:#} secret {}; skipped",
-            skipped.describe()
+            crate::core::escape::terminal(&skipped.describe())
         );
     }
     for warning in &resolved.warnings {
+        let warning = crate::core::escape::terminal(warning);
         let _ = writeln!(stderr, "{style}cronix: warning:{style:#} {warning}");
     }
 }

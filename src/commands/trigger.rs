@@ -20,6 +20,7 @@ use slog::{Logger, error, warn};
 use crate::cli::TriggerArgs;
 use crate::core::backend_kind::{self, BackendKind};
 use crate::core::fire_time;
+use crate::core::global_lock::SILENCED_CLASS;
 use crate::core::history::{self as core_history, Retention, RunRecord, RunStatus};
 use crate::core::manifest::{Concurrency, ConcurrencyScope};
 use crate::core::schedule::Schedule;
@@ -239,8 +240,15 @@ impl Fire<'_> {
             return internal_outcome(log, "no secret to sign with; nothing sent", &msg, "secrets");
         };
         let _guard = match self.take_lock(recorder) {
-            Ok(Guard::Contended) => return Outcome::new(RunStatus::Contended, Some("lock_held")),
-            Ok(Guard::Duplicate) => return Outcome::new(RunStatus::Duplicate, None),
+            Ok(Guard::Contended { silenced: false }) => {
+                return Outcome::new(RunStatus::Contended, Some("lock_held"));
+            }
+            Ok(Guard::Contended { silenced: true }) => {
+                return Outcome::new(RunStatus::Contended, Some(SILENCED_CLASS));
+            }
+            Ok(Guard::Duplicate { silenced }) => {
+                return Outcome::new(RunStatus::Duplicate, silenced.then_some(SILENCED_CLASS));
+            }
             Ok(guard) => guard,
             Err((msg, class)) => {
                 return internal_outcome(log, "cannot take the job lock", &msg, class);
@@ -263,7 +271,7 @@ impl Fire<'_> {
             recorder.compact_with(retention);
         }
         let timeout = Duration::from_secs(u64::from(spec.job.policy.timeout_seconds));
-        let client = match http::shim_client(&url, timeout) {
+        let client = match http::shim_client(&url, timeout, &self.config.transport()) {
             Ok(client) => client,
             Err(msg) => {
                 return internal_outcome(log, "cannot build the HTTP client", &msg, "http_client");
@@ -336,8 +344,8 @@ impl Fire<'_> {
         };
         match global.take() {
             Ok(Step::Deliver(lease)) => Ok(lease.map_or(Guard::Unlocked, Guard::Global)),
-            Ok(Step::Duplicate) => Ok(Guard::Duplicate),
-            Ok(Step::Contended) => Ok(Guard::Contended),
+            Ok(Step::Duplicate { silenced }) => Ok(Guard::Duplicate { silenced }),
+            Ok(Step::Contended { silenced }) => Ok(Guard::Contended { silenced }),
             Err(LockError::Config(msg)) => Err((msg, "config")),
             Err(LockError::Unavailable(msg)) if redis.on_unavailable == OnUnavailable::Host => {
                 warn!(self.log, "redis is unavailable; using this host's lock (on_unavailable: \
@@ -372,9 +380,11 @@ enum Guard {
     Held(#[allow(dead_code)] JobLock),
     /// Kept for its drop: the global lease is released when the fire ends.
     Global(#[allow(dead_code)] HeldLease),
-    Contended,
-    /// `concurrency_scope: global`: another fire claimed this instant.
-    Duplicate,
+    /// `silenced`: a global lease that looks planted (see `Step::Contended`).
+    Contended { silenced: bool },
+    /// `concurrency_scope: global`: another fire claimed this instant (`silenced`: the claim
+    /// looks planted).
+    Duplicate { silenced: bool },
 }
 
 /// Take this host's lock that `policy.concurrency` asks for.
@@ -404,7 +414,7 @@ fn take_host_lock(
         Acquired::Contended => {
             warn!(log, "another fire of this job holds the lock; nothing sent";
                   "lock" => lock_path.display().to_string());
-            Guard::Contended
+            Guard::Contended { silenced: false }
         }
     })
 }

@@ -29,6 +29,7 @@ pub fn run(global: &Global, args: &ValidateArgs) -> Result<Status, Failure> {
     let auth = source::FetchAuth {
         secret_refs: scope.allowed_refs.clone(),
         env_file: cfg.env_file.clone(),
+        transport: cfg.transport(),
     };
     let bytes = source::load(&args.source, &auth)?;
     let shown = source::shown(&args.source);
@@ -81,9 +82,9 @@ fn print_valid(output: Output, source: &str, manifest: &Manifest) -> Result<Stat
             if !notes.is_empty() {
                 doc["warnings"] = json!(notes);
             }
-            println!("{doc}")
+            outln!("{doc}")
         }
-        Output::Table => println!(
+        Output::Table => outln!(
             "{source}: valid — app {}, {} job{}, {entries} crontab entr{} (sha256 {digest})",
             manifest.app,
             manifest.jobs.len(),
@@ -103,17 +104,18 @@ fn print_invalid(output: Output, source: &str, problems: &Problems) -> Result<St
             } else {
                 json!({"valid": false, "errors": problems.issues, "omitted": problems.more})
             };
-            println!("{doc}");
+            outln!("{doc}");
         }
         Output::Table => {
-            let mut err = anstream::stderr();
-            let _ = writeln!(
-                err,
-                "{source}: invalid manifest ({})",
-                manifest::problem_count(problems.total())
+            crate::printer::err_line(
+                "",
+                &format!(
+                    "{source}: invalid manifest ({})",
+                    manifest::problem_count(problems.total())
+                ),
             );
             for line in manifest::issue_lines(problems) {
-                let _ = writeln!(err, "{line}");
+                crate::printer::err_line("", &line);
             }
         }
     }

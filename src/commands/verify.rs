@@ -23,7 +23,7 @@ pub fn run(global: &Global, args: &VerifyArgs) -> Result<Status, Failure> {
         args.now.unwrap_or_else(now),
         args.max_skew,
     );
-    println!("{}", report(global.output, &operator, &outcome));
+    outln!("{}", report(global.output, &operator, &outcome));
     Ok(match outcome {
         Ok(_) => Status::OK,
         Err(_) => Status(1),

@@ -13,9 +13,9 @@ pub fn run(global: &Global) -> Result<Status, Failure> {
     let version = env!("CARGO_PKG_VERSION");
     match global.output {
         Output::Table => {
-            println!("cronix {version} (commit {COMMIT}, built {BUILD_DATE}, {TARGET})")
+            outln!("cronix {version} (commit {COMMIT}, built {BUILD_DATE}, {TARGET})")
         }
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             serde_json::json!({
                 "name": "cronix",

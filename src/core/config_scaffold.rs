@@ -145,10 +145,29 @@ const TAIL: &str = "
 # Hosts allowed over plain http:// besides loopback (a signed request over plain HTTP can be read).
 allow_http_hosts: []
 
+# Proxy for HTTP peers other than loopback (the HTTP_PROXY/HTTPS_PROXY variables are ignored).
+# http_proxy: http://proxy.internal:3128
+
+# CA bundle trusted for https:// peers instead of the system's (SSL_CERT_FILE is ignored).
+# tls_ca_file: /etc/cronix/ca.pem
+
 # Run history kept per job.
 history:
   max_runs: 1000
   max_age_days: 90
+
+# The Redis that concurrency_scope: global jobs claim instants and take leases in (docs/fleet.md).
+# The password goes only over TLS (rediss:// or tls: true, the server's certificate verified against
+# ca_file or /etc/ssl/certs/ca-certificates.crt), a unix:///path socket, or to a loopback address.
+# A Redis without a password is refused for global scope: any of its clients could silence the jobs.
+# locks:
+#   redis:
+#     addr: rediss://redis.internal:6380
+#     ca_file: /etc/cronix/redis-ca.pem
+#     password_ref: file:/etc/cronix/redis.pass
+#     on_unavailable: fail
+#     timeout_ms: 1000
+#     allow_unauthenticated: false
 ";
 
 #[cfg(test)]

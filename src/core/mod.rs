@@ -13,6 +13,7 @@ pub mod config_scaffold;
 pub mod crontab;
 pub mod crontab_entry;
 pub mod entry_status;
+pub mod escape;
 pub mod fire_time;
 pub mod global_lock;
 pub mod hash;

@@ -97,43 +97,128 @@ pub fn check_url(s: &str) -> Result<(), String> {
     }
     if is_link_local_host(&url) {
         return Err(format!(
-            "host {} is a link-local or cloud metadata address (169.254.0.0/16, fe80::/10, \
-             fd00:ec2::254), which a signed request must never reach; use the job's real host",
-            url.host_str().unwrap_or_default()
+            "host {} is a link-local or cloud metadata address or name (169.254.0.0/16, fe80::/10, \
+             fd00:ec2::254, 100.100.100.200, 192.0.0.192, the same inside NAT64, 6to4, Teredo or \
+             IPv4-mapped IPv6, and the names {}), which a signed request must never reach; use the \
+             job's real host",
+            url.host_str().unwrap_or_default(),
+            METADATA_HOST_NAMES.join(", ")
         ));
     }
     Ok(())
 }
 
-/// Whether a URL's host is a literal link-local or metadata address: 169.254.0.0/16, fe80::/10,
-/// fd00:ec2::254, and the IPv4-mapped or -compatible forms of the first.
+/// The config's `http_proxy`: `http://host:port` (a path of `/` at most), no userinfo, query or
+/// fragment. Credentials do not belong in the config; a proxy that needs them is not supported.
+pub fn check_proxy_url(s: &str) -> Result<(), String> {
+    if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("contains whitespace or a control character; write http://host:port".into());
+    }
+    let url =
+        url::Url::parse(s).map_err(|e| format!("not a valid URL ({e}); write http://host:port"))?;
+    if url.scheme() != "http" {
+        return Err(format!(
+            "scheme \"{}\" is not supported; write http://host:port (https:// targets are \
+             tunnelled through it with CONNECT)",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("has no host; write http://host:port".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "carries a user name or password, which the config must not hold; use a \
+                    proxy that admits this host without credentials"
+                .into(),
+        );
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err("has a path, query or fragment; write http://host:port".into());
+    }
+    Ok(())
+}
+
+/// Host names that reach a cloud's instance metadata service (matched whole, case-insensitively,
+/// with or without a trailing dot). Names that merely resolve to a metadata address are not caught
+/// here: cronix does not resolve names when it checks a URL.
+pub const METADATA_HOST_NAMES: [&str; 5] = [
+    "metadata",
+    "metadata.google.internal",
+    "metadata.goog",
+    "instance-data",
+    "instance-data.ec2.internal",
+];
+
+/// IPv4 metadata endpoints outside 169.254.0.0/16: Alibaba Cloud and Oracle Cloud.
+const METADATA_V4: [Ipv4Addr; 2] = [
+    Ipv4Addr::new(100, 100, 100, 200),
+    Ipv4Addr::new(192, 0, 0, 192),
+];
+
+/// Whether a URL's host is a link-local or metadata address or a metadata name: 169.254.0.0/16,
+/// fe80::/10, fd00:ec2::254, the IPv4 metadata endpoints, the IPv4 forms embedded in IPv6
+/// (IPv4-mapped, IPv4-compatible, NAT64 `64:ff9b::/96` and `64:ff9b:1::/48` with the address in the
+/// last 32 bits, 6to4 `2002::/16`, Teredo `2001::/32`), and `METADATA_HOST_NAMES`.
 pub fn is_link_local_host(url: &url::Url) -> bool {
     match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_link_local(),
+        Some(url::Host::Ipv4(ip)) => is_metadata_v4(ip),
         Some(url::Host::Ipv6(ip)) => is_link_local_v6(ip),
-        _ => false,
+        Some(url::Host::Domain(name)) => is_metadata_name(name),
+        None => false,
     }
+}
+
+fn is_metadata_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    METADATA_HOST_NAMES
+        .iter()
+        .any(|known| known.eq_ignore_ascii_case(name))
+}
+
+fn is_metadata_v4(ip: Ipv4Addr) -> bool {
+    ip.is_link_local() || METADATA_V4.contains(&ip)
 }
 
 /// The AWS IPv6 metadata endpoint.
 const EC2_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254);
 
 fn is_link_local_v6(ip: Ipv6Addr) -> bool {
-    let embedded_v4 = ip
-        .to_ipv4_mapped()
-        .or_else(|| compatible_v4(ip))
-        .is_some_and(|v4| v4.is_link_local());
-    (ip.segments()[0] & 0xffc0) == 0xfe80 || ip == EC2_METADATA_V6 || embedded_v4
+    (ip.segments()[0] & 0xffc0) == 0xfe80
+        || ip == EC2_METADATA_V6
+        || embedded_v4(ip).into_iter().any(is_metadata_v4)
 }
 
-/// `::a.b.c.d` (deprecated IPv4-compatible form), which some stacks still route to the IPv4 address.
-fn compatible_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+/// Every IPv4 address an IPv6 address can carry to an IPv4 host through a translator or tunnel.
+fn embedded_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
     let s = ip.segments();
-    (s[..6] == [0; 6] && (s[6] != 0 || s[7] > 1)).then(|| {
-        let [a, b] = s[6].to_be_bytes();
-        let [c, d] = s[7].to_be_bytes();
+    let v4 = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
         Ipv4Addr::new(a, b, c, d)
-    })
+    };
+    let mut out = Vec::new();
+    if let Some(mapped) = ip.to_ipv4_mapped() {
+        out.push(mapped);
+    }
+    // ::a.b.c.d (deprecated IPv4-compatible form), which some stacks still route to the IPv4 address.
+    if s[..6] == [0; 6] && (s[6] != 0 || s[7] > 1) {
+        out.push(v4(s[6], s[7]));
+    }
+    // NAT64: the well-known prefix 64:ff9b::/96 and the local-use 64:ff9b:1::/48 (RFC 6052, 8215).
+    if (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]) || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) {
+        out.push(v4(s[6], s[7]));
+    }
+    // 6to4: 2002:AABB:CCDD::/48.
+    if s[0] == 0x2002 {
+        out.push(v4(s[1], s[2]));
+    }
+    // Teredo: 2001:0::/32, server address in bits 32..64, client address inverted in the last 32.
+    if s[0] == 0x2001 && s[1] == 0 {
+        out.push(v4(s[2], s[3]));
+        out.push(v4(!s[6], !s[7]));
+    }
+    out
 }
 
 /// Whether a URL's host is loopback by exact match: `localhost`, 127.0.0.0/8 or `[::1]`.
@@ -160,6 +245,21 @@ mod tests {
             "http://[fd00:ec2::254]/x",
             "http://[::ffff:169.254.169.254]/x",
             "http://[::169.254.169.254]/x",
+            "http://[64:ff9b::a9fe:a9fe]/x",
+            "http://[64:ff9b::169.254.169.254]/x",
+            "http://[64:ff9b:1::a9fe:a9fe]/x",
+            "http://[2002:a9fe:a9fe::1]/x",
+            "http://[2001:0:4136:e378:8000:63bf:5601:5601]/x",
+            "http://100.100.100.200/latest/meta-data",
+            "http://192.0.0.192/x",
+            "http://2852039166/x",
+            "http://0xa9.0xfe.0xa9.0xfe/x",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "http://METADATA.Google.Internal./x",
+            "http://metadata/x",
+            "http://metadata.goog/x",
+            "http://instance-data/latest",
+            "http://instance-data.ec2.internal/latest",
         ] {
             let err = check_url(bad).unwrap_err();
             assert!(err.contains("link-local or cloud metadata"), "{bad}: {err}");
@@ -169,7 +269,11 @@ mod tests {
             "https://[fec0::1]/x",
             "https://[fd00:ec2::253]/x",
             "https://metadata.example/x",
+            "https://metadata.google.internal.example.com/x",
             "http://127.0.0.1/x",
+            "https://[64:ff9b::808:808]/x",
+            "https://[2002:0808:0808::1]/x",
+            "https://[2001:db8::1]/x",
         ] {
             assert!(check_url(good).is_ok(), "{good}");
         }

@@ -43,8 +43,9 @@ pub struct TargetFacts<'a> {
     pub config_path: Option<&'a str>,
     /// The target as `Target::describe` names it (recorded in spec files for prune).
     pub target: String,
-    /// Whether the config has `locks.redis` (what `concurrency_scope: global` needs).
-    pub global_lock: bool,
+    /// Whether `concurrency_scope: global` can work: the config has a `locks.redis` that global
+    /// scope accepts (see `global_lock_facts`), or why not.
+    pub global_lock: Result<(), String>,
     /// Permission bits of spec files (config `spec_mode`).
     pub spec_mode: u32,
     /// The group of the user the entries run as, when that is not the user applying: spec files
@@ -175,7 +176,7 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
     if let Err(e) = check_plain_http(name, &job.request.url, facts.allow_http_hosts) {
         errors.push(e);
     }
-    errors.extend(global_scope_error(job, facts.global_lock));
+    errors.extend(global_scope_error(job, &facts.global_lock));
     if let Err(e) = check_fire_bound(job) {
         errors.push(e);
     }
@@ -295,16 +296,32 @@ fn zone_report(
 }
 
 /// `concurrency_scope: global` claims instants and takes leases in Redis: without `locks.redis`
-/// in the config the job could not run as declared.
-fn global_scope_error(job: &Job, global_lock: bool) -> Option<String> {
-    (job.policy.concurrency_scope == ConcurrencyScope::Global && !global_lock).then(|| {
+/// in the config, or with one global scope refuses, the job could not run as declared.
+fn global_scope_error(job: &Job, global_lock: &Result<(), String>) -> Option<String> {
+    let why = global_lock.as_ref().err()?;
+    (job.policy.concurrency_scope == ConcurrencyScope::Global).then(|| {
         format!(
-            "job {}: policy.concurrency_scope is global, but the operator config has no \
-             locks.redis; add locks.redis (addr, on_unavailable; see docs/fleet.md) to the config, \
-             or use concurrency_scope host",
+            "job {}: policy.concurrency_scope is global, but {why}; or use concurrency_scope host",
             job.name
         )
     })
+}
+
+/// What `TargetFacts::global_lock` says for the config's `locks.redis` (absent, or without a
+/// password and without `allow_unauthenticated: true`).
+pub fn global_lock_facts(
+    has_redis: bool,
+    has_password: bool,
+    allow_unauthenticated: bool,
+) -> Result<(), String> {
+    if !has_redis {
+        return Err(
+            "the operator config has no locks.redis; add locks.redis (addr, on_unavailable; \
+                    see docs/fleet.md) to the config"
+                .into(),
+        );
+    }
+    crate::core::global_lock::auth_rule(has_password, allow_unauthenticated)
 }
 
 /// A fire may last at most `MAX_FIRE_SECONDS` (attempts × timeout + the capped waits between them).

@@ -72,5 +72,5 @@ fn alert_on(
             })
         })
         .collect();
-    deliver::dispatch(items, config.env_file.as_deref(), log);
+    deliver::dispatch(items, config.env_file.as_deref(), &config.transport(), log);
 }

@@ -4,6 +4,14 @@
 //! One attempt per target, never retried; a failure is logged once. The shim's exit code and history
 //! are never touched from here. Must not log or pass on the secret, the signature, a response body or
 //! a command's output; commands run with a cleared environment and are killed at the deadline.
+//!
+//! What "killed" covers: each command leads its own process group, and the whole group gets SIGKILL
+//! at the deadline. Before commands start, this process becomes a child subreaper
+//! (`PR_SET_CHILD_SUBREAPER`), so a descendant that leaves the group (`setsid`, a double fork) is
+//! re-parented here instead of to init; when the batch is done, such strays get until the deadline
+//! to exit and are then killed, round after round, until none is left (bounded). Not covered: work
+//! a command hands to another service (`systemd-run`, `at`, a daemon over a socket), which never was
+//! its descendant.
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -32,11 +40,40 @@ pub struct Item<'a> {
 }
 
 /// Deliver every item in parallel and return when all are done or the budget is spent.
-pub fn dispatch(items: Vec<Item<'_>>, env_file: Option<&Path>, log: &Logger) {
+pub fn dispatch(
+    items: Vec<Item<'_>>,
+    env_file: Option<&Path>,
+    transport: &http::Transport,
+    log: &Logger,
+) {
     if items.is_empty() {
         return;
     }
     let deadline = Instant::now() + Duration::from_millis(ALERT_BUDGET_MS);
+    let commands = items
+        .iter()
+        .any(|i| matches!(i.target.delivery(), Some(Delivery::Command { .. })));
+    if commands {
+        // Orphans of the commands come back to us instead of init (see the module doc).
+        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    }
+    wait_for_deliveries(items, env_file, transport, deadline, log);
+    if commands {
+        let killed = end_strays(deadline);
+        if killed > 0 {
+            warn!(log, "alert command left processes running past the deadline; killed";
+                  "budget_ms" => ALERT_BUDGET_MS, "killed" => killed);
+        }
+    }
+}
+
+fn wait_for_deliveries(
+    items: Vec<Item<'_>>,
+    env_file: Option<&Path>,
+    transport: &http::Transport,
+    deadline: Instant,
+    log: &Logger,
+) {
     let (tx, rx) = mpsc::channel::<()>();
     let count = items.len();
     for item in items {
@@ -47,10 +84,11 @@ pub fn dispatch(items: Vec<Item<'_>>, env_file: Option<&Path>, log: &Logger) {
         let tx = tx.clone();
         let log = log.new(slog::o!("alert_event" => item.event.event.as_str()));
         let env_file = env_file.map(Path::to_path_buf);
+        let transport = transport.clone();
         let event = item.event;
         let owned = OwnedDelivery::from(&delivery);
         std::thread::spawn(move || {
-            owned.deliver(&event, env_file.as_deref(), deadline, &log);
+            owned.deliver(&event, env_file.as_deref(), &transport, deadline, &log);
             let _ = tx.send(());
         });
     }
@@ -92,12 +130,13 @@ impl OwnedDelivery {
         &self,
         event: &AlertEvent,
         env_file: Option<&Path>,
+        transport: &http::Transport,
         deadline: Instant,
         log: &Logger,
     ) {
         let result = match self {
             OwnedDelivery::Webhook { url, secret_ref } => {
-                webhook(url, secret_ref, event, env_file, deadline)
+                webhook(url, secret_ref, event, env_file, transport, deadline)
                     .map_err(|e| (format!("webhook {}", display_url(url)), e))
             }
             OwnedDelivery::Command { argv } => command(argv, event, deadline).map_err(|e| {
@@ -126,6 +165,7 @@ fn webhook(
     secret_ref: &str,
     event: &AlertEvent,
     env_file: Option<&Path>,
+    transport: &http::Transport,
     deadline: Instant,
 ) -> Result<String, String> {
     let resolved = secrets::resolve(&[secret_ref.to_string()], env_file)?;
@@ -138,7 +178,7 @@ fn webhook(
     if left.is_zero() {
         return Err("no time left in the alert budget".into());
     }
-    let client = http::shim_client(&url, left)?;
+    let client = http::shim_client(&url, left, transport)?;
     let body = event.to_json();
     let path = http::path_and_query(&url);
     let signed = signature::sign(
@@ -219,6 +259,71 @@ fn kill_group(child: &mut Child) {
             let _ = child.kill();
         }
     }
+}
+
+/// Most rounds of killing strays (each round catches the orphans of the one before).
+const STRAY_ROUNDS: usize = 32;
+
+/// Wait until `deadline` for this process's children to exit (reaping them), then SIGKILL those
+/// left, round after round. Only called after every command of the batch was waited for or killed,
+/// so a child found here is a stray a command left behind. Returns how many were killed.
+fn end_strays(deadline: Instant) -> usize {
+    let me = rustix::process::getpid();
+    loop {
+        if reap_exited(children_of(me)).is_empty() {
+            return 0;
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut killed = std::collections::BTreeSet::new();
+    for _ in 0..STRAY_ROUNDS {
+        let strays = reap_exited(children_of(me));
+        if strays.is_empty() {
+            break;
+        }
+        for pid in strays {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            killed.insert(pid.as_raw_nonzero());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = reap_exited(children_of(me));
+    killed.len()
+}
+
+/// The children that have not exited; the ones that have are reaped.
+fn reap_exited(children: Vec<rustix::process::Pid>) -> Vec<rustix::process::Pid> {
+    children
+        .into_iter()
+        .filter(|pid| {
+            !matches!(
+                rustix::process::waitpid(Some(*pid), rustix::process::WaitOptions::NOHANG),
+                Ok(Some(_)) | Err(_)
+            )
+        })
+        .collect()
+}
+
+/// The processes whose parent is `parent`, from `/proc/PID/stat` (field 4, after the command name
+/// in parentheses, which may itself hold spaces and parentheses).
+fn children_of(parent: rustix::process::Pid) -> Vec<rustix::process::Pid> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok())
+                == Some(parent.as_raw_nonzero().get())
+        })
+        .filter_map(rustix::process::Pid::from_raw)
+        .collect()
 }
 
 /// The program passes the binary rule of `trusted_path`: a regular, executable file, and neither it

@@ -84,6 +84,12 @@ pub struct Config {
     pub check_every: Option<String>,
     /// Permission bits of spec files: `"0600"` (default), `"0640"` or `"0644"` (`spec_mode_bits`).
     pub spec_mode: Option<String>,
+    /// The `http://host:port` proxy for every HTTP peer but a loopback one (the environment's proxy
+    /// variables are ignored).
+    pub http_proxy: Option<String>,
+    /// A PEM bundle of CA certificates to trust for https:// peers instead of the system's (the
+    /// environment's `SSL_CERT_FILE`/`SSL_CERT_DIR` are ignored).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// Spec files are readable by their owner only unless the operator says otherwise: they hold the
@@ -133,8 +139,18 @@ pub struct Locks {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisLock {
-    /// `host:port`, or a `redis://` / `rediss://` URL (no credentials in it).
+    /// `host:port`, a `redis://` / `rediss://` URL (no credentials in it), or `unix:///path`.
     pub addr: String,
+    /// TLS to a `host:port` or `redis://` address (`rediss://` implies it); the server's
+    /// certificate is verified against `ca_file`, or else the system bundle at its fixed path.
+    #[serde(default)]
+    pub tls: bool,
+    /// PEM file of the CA(s) that sign the server's certificate (replaces the system bundle).
+    pub ca_file: Option<PathBuf>,
+    /// Accept a Redis without a password for global scope (any client of it can then silence the
+    /// jobs); off by default.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
     pub db: Option<i64>,
     pub username: Option<String>,
     /// A secret reference (`env:NAME`, `file:/path`), never the password itself.
@@ -143,7 +159,7 @@ pub struct RedisLock {
     pub key_prefix: String,
     #[serde(default)]
     pub on_unavailable: OnUnavailable,
-    /// Connect and per-command timeout, milliseconds.
+    /// The deadline of the connection and of each exchange with Redis, milliseconds.
     #[serde(default = "default_redis_timeout")]
     pub timeout_ms: u64,
 }
@@ -342,7 +358,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, spec_mode, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin")
+        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, spec_mode, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin, http_proxy, tls_ca_file")
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -384,11 +400,31 @@ pub fn parse(text: &str) -> Result<Config, String> {
     if let Some(mode) = &config.spec_mode {
         spec_mode_bits(mode)?;
     }
+    if let Some(proxy) = &config.http_proxy {
+        crate::core::request_rules::check_proxy_url(proxy)
+            .map_err(|why| format!("http_proxy: {why}"))?;
+    }
     Ok(config)
 }
 
 fn check_redis(redis: &RedisLock) -> Result<(), String> {
     let endpoint = global_lock::parse_endpoint(&redis.addr)?;
+    if redis.tls && matches!(endpoint.target, global_lock::Target::Unix(_)) {
+        return Err("tls: true does not apply to a unix:// socket; remove one".into());
+    }
+    if let Some(ca) = &redis.ca_file
+        && !(redis.tls || endpoint.tls)
+    {
+        return Err(format!(
+            "ca_file {} is set but the connection is not TLS; add tls: true or use rediss://",
+            ca.display()
+        ));
+    }
+    if let Some(ca) = &redis.ca_file
+        && !ca.is_absolute()
+    {
+        return Err(format!("ca_file {}: write an absolute path", ca.display()));
+    }
     if let (Some(_), Some(_)) = (endpoint.db, redis.db) {
         return Err("the db is given twice (in addr's path and in db); keep one".into());
     }
@@ -467,6 +503,7 @@ impl Config {
             &mut self.env_file,
             &mut self.systemd_unit_dir,
             &mut self.systemd_credstore_dir,
+            &mut self.tls_ca_file,
         ]
         .into_iter()
         .flatten()
@@ -511,6 +548,18 @@ fn lexically_normal(path: &Path) -> PathBuf {
 }
 
 impl Config {
+    /// How HTTP peers are reached: the config's proxy and CA file (a proxy that failed `parse`'s
+    /// check cannot reach here).
+    pub fn transport(&self) -> crate::shell::http::Transport {
+        crate::shell::http::Transport {
+            proxy: self
+                .http_proxy
+                .as_deref()
+                .and_then(|p| url::Url::parse(p).ok()),
+            ca_file: self.tls_ca_file.clone(),
+        }
+    }
+
     /// The operator's secret references: the `--secret-ref` flags when any are given (they replace,
     /// not extend, the config's), else the config's `secret_refs`.
     pub fn operator_secret_refs(&self, flags: &[String]) -> Vec<String> {

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 use slog::{Logger, info, warn};
 
-use crate::core::global_lock::{self as core_lock, Claim, LeaseMode, LeaseRecord};
+use crate::core::global_lock::{self as core_lock, Claim, HolderFacts, LeaseMode, LeaseRecord};
 use crate::core::history::RunStatus;
+use crate::core::missed;
 use crate::core::spec::JobSpec;
 use crate::shell::config::RedisLock;
 use crate::shell::fire::{self, Outcome, Recorder};
@@ -24,10 +25,12 @@ pub type LeaseSlot = Arc<Mutex<Option<Lease>>>;
 pub enum Step {
     /// Deliver the instant; the lease (if the policy takes one) is released when this is dropped.
     Deliver(Option<HeldLease>),
-    /// Another fire claimed the instant: exit 0, record `duplicate`.
-    Duplicate,
+    /// Another fire claimed the instant: exit 0, record `duplicate`. `silenced`: the claim looks
+    /// planted (set before the instant, no expiry), so `check` counts the instant as missed.
+    Duplicate { silenced: bool },
     /// The lease is held elsewhere (`Forbid`), or its holder did not let go in time (`Replace`).
-    Contended,
+    /// `silenced`: the lease looks planted (no expiry, held longer than the job's worst case).
+    Contended { silenced: bool },
 }
 
 /// A lease released (compare-and-delete) when the fire is done with it.
@@ -73,11 +76,17 @@ impl GlobalFire<'_> {
             fire_time: self.fire_time,
             claimed_at: now.clone(),
         };
-        if let Claimed::Duplicate(by) = redis.claim(app, job, &claim)? {
+        if let Claimed::Duplicate { by, suspect } = redis.claim(app, job, &claim)? {
             let by_host = by.map(|c| c.host_id).unwrap_or_default();
-            info!(self.log, "instant already claimed"; "fire_time" => self.fire_time,
-                  "claimed_by" => by_host);
-            return Ok(Step::Duplicate);
+            if suspect {
+                warn!(self.log, "the instant was claimed before it came (or the claim has no \
+                      expiry): it looks planted; nothing sent, and `cronix check` counts the \
+                      instant as missed"; "fire_time" => self.fire_time, "claimed_by" => by_host);
+            } else {
+                info!(self.log, "instant already claimed"; "fire_time" => self.fire_time,
+                      "claimed_by" => by_host);
+            }
+            return Ok(Step::Duplicate { silenced: suspect });
         }
         let record = LeaseRecord {
             token: uuid::Uuid::now_v7().simple().to_string(),
@@ -85,35 +94,65 @@ impl GlobalFire<'_> {
             run_id: self.run_id.to_string(),
             since: now,
         };
-        let lease = match core_lock::lease_mode(self.spec.job.policy.concurrency) {
+        let mode = core_lock::lease_mode(self.spec.job.policy.concurrency);
+        let me = HolderFacts {
+            run_id: self.run_id.to_string(),
+            fire_time: self.fire_time,
+            replace: mode == LeaseMode::Replace,
+        };
+        let lease = match mode {
             LeaseMode::None => return Ok(Step::Deliver(None)),
-            LeaseMode::Forbid => redis.try_lease(app, job, &record)?,
-            LeaseMode::Replace => self.replace(&redis, &record)?,
+            LeaseMode::Forbid => redis.try_lease(app, job, &record, &me)?,
+            LeaseMode::Replace => self.replace(&redis, &record, &me)?,
         };
         let Some(lease) = lease else {
-            if let Ok(Some(holder)) = redis.holder(app, job) {
-                warn!(self.log, "another fire holds the global lease of this job; nothing sent";
-                      "holder_host_id" => holder.host_id, "holder_run_id" => holder.run_id,
-                      "since" => holder.since);
-            } else {
-                warn!(
-                    self.log,
-                    "another fire holds the global lease of this job; nothing sent"
-                );
-            }
-            return Ok(Step::Contended);
+            return Ok(self.contended(&redis));
         };
         Ok(Step::Deliver(Some(self.hold(lease))))
+    }
+
+    /// The lease is held elsewhere: say by whom, and whether that lease looks planted.
+    fn contended(&self, redis: &global_lock::Redis) -> Step {
+        let (app, job) = (self.spec.app.as_str(), self.spec.job.name.as_str());
+        let Ok(seen) = redis.lease_seen(app, job) else {
+            warn!(
+                self.log,
+                "another fire holds the global lease of this job; nothing sent"
+            );
+            return Step::Contended { silenced: false };
+        };
+        let worst_case = missed::worst_case_fire_seconds(&self.spec.job.policy);
+        let silenced = core_lock::lease_is_stale(
+            seen.pttl_ms,
+            seen.value.as_deref(),
+            Timestamp::now(),
+            worst_case,
+        );
+        let (host, run, since) = seen
+            .record
+            .map(|h| (h.host_id, h.run_id, h.since))
+            .unwrap_or_default();
+        if silenced {
+            warn!(self.log, "the global lease of this job has no expiry, cannot be read or is held \
+                  longer than the job's worst case: it looks planted; nothing sent, and `cronix \
+                  check` counts the instant as missed"; "holder_host_id" => host,
+                  "holder_run_id" => run, "since" => since, "worst_case_seconds" => worst_case);
+        } else {
+            warn!(self.log, "another fire holds the global lease of this job; nothing sent";
+                  "holder_host_id" => host, "holder_run_id" => run, "since" => since);
+        }
+        Step::Contended { silenced }
     }
 
     fn replace(
         &self,
         redis: &global_lock::Redis,
         record: &LeaseRecord,
+        me: &HolderFacts,
     ) -> Result<Option<Lease>, LockError> {
         let wait = fire::replace_wait(self.spec.job.policy.timeout_seconds);
         let (app, job) = (self.spec.app.as_str(), self.spec.job.name.as_str());
-        let (lease, asked) = redis.lease_replacing(app, job, record, wait)?;
+        let (lease, asked) = redis.lease_replacing(app, job, record, me, wait)?;
         if let Some(holder) = asked {
             warn!(self.log, "asked the earlier fire of this job to stop (Replace)";
                   "holder_host_id" => holder.host_id, "holder_run_id" => holder.run_id,

@@ -1,10 +1,17 @@
 //! The blocking HTTP client: rustls with the ring provider, redirects never followed, reqwest's own
 //! retries off, a total timeout per request. `client` serves the manifest fetch; `shim_client` and
-//! `HttpClient::send` serve the trigger shim.
+//! `HttpClient::send` serve the trigger shim and alert webhooks.
+//!
+//! How a peer is reached comes from the operator config only (`Transport`): the environment's proxy
+//! variables (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, lowercase too) and CA variables
+//! (`SSL_CERT_FILE`, `SSL_CERT_DIR`) are ignored, since cron's `pam_env` or `sudo -E` can put a user's
+//! choice there. The config's `http_proxy` is used for every host but a loopback one; TLS roots are
+//! the config's `tls_ca_file` or the system bundle (`shell::tls_roots`).
 //!
 //! Describes transport errors without echoing headers and never reads a response body for the shim;
 //! knows nothing of signing (the signature arrives as a header value marked sensitive).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::blocking::Client;
@@ -12,32 +19,64 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 
 use crate::core::manifest::Method;
 
-/// The manifest fetch's client: never follows redirects, bounded by `timeout` per request.
-pub fn client(url: &url::Url, timeout: Duration) -> Result<Client, String> {
-    builder(url, timeout).build().map_err(|e| build_error(&e))
+/// How cronix reaches its HTTP peers, from the operator config (never from the environment).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transport {
+    /// `http_proxy`: the `http://host:port` proxy for every host but a loopback one.
+    pub proxy: Option<url::Url>,
+    /// `tls_ca_file`: the PEM bundle to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
 }
 
-/// What every client shares: ring, no redirects, no reqwest retries, one timeout, our User-Agent, and
-/// TLS roots loaded only when the URL is `https://` (they cost time at every fire).
-fn builder(url: &url::Url, timeout: Duration) -> reqwest::blocking::ClientBuilder {
+impl Transport {
+    /// The proxy a request to `url` goes through: none for a loopback host, whatever the config says.
+    pub fn proxy_for(&self, url: &url::Url) -> Option<&url::Url> {
+        self.proxy
+            .as_ref()
+            .filter(|_| !crate::core::manifest::is_loopback_host(url))
+    }
+}
+
+/// The manifest fetch's client: never follows redirects, bounded by `timeout` per request.
+pub fn client(url: &url::Url, timeout: Duration, transport: &Transport) -> Result<Client, String> {
+    builder(url, timeout, transport)?
+        .build()
+        .map_err(|e| build_error(&e))
+}
+
+/// What every client shares: ring, no redirects, no reqwest retries, one timeout, our User-Agent, no
+/// proxy but the configured one, and TLS roots loaded only when the URL is `https://` (they cost time
+/// at every fire).
+fn builder(
+    url: &url::Url,
+    timeout: Duration,
+    transport: &Transport,
+) -> Result<reqwest::blocking::ClientBuilder, String> {
     install_crypto_provider();
+    // `no_proxy` turns off reqwest's reading of the proxy variables; `proxy` adds ours alone.
     let builder = Client::builder()
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .retry(reqwest::retry::never())
         .timeout(timeout)
         .user_agent(USER_AGENT);
+    let builder = match transport.proxy_for(url) {
+        Some(proxy) => builder.proxy(
+            reqwest::Proxy::all(proxy.as_str())
+                .map_err(|e| format!("http_proxy {proxy}: not usable ({e})"))?,
+        ),
+        None => builder,
+    };
     if url.scheme() == "https" {
-        builder
+        let tls = crate::shell::tls_roots::client_config(transport.ca_file.as_deref())?;
+        Ok(builder.tls_backend_preconfigured(tls))
     } else {
-        builder.tls_certs_only(std::iter::empty())
+        Ok(builder.tls_certs_only(std::iter::empty()))
     }
 }
 
 fn build_error(e: &reqwest::Error) -> String {
-    format!(
-        "HTTP client: cannot build it ({e}); for https:// URLs the system CA certificates \
-         (package ca-certificates) must be installed"
-    )
+    format!("HTTP client: cannot build it ({e})")
 }
 
 /// Install ring as the process's rustls provider (once; later calls are no-ops).
@@ -112,10 +151,16 @@ impl SendError {
     }
 }
 
-/// Build the client for `url`. The TLS roots (the system store, via rustls-platform-verifier) are
-/// loaded only for `https://` URLs: a plain-HTTP fire does not pay for parsing the CA bundle.
-pub fn shim_client(url: &url::Url, timeout: Duration) -> Result<HttpClient, String> {
-    let inner = builder(url, timeout).build().map_err(|e| build_error(&e))?;
+/// Build the client for `url`. The TLS roots (`tls_ca_file` or the system bundle) are loaded only
+/// for `https://` URLs: a plain-HTTP fire does not pay for parsing the CA bundle.
+pub fn shim_client(
+    url: &url::Url,
+    timeout: Duration,
+    transport: &Transport,
+) -> Result<HttpClient, String> {
+    let inner = builder(url, timeout, transport)?
+        .build()
+        .map_err(|e| build_error(&e))?;
     Ok(HttpClient { inner })
 }
 
@@ -194,9 +239,24 @@ mod tests {
 
     #[test]
     fn clients_build_for_plain_and_tls_urls() {
+        let none = Transport::default();
         let plain = url::Url::parse("http://127.0.0.1:9/").unwrap();
-        assert!(shim_client(&plain, Duration::from_secs(1)).is_ok());
+        assert!(shim_client(&plain, Duration::from_secs(1), &none).is_ok());
         let tls = url::Url::parse("https://example.invalid/").unwrap();
-        assert!(shim_client(&tls, Duration::from_secs(1)).is_ok());
+        assert!(shim_client(&tls, Duration::from_secs(1), &none).is_ok());
+    }
+
+    #[test]
+    fn the_configured_proxy_is_never_used_for_loopback() {
+        let transport = Transport {
+            proxy: Some(url::Url::parse("http://10.0.0.1:3128").unwrap()),
+            ca_file: None,
+        };
+        for loopback in ["http://127.0.0.1:9/", "http://localhost/", "https://[::1]/"] {
+            let url = url::Url::parse(loopback).unwrap();
+            assert_eq!(transport.proxy_for(&url), None, "{loopback}");
+        }
+        let remote = url::Url::parse("https://api.example.com/").unwrap();
+        assert_eq!(transport.proxy_for(&remote), transport.proxy.as_ref());
     }
 }

@@ -4,7 +4,6 @@
 //! Owns the slog drain. Callers must never pass secret material, signatures or the `Authorization`
 //! value as a field; this module does not inspect what it is given.
 
-use std::io::LineWriter;
 use std::sync::Mutex;
 
 use slog::{Drain, FnValue, Level, Logger, PushFnValue, Record, o};
@@ -19,8 +18,8 @@ pub fn effective_level(flag: Option<LogLevel>, config: Option<LogLevel>) -> LogL
     flag.or(config).unwrap_or(DEFAULT_LEVEL)
 }
 
-/// A logger that writes JSON lines to stderr, each line in one `write` (a `LineWriter`), carrying the
-/// fire's identity on every line.
+/// A logger that writes JSON lines to stderr, each line escaped for the terminal and passed on in one
+/// `write` (`printer::EscapedLines`), carrying the fire's identity on every line.
 pub fn shim_logger(level: LogLevel, app: &str, job: &str, run_id: &str) -> Logger {
     command_logger(level)
         .new(o!("app" => app.to_string(), "job" => job.to_string(), "run_id" => run_id.to_string()))
@@ -28,7 +27,7 @@ pub fn shim_logger(level: LogLevel, app: &str, job: &str, run_id: &str) -> Logge
 
 /// The same JSON lines without a fire's identity (for `check`, whose lines name their job).
 pub fn command_logger(level: LogLevel) -> Logger {
-    let json = slog_json::Json::new(LineWriter::new(std::io::stderr()))
+    let json = slog_json::Json::new(crate::printer::EscapedLines::new(std::io::stderr()))
         .add_key_value(o!(
             "ts" => FnValue(|_: &Record| now_rfc3339()),
             "level" => FnValue(|r: &Record| level_name(r.level())),

@@ -42,14 +42,16 @@ pub struct Context {
     pub env_file: Option<PathBuf>,
     /// The operator config file that was loaded (absolute), recorded in spec files for the shim.
     pub config_path: Option<String>,
-    /// Whether the config has `locks.redis` (global-scope jobs need it).
-    pub global_lock: bool,
+    /// Whether global-scope jobs can work with the config's `locks.redis`, or why not.
+    pub global_lock: Result<(), String>,
     /// How long apply and prune wait for another apply's lock.
     pub apply_lock_wait: std::time::Duration,
     /// Config `check_every`: apply keeps an owned `cronix check` entry at this interval.
     pub check_every: Option<String>,
     /// Config `spec_mode`: the permission bits of spec files.
     pub spec_mode: u32,
+    /// How the manifest fetch reaches the app (config `http_proxy`, `tls_ca_file`).
+    pub transport: crate::shell::http::Transport,
 }
 
 /// Resolve flags over the operator config over the defaults, and open the chosen backend.
@@ -103,13 +105,24 @@ pub fn context_from(
         host_zone,
         host_zone_name,
         config_path,
-        global_lock: cfg.locks.redis.is_some(),
+        global_lock: target_checks::global_lock_facts(
+            cfg.locks.redis.is_some(),
+            cfg.locks
+                .redis
+                .as_ref()
+                .is_some_and(|r| r.password_ref.is_some()),
+            cfg.locks
+                .redis
+                .as_ref()
+                .is_some_and(|r| r.allow_unauthenticated),
+        ),
         apply_lock_wait: std::time::Duration::from_secs(
             cfg.apply_lock_wait_seconds
                 .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
         ),
         check_every: cfg.check_every.clone(),
         spec_mode: cfg.spec_mode(),
+        transport: cfg.transport(),
     })
 }
 
@@ -147,7 +160,7 @@ impl Context {
             allow_http_hosts: &self.allow_http_hosts,
             config_path: self.config_path.as_deref(),
             target: self.backend.describe(),
-            global_lock: self.global_lock,
+            global_lock: self.global_lock.clone(),
             spec_mode: self.spec_mode,
             spec_group: self.spec_group(),
         }
@@ -233,6 +246,7 @@ pub fn load_manifest(
     let auth = source::FetchAuth {
         secret_refs: scope.allowed_refs.clone(),
         env_file: ctx.env_file.clone(),
+        transport: ctx.transport.clone(),
     };
     let bytes = source::load(source_arg, &auth)?;
     let manifest = manifest::parse_owned(bytes, &tz::zone_exists).map_err(|problems| {
@@ -748,11 +762,7 @@ pub fn next_fires(
     out
 }
 
-/// Print warnings on stderr (they never hold secret values).
+/// Print warnings on stderr (they never hold secret values), escaped by the printer.
 pub fn warn(warnings: &[String]) {
-    use std::io::Write;
-    let mut err = anstream::stderr();
-    for w in warnings {
-        let _ = writeln!(err, "cronix: warning: {w}");
-    }
+    crate::printer::warn(warnings);
 }

@@ -96,11 +96,13 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
     Ok(std::mem::take(&mut *bytes))
 }
 
-/// How an HTTP manifest fetch is signed: the operator's secret references (the first resolved one signs).
+/// How an HTTP manifest fetch is signed (the operator's secret references; the first resolved one
+/// signs) and sent (the config's proxy and CA file).
 #[derive(Debug, Clone, Default)]
 pub struct FetchAuth {
     pub secret_refs: Vec<String>,
     pub env_file: Option<PathBuf>,
+    pub transport: crate::shell::http::Transport,
 }
 
 /// How long a manifest fetch may take in all.
@@ -147,7 +149,7 @@ fn fetch(url: &url::Url, auth: &FetchAuth) -> Result<Vec<u8>, Failure> {
         &crate::shell::http::path_and_query(url),
         b"",
     );
-    let client = crate::shell::http::client(url, FETCH_TIMEOUT).map_err(|e| {
+    let client = crate::shell::http::client(url, FETCH_TIMEOUT, &auth.transport).map_err(|e| {
         Failure::invalid(format!(
             "manifest {shown}: cannot set up the HTTP client: {e}"
         ))

@@ -1,7 +1,8 @@
 //! Doctor checks of every installed job (an owned entry or a spec file): its spec reads as the shim
 //! reads it, its secret references resolve in the shim's environment at a fire (the `env_file` plus an
 //! EMPTY environment; a `cred:` reference when systemd can decrypt its sealed file, see `creds`), its
-//! zone is in the tz database; and the tz database itself.
+//! zone is in the tz database; and the tz database itself. A global-scope job whose recent fires were
+//! `silenced` (held back by a claim or lease in Redis that looked planted) is a warning.
 //!
 //! Never prints a secret value: a reference is reported by its redacted name only.
 
@@ -9,10 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{Check, Host, creds, paths};
+use crate::core::global_lock::SILENCED_CLASS;
+use crate::core::manifest::ConcurrencyScope;
+use crate::core::missed;
 use crate::core::secret::Secret;
 use crate::core::spec::JobSpec;
 use crate::shell::config::{self, ConfigSource};
-use crate::shell::{reconcile, secrets, spec_store, tz};
+use crate::shell::{history, reconcile, secrets, spec_store, tz};
 
 /// `(spec dir, app, job)` of every installed job: from the entries' lines, and the spec dir's files.
 pub(super) fn installed_jobs(host: &Host) -> BTreeSet<(PathBuf, String, String)> {
@@ -76,6 +80,7 @@ pub fn job_checks(host: &Host) -> Vec<Check> {
                 ),
             ));
         }
+        out.extend(silenced_check(&name, &spec));
         for (role, path) in [("lock_dir", &spec.lock_dir), ("state_dir", &spec.state_dir)] {
             if dirs_checked.insert((role.to_string(), PathBuf::from(path))) {
                 out.push(paths::dir_check(role, Path::new(path)));
@@ -83,6 +88,32 @@ pub fn job_checks(host: &Host) -> Vec<Check> {
         }
     }
     out
+}
+
+/// A global-scope job whose recent fires were held back by a claim or lease in Redis that looked
+/// planted (records `silenced`, as `check` counts them): a warning naming how many and the newest.
+fn silenced_check(name: &str, spec: &JobSpec) -> Option<Check> {
+    if spec.job.policy.concurrency_scope != ConcurrencyScope::Global {
+        return None;
+    }
+    let path = history::history_path(Path::new(&spec.state_dir), &spec.app, &spec.job.name);
+    let records = history::read_records(&path).ok()?;
+    let since = jiff::Timestamp::now().as_second() - missed::MAX_LOOKBACK_SECONDS;
+    let silenced: Vec<&str> = records
+        .iter()
+        .filter(|r| r.error.as_deref() == Some(SILENCED_CLASS))
+        .filter(|r| r.fired().is_some_and(|t| t.as_second() >= since))
+        .map(|r| r.fire_time.as_str())
+        .collect();
+    let newest = silenced.last()?;
+    Some(Check::warn(
+        format!("{name} silenced"),
+        format!(
+            "{} fire(s) in the last 7 days sent nothing because a claim or lease in Redis looked \
+             planted (newest {newest}); see docs/fleet.md and `cronix check`",
+            silenced.len()
+        ),
+    ))
 }
 
 /// Resolve the job's references as the shim would under cron: the config it loads (the one recorded

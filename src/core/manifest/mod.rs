@@ -285,7 +285,12 @@ pub fn issue_lines(problems: &Problems) -> Vec<String> {
             } else {
                 shown_path(&i.path)
             };
-            format!("  {at}: {}", i.message)
+            // A path holds the manifest's own keys: one line per issue, whatever a key holds.
+            format!(
+                "  {}: {}",
+                crate::core::escape::inline(&at),
+                crate::core::escape::inline(&i.message)
+            )
         })
         .collect();
     if problems.more > 0 {
