@@ -80,24 +80,43 @@ fn warn_all(resolved: &Resolved) {
     }
 }
 
-/// The request body: the file's bytes, standard input for `-`, or empty when no file is given.
+/// Largest `--body-file` read, in bytes: the manifest's limit on a request body (1 MiB), so `sign`
+/// and `verify` take any body a job can send and nothing that would exhaust memory (`/dev/zero`).
+pub const MAX_BODY_FILE_BYTES: usize = crate::core::manifest::MAX_BODY_BYTES;
+
+/// The request body: the file's bytes, standard input for `-`, or empty when no file is given; more
+/// than `MAX_BODY_FILE_BYTES` is refused (never cut), naming the file and the cap.
 pub fn read_body(path: Option<&Path>) -> Result<Vec<u8>, Failure> {
     match path {
         None => Ok(Vec::new()),
         Some(p) if p == Path::new("-") => {
-            let mut body = Vec::new();
-            std::io::stdin().read_to_end(&mut body).map_err(|e| {
-                Failure::invalid(format!("--body-file -: cannot read standard input ({e})"))
-            })?;
-            Ok(body)
+            read_capped(std::io::stdin().lock(), "- (standard input)")
         }
-        Some(p) => std::fs::read(p).map_err(|e| {
-            Failure::invalid(format!(
-                "--body-file {}: cannot read it ({e}); give a readable file, or - for standard input",
-                p.display()
-            ))
-        }),
+        Some(p) => {
+            let file = std::fs::File::open(p).map_err(|e| {
+                Failure::invalid(format!(
+                    "--body-file {}: cannot read it ({e}); give a readable file, or - for standard input",
+                    p.display()
+                ))
+            })?;
+            read_capped(file, &p.display().to_string())
+        }
     }
+}
+
+fn read_capped(reader: impl Read, shown: &str) -> Result<Vec<u8>, Failure> {
+    let mut body = Vec::new();
+    reader
+        .take(MAX_BODY_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| Failure::invalid(format!("--body-file {shown}: cannot read it ({e})")))?;
+    if body.len() > MAX_BODY_FILE_BYTES {
+        return Err(Failure::invalid(format!(
+            "--body-file {shown}: larger than {MAX_BODY_FILE_BYTES} bytes (1 MiB, the largest \
+             request body a job can send); refused, nothing was signed or checked"
+        )));
+    }
+    Ok(body)
 }
 
 /// The current unix time in seconds.

@@ -10,7 +10,7 @@ use std::io::Write;
 use serde_json::json;
 
 use crate::cli::ValidateArgs;
-use crate::core::manifest::{self, Issue, Manifest};
+use crate::core::manifest::{self, Manifest, Problems};
 use crate::core::schedule::Schedule;
 use crate::core::{manifest_lint, scope};
 use crate::error::{Failure, Status};
@@ -33,20 +33,15 @@ pub fn run(global: &Global, args: &ValidateArgs) -> Result<Status, Failure> {
     };
     let bytes = source::load(&args.source, &auth)?;
     let shown = source::shown(&args.source);
-    let parsed = manifest::parse(&bytes, &tz::zone_exists).and_then(|m| {
+    let parsed = manifest::parse_owned(bytes, &tz::zone_exists).and_then(|m| {
         scope::check_app(&scope, &m.app, &shown)
             .map(|()| m)
-            .map_err(|message| {
-                vec![Issue {
-                    path: "app".to_string(),
-                    message,
-                }]
-            })
+            .map_err(|message| manifest::Problems::one("app", message))
     });
     match parsed {
         Ok(manifest) if args.canonical => print_canonical(&manifest),
         Ok(manifest) => print_valid(global.output, &shown, &manifest),
-        Err(issues) => print_invalid(global.output, &shown, &issues),
+        Err(problems) => print_invalid(global.output, &shown, &problems),
     }
 }
 
@@ -101,15 +96,13 @@ fn print_valid(output: Output, source: &str, manifest: &Manifest) -> Result<Stat
 }
 
 /// The problems, capped: JSON carries the first `MAX_REPORTED_PROBLEMS` and `omitted` for the rest.
-fn print_invalid(output: Output, source: &str, issues: &[Issue]) -> Result<Status, Failure> {
+fn print_invalid(output: Output, source: &str, problems: &Problems) -> Result<Status, Failure> {
     match output {
         Output::Json => {
-            let shown = &issues[..issues.len().min(manifest::MAX_REPORTED_PROBLEMS)];
-            let omitted = issues.len() - shown.len();
-            let doc = if omitted == 0 {
-                json!({"valid": false, "errors": shown})
+            let doc = if problems.more == 0 {
+                json!({"valid": false, "errors": problems.issues})
             } else {
-                json!({"valid": false, "errors": shown, "omitted": omitted})
+                json!({"valid": false, "errors": problems.issues, "omitted": problems.more})
             };
             outln!("{doc}");
         }
@@ -118,10 +111,10 @@ fn print_invalid(output: Output, source: &str, issues: &[Issue]) -> Result<Statu
                 "",
                 &format!(
                     "{source}: invalid manifest ({})",
-                    manifest::problem_count(issues.len())
+                    manifest::problem_count(problems.total())
                 ),
             );
-            for line in manifest::issue_lines(issues) {
+            for line in manifest::issue_lines(problems) {
                 crate::printer::err_line("", &line);
             }
         }

@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use crate::core::manifest::{Issue, excerpt_at};
+use crate::core::manifest::{Issue, display_excerpt};
 
 /// The schema text, as checked in.
 pub const MANIFEST_SCHEMA: &str = include_str!("../../schemas/manifest.schema.json");
@@ -20,8 +20,9 @@ fn validator() -> Option<&'static jsonschema::Validator> {
         .as_ref()
 }
 
-/// Every schema violation in `instance`, as issues with `/`-joined paths.
-pub fn validate(instance: &serde_json::Value) -> Vec<Issue> {
+/// The first `limit` schema violations in `instance`, as issues with `/`-joined paths (the rest are
+/// never computed).
+pub fn validate(instance: &serde_json::Value, limit: usize) -> Vec<Issue> {
     let Some(validator) = validator() else {
         return vec![Issue {
             path: String::new(),
@@ -31,6 +32,7 @@ pub fn validate(instance: &serde_json::Value) -> Vec<Issue> {
     };
     validator
         .iter_errors(instance)
+        .take(limit)
         .map(|error| {
             let pointer = error.instance_path().to_string();
             let path = pointer
@@ -41,7 +43,7 @@ pub fn validate(instance: &serde_json::Value) -> Vec<Issue> {
                 path,
                 message: format!(
                     "does not match the manifest schema: {}",
-                    excerpt_at(&error.to_string(), 160)
+                    display_excerpt(&error, 120)
                 ),
             }
         })
@@ -61,7 +63,7 @@ mod tests {
     fn schema_reports_paths_of_wrong_shapes() {
         let bad =
             serde_json::json!({"version": 1, "app": "x", "jobs": [{"name": "a", "request": {}}]});
-        let paths: Vec<String> = validate(&bad).into_iter().map(|i| i.path).collect();
+        let paths: Vec<String> = validate(&bad, 100).into_iter().map(|i| i.path).collect();
         assert!(paths.contains(&"jobs/0".to_string()), "{paths:?}");
         assert!(paths.contains(&"jobs/0/request".to_string()), "{paths:?}");
     }

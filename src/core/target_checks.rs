@@ -427,6 +427,8 @@ pub fn spec_file(app: &str, job: &Job, secret_refs: Vec<String>, facts: &TargetF
     };
     let mut bytes = serde_json::to_vec_pretty(&spec).unwrap_or_default();
     bytes.push(b'\n');
+    // The writer doubles its buffer as it grows: give back the slack (up to a body's 1 MiB per job).
+    bytes.shrink_to_fit();
     let mut mode = facts.spec_mode;
     if private {
         mode &= 0o640;

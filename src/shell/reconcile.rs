@@ -249,11 +249,11 @@ pub fn load_manifest(
         transport: ctx.transport.clone(),
     };
     let bytes = source::load(source_arg, &auth)?;
-    let manifest = manifest::parse(&bytes, &tz::zone_exists).map_err(|issues| {
+    let manifest = manifest::parse_owned(bytes, &tz::zone_exists).map_err(|problems| {
         Failure::invalid(format!(
             "manifest {shown}: invalid ({}), nothing was changed:\n{}",
-            manifest::problem_count(issues.len()),
-            manifest::issue_lines(&issues).join("\n")
+            manifest::problem_count(problems.total()),
+            manifest::issue_lines(&problems).join("\n")
         ))
     })?;
     scope::check_app(&scope, &manifest.app, &shown).map_err(Failure::invalid)?;

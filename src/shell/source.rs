@@ -75,33 +75,25 @@ pub fn shown(source: &str) -> String {
     }
 }
 
-/// Read a local manifest file, refusing one over the size cap (an error, never a truncation).
+/// Read a local manifest file under the trust rule of every root input (`shell::trusted_path`): a
+/// regular file opened `O_NOFOLLOW | O_NONBLOCK` (a symlink is refused, a FIFO never blocks), owned
+/// by root or the running user, not group/other-writable, and at most `MAX_MANIFEST_BYTES` (an error,
+/// never a truncation). The error names the file and the fix, never its contents.
 pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        Failure::invalid(format!(
-            "manifest {}: cannot open it ({e}); check the path",
-            path.display()
-        ))
-    })?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Failure::invalid(format!(
-            "manifest {}: is a directory; give the manifest file",
-            path.display()
-        )));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_MANIFEST_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| {
-            Failure::invalid(format!("manifest {}: cannot read it ({e})", path.display()))
+    let mut bytes =
+        crate::shell::trusted_path::read(path, MAX_MANIFEST_BYTES as u64).map_err(|e| {
+            Failure::invalid(format!(
+                "manifest {}: {e}{}",
+                path.display(),
+                if e.contains("-byte limit") {
+                    " (10 MiB); a manifest that large is refused"
+                } else {
+                    ""
+                }
+            ))
         })?;
-    if bytes.len() > MAX_MANIFEST_BYTES {
-        return Err(Failure::invalid(format!(
-            "manifest {}: larger than {MAX_MANIFEST_BYTES} bytes (10 MiB); a manifest that large is refused",
-            path.display()
-        )));
-    }
-    Ok(bytes)
+    // A manifest is not a secret: take the bytes out of their zeroing wrapper without a copy.
+    Ok(std::mem::take(&mut *bytes))
 }
 
 /// How an HTTP manifest fetch is signed (the operator's secret references; the first resolved one

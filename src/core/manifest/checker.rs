@@ -10,14 +10,10 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::core::request_rules::{check_header_name, check_header_value};
 
-/// A JSON value as written, cut short for messages.
+/// A JSON value as written, cut short for messages (never formatted past the cut).
 fn json_excerpt(value: &serde_json::Value) -> String {
-    let text = value.to_string();
-    let mut out: String = text.chars().take(48).collect();
-    if text.chars().nth(48).is_some() {
-        out.push('…');
-    }
-    out
+    // JSON text escapes control characters itself.
+    display_cut(value, 48)
 }
 
 fn kind_of(value: &serde_json::Value) -> &'static str {
@@ -36,7 +32,7 @@ type Object = serde_json::Map<String, serde_json::Value>;
 
 /// Walks the JSON value, collecting every issue with its path.
 pub(super) struct Checker<'z> {
-    pub(super) issues: Vec<Issue>,
+    pub(super) problems: Problems,
     pub(super) zone_exists: &'z dyn Fn(&str) -> bool,
 }
 
@@ -70,7 +66,7 @@ fn join(path: &str, key: &str) -> String {
 
 impl Checker<'_> {
     pub(super) fn report(&mut self, path: &str, message: impl Into<String>) {
-        self.issues.push(issue(path, message.into()));
+        self.problems.push(issue(path, message.into()));
     }
 
     fn object<'v>(
@@ -95,6 +91,11 @@ impl Checker<'_> {
     fn unknown_keys(&mut self, obj: &Object, path: &str, allowed: &[&str]) {
         for key in obj.keys() {
             if !allowed.contains(&key.as_str()) {
+                if self.problems.is_full() {
+                    // Only counted from here on: no hint worth computing.
+                    self.problems.more += 1;
+                    continue;
+                }
                 let hint = match closest(key, allowed) {
                     Some(near) => format!("did you mean \"{near}\"?"),
                     None => format!("allowed fields here: {}", allowed.join(", ")),
@@ -747,6 +748,8 @@ fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
     }
     allowed
         .iter()
+        // The distance is at least the difference in length: skip what cannot be within 2.
+        .filter(|a| key.len().abs_diff(a.len()) <= 2)
         .map(|a| (edit_distance(key, a), *a))
         .filter(|(d, _)| *d <= 2)
         .min()
