@@ -221,7 +221,7 @@ fn run_measured(cmd: Command, stdin: Option<&[u8]>, limit: Duration) -> Run {
 const SANITY: Duration = Duration::from_secs(20);
 
 fn cronix(env: &Env, sub: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cronix"));
+    let mut cmd = Command::new(reconcile_support::cronix_bin());
     let defaults = env.target_flags();
     cmd.arg(sub).args(args);
     if sub == "apply" {
@@ -534,7 +534,7 @@ fn keys_and_values_of_a_manifest_reach_the_terminal_short_and_escaped() {
 }
 
 fn sign_cmd(env: &Env, sub: &str, body_file: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cronix"));
+    let mut cmd = Command::new(reconcile_support::cronix_bin());
     cmd.arg(sub).args([
         "--secret-ref",
         SECRET_REF,

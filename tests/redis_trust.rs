@@ -64,7 +64,7 @@ impl Host {
     }
 
     fn command(&self, now: i64) -> Command {
-        self.command_of(env!("CARGO_BIN_EXE_cronix"), &[], now)
+        self.command_of(support::cronix_bin().to_str().unwrap(), &[], now)
     }
 
     fn fire(&self, now: i64) -> (Option<i32>, String) {
@@ -89,7 +89,7 @@ impl Host {
 
     /// `cronix -o json check --grace 1m` at `now`.
     fn check(&self, now: i64) -> (Option<i32>, Value) {
-        let out = Command::new(env!("CARGO_BIN_EXE_cronix"))
+        let out = Command::new(support::cronix_bin())
             .arg("--config")
             .arg(self.fx.config())
             .args(["-o", "json", "check", "--grace", "1m", "--spec-dir"])
@@ -212,7 +212,7 @@ fn fire_measured(host: &Host, now: i64) -> (Option<i32>, String, u64, Duration) 
     let out: Output = host
         .command_of(
             "/usr/bin/time",
-            &["-f", "MAXRSS=%M", env!("CARGO_BIN_EXE_cronix")],
+            &["-f", "MAXRSS=%M", support::cronix_bin().to_str().unwrap()],
             now,
         )
         .output()
@@ -622,7 +622,7 @@ fn pre_claimed_instants_and_a_planted_lease_are_reported_by_check_as_silenced() 
     );
 
     // doctor says the same.
-    let out = Command::new(env!("CARGO_BIN_EXE_cronix"))
+    let out = Command::new(support::cronix_bin())
         .arg("--config")
         .arg(host.fx.config())
         .args(["-o", "json", "doctor", "--spec-dir"])

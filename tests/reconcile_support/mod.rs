@@ -57,7 +57,7 @@ impl Env {
     /// default; `--secret-ref` adds), an empty operator config, TZ=UTC, and the operator allowing
     /// `SECRET_REF`.
     pub fn cmd(&self, sub: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("cronix").unwrap();
+        let mut cmd = Command::new(cronix_bin());
         let defaults: Vec<String> = self
             .target_flags()
             .chunks(2)
@@ -72,7 +72,7 @@ impl Env {
 
     /// `cronix <args…>` exactly as given (no target flags), with this env's config, HOME and TZ.
     pub fn cmd_plain(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("cronix").unwrap();
+        let mut cmd = Command::new(cronix_bin());
         cmd.args(args);
         self.environment(&mut cmd);
         cmd
@@ -216,4 +216,12 @@ pub fn check<'a>(doc: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no check {name} in {doc}"))
+}
+
+/// The cronix binary the tests run: this build's, or the one `CRONIX_TEST_BIN` names (`.ci/run` runs
+/// the trust model's high findings against the release binary that way).
+pub fn cronix_bin() -> std::path::PathBuf {
+    std::env::var_os("CRONIX_TEST_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_BIN_EXE_cronix")))
 }

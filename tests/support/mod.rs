@@ -236,7 +236,7 @@ impl Fixture {
 
     /// The trigger command for `billing.settle`, with the sentinel secret in its environment.
     pub fn trigger(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("cronix").unwrap();
+        let mut cmd = assert_cmd::Command::new(cronix_bin());
         cmd.args(self.trigger_args())
             .env(SECRET_ENV, SENTINEL)
             .env("HOME", self.dir.path());
@@ -256,7 +256,7 @@ impl Fixture {
 
     /// The same, as a spawned child (for tests that watch a running shim).
     pub fn spawn_trigger(&self) -> std::process::Child {
-        std::process::Command::new(env!("CARGO_BIN_EXE_cronix"))
+        std::process::Command::new(cronix_bin())
             .args(self.trigger_args())
             .env(SECRET_ENV, SENTINEL)
             .env("HOME", self.dir.path())
@@ -326,4 +326,12 @@ pub fn wait_exit(
         std::thread::sleep(Duration::from_millis(20));
     }
     None
+}
+
+/// The cronix binary the tests run: this build's, or the one `CRONIX_TEST_BIN` names (`.ci/run` runs
+/// the trust model's high findings against the release binary that way).
+pub fn cronix_bin() -> std::path::PathBuf {
+    std::env::var_os("CRONIX_TEST_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_BIN_EXE_cronix")))
 }
