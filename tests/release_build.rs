@@ -133,6 +133,24 @@ impl Host {
         cmd
     }
 
+    /// `BIN apply` of `m.json` into a user-format crontab file here, with entries that run
+    /// `trigger_bin`, signed with `env:CRON_SECRET`.
+    fn crontab_apply(&self, bin: &Path, trigger_bin: &Path) -> Command {
+        let (manifest, crontab) = (self.path("m.json"), self.path("cron.d/cronix"));
+        let mut apply = self.command_installing(
+            bin,
+            trigger_bin,
+            &["apply", "--manifest", &manifest, "--crontab-path", &crontab],
+        );
+        apply.args([
+            "--crontab-format",
+            "user",
+            "--secret-ref",
+            "env:CRON_SECRET",
+        ]);
+        apply
+    }
+
     fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.root().join(name)).unwrap_or_default()
     }
@@ -247,24 +265,8 @@ fn a_release_apply_never_stops_itself_for_a_pause_variable() {
         "temp_written:cronix",
     ] {
         let host = Host::new();
-        let mut apply = host.command(
-            bin,
-            &[
-                "apply",
-                "--manifest",
-                &host.path("m.json"),
-                "--crontab-path",
-                &host.path("cron.d/cronix"),
-            ],
-        );
-        apply
-            .args([
-                "--crontab-format",
-                "user",
-                "--secret-ref",
-                "env:CRON_SECRET",
-            ])
-            .env("CRONIX_TEST_PAUSE_AT", step);
+        let mut apply = host.crontab_apply(bin, bin);
+        apply.env("CRONIX_TEST_PAUSE_AT", step);
         let out = run_bounded(apply, Duration::from_secs(30));
         assert_ok(&out, step);
         assert!(host.root().join("cron.d/cronix").exists(), "{step}");
@@ -274,22 +276,7 @@ fn a_release_apply_never_stops_itself_for_a_pause_variable() {
 /// The crontab apply renders for `tick` (09:00 Europe/Paris) with these extra variables.
 fn rendered_with(bin: &Path, vars: &[(&str, &Path)]) -> String {
     let host = Host::new();
-    let mut apply = host.command(
-        bin,
-        &[
-            "apply",
-            "--manifest",
-            &host.path("m.json"),
-            "--crontab-path",
-            &host.path("cron.d/cronix"),
-        ],
-    );
-    apply.args([
-        "--crontab-format",
-        "user",
-        "--secret-ref",
-        "env:CRON_SECRET",
-    ]);
+    let mut apply = host.crontab_apply(bin, bin);
     for (name, value) in vars {
         apply.env(name, value);
     }
@@ -377,23 +364,7 @@ fn a_release_apply_refuses_a_trigger_binary_in_a_users_directory() {
     // A root-owned copy of the release binary, in a directory the user owns (and could swap it in).
     let copy = home.join("cronix");
     std::fs::copy(bin, &copy).unwrap();
-    let mut apply = host.command_installing(
-        bin,
-        &copy,
-        &[
-            "apply",
-            "--manifest",
-            &host.path("m.json"),
-            "--crontab-path",
-            &host.path("cron.d/cronix"),
-        ],
-    );
-    apply.args([
-        "--crontab-format",
-        "user",
-        "--secret-ref",
-        "env:CRON_SECRET",
-    ]);
+    let apply = host.crontab_apply(bin, &copy);
     let out = run_bounded(apply, Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
