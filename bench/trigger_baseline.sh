@@ -19,7 +19,7 @@ BASE_REV=${BASE_REV:-2b50e01}
 BASE_DIR=${BASE_DIR:-/tmp/cronix-base}
 
 cargo build --release --quiet
-NEW=$PWD/target/release/cronix
+NEW=${CARGO_TARGET_DIR:-$PWD/target}/release/cronix
 if [ ! -d "$BASE_DIR" ]; then
   git worktree add --detach "$BASE_DIR" "$BASE_REV" >/dev/null
 fi
