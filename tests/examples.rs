@@ -71,14 +71,14 @@ fn the_config_schema_lists_exactly_the_keys_the_loader_accepts() {
         let text = format!("{key}: null\n");
         let parsed = cronix::shell::config::parse(&text);
         assert!(
-            parsed.is_ok() || !parsed.as_ref().unwrap_err().contains("unknown field"),
+            parsed.is_ok() || !parsed.as_ref().unwrap_err().contains("unknown key"),
             "{key}: {parsed:?}"
         );
     }
     assert!(
         cronix::shell::config::parse("no_such_key: 1\n")
             .unwrap_err()
-            .contains("unknown field")
+            .contains("unknown key")
     );
 }
 

@@ -347,6 +347,65 @@ fn read_checked(
     ))
 }
 
+/// What is wrong with a config that does not deserialize, without quoting the file: the YAML
+/// library's own message echoes values (and a "key" may be the first line of any root-only file that
+/// `--config` or `$CRONIX_CONFIG` names), so only the key path, a key name that looks like one, the
+/// expected type and the position are kept.
+fn yaml_problem(e: &serde_yaml::Error) -> String {
+    let text = e.to_string();
+    let at = e
+        .location()
+        .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+        .unwrap_or_default();
+    let is_key = |k: &str| {
+        !k.is_empty()
+            && k.len() <= 40
+            && k.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    let (path, rest) = match text.split_once(": ") {
+        Some((p, r))
+            if p.len() <= 120
+                && p.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.[]".contains(&b)
+                }) =>
+        {
+            (format!("{p}: "), r)
+        }
+        _ => (String::new(), text.as_str()),
+    };
+    let quoted = |prefix: &str| {
+        rest.strip_prefix(prefix)
+            .and_then(|r| r.split_once('`'))
+            .map(|(name, _)| name)
+    };
+    let expected = rest
+        .rsplit_once(", expected ")
+        .map(|(_, e)| e.split(" at line ").next().unwrap_or(e))
+        .filter(|e| e.len() <= 300 && !e.contains('"'))
+        .map(|e| format!(", expected {e}"))
+        .unwrap_or_default();
+    let what = if let Some(name) = quoted("unknown field `") {
+        if is_key(name) {
+            format!("unknown key `{name}`")
+        } else {
+            "a key that is not a cronix key (not quoted: the file may not be a config at all)"
+                .into()
+        }
+    } else if let Some(name) = quoted("missing field `") {
+        format!("missing key `{}`", if is_key(name) { name } else { "?" })
+    } else if rest.starts_with("invalid type") {
+        format!("a value of the wrong type{expected}")
+    } else if rest.starts_with("invalid value") || rest.starts_with("unknown variant") {
+        format!("a value that is not allowed{expected}")
+    } else if rest.starts_with("duplicate field") {
+        "a key given twice".into()
+    } else {
+        "not a YAML mapping of cronix keys".into()
+    };
+    format!("{path}{what}{at}")
+}
+
 /// Read and parse one config file that must exist (checked like every config).
 pub fn read(path: &Path) -> Result<Config, Failure> {
     load_named(path, ConfigSource::Flag).map(|loaded| loaded.config)
@@ -358,7 +417,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{e}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, spec_mode, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin, http_proxy, tls_ca_file")
+        format!("{}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, spec_mode, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin, http_proxy, tls_ca_file", yaml_problem(&e))
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -647,6 +706,32 @@ pub fn write_scaffold(path: &Path, text: &str, force: bool) -> Result<(), Failur
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_is_not_a_config_is_never_quoted_in_the_error() {
+        for (text, secret) in [
+            (
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+                "b3BlbnNzaC1rZXktdjEAAAAA",
+            ),
+            ("BILLING_CRON_V2=s3cr3t-billing-key\n", "s3cr3t-billing-key"),
+            ("root:$6$saltsalt$hashhash:20228:0:99999:7:::\n", "hashhash"),
+            ("root:*:20228:0:99999:7::\nalice: x\n", "20228"),
+            ("version: s3cr3t\n", "s3cr3t"),
+            ("locks:\n  redis:\n    timeout_ms: s3cr3t\n", "s3cr3t"),
+            ("crontab_format: s3cr3t\n", "s3cr3t"),
+            ("- s3cr3t\n- more\n", "s3cr3t"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(!err.contains(secret), "{text:?} gave {err}");
+            assert!(err.contains("line "), "{err}");
+        }
+        let err = parse("locks:\n  redis:\n    timeout_ms: s3cr3t\n").unwrap_err();
+        assert!(
+            err.starts_with("locks.redis.timeout_ms: a value of the wrong type"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn unknown_key_is_an_error_that_names_it() {
