@@ -132,3 +132,26 @@ fn init_defaults_to_cronix_config_and_refuses_bad_values() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn init_force_never_replaces_a_file_that_is_not_a_config() {
+    let env = Env::new();
+    let victim = env.root().join("passwd");
+    std::fs::write(&victim, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    let path = victim.display().to_string();
+    // As `sudo -E cronix init --force` with a user's CRONIX_CONFIG would.
+    let refused = env
+        .cmd_plain(&["init", "--force"])
+        .env("CRONIX_CONFIG", &victim)
+        .assert()
+        .code(1);
+    assert!(
+        stderr_of(&refused).contains(&format!("config {path}: is not a cronix config")),
+        "{}",
+        stderr_of(&refused)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "root:x:0:0:root:/root:/bin/bash\n"
+    );
+}

@@ -45,9 +45,19 @@ pub fn run(global: &Global, args: &ValidateArgs) -> Result<Status, Failure> {
     }
 }
 
+/// The canonical bytes, exactly, when they go to a file or a pipe (hashes are computed over them); on a
+/// terminal, control and bidi characters inside strings are written as `\uXXXX` escapes (the same
+/// JSON, so nothing a terminal would act on reaches it).
 fn print_canonical(manifest: &Manifest) -> Result<Status, Failure> {
+    use std::io::IsTerminal;
+    let canonical = manifest::canonical(manifest);
     let mut out = std::io::stdout().lock();
-    out.write_all(manifest::canonical(manifest).as_bytes())
+    let text = if out.is_terminal() {
+        crate::core::escape::terminal(&canonical)
+    } else {
+        std::borrow::Cow::Borrowed(canonical.as_str())
+    };
+    out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .map_err(|e| Failure::backend(format!("cannot write to standard output: {e}")))?;
     Ok(Status::OK)

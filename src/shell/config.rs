@@ -699,8 +699,34 @@ pub fn write_scaffold(path: &Path, text: &str, force: bool) -> Result<(), Failur
             path.display()
         )));
     }
+    if force {
+        refuse_replacing_a_non_config(path)?;
+    }
     dir.replace(name, text.as_bytes(), 0o600).map_err(&fail)?;
     dir.sync().map_err(fail)
+}
+
+/// `init --force` replaces a config, never another file: the path may come from `$CRONIX_CONFIG`, which
+/// `sudo -E` hands root from a user. A regular file there must parse as a cronix config; a link at the
+/// name is replaced itself (its target is left alone), and a missing file is simply written.
+fn refuse_replacing_a_non_config(path: &Path) -> Result<(), Failure> {
+    let is_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+    if !is_file {
+        return Ok(());
+    }
+    let parses = crate::shell::trusted_path::read_walked_if_exists(path, MAX_CONFIG_LEN)
+        .ok()
+        .flatten()
+        .and_then(|bytes| std::str::from_utf8(&bytes).ok().map(|t| parse(t).is_ok()))
+        .unwrap_or(false);
+    if parses {
+        return Ok(());
+    }
+    Err(Failure::invalid(format!(
+        "config {}: is not a cronix config, so --force does not replace it; nothing was written. \
+         Give --config the path of a config (or of a new file), or remove that file yourself",
+        path.display()
+    )))
 }
 
 #[cfg(test)]
