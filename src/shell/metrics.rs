@@ -6,7 +6,6 @@
 //! was replaced (compaction) is folded again from the start, so the tally always equals the history.
 //! Must not read whole histories at every fire, and never writes anything but counts and times.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -50,14 +49,15 @@ pub fn refresh(state_dir: &Path, spec: &JobSpec) -> Result<(), String> {
 }
 
 fn fold_tail(history_path: &Path, folded: &mut Folded, app: &str, job: &str) -> Result<(), String> {
-    let mut file = match File::open(history_path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    // The history file is opened like every file root reads (no link, no FIFO, trusted owner).
+    let mut file = match crate::shell::trusted_path::open_file_if_exists(history_path) {
+        Ok(Some(file)) => file,
+        Ok(None) => {
             *folded = Folded::default();
             folded.tally = Tally::new(app, job);
             return Ok(());
         }
-        Err(e) => return Err(format!("history {}: {e}", history_path.display())),
+        Err(e) => return Err(format!("history {} {e}", history_path.display())),
     };
     let meta = file
         .metadata()

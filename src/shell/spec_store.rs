@@ -58,7 +58,7 @@ pub fn list(dir: &Path) -> Result<BTreeSet<(String, String)>, Failure> {
 /// The target a spec file records (`None` for a format-1 spec, or one that does not parse: the caller
 /// decides from the crontab then).
 pub fn recorded_target(dir: &Path, app: &str, job: &str) -> Option<String> {
-    let bytes = fs::read(path(dir, app, job)).ok()?;
+    let bytes = trusted_path::read(&path(dir, app, job), MAX_SPEC_LEN).ok()?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     value.get("target")?.as_str().map(str::to_string)
 }
