@@ -133,13 +133,14 @@ fn resolve_one(
         SecretRef::Raw(literal) => Ok(Ok(Secret::new(literal.as_bytes().to_vec()))),
         SecretRef::Cred(name) => {
             let dir = credentials_dir().map_err(|why| format!("secret {reference} {why}"))?;
+            // Walked from `/`: the directory comes from the environment (systemd's
+            // /run/credentials/UNIT on a fire), which `sudo -E` would hand root from a user.
             let path = dir.join(name);
-            if is_missing(&path) {
-                return Ok(Err(Empty::Missing));
+            match trusted_path::read_walked_if_exists(&path, MAX_SECRET_FILE_LEN) {
+                Ok(Some(contents)) => Ok(Ok(Secret::new(contents.trim_ascii().to_vec()))),
+                Ok(None) => Ok(Err(Empty::Missing)),
+                Err(why) => Err(format!("secret {reference} {why}")),
             }
-            read_secret_file(&path)
-                .map(Ok)
-                .map_err(|why| format!("secret {reference} {why}"))
         }
     }
 }
