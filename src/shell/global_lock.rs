@@ -180,13 +180,23 @@ fn open(config: &RedisLock, env_file: Option<&Path>) -> Result<resp::Conn, LockE
 /// The system resolver (`getaddrinfo`) has no deadline of its own (a dead DNS server costs its
 /// timeout times its attempts, per name server), so the look-up runs on a helper thread and the
 /// fire waits for it only until the deadline; a look-up still running then is left to finish in
-/// the background (the process ends soon after) and the fire goes on as Redis unavailable.
+/// the background (it ends with the process at the latest) and the fire goes on as Redis
+/// unavailable.
 fn resolve(endpoint: &Endpoint, deadline: Instant) -> Result<Vec<SocketAddr>, String> {
     let Target::Tcp { host, port } = &endpoint.target else {
         return Ok(Vec::new());
     };
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, *port)]);
+    }
+    let too_slow = || {
+        format!(
+            "cannot resolve {host} within locks.redis.timeout_ms; a faster resolver, an IP \
+             address in addr or a larger timeout_ms would do"
+        )
+    };
+    if Instant::now() >= deadline {
+        return Err(too_slow());
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let (name, number) = (host.clone(), *port);
@@ -203,12 +213,7 @@ fn resolve(endpoint: &Endpoint, deadline: Instant) -> Result<Vec<SocketAddr>, St
     let left = deadline.saturating_duration_since(Instant::now());
     let addrs = match rx.recv_timeout(left) {
         Ok(found) => found.map_err(|e| format!("cannot resolve {host} ({e})"))?,
-        Err(_) => {
-            return Err(format!(
-                "cannot resolve {host} within locks.redis.timeout_ms; a faster resolver, an IP \
-                 address in addr or a larger timeout_ms would do"
-            ));
-        }
+        Err(_) => return Err(too_slow()),
     };
     if addrs.is_empty() {
         return Err(format!("{host} resolves to no address"));
@@ -721,6 +726,27 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::net::TcpListener;
+
+    #[test]
+    fn a_host_name_is_looked_up_on_a_helper_thread_before_the_deadline() {
+        let endpoint = core_lock::parse_endpoint("redis://localhost:6379").unwrap();
+        let addrs = resolve(&endpoint, Instant::now() + Duration::from_secs(5)).unwrap();
+        assert!(!addrs.is_empty());
+        assert!(
+            addrs
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 6379),
+            "{addrs:?}"
+        );
+        // A deadline already passed: no answer is waited for.
+        let started = Instant::now();
+        let err = resolve(&endpoint, started).unwrap_err();
+        assert!(err.contains("within locks.redis.timeout_ms"), "{err}");
+        assert!(started.elapsed() < Duration::from_millis(100));
+        // An IP address needs no look-up.
+        let ip = core_lock::parse_endpoint("redis://127.0.0.1:6379").unwrap();
+        assert_eq!(resolve(&ip, started).unwrap().len(), 1);
+    }
 
     /// A listener whose first connection answers `+LATE` after 300 ms and whose later ones answer
     /// `+PONG` at once.
