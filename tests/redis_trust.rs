@@ -3,7 +3,8 @@
 //! deadline with bounded memory and follows `on_unavailable`; the password goes only over TLS, a
 //! unix socket or to loopback; a Redis without a password is refused unless the config opts out;
 //! planted claims and leases make `check` report the instants as missed; a forged replace request
-//! stops nobody. Real `redis-server` (TCP, TLS with a CA made here by `openssl`, a unix socket).
+//! stops nobody; a unix socket whose listener's backlog is full holds a fire no longer than the
+//! deadline. Real `redis-server` (TCP, TLS with a CA made here by `openssl`, a unix socket).
 
 mod redis_support;
 mod support;
@@ -282,6 +283,103 @@ fn a_rogue_listener_on_the_redis_port_cannot_grow_or_hold_the_shim() {
             "{mode:?}: only the host-lock fire sent"
         );
     }
+}
+
+/// A unix listener with backlog 0 at `path` that never accepts, its backlog filled by connecting
+/// sockets held open (a further blocking connect waits for as long as they stay): the listener and
+/// the fillers, kept alive together.
+fn full_unix_listener(path: &Path) -> (rustix::fd::OwnedFd, Vec<rustix::fd::OwnedFd>) {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let addr = SocketAddrUnix::new(path).unwrap();
+    let socket = || {
+        rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap()
+    };
+    let listener = socket();
+    rustix::net::bind(&listener, &addr).unwrap();
+    rustix::net::listen(&listener, 0).unwrap();
+    let mut fillers = Vec::new();
+    let mut refused = false;
+    for _ in 0..4 {
+        let filler = socket();
+        match rustix::net::connect(&filler, &addr) {
+            Ok(()) => fillers.push(filler),
+            Err(rustix::io::Errno::AGAIN) => refused = true,
+            Err(e) => panic!("filling the backlog of {}: {e}", path.display()),
+        }
+    }
+    assert!(refused, "the backlog of {} is full", path.display());
+    (listener, fillers)
+}
+
+#[test]
+fn a_unix_socket_whose_backlog_is_full_cannot_hold_the_shim() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("r.sock");
+    let _held = full_unix_listener(&socket);
+    let server = Server::start(vec![Reply::status(200)]);
+    for (on_unavailable, want_code) in [("fail", 3), ("host", 0)] {
+        let host = Host::new(&redis_locks(
+            &format!("unix://{}", socket.display()),
+            &format!(
+                "    allow_unauthenticated: true\n    timeout_ms: 500\n    on_unavailable: \
+                 {on_unavailable}\n"
+            ),
+        ));
+        host.job(
+            &server.url(PATH),
+            "* * * * *",
+            json!({"concurrency": "Forbid"}),
+        );
+        let started = Instant::now();
+        let mut child = host.spawn(T0);
+        let status = support::wait_exit(&mut child, Duration::from_secs(10));
+        let elapsed = started.elapsed();
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("on_unavailable {on_unavailable}: the fire still hung after {elapsed:?}");
+        }
+        let mut stderr = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+        eprintln!("full backlog, on_unavailable {on_unavailable}: {elapsed:?}");
+        assert_eq!(
+            status.and_then(|s| s.code()),
+            Some(want_code),
+            "{on_unavailable}: {stderr}"
+        );
+        assert!(
+            elapsed < Duration::from_secs(3),
+            "on_unavailable {on_unavailable}: one 500 ms deadline, took {elapsed:?}"
+        );
+        assert!(
+            stderr.contains("cannot connect") && stderr.contains("deadline passed"),
+            "{stderr}"
+        );
+        let history = host.history();
+        assert_eq!(history.len(), 1, "{on_unavailable}: the run is recorded");
+        if want_code == 3 {
+            assert_eq!(
+                (
+                    history[0].status,
+                    history[0].error.as_deref(),
+                    history[0].attempts
+                ),
+                (RunStatus::Internal, Some("redis_unavailable"), 0),
+            );
+        } else {
+            assert_eq!(
+                (history[0].status, history[0].fallback.as_deref()),
+                (RunStatus::Ok, Some("host_lock")),
+            );
+        }
+    }
+    assert_eq!(server.received().len(), 1, "only the host-lock fire sent");
 }
 
 /// This host's address on its default route, when it has one that is not loopback.

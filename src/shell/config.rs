@@ -159,7 +159,8 @@ pub struct RedisLock {
     pub key_prefix: String,
     #[serde(default)]
     pub on_unavailable: OnUnavailable,
-    /// The deadline of the connection and of each exchange with Redis, milliseconds.
+    /// The deadline of the connection (name look-up, connect, TLS, login) and of each exchange with
+    /// Redis, milliseconds.
     #[serde(default = "default_redis_timeout")]
     pub timeout_ms: u64,
 }

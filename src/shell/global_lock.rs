@@ -118,7 +118,10 @@ fn open(config: &RedisLock, env_file: Option<&Path>) -> Result<resp::Conn, LockE
     let tls = config.tls || endpoint.tls;
     let endpoint = Endpoint { tls, ..endpoint };
     let timeout = Duration::from_millis(config.timeout_ms);
-    let addrs = resolve(&endpoint).map_err(|m| LockError::Unavailable(format!("{where_}: {m}")))?;
+    // One deadline from here on: the name look-up, the connect and the login all fit in it.
+    let deadline = Instant::now() + timeout;
+    let addrs = resolve(&endpoint, deadline)
+        .map_err(|m| LockError::Unavailable(format!("{where_}: {m}")))?;
     let password = resolve_password(config, env_file)?;
     if password.is_some() {
         let ips: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
@@ -128,7 +131,6 @@ fn open(config: &RedisLock, env_file: Option<&Path>) -> Result<resp::Conn, LockE
         (Target::Tcp { host, .. }, true) => Some(tls_settings(host, config).map_err(config_error)?),
         _ => None,
     };
-    let deadline = Instant::now() + timeout;
     let target = match &endpoint.target {
         Target::Tcp { .. } => resp::Target::Tcp(&addrs),
         Target::Unix(path) => resp::Target::Unix(path),
@@ -173,18 +175,46 @@ fn open(config: &RedisLock, env_file: Option<&Path>) -> Result<resp::Conn, LockE
     Ok(conn)
 }
 
-/// The addresses of a TCP endpoint (none for a unix socket).
-fn resolve(endpoint: &Endpoint) -> Result<Vec<SocketAddr>, String> {
+/// The addresses of a TCP endpoint (none for a unix socket), looked up before `deadline`.
+///
+/// The system resolver (`getaddrinfo`) has no deadline of its own (a dead DNS server costs its
+/// timeout times its attempts, per name server), so the look-up runs on a helper thread and the
+/// fire waits for it only until the deadline; a look-up still running then is left to finish in
+/// the background (it ends with the process at the latest) and the fire goes on as Redis
+/// unavailable.
+fn resolve(endpoint: &Endpoint, deadline: Instant) -> Result<Vec<SocketAddr>, String> {
     let Target::Tcp { host, port } = &endpoint.target else {
         return Ok(Vec::new());
     };
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, *port)]);
     }
-    let addrs: Vec<SocketAddr> = (host.as_str(), *port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host} ({e})"))?
-        .collect();
+    let too_slow = || {
+        format!(
+            "cannot resolve {host} within locks.redis.timeout_ms; a faster resolver, an IP \
+             address in addr or a larger timeout_ms would do"
+        )
+    };
+    if Instant::now() >= deadline {
+        return Err(too_slow());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (name, number) = (host.clone(), *port);
+    std::thread::Builder::new()
+        .name("resolve".into())
+        .spawn(move || {
+            let found = (name.as_str(), number)
+                .to_socket_addrs()
+                .map(Iterator::collect::<Vec<SocketAddr>>);
+            // The fire may have stopped waiting: nobody to tell.
+            let _ = tx.send(found);
+        })
+        .map_err(|e| format!("cannot resolve {host} (no thread for the look-up: {e})"))?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    let addrs = match rx.recv_timeout(left) {
+        Ok(found) => found.map_err(|e| format!("cannot resolve {host} ({e})"))?,
+        Err(_) => return Err(too_slow()),
+    };
     if addrs.is_empty() {
         return Err(format!("{host} resolves to no address"));
     }
@@ -696,6 +726,27 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::net::TcpListener;
+
+    #[test]
+    fn a_host_name_is_looked_up_on_a_helper_thread_before_the_deadline() {
+        let endpoint = core_lock::parse_endpoint("redis://localhost:6379").unwrap();
+        let addrs = resolve(&endpoint, Instant::now() + Duration::from_secs(5)).unwrap();
+        assert!(!addrs.is_empty());
+        assert!(
+            addrs
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 6379),
+            "{addrs:?}"
+        );
+        // A deadline already passed: no answer is waited for.
+        let started = Instant::now();
+        let err = resolve(&endpoint, started).unwrap_err();
+        assert!(err.contains("within locks.redis.timeout_ms"), "{err}");
+        assert!(started.elapsed() < Duration::from_millis(100));
+        // An IP address needs no look-up.
+        let ip = core_lock::parse_endpoint("redis://127.0.0.1:6379").unwrap();
+        assert_eq!(resolve(&ip, started).unwrap().len(), 1);
+    }
 
     /// A listener whose first connection answers `+LATE` after 300 ms and whose later ones answer
     /// `+PONG` at once.

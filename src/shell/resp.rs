@@ -115,10 +115,7 @@ fn timed_out(e: io::Error, what: &str) -> io::Error {
 /// Connect (and for TLS, complete the handshake) before `deadline`.
 pub fn connect(target: &Target<'_>, tls: Option<&Tls>, deadline: Instant) -> io::Result<Conn> {
     let stream = match target {
-        Target::Unix(path) => {
-            let s = UnixStream::connect(path)?;
-            Stream::Unix(s)
-        }
+        Target::Unix(path) => Stream::Unix(connect_unix(path, deadline)?),
         Target::Tcp(addrs) => {
             let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
             let mut found = None;
@@ -152,6 +149,43 @@ pub fn connect(target: &Target<'_>, tls: Option<&Tls>, deadline: Instant) -> io:
         stream,
         buf: Vec::new(),
     })
+}
+
+/// How long to wait before trying a unix socket again whose listener's backlog is full.
+const UNIX_RETRY: Duration = Duration::from_millis(10);
+
+/// Connect to a unix socket before `deadline`. A blocking `connect` on a unix stream socket waits
+/// for as long as the listener's backlog stays full (a listener that never accepts holds it
+/// forever), so the socket is made non-blocking: a full backlog answers `EAGAIN` at once, and
+/// since `poll` cannot wait for room in someone else's backlog, the connect is tried again every
+/// `UNIX_RETRY` until the deadline. The connected socket is put back into blocking mode: every
+/// read and write sets its own timeout from the deadline.
+fn connect_unix(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
+    use rustix::io::Errno;
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+
+    let addr = SocketAddrUnix::new(path)?;
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    loop {
+        match rustix::net::connect(&fd, &addr) {
+            // EISCONN: an earlier try that answered EINPROGRESS has completed since.
+            Ok(()) | Err(Errno::ISCONN) => break,
+            Err(Errno::INTR) => continue,
+            Err(Errno::AGAIN | Errno::INPROGRESS | Errno::ALREADY) => {
+                let left = left(deadline, "connecting")?;
+                std::thread::sleep(left.min(UNIX_RETRY));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let stream = UnixStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
 }
 
 fn handshake(stream: &mut Stream, deadline: Instant) -> io::Result<()> {
@@ -516,5 +550,91 @@ mod tests {
         let err = ask(b"+PO").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
         assert!(started.elapsed() < Duration::from_millis(400));
+    }
+
+    /// A unix listener with backlog 0 that never accepts, its backlog filled by connecting
+    /// sockets held open: the listener and the fillers, kept alive together.
+    fn full_unix_listener(path: &Path) -> (rustix::fd::OwnedFd, Vec<rustix::fd::OwnedFd>) {
+        use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+        let addr = SocketAddrUnix::new(path).unwrap();
+        let socket = || {
+            rustix::net::socket_with(
+                AddressFamily::UNIX,
+                SocketType::STREAM,
+                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+                None,
+            )
+            .unwrap()
+        };
+        let listener = socket();
+        rustix::net::bind(&listener, &addr).unwrap();
+        rustix::net::listen(&listener, 0).unwrap();
+        let mut fillers = Vec::new();
+        let mut refused = false;
+        for _ in 0..4 {
+            let filler = socket();
+            match rustix::net::connect(&filler, &addr) {
+                Ok(()) => fillers.push(filler),
+                Err(rustix::io::Errno::AGAIN) => refused = true,
+                Err(e) => panic!("filling the backlog: {e}"),
+            }
+        }
+        assert!(refused, "the backlog of {} is full", path.display());
+        (listener, fillers)
+    }
+
+    #[test]
+    fn a_unix_socket_whose_backlog_is_full_ends_at_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.sock");
+        let _held = full_unix_listener(&path);
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(200);
+        // On a thread, so that a connect that waits past the deadline fails this test, not hangs it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(connect(&Target::Unix(&path), None, deadline).map(|_| ()));
+        });
+        let err = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the connect is still waiting 5 s later")
+            .expect_err("no connection to a full backlog");
+        let elapsed = started.elapsed();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+        assert!(err.to_string().contains("connecting"), "{err}");
+        assert!(
+            elapsed >= Duration::from_millis(190) && elapsed < Duration::from_millis(400),
+            "{elapsed:?}"
+        );
+    }
+
+    #[test]
+    fn a_unix_socket_connects_and_waits_for_a_slow_reply() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut b = [0u8; 256];
+            let _ = s.read(&mut b);
+            std::thread::sleep(Duration::from_millis(100));
+            let _ = s.write_all(b"+PONG\r\n");
+        });
+        let deadline = Instant::now() + Duration::from_millis(1000);
+        let mut conn = connect(&Target::Unix(&path), None, deadline).unwrap();
+        // A socket left non-blocking would fail this read at once instead of waiting.
+        let reply = conn.exchange(&[cmd(&[&"PING"])], deadline).unwrap();
+        assert_eq!(reply, vec![Value::Simple("PONG".into())]);
+    }
+
+    #[test]
+    fn a_missing_unix_socket_is_an_error_naming_the_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.sock");
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let err = connect(&Target::Unix(&path), None, deadline)
+            .err()
+            .expect("no socket there");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
     }
 }
