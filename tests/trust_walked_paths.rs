@@ -732,7 +732,7 @@ fn a_root_config_named_through_a_users_directory_is_refused_whoever_names_it() {
         assert!(
             stderr.contains(&format!("config {config_arg}"))
                 && stderr.contains(&format!("goes through {}", home.display()))
-                && stderr.contains("keep it under /etc/cronix"),
+                && stderr.contains("for root under /etc/cronix"),
             "{how}: {stderr}"
         );
     }

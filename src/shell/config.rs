@@ -327,8 +327,9 @@ fn read_checked(
         Ok(None) => return Ok(None),
         Err(why) if source != ConfigSource::Home => {
             return Err(refused(format!(
-                "{why}; root's config (and the one apply records in spec files for later fires) is \
-                 read only along paths no other user can change: keep it under /etc/cronix"
+                "{why}; a config (and the path apply records in spec files for later fires) is read \
+                 only along paths no other user can change: keep it in a directory only you (or root) \
+                 can write, for root under /etc/cronix"
             )));
         }
         Err(why) => {
