@@ -35,6 +35,16 @@ pub fn inline(text: &str) -> Cow<'_, str> {
     escape(text, false)
 }
 
+/// The first `limit` characters of `text` (then `…`), as one escaped line: outside text of any
+/// length (a JSON path, a value read from Redis) shown inside a sentence.
+pub fn inline_cut(text: &str, limit: usize) -> String {
+    let mut cut: String = text.chars().take(limit).collect();
+    if text.chars().nth(limit).is_some() {
+        cut.push('…');
+    }
+    inline(&cut).into_owned()
+}
+
 fn escape(text: &str, keep_layout: bool) -> Cow<'_, str> {
     let kept = |c: char| keep_layout && (c == '\n' || c == '\t');
     if !text.chars().any(|c| is_unsafe(c) && !kept(c)) {

@@ -248,19 +248,7 @@ pub fn lease_is_stale(
 
 /// Text read from Redis, made safe to print: control characters escaped, at most 128 characters.
 pub fn printable(text: &str) -> String {
-    let mut out = String::new();
-    for (n, c) in text.chars().enumerate() {
-        if n == 128 {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::core::escape::inline_cut(text, 128)
 }
 
 /// Whether the password may go to this endpoint: over TLS, over a unix socket, or over plain TCP
@@ -630,7 +618,8 @@ mod tests {
 
     #[test]
     fn text_from_redis_is_printed_escaped() {
-        assert_eq!(printable("web-1\x1b[2Jx\n"), "web-1\\u{1b}[2Jx\\n");
+        assert_eq!(printable("web-1\x1b[2Jx\n"), "web-1\\u001b[2Jx\\u000a");
+        assert_eq!(printable("rtl\u{202e}x"), "rtl\\u202ex");
         assert_eq!(printable(&"a".repeat(300)).chars().count(), 129);
     }
 

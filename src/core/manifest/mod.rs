@@ -285,12 +285,9 @@ pub fn issue_lines(problems: &Problems) -> Vec<String> {
             } else {
                 shown_path(&i.path)
             };
-            // A path holds the manifest's own keys: one line per issue, whatever a key holds.
-            format!(
-                "  {}: {}",
-                crate::core::escape::inline(&at),
-                crate::core::escape::inline(&i.message)
-            )
+            // A path holds the manifest's own keys (`shown_path` escapes them): one line per issue,
+            // whatever a key holds.
+            format!("  {at}: {}", crate::core::escape::inline(&i.message))
         })
         .collect();
     if problems.more > 0 {
@@ -305,11 +302,7 @@ pub fn issue_lines(problems: &Problems) -> Vec<String> {
 /// A JSON path for a terminal: as is when it is short and plain, else escaped and cut at 120
 /// characters (keys are input).
 pub fn shown_path(path: &str) -> String {
-    let mut cut: String = path.chars().take(120).collect();
-    if path.chars().nth(120).is_some() {
-        cut.push('…');
-    }
-    crate::core::escape::inline(&cut).into_owned()
+    crate::core::escape::inline_cut(path, 120)
 }
 
 /// Re-check one normalized job with the parser's own rules (the shim runs this on a spec before it
