@@ -68,11 +68,6 @@ pub fn current_exe() -> std::io::Result<PathBuf> {
     std::env::current_exe()
 }
 
-/// The current directory (relative manifest and config paths are made absolute against it).
-pub fn current_dir() -> std::io::Result<PathBuf> {
-    std::env::current_dir()
-}
-
 fn non_empty(name: &str) -> Option<OsString> {
     std::env::var_os(name).filter(|v| !v.is_empty())
 }

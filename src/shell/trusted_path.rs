@@ -97,12 +97,6 @@ fn check_file(file: &File, path: &Path) -> Result<Metadata, String> {
     Ok(meta)
 }
 
-/// The owner and mode checks on metadata already taken (for a path that is run rather than read, such
-/// as the trigger binary, which cron reaches through links).
-pub fn check_trusted(meta: &Metadata, path: &Path) -> Result<(), String> {
-    check_owner_and_mode(meta, path)
-}
-
 /// Owner root or the running user, and not writable by group or others.
 fn check_owner_and_mode(meta: &Metadata, path: &Path) -> Result<(), String> {
     check_raw_owner_and_mode(meta.uid(), meta.mode(), path)
