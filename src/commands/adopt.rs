@@ -101,7 +101,7 @@ fn print(output: Output, ctx: &Context, app: &str, job: &str, adoption: &Adoptio
         reasons,
     };
     match output {
-        Output::Json => outln!("{}", serde_json::to_string(&doc).unwrap_or_default()),
+        Output::Json | Output::Yaml => crate::printer::document(output, &doc),
         Output::Table => print_table(&doc, adoption),
     }
 }

@@ -30,7 +30,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> Result<Status, Failure> {
     plan::print_plan(
         global.output,
         &ctx,
-        &loaded.manifest,
+        (&loaded.manifest, desired.entries.len()),
         &done,
         Some(!done.is_empty()),
         zones,

@@ -249,10 +249,7 @@ fn claim_episode(report: &JobReport, first: i64, log: &Logger) -> bool {
 
 fn print(output: Output, report: &Report) {
     match output {
-        Output::Json => outln!(
-            "{}",
-            serde_json::to_string_pretty(report).unwrap_or_else(|_| "{}".into())
-        ),
+        Output::Json | Output::Yaml => crate::printer::document_pretty(output, report),
         Output::Table => {
             for job in &report.jobs {
                 for instant in &job.missed {

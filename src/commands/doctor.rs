@@ -130,10 +130,9 @@ pub fn run(global: &Global, args: &TargetArgs) -> Result<Status, Failure> {
     let checks: Vec<Check> = CHECKS.iter().flat_map(|check| check(&host)).collect();
     let ok = checks.iter().all(|c| c.status != Verdict::Fail);
     match global.output {
-        Output::Json => outln!(
-            "{}",
-            serde_json::to_string_pretty(&DoctorDoc { ok, checks }).unwrap_or_default()
-        ),
+        Output::Json | Output::Yaml => {
+            crate::printer::document_pretty(global.output, &DoctorDoc { ok, checks })
+        }
         Output::Table => print_table(&checks, ok),
     }
     Ok(Status(if ok { 0 } else { 1 }))

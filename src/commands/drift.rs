@@ -17,9 +17,13 @@ pub const DRIFT_EXIT: u8 = 5;
 #[derive(Serialize)]
 struct DriftDoc<'a> {
     app: &'a str,
+    /// The backend's name, and `noop`/`ops`: the keys of the reference tool's plan document.
+    backend: &'static str,
     target: String,
     drifted: bool,
-    drift: Vec<OpView<'a>>,
+    noop: bool,
+    ops: &'a [OpView<'a>],
+    drift: &'a [OpView<'a>],
 }
 
 pub fn run(global: &Global, args: &DriftArgs) -> Result<Status, Failure> {
@@ -34,14 +38,17 @@ pub fn run(global: &Global, args: &DriftArgs) -> Result<Status, Failure> {
     let app = loaded.manifest.app.as_str();
     let views = op_views(&ctx, &plan, Some(&loaded.manifest));
     match global.output {
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let doc = DriftDoc {
                 app,
+                backend: backend.name(),
                 target: ctx.backend.describe(),
                 drifted: !plan.is_empty(),
-                drift: views,
+                noop: plan.is_empty(),
+                ops: &views,
+                drift: &views,
             };
-            outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
+            crate::printer::document(global.output, &doc);
         }
         Output::Table if plan.is_empty() => {
             outln!(

@@ -150,10 +150,7 @@ pub fn run(global: &Global, args: &ListArgs) -> Result<Status, Failure> {
         })
         .collect();
     match global.output {
-        Output::Json => outln!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
-        ),
+        Output::Json | Output::Yaml => crate::printer::document_pretty(global.output, &rows),
         Output::Table => print_table(&rows, &ctx.paths.spec_dir),
     }
     Ok(Status::OK)

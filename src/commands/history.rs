@@ -54,7 +54,7 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<Status, Failure> {
     };
     let records = history::filter(records, &filter);
     match global.output {
-        Output::Json => print_json(&records),
+        Output::Json | Output::Yaml => crate::printer::document_pretty(global.output, &records),
         Output::Table => print_runs(&records, id, &path),
     }
     Ok(Status::OK)
@@ -85,13 +85,6 @@ pub fn parse_instant(flag: &str, value: &str, now: Timestamp) -> Result<Timestam
     let ago = jiff::SignedDuration::try_from(ago).map_err(|e| format!("{flag} {value:?}: {e}"))?;
     now.checked_sub(ago)
         .map_err(|e| format!("{flag} {value:?}: {e}"))
-}
-
-fn print_json<T: serde::Serialize>(records: &[T]) {
-    outln!(
-        "{}",
-        serde_json::to_string_pretty(records).unwrap_or_else(|_| "[]".into())
-    );
 }
 
 fn print_runs(records: &[RunRecord], id: &str, path: &Path) {
@@ -149,7 +142,7 @@ fn show_audit(
         records.drain(..drop);
     }
     match output {
-        Output::Json => print_json(&records),
+        Output::Json | Output::Yaml => crate::printer::document_pretty(output, &records),
         Output::Table => print_audit(&records, &path),
     }
     Ok(Status::OK)

@@ -30,7 +30,7 @@ pub fn run(global: &Global, args: &MetricsArgs) -> Result<Status, Failure> {
     let jobs = job_metrics(&spec_dir, now)?;
     match global.output {
         Output::Table => out!("{}", metrics::render(&jobs, &host::host_id(&loaded.config))),
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let rows: Vec<JobJson<'_>> = jobs
                 .iter()
                 .map(|j| JobJson {
@@ -38,10 +38,7 @@ pub fn run(global: &Global, args: &MetricsArgs) -> Result<Status, Failure> {
                     next_fire: j.next_fire,
                 })
                 .collect();
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
-            );
+            crate::printer::document_pretty(global.output, &rows);
         }
     }
     Ok(Status::OK)

@@ -37,6 +37,9 @@ pub fn run(global: &Global, args: &NextArgs) -> Result<Status, Failure> {
     match global.output {
         Output::Table => write_lines(&fires)?,
         Output::Json => print_json(&schedule, &args.timezone, fires)?,
+        Output::Yaml => {
+            crate::printer::document(Output::Yaml, &report(&schedule, &args.timezone, fires))
+        }
     }
     Ok(Status::OK)
 }
@@ -103,14 +106,17 @@ fn write_lines(lines: &[String]) -> Result<(), Failure> {
     }
 }
 
-fn print_json(schedule: &Schedule, timezone: &str, next: Vec<String>) -> Result<(), Failure> {
-    let report = NextReport {
+fn report(schedule: &Schedule, timezone: &str, next: Vec<String>) -> NextReport {
+    NextReport {
         expression: schedule.source().to_string(),
         crontab: schedule.crontab_expression(),
         timezone: timezone.to_string(),
         next,
-    };
-    let text = serde_json::to_string(&report)
+    }
+}
+
+fn print_json(schedule: &Schedule, timezone: &str, next: Vec<String>) -> Result<(), Failure> {
+    let text = serde_json::to_string(&report(schedule, timezone, next))
         .map_err(|e| Failure::invalid(format!("cannot encode the fire times as JSON: {e}")))?;
     write_lines(&[text])
 }

@@ -28,7 +28,7 @@ pub fn run(global: &Global, args: &ReconcileArgs) -> Result<Status, Failure> {
     print_plan(
         global.output,
         &ctx,
-        &loaded.manifest,
+        (&loaded.manifest, desired.entries.len()),
         &plan,
         None,
         &desired.zones,
@@ -40,14 +40,44 @@ pub fn run(global: &Global, args: &ReconcileArgs) -> Result<Status, Failure> {
 #[derive(Serialize)]
 struct PlanDoc<'a> {
     app: &'a str,
+    /// The backend's name; `noop` (= not `changed`), and after an apply `created`, `updated`,
+    /// `deleted` and `skipped` (entries left as they were): the keys of the reference tool's
+    /// documents, so gates written for it work.
+    backend: &'static str,
     target: String,
     changed: bool,
+    noop: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     applied: Option<bool>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    tally: Option<ApplyTally>,
     counts: Counts,
     ops: Vec<OpView<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     timezones: Vec<ZoneView<'a>>,
+}
+
+/// What an apply did to entries, under the reference tool's names.
+#[derive(Serialize)]
+struct ApplyTally {
+    created: usize,
+    updated: usize,
+    deleted: usize,
+    skipped: usize,
+}
+
+impl ApplyTally {
+    /// The entry ops of `plan` counted; `desired` entries not touched were skipped.
+    fn of(plan: &Plan, desired: usize) -> ApplyTally {
+        let count = |a: Action| plan.entry_ops().filter(|o| o.op == a).count();
+        let (created, updated) = (count(Action::Create), count(Action::Update));
+        ApplyTally {
+            created,
+            updated,
+            deleted: count(Action::Delete),
+            skipped: desired.saturating_sub(created + updated),
+        }
+    }
 }
 
 /// One entry's time-zone report, as `plan -o json` prints it.
@@ -105,6 +135,10 @@ fn two_decimals(x: f64) -> f64 {
 
 #[derive(Serialize)]
 pub struct OpView<'a> {
+    /// `op` and `hash` under the reference tool's names (its `old_hash` is `Op::old_hash`).
+    action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_hash: Option<&'a str>,
     #[serde(flatten)]
     op: &'a Op,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,6 +152,8 @@ pub fn op_views<'a>(ctx: &Context, plan: &'a Plan, manifest: Option<&Manifest>) 
     plan.ops
         .iter()
         .map(|op| OpView {
+            action: op.op,
+            new_hash: op.hash.as_deref(),
             op,
             next_fire: (op.op == Action::Create && op.kind == Subject::Entry)
                 .then_some(op.schedule.as_deref())
@@ -136,10 +172,11 @@ pub fn op_views<'a>(ctx: &Context, plan: &'a Plan, manifest: Option<&Manifest>) 
 }
 
 /// Print a plan as a table or JSON. `applied`: `None` for plan/dry-run, `Some` after an apply.
+/// `desired`: how many entries the manifest wants (those the plan does not touch were skipped).
 pub fn print_plan(
     output: Output,
     ctx: &Context,
-    manifest: &Manifest,
+    (manifest, desired): (&Manifest, usize),
     plan: &Plan,
     applied: Option<bool>,
     zones: &[ZoneReport],
@@ -148,17 +185,20 @@ pub fn print_plan(
     let views = op_views(ctx, plan, Some(manifest));
     let zones = zone_views(ctx, zones);
     match output {
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let doc = PlanDoc {
                 app,
+                backend: ctx.backend_kind.name(),
                 target: ctx.backend.describe(),
                 changed: !plan.is_empty(),
+                noop: plan.is_empty(),
                 applied,
+                tally: applied.map(|_| ApplyTally::of(plan, desired)),
                 counts: plan.counts(),
                 ops: views,
                 timezones: zones,
             };
-            outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
+            crate::printer::document(output, &doc);
         }
         Output::Table => {
             print_table(ctx, app, plan, &views, applied);

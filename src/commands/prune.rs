@@ -52,14 +52,14 @@ pub fn run(global: &Global, args: &PruneArgs) -> Result<Status, Failure> {
     }
     let done = reconcile::prune(&ctx, args.app.as_deref())?;
     match global.output {
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let doc = PruneDoc {
                 target: ctx.backend.describe(),
                 changed: !done.is_empty(),
                 counts: done.counts(),
                 ops: op_views(&ctx, &done, None),
             };
-            outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
+            crate::printer::document(global.output, &doc);
         }
         Output::Table if done.is_empty() => {
             outln!("nothing to prune on {}", ctx.backend.describe())

@@ -22,10 +22,12 @@ pub fn run(global: &Global, args: &SignArgs) -> Result<Status, Failure> {
         &args.request.path,
         &body,
     );
-    let line = match global.output {
-        Output::Table => header.expose().to_string(),
-        Output::Json => serde_json::json!({ "signature": header.expose() }).to_string(),
-    };
-    outln!("{line}");
+    match global.output {
+        Output::Table => outln!("{}", header.expose()),
+        structured => crate::printer::document(
+            structured,
+            &serde_json::json!({ "signature": header.expose() }),
+        ),
+    }
     Ok(Status::OK)
 }

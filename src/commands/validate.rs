@@ -28,6 +28,7 @@ pub fn run(global: &Global, args: &ValidateArgs) -> Result<Status, Failure> {
     )?;
     let auth = source::FetchAuth {
         secret_refs: scope.allowed_refs.clone(),
+        refs_from: scope.refs_from.clone(),
         env_file: cfg.env_file.clone(),
         transport: cfg.transport(),
     };
@@ -87,12 +88,12 @@ fn print_valid(output: Output, source: &str, manifest: &Manifest) -> Result<Stat
         reconcile::warn(&notes);
     }
     match output {
-        Output::Json => {
-            let mut doc = json!({"valid": true, "app": manifest.app, "jobs": manifest.jobs.len(), "entries": entries, "digest": digest});
+        Output::Json | Output::Yaml => {
+            let mut doc = json!({"ok": true, "valid": true, "app": manifest.app, "jobs": manifest.jobs.len(), "entries": entries, "digest": digest});
             if !notes.is_empty() {
                 doc["warnings"] = json!(notes);
             }
-            outln!("{doc}")
+            crate::printer::document(output, &doc);
         }
         Output::Table => outln!(
             "{source}: valid — app {}, {} job{}, {entries} crontab entr{} (sha256 {digest})",
@@ -108,13 +109,12 @@ fn print_valid(output: Output, source: &str, manifest: &Manifest) -> Result<Stat
 /// The problems, capped: JSON carries the first `MAX_REPORTED_PROBLEMS` and `omitted` for the rest.
 fn print_invalid(output: Output, source: &str, problems: &Problems) -> Result<Status, Failure> {
     match output {
-        Output::Json => {
-            let doc = if problems.more == 0 {
-                json!({"valid": false, "errors": problems.issues})
-            } else {
-                json!({"valid": false, "errors": problems.issues, "omitted": problems.more})
-            };
-            outln!("{doc}");
+        Output::Json | Output::Yaml => {
+            let mut doc = json!({"ok": false, "valid": false, "errors": problems.issues});
+            if problems.more > 0 {
+                doc["omitted"] = json!(problems.more);
+            }
+            crate::printer::document(output, &doc);
         }
         Output::Table => {
             crate::printer::err_line(

@@ -52,15 +52,21 @@ fn report(
     outcome: &Result<usize, VerifyError>,
 ) -> String {
     match (output, outcome) {
-        (Output::Json, Ok(index)) => json_line(&JsonReport::Accepted {
-            ok: true,
-            secret_index: operator.ref_index(*index),
-        }),
-        (Output::Json, Err(e)) => json_line(&JsonReport::Refused {
-            ok: false,
-            code: e.code.as_str(),
-            message: &e.message,
-        }),
+        (Output::Json | Output::Yaml, Ok(index)) => structured_line(
+            output,
+            &JsonReport::Accepted {
+                ok: true,
+                secret_index: operator.ref_index(*index),
+            },
+        ),
+        (Output::Json | Output::Yaml, Err(e)) => structured_line(
+            output,
+            &JsonReport::Refused {
+                ok: false,
+                code: e.code.as_str(),
+                message: &e.message,
+            },
+        ),
         (Output::Table, Ok(index)) => format!(
             "ok: the signature matches secret {} ({})",
             operator.ref_index(*index),
@@ -70,6 +76,11 @@ fn report(
     }
 }
 
-fn json_line(report: &JsonReport<'_>) -> String {
-    serde_json::to_string(report).unwrap_or_default()
+fn structured_line(output: Output, report: &JsonReport<'_>) -> String {
+    match output {
+        Output::Yaml => serde_yaml::to_string(report)
+            .map(|t| t.trim_end().to_string())
+            .unwrap_or_default(),
+        _ => serde_json::to_string(report).unwrap_or_default(),
+    }
 }

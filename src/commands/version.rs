@@ -15,16 +15,16 @@ pub fn run(global: &Global) -> Result<Status, Failure> {
         Output::Table => {
             outln!("cronix {version} (commit {COMMIT}, built {BUILD_DATE}, {TARGET})")
         }
-        Output::Json => outln!(
-            "{}",
-            serde_json::json!({
+        structured => crate::printer::document(
+            structured,
+            &serde_json::json!({
                 "name": "cronix",
                 "version": version,
                 "protocol": 1,
                 "commit": COMMIT,
                 "build_date": BUILD_DATE,
                 "target": TARGET,
-            })
+            }),
         ),
     }
     Ok(Status::OK)

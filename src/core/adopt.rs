@@ -313,6 +313,8 @@ pub fn entry_ops(pairings: &[Pairing]) -> Vec<Op> {
             schedule: Some(p.entry.schedule.clone()),
             line: Some(p.entry.line.clone()),
             hash: Some(p.entry.hash.clone()),
+            old_line: Some(p.line.text.clone()),
+            old_hash: None,
             at: Some(p.line.at),
             spec: None,
         })

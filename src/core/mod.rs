@@ -24,6 +24,7 @@ pub mod manifest_schema;
 pub mod metrics;
 pub mod missed;
 pub mod plan;
+pub mod recorded;
 pub mod render;
 pub mod request_rules;
 pub mod schedule;

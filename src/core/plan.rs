@@ -112,6 +112,11 @@ pub struct Op {
     pub line: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
+    /// Entries: the installed line and the hash its marks carry (update/delete).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_line: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_hash: Option<String>,
     /// Where the backend finds the entry an op replaces or removes ([`InstalledEntry::at`]).
     #[serde(skip)]
     pub at: Option<usize>,
@@ -203,7 +208,7 @@ fn entry_ops(app: &str, desired: &[DesiredEntry], installed: &[InstalledEntry]) 
         match wanted.get(&key) {
             Some(d) if seen.insert(key) => {
                 if let Some(drift) = entry_drift(&entry.hash, line, d) {
-                    ops.push(upsert(Action::Update, drift, d, Some(entry.at)));
+                    ops.push(upsert(Action::Update, drift, d, Some(entry)));
                 }
             }
             _ => ops.push(removal(entry, DriftKind::Extra)),
@@ -226,7 +231,7 @@ fn entry_drift(hash: &str, line: &str, desired: &DesiredEntry) -> Option<DriftKi
     }
 }
 
-fn upsert(action: Action, drift: DriftKind, d: &DesiredEntry, at: Option<usize>) -> Op {
+fn upsert(action: Action, drift: DriftKind, d: &DesiredEntry, old: Option<&InstalledEntry>) -> Op {
     Op {
         op: action,
         kind: Subject::Entry,
@@ -237,7 +242,9 @@ fn upsert(action: Action, drift: DriftKind, d: &DesiredEntry, at: Option<usize>)
         schedule: Some(d.schedule.clone()),
         line: Some(d.line.clone()),
         hash: Some(d.hash.clone()),
-        at,
+        old_line: old.and_then(|e| e.line.clone()),
+        old_hash: old.map(|e| e.hash.clone()),
+        at: old.map(|e| e.at),
         spec: None,
     }
 }
@@ -253,6 +260,8 @@ fn removal(entry: &InstalledEntry, drift: DriftKind) -> Op {
         schedule: entry.schedule.clone(),
         line: None,
         hash: None,
+        old_line: entry.line.clone(),
+        old_hash: Some(entry.hash.clone()),
         at: Some(entry.at),
         spec: None,
     }
@@ -304,6 +313,8 @@ fn spec_op(action: Action, drift: DriftKind, app: &str, job: &str, spec: Option<
         schedule: None,
         line: None,
         hash: None,
+        old_line: None,
+        old_hash: None,
         at: None,
         spec,
     }
