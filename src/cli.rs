@@ -71,7 +71,7 @@ pub enum Command {
     Prune(PruneArgs),
     /// List cronix-owned crontab entries
     List(ListArgs),
-    /// Show one job: its entries, spec, next fires and last runs
+    /// Show one job: its entries, spec, next fires and last runs ("not installed", exit 0, when it has none)
     Show(ShowArgs),
     /// Show the run history of a job, or the apply audit with --audit
     History(HistoryArgs),

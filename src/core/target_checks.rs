@@ -505,9 +505,16 @@ fn refused_ref(job: &str, shown: &str, rule: RefRule) -> String {
         format!("add \"{shown}\" to secret_refs of {}", rule.from)
     };
     let why = if shown.starts_with("env:") {
-        "an env: ref needs the operator's word on a host that serves several apps"
+        let which = rule
+            .from
+            .strip_prefix(crate::core::scope::OPERATOR_REFS_FROM)
+            .unwrap_or("")
+            .trim();
+        format!("an env: ref needs the operator's word on a host that serves several apps {which}")
+            .trim_end()
+            .to_string()
     } else {
-        "file:, raw: and cred: refs need the operator's word"
+        "file:, raw: and cred: refs need the operator's word".to_string()
     };
     format!(
         "job {job}: secret reference {shown} is not allowed for this app ({why}); {how}, or remove \
