@@ -3,9 +3,9 @@
 //! It owns parsing only. It must not read files, the environment (beyond clap's own) or run anything;
 //! the man pages in `man/` are generated from these definitions.
 
+use crate::core::exit_status::ExitStatus;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
@@ -14,7 +14,7 @@ pub use crate::settings::{CrontabFormat, LogLevel, Output};
 use crate::settings::{Global, PathFlags, TargetFlags};
 
 /// Exit status for a `trigger` invocation whose arguments do not parse (cron must see "internal").
-pub const TRIGGER_USAGE_EXIT: u8 = 3;
+pub const TRIGGER_USAGE_EXIT: ExitStatus = ExitStatus::FIRE_INTERNAL;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -537,23 +537,24 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
-/// Parse `args`; on a parse error or `--help`/`--version`, print clap's message and return the exit code.
+/// Parse `args`; on a parse error or `--help`/`--version`, print clap's message and return the exit
+/// status.
 ///
 /// `trigger` is run by cron, where exit 2 would read as "retries exhausted": its argument errors exit 3.
-pub fn parse(args: &[OsString]) -> Result<Cli, ExitCode> {
+pub fn parse(args: &[OsString]) -> Result<Cli, ExitStatus> {
     match Cli::try_parse_from(args) {
         Ok(cli) => Ok(cli),
         Err(err) => {
             let _ = err.print();
             if !err.use_stderr() {
-                return Err(ExitCode::SUCCESS);
+                return Err(ExitStatus::OK);
             }
             let is_trigger = args.iter().skip(1).any(|a| a == "trigger");
-            Err(ExitCode::from(if is_trigger {
+            Err(if is_trigger {
                 TRIGGER_USAGE_EXIT
             } else {
-                2
-            }))
+                ExitStatus::USAGE
+            })
         }
     }
 }

@@ -38,7 +38,7 @@ pub fn run() -> ExitCode {
     let args = env::args();
     let cli = match cli::parse(&args) {
         Ok(cli) => cli,
-        Err(code) => return code,
+        Err(status) => return error::report(Ok(status)),
     };
     let outcome = commands::dispatch(cli);
     error::report(outcome)

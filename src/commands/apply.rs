@@ -5,11 +5,11 @@
 
 use crate::cli::ApplyArgs;
 use crate::commands::plan;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::Global;
 use crate::shell::reconcile;
 
-pub fn run(global: &Global, args: &ApplyArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ApplyArgs) -> Result<ExitStatus, Failure> {
     if args.dry_run {
         return plan::run(global, &args.reconcile);
     }
@@ -35,5 +35,5 @@ pub fn run(global: &Global, args: &ApplyArgs) -> Result<Status, Failure> {
         Some(!done.is_empty()),
         zones,
     );
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }

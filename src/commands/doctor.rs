@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::cli::TargetArgs;
 use crate::commands::history::plain_table;
 use crate::core::backend_kind;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::config::{self, ConfigSource, Loaded};
 use crate::shell::reconcile::{self, Context};
@@ -112,7 +112,7 @@ struct DoctorDoc {
     checks: Vec<Check>,
 }
 
-pub fn run(global: &Global, args: &TargetArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &TargetArgs) -> Result<ExitStatus, Failure> {
     let backend = backend_kind::select(args.backend.as_deref(), None).map_err(Failure::usage)?;
     let loaded = config::load(global.config.as_deref());
     let fallback = Loaded::default();
@@ -135,7 +135,11 @@ pub fn run(global: &Global, args: &TargetArgs) -> Result<Status, Failure> {
         }
         Output::Table => print_table(&checks, ok),
     }
-    Ok(Status(if ok { 0 } else { 1 }))
+    Ok(if ok {
+        ExitStatus::OK
+    } else {
+        ExitStatus::FAILED
+    })
 }
 
 fn print_table(checks: &[Check], ok: bool) {

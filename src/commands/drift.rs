@@ -7,12 +7,12 @@ use serde::Serialize;
 
 use crate::cli::DriftArgs;
 use crate::commands::plan::{OpView, json_name, op_views};
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::reconcile;
 
 /// Exit status of `drift --exit-on-drift` when anything drifted.
-pub const DRIFT_EXIT: u8 = 5;
+pub const DRIFT_EXIT: ExitStatus = ExitStatus::DRIFTED;
 
 #[derive(Serialize)]
 struct DriftDoc<'a> {
@@ -26,7 +26,7 @@ struct DriftDoc<'a> {
     drift: &'a [OpView<'a>],
 }
 
-pub fn run(global: &Global, args: &DriftArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &DriftArgs) -> Result<ExitStatus, Failure> {
     let backend = args.reconcile.backend().map_err(Failure::usage)?;
     let ctx = reconcile::context(global, &args.reconcile.target.flags(), backend)?;
     let loaded = reconcile::load_manifest(
@@ -76,7 +76,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> Result<Status, Failure> {
         }
     }
     if args.exit_on_drift && !plan.is_empty() {
-        return Ok(Status(DRIFT_EXIT));
+        return Ok(DRIFT_EXIT);
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }

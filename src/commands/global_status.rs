@@ -21,7 +21,7 @@ use crate::core::global_lock::Claim;
 use crate::core::history::{self, RunRecord};
 use crate::core::manifest::ConcurrencyScope;
 use crate::core::spec::JobSpec;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::config::{self, Config};
 use crate::shell::reconcile::{self, Context};
@@ -96,7 +96,7 @@ pub fn global_view(
     })
 }
 
-pub fn run(global: &Global, args: &ListArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ListArgs) -> Result<ExitStatus, Failure> {
     let backend = args.backend().map_err(Failure::usage)?;
     let loaded = config::load(global.config.as_deref())?;
     let ctx = reconcile::context_from(&loaded, global, &args.target.flags(), backend)?;
@@ -153,7 +153,7 @@ pub fn run(global: &Global, args: &ListArgs) -> Result<Status, Failure> {
         Output::Json | Output::Yaml => crate::printer::document_pretty(global.output, &rows),
         Output::Table => print_table(&rows, &ctx.paths.spec_dir),
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 fn job_status(

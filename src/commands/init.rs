@@ -6,11 +6,11 @@
 
 use crate::cli::InitArgs;
 use crate::core::config_scaffold::Scaffold;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::Global;
 use crate::shell::config;
 
-pub fn run(global: &Global, args: &InitArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &InitArgs) -> Result<ExitStatus, Failure> {
     let scaffold = Scaffold {
         source: args.app.clone().zip(args.manifest_url.clone()),
         secret_refs: global.secret_refs.clone(),
@@ -32,5 +32,5 @@ pub fn run(global: &Global, args: &InitArgs) -> Result<Status, Failure> {
         "next: edit it, then run `cronix validate --config {shown} {manifest}` and \
          `cronix apply --config {shown} --manifest {manifest}`"
     );
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::cli::ListArgs;
 use crate::core::plan::InstalledEntry;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::reconcile::{self, Context};
 use crate::shell::{spec_store, tz};
@@ -94,7 +94,7 @@ pub fn entry_view(ctx: &Context, entry: &InstalledEntry, now: jiff::Timestamp) -
     }
 }
 
-pub fn run(global: &Global, args: &ListArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ListArgs) -> Result<ExitStatus, Failure> {
     let backend = args.backend().map_err(Failure::usage)?;
     let ctx = reconcile::context(global, &args.target.flags(), backend)?;
     let installed = reconcile::installed(&ctx, None)?;
@@ -120,7 +120,7 @@ pub fn run(global: &Global, args: &ListArgs) -> Result<Status, Failure> {
         }
         Output::Table => outln!("{}", entries_table(&entries)),
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 pub fn entries_table(entries: &[EntryView]) -> String {

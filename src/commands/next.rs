@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::cli::NextArgs;
 use crate::core::schedule::Schedule;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::tz;
 
@@ -25,7 +25,7 @@ struct NextReport {
     next: Vec<String>,
 }
 
-pub fn run(global: &Global, args: &NextArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &NextArgs) -> Result<ExitStatus, Failure> {
     let schedule = Schedule::parse(&args.expr).map_err(|e| Failure::invalid(e.message))?;
     let zone = checked_zone(&args.timezone)?;
     let count = checked_count(args.count)?;
@@ -41,7 +41,7 @@ pub fn run(global: &Global, args: &NextArgs) -> Result<Status, Failure> {
             crate::printer::document(Output::Yaml, &report(&schedule, &args.timezone, fires))
         }
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 fn checked_zone(name: &str) -> Result<TimeZone, Failure> {
@@ -57,7 +57,7 @@ fn checked_count(count: usize) -> Result<usize, Failure> {
     if (1..=MAX_COUNT).contains(&count) {
         Ok(count)
     } else {
-        Err(Failure::invalid(format!(
+        Err(Failure::usage(format!(
             "--count {count} is out of range; use 1 to {MAX_COUNT}"
         )))
     }
@@ -65,7 +65,7 @@ fn checked_count(count: usize) -> Result<usize, Failure> {
 
 fn parse_after(text: &str) -> Result<Timestamp, Failure> {
     text.parse::<Timestamp>().map_err(|_| {
-        Failure::invalid(format!(
+        Failure::usage(format!(
             "--after {text:?} is not an RFC 3339 timestamp; write one with an offset, e.g. \
              2026-03-08T01:30:00Z or 2026-03-08T01:30:00-05:00"
         ))

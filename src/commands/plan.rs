@@ -14,12 +14,12 @@ use crate::core::manifest::Manifest;
 use crate::core::plan::{Action, Counts, Op, Plan, Subject};
 use crate::core::target_checks::ZoneReport;
 use crate::core::tz_gate::{DstEffect, DstEvent, REPORT_DAYS};
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::reconcile::{self, Context};
 use crate::shell::tz;
 
-pub fn run(global: &Global, args: &ReconcileArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ReconcileArgs) -> Result<ExitStatus, Failure> {
     let backend = args.backend().map_err(Failure::usage)?;
     let ctx = reconcile::context(global, &args.target.flags(), backend)?;
     let loaded = reconcile::load_manifest(&ctx, &args.manifest, args.app.as_deref())?;
@@ -33,7 +33,7 @@ pub fn run(global: &Global, args: &ReconcileArgs) -> Result<Status, Failure> {
         None,
         &desired.zones,
     );
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 /// The JSON shape of a plan (`applied` only after a real apply).

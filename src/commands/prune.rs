@@ -10,7 +10,7 @@ use crate::cli::PruneArgs;
 use crate::commands::plan::{OpView, op_views, ops_table};
 use crate::core::manifest::is_identifier;
 use crate::core::plan::Counts;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::reconcile;
 
@@ -22,7 +22,7 @@ struct PruneDoc<'a> {
     ops: Vec<OpView<'a>>,
 }
 
-pub fn run(global: &Global, args: &PruneArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &PruneArgs) -> Result<ExitStatus, Failure> {
     if let Some(app) = &args.app
         && !is_identifier(app)
     {
@@ -42,12 +42,12 @@ pub fn run(global: &Global, args: &PruneArgs) -> Result<Status, Failure> {
         let (_, preview) = reconcile::prune_plan(&ctx, args.app.as_deref())?;
         if preview.is_empty() {
             outln!("nothing to prune on {}", ctx.backend.describe());
-            return Ok(Status::OK);
+            return Ok(ExitStatus::OK);
         }
         outln!("{}", ops_table(&op_views(&ctx, &preview, None)));
         if !confirm(preview.ops.len())? {
             outln!("prune cancelled; nothing was changed");
-            return Ok(Status::OK);
+            return Ok(ExitStatus::OK);
         }
     }
     let done = reconcile::prune(&ctx, args.app.as_deref())?;
@@ -76,7 +76,7 @@ pub fn run(global: &Global, args: &PruneArgs) -> Result<Status, Failure> {
             );
         }
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 fn confirm(count: usize) -> Result<bool, Failure> {

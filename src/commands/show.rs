@@ -20,7 +20,7 @@ use crate::core::manifest;
 use crate::core::plan::Op;
 use crate::core::spec::JobSpec;
 use crate::core::target_checks::shown_ref;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::reconcile::Context;
 use crate::shell::{config, history, reconcile, spec_store};
@@ -58,7 +58,7 @@ struct SyncView {
     changes: Vec<Op>,
 }
 
-pub fn run(global: &Global, args: &ShowArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ShowArgs) -> Result<ExitStatus, Failure> {
     let (backend, id) = args.backend_and_job().map_err(Failure::usage)?;
     let id = id.ok_or_else(|| Failure::usage("show needs the job as APP.JOB"))?;
     let (app, job) = manifest::split_job_id(id).map_err(Failure::usage)?;
@@ -101,7 +101,7 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<Status, Failure> {
     }
     if entries.is_empty() && spec.is_none() {
         print_not_installed(global.output, &ctx, &app, &job);
-        return Ok(Status::OK);
+        return Ok(ExitStatus::OK);
     }
     let sync = match &args.manifest {
         Some(source) => Some(sync_view(&ctx, source, &app, &job)?),
@@ -133,7 +133,7 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<Status, Failure> {
         Output::Json | Output::Yaml => crate::printer::document(global.output, &doc),
         Output::Table => print_table(&doc),
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 /// A job with no entry in the target and no spec file: not an error (exit 0), as in the reference

@@ -5,10 +5,10 @@
 use crate::cli::SignArgs;
 use crate::commands::signing_input::{now, operator_secrets, read_body};
 use crate::core::signature;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 
-pub fn run(global: &Global, args: &SignArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &SignArgs) -> Result<ExitStatus, Failure> {
     let operator = operator_secrets(global)?;
     let body = read_body(args.request.body_file.as_deref())?;
     let timestamp = args.timestamp.unwrap_or_else(now);
@@ -29,5 +29,5 @@ pub fn run(global: &Global, args: &SignArgs) -> Result<Status, Failure> {
             &serde_json::json!({ "signature": header.expose() }),
         ),
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }

@@ -26,7 +26,7 @@ use crate::core::manifest::{Concurrency, ConcurrencyScope};
 use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
 use crate::core::{scope, spec_check};
-use crate::error::{Failure, FailureKind, Status};
+use crate::error::{ExitStatus, Failure, FailureKind};
 use crate::settings::Global;
 use crate::shell::config::{self, DEFAULT_SPEC_DIR, OnUnavailable};
 use crate::shell::fire::{self, Outcome, Recorder};
@@ -36,7 +36,7 @@ use crate::shell::lock::{self, Acquired, Holder, JobLock};
 use crate::shell::secrets;
 use crate::shell::{after_fire, clock, history, host, http, logging, spec_store, test_pause, tz};
 
-pub fn run(global: &Global, args: &TriggerArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &TriggerArgs) -> Result<ExitStatus, Failure> {
     let started = Instant::now();
     let started_at = clock::now();
     let (app, job) = core_history::split_job_id(&args.job).map_err(shim_failure)?;
@@ -45,7 +45,7 @@ pub fn run(global: &Global, args: &TriggerArgs) -> Result<Status, Failure> {
         None => None,
         Some(idx) => match gate(global, args, app, job, idx)? {
             Some(passed) => Some(passed),
-            None => return Ok(Status::OK),
+            None => return Ok(ExitStatus::OK),
         },
     };
     let (spec, fire_time) = match gated {
@@ -102,7 +102,7 @@ pub fn run(global: &Global, args: &TriggerArgs) -> Result<Status, Failure> {
     let outcome = fire.run(&recorder);
     recorder.finish(&outcome);
     after_recorded(&loaded.config, &spec, &recorder, &log);
-    Ok(Status(outcome.exit_code))
+    Ok(outcome.exit_status)
 }
 
 /// Alerts and metrics, after the record is written (they cannot change it or the exit code;
@@ -483,7 +483,7 @@ fn install_sigterm_handler(
             warn!(log, "received SIGTERM; stopping"; "status" => status.as_str());
             recorder.finish(&Outcome::new(status, Some("sigterm")));
             global_fire::release_slot(&lease_slot, true);
-            std::process::exit(i32::from(fire::SIGTERM_EXIT));
+            crate::error::exit_now(ExitStatus::FIRE_TERMINATED);
         }
     });
     Ok(())
@@ -499,7 +499,7 @@ fn install_panic_hook(recorder: Arc<Recorder>, lease_slot: LeaseSlot) {
         eprintln!("cronix: error: internal error at {place}; the run is recorded as internal");
         recorder.finish_from_panic(&Outcome::new(RunStatus::Internal, Some("panic")));
         global_fire::release_slot(&lease_slot, false);
-        std::process::exit(3);
+        crate::error::exit_now(ExitStatus::FIRE_INTERNAL);
     }));
 }
 

@@ -13,11 +13,11 @@ use crate::cli::ValidateArgs;
 use crate::core::manifest::{self, Manifest, Problems};
 use crate::core::schedule::Schedule;
 use crate::core::{manifest_lint, scope};
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::{config, reconcile, source, tz};
 
-pub fn run(global: &Global, args: &ValidateArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ValidateArgs) -> Result<ExitStatus, Failure> {
     let cfg = config::load(global.config.as_deref())?.config;
     let scope = reconcile::source_scope(
         &cfg.manifest_sources,
@@ -49,7 +49,7 @@ pub fn run(global: &Global, args: &ValidateArgs) -> Result<Status, Failure> {
 /// The canonical bytes, exactly, when they go to a file or a pipe (hashes are computed over them); on a
 /// terminal, control and bidi characters inside strings are written as `\uXXXX` escapes (the same
 /// JSON, so nothing a terminal would act on reaches it).
-fn print_canonical(manifest: &Manifest) -> Result<Status, Failure> {
+fn print_canonical(manifest: &Manifest) -> Result<ExitStatus, Failure> {
     use std::io::IsTerminal;
     let canonical = manifest::canonical(manifest);
     let mut out = std::io::stdout().lock();
@@ -61,7 +61,7 @@ fn print_canonical(manifest: &Manifest) -> Result<Status, Failure> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .map_err(|e| Failure::backend(format!("cannot write to standard output: {e}")))?;
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 /// Schedules that parse but read differently than they look (a step past its field's range), per job.
@@ -79,7 +79,7 @@ fn schedule_notes(manifest: &Manifest) -> Vec<String> {
         .collect()
 }
 
-fn print_valid(output: Output, source: &str, manifest: &Manifest) -> Result<Status, Failure> {
+fn print_valid(output: Output, source: &str, manifest: &Manifest) -> Result<ExitStatus, Failure> {
     let entries: usize = manifest.jobs.iter().map(|j| j.schedules.len()).sum();
     let digest = manifest::digest(manifest);
     let mut notes = schedule_notes(manifest);
@@ -103,11 +103,11 @@ fn print_valid(output: Output, source: &str, manifest: &Manifest) -> Result<Stat
             if entries == 1 { "y" } else { "ies" },
         ),
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 /// The problems, capped: JSON carries the first `MAX_REPORTED_PROBLEMS` and `omitted` for the rest.
-fn print_invalid(output: Output, source: &str, problems: &Problems) -> Result<Status, Failure> {
+fn print_invalid(output: Output, source: &str, problems: &Problems) -> Result<ExitStatus, Failure> {
     match output {
         Output::Json | Output::Yaml => {
             let mut doc = json!({"ok": false, "valid": false, "errors": problems.issues});
@@ -129,5 +129,5 @@ fn print_invalid(output: Output, source: &str, problems: &Problems) -> Result<St
             }
         }
     }
-    Ok(Status(1))
+    Ok(ExitStatus::FAILED)
 }

@@ -6,12 +6,12 @@
 use crate::cli::VerifyArgs;
 use crate::commands::signing_input::{OperatorSecrets, now, operator_secrets, read_body};
 use crate::core::signature::{self, VerifyError};
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 
-pub fn run(global: &Global, args: &VerifyArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &VerifyArgs) -> Result<ExitStatus, Failure> {
     signature::check_skew_window(args.max_skew)
-        .map_err(|why| Failure::invalid(format!("--max-skew {}: {why}", args.max_skew)))?;
+        .map_err(|why| Failure::usage(format!("--max-skew {}: {why}", args.max_skew)))?;
     let operator = operator_secrets(global)?;
     let body = read_body(args.request.body_file.as_deref())?;
     let outcome = signature::verify(
@@ -25,8 +25,8 @@ pub fn run(global: &Global, args: &VerifyArgs) -> Result<Status, Failure> {
     );
     outln!("{}", report(global.output, &operator, &outcome));
     Ok(match outcome {
-        Ok(_) => Status::OK,
-        Err(_) => Status(1),
+        Ok(_) => ExitStatus::OK,
+        Err(_) => ExitStatus::FAILED,
     })
 }
 

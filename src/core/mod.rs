@@ -14,6 +14,7 @@ pub mod crontab;
 pub mod crontab_entry;
 pub mod entry_status;
 pub mod escape;
+pub mod exit_status;
 pub mod fire_time;
 pub mod global_lock;
 pub mod hash;
