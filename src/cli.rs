@@ -202,6 +202,9 @@ pub struct ApplyArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not ask before deleting entries (apply asks only on a terminal; without one it goes on)
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +227,9 @@ pub struct PruneArgs {
     /// Do not ask for confirmation (required without a terminal)
     #[arg(long)]
     pub yes: bool,
+    /// Print what would be removed and change nothing (needs no terminal and no --yes)
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub target: TargetArgs,
 }
