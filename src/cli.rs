@@ -551,18 +551,46 @@ pub fn parse(args: &[OsString]) -> Result<Cli, ExitStatus> {
     match Cli::try_parse_from(args) {
         Ok(cli) => Ok(cli),
         Err(err) => {
-            let _ = err.print();
             if !err.use_stderr() {
+                let _ = err.print();
                 return Err(ExitStatus::OK);
             }
             let is_trigger = args.iter().skip(1).any(|a| a == "trigger");
-            Err(if is_trigger {
+            let status = if is_trigger {
                 TRIGGER_USAGE_EXIT
             } else {
                 ExitStatus::USAGE
-            })
+            };
+            match structured_output(args) {
+                Some(output) => {
+                    let message = err.render().to_string();
+                    crate::error::structured_error(output, message.trim_end(), status, "usage");
+                }
+                None => {
+                    let _ = err.print();
+                }
+            }
+            Err(status)
         }
     }
+}
+
+/// `-o json`/`-o yaml` among arguments clap refused (so a structured reader gets its error as a
+/// document too).
+fn structured_output(args: &[OsString]) -> Option<Output> {
+    let words: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    let named = |value: &str| match value {
+        "json" => Some(Output::Json),
+        "yaml" => Some(Output::Yaml),
+        _ => None,
+    };
+    words.iter().enumerate().find_map(|(i, w)| match *w {
+        "-o" | "--output" => words.get(i + 1).and_then(|v| named(v)),
+        _ => w
+            .strip_prefix("--output=")
+            .or_else(|| w.strip_prefix("-o"))
+            .and_then(named),
+    })
 }
 
 impl GlobalArgs {

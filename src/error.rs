@@ -7,6 +7,8 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use crate::settings::Output;
+
 /// What a command reports when it ran to completion: the exit status it chose.
 pub use crate::core::exit_status::ExitStatus;
 
@@ -26,6 +28,17 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// The kind as structured errors name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Invalid => "invalid",
+            FailureKind::Usage => "usage",
+            FailureKind::Backend => "backend",
+            FailureKind::FetchRejected => "fetch_rejected",
+            FailureKind::ShimInternal => "internal",
+        }
+    }
+
     pub fn exit_status(self) -> ExitStatus {
         match self {
             FailureKind::Invalid => ExitStatus::FAILED,
@@ -73,8 +86,24 @@ impl std::error::Error for Failure {}
 /// Print a failure's message (one line, prefixed `cronix: error:`) and return the process exit code.
 /// A process that must end at once (a signal, a panic) exits through `exit_now`.
 pub fn report(outcome: Result<ExitStatus, Failure>) -> ExitCode {
+    report_as(outcome, Output::Table)
+}
+
+/// `report` in the output format the command was asked for: with `-o json`/`-o yaml` a failure is
+/// one JSON object on stderr, `{"error": {"message", "exit_code", "kind"}}` (YAML: the same
+/// document), so a script reading structured output gets structured errors too.
+pub fn report_as(outcome: Result<ExitStatus, Failure>, output: Output) -> ExitCode {
     match outcome {
         Ok(status) => ExitCode::from(status.0),
+        Err(failure) if output != Output::Table => {
+            structured_error(
+                output,
+                &failure.message,
+                failure.kind.exit_status(),
+                failure.kind.name(),
+            );
+            ExitCode::from(failure.kind.exit_status().0)
+        }
         Err(failure) => {
             let mut stderr = anstream::stderr();
             let style = anstyle::Style::new()
@@ -92,4 +121,17 @@ pub fn report(outcome: Result<ExitStatus, Failure>) -> ExitCode {
 /// it recorded the run).
 pub fn exit_now(status: ExitStatus) -> ! {
     std::process::exit(i32::from(status.0))
+}
+
+/// One structured error on stderr (escaped like every line cronix prints).
+pub fn structured_error(output: Output, message: &str, status: ExitStatus, kind: &str) {
+    let doc = serde_json::json!({
+        "error": {"message": message, "exit_code": status.0, "kind": kind}
+    });
+    let text = match output {
+        Output::Yaml => serde_yaml::to_string(&doc).unwrap_or_default(),
+        _ => format!("{doc}\n"),
+    };
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(crate::core::escape::terminal(&text).as_bytes());
 }

@@ -40,6 +40,7 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(status) => return error::report(Ok(status)),
     };
+    let output = cli.global.output;
     let outcome = commands::dispatch(cli);
-    error::report(outcome)
+    error::report_as(outcome, output)
 }
