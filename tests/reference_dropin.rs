@@ -285,7 +285,7 @@ fn plan_and_drift_json_carry_the_reference_keys_for_ci_gates() {
         "{op}"
     );
     assert!(
-        op["old_line"].as_str().unwrap().starts_with("*/20 * * * *"),
+        op["before"].as_str().unwrap().starts_with("*/20 * * * *"),
         "the line as installed: {op}"
     );
 }

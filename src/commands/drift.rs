@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::cli::DriftArgs;
-use crate::commands::plan::{OpView, json_name, op_views};
+use crate::commands::plan::{OpView, json_name, op_views, print_changes};
 use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::reconcile;
@@ -67,6 +67,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> Result<ExitStatus, Failure> {
                     v.job
                 );
             }
+            print_changes(&plan);
             outln!(
                 "drift: app {app} on {}: {} difference{}; `cronix apply` fixes it",
                 ctx.backend.describe(),

@@ -139,6 +139,9 @@ pub struct OpView<'a> {
     action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
     new_hash: Option<&'a str>,
+    /// The new artifact (entries: create/update), next to `before`, the installed one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after: Option<&'a str>,
     #[serde(flatten)]
     op: &'a Op,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,6 +157,7 @@ pub fn op_views<'a>(ctx: &Context, plan: &'a Plan, manifest: Option<&Manifest>) 
         .map(|op| OpView {
             action: op.op,
             new_hash: op.hash.as_deref(),
+            after: op.line.as_deref(),
             op,
             next_fire: (op.op == Action::Create && op.kind == Subject::Entry)
                 .then_some(op.schedule.as_deref())
@@ -270,6 +274,7 @@ fn print_table(ctx: &Context, app: &str, plan: &Plan, views: &[OpView], applied:
         return;
     }
     outln!("{}", ops_table(views));
+    print_changes(plan);
     let c = plan.counts();
     let verb = if applied.is_some() { "applied" } else { "plan" };
     outln!(
@@ -278,6 +283,29 @@ fn print_table(ctx: &Context, app: &str, plan: &Plan, views: &[OpView], applied:
         c.update,
         c.delete
     );
+}
+
+/// Under the table, what each update changes: the artifact's lines that go (`-`) and come (`+`),
+/// the spec's fields that differ (`~`).
+pub fn print_changes(plan: &Plan) {
+    for op in plan.ops.iter().filter(|o| !o.changes.is_empty()) {
+        let idx = op.idx.map(|i| format!(" idx {i}")).unwrap_or_default();
+        outln!(
+            "{}.{}{idx} {} ({}):",
+            op.app,
+            op.job,
+            json_name(&op.kind),
+            json_name(&op.drift)
+        );
+        for change in &op.changes {
+            let marked = if change.starts_with("- ") || change.starts_with("+ ") {
+                change.clone()
+            } else {
+                format!("~ {change}")
+            };
+            outln!("    {marked}");
+        }
+    }
 }
 
 /// The ops as a borderless table.

@@ -8,6 +8,7 @@ pub mod alert;
 pub mod audit;
 pub mod backend_kind;
 pub mod backoff;
+pub mod change_view;
 pub mod check_entry;
 pub mod config_scaffold;
 pub mod crontab;
