@@ -4,6 +4,10 @@
 //! path, at most `MAX_REPORTED_PROBLEMS` of them; a manifest naming an app other than the one fixed
 //! for its source (`--app`, `manifest_sources`) is invalid. Warns about what apps on the reference
 //! SDK would refuse. A URL source is shown without its query. Writes nothing.
+//!
+//! It is the same gate as `plan` for everything that depends on the manifest and the operator's
+//! config, not on the target (`target_checks::manifest_gate`): plain http to a remote host, a fire's
+//! worst case over the bound, global scope without a usable `locks.redis`, a ref the app may not use.
 
 use std::io::Write;
 
@@ -12,6 +16,7 @@ use serde_json::json;
 use crate::cli::ValidateArgs;
 use crate::core::manifest::{self, Manifest, Problems};
 use crate::core::schedule::Schedule;
+use crate::core::target_checks::{self, GateRules, RefRule};
 use crate::core::{manifest_lint, scope};
 use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
@@ -34,13 +39,38 @@ pub fn run(global: &Global, args: &ValidateArgs) -> Result<ExitStatus, Failure> 
     };
     let bytes = source::load(&args.source, &auth)?;
     let shown = source::shown(&args.source);
-    let parsed = manifest::parse_owned(bytes, &tz::zone_exists).and_then(|m| {
-        scope::check_app(&scope, &m.app, &shown)
-            .map(|()| m)
-            .map_err(|message| manifest::Problems::one("app", message))
-    });
+    let global_lock = cfg.global_lock();
+    let gate = GateRules {
+        allow_http_hosts: &cfg.allow_http_hosts,
+        global_lock: &global_lock,
+        refs: RefRule {
+            allowed: &scope.allowed_refs,
+            from: &scope.refs_from,
+            job_env_refs: scope.job_env_refs,
+        },
+    };
+    let parsed = manifest::parse_owned(bytes, &tz::zone_exists)
+        .and_then(|m| {
+            scope::check_app(&scope, &m.app, &shown)
+                .map(|()| m)
+                .map_err(|message| manifest::Problems::one("app", message))
+        })
+        .and_then(|m| {
+            // What plan would refuse with this config, whatever the target: one gate for CI.
+            let refused = target_checks::manifest_gate(&m, &gate);
+            if refused.is_empty() {
+                Ok(m)
+            } else {
+                Err(manifest::Problems::at("jobs", refused))
+            }
+        });
     match parsed {
-        Ok(manifest) if args.canonical => print_canonical(&manifest),
+        Ok(manifest) if args.canonical => {
+            let mut notes = schedule_notes(&manifest);
+            notes.extend(manifest_lint::reference_sdk_warnings(&manifest));
+            reconcile::warn(&notes);
+            print_canonical(&manifest)
+        }
         Ok(manifest) => print_valid(global.output, &shown, &manifest),
         Err(problems) => print_invalid(global.output, &shown, &problems),
     }

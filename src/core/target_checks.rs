@@ -161,6 +161,49 @@ struct JobState {
     zones: Vec<ZoneReport>,
 }
 
+/// The operator's rules a manifest must meet whatever the target: what `validate` refuses with the
+/// same config, and `plan`/`apply` before they look at the target.
+#[derive(Clone, Copy)]
+pub struct GateRules<'a> {
+    pub allow_http_hosts: &'a [String],
+    /// Whether `concurrency_scope: global` can work here (`global_lock_facts`).
+    pub global_lock: &'a Result<(), String>,
+    pub refs: RefRule<'a>,
+}
+
+/// One job against the gate: plain http only to loopback or listed hosts, global scope only with a
+/// usable `locks.redis`, a fire's worst case within the bound, refs the app may use. Returns the
+/// refs the job signs with, or every problem.
+pub fn job_gate(job: &Job, gate: &GateRules) -> Result<Vec<String>, Vec<String>> {
+    let name = &job.name;
+    let mut errors = Vec::new();
+    if let Err(e) = check_plain_http(name, &job.request.url, gate.allow_http_hosts) {
+        errors.push(e);
+    }
+    errors.extend(global_scope_error(job, gate.global_lock));
+    if let Err(e) = check_fire_bound(job) {
+        errors.push(e);
+    }
+    match effective_refs(name, &job.auth.secret_refs, gate.refs) {
+        Ok(refs) if errors.is_empty() => Ok(refs),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            errors.extend(e);
+            Err(errors)
+        }
+    }
+}
+
+/// Every job of `manifest` against the gate, problems in job order.
+pub fn manifest_gate(manifest: &Manifest, gate: &GateRules) -> Vec<String> {
+    manifest
+        .jobs
+        .iter()
+        .filter_map(|job| job_gate(job, gate).err())
+        .flatten()
+        .collect()
+}
+
 fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Vec<String>> {
     let mut errors = Vec::new();
     let name = &job.name;
@@ -172,14 +215,12 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
             job.timezone
         ));
     }
-    if let Err(e) = check_plain_http(name, &job.request.url, facts.allow_http_hosts) {
-        errors.push(e);
-    }
-    errors.extend(global_scope_error(job, &facts.global_lock));
-    if let Err(e) = check_fire_bound(job) {
-        errors.push(e);
-    }
-    let refs = match effective_refs(name, &job.auth.secret_refs, facts.refs) {
+    let gate = GateRules {
+        allow_http_hosts: facts.allow_http_hosts,
+        global_lock: &facts.global_lock,
+        refs: facts.refs,
+    };
+    let refs = match job_gate(job, &gate) {
         Ok(refs) => refs,
         Err(e) => {
             errors.extend(e);

@@ -621,6 +621,16 @@ impl Config {
         }
     }
 
+    /// Whether `concurrency_scope: global` can work with this config's `locks.redis`, or why not.
+    pub fn global_lock(&self) -> Result<(), String> {
+        let redis = self.locks.redis.as_ref();
+        crate::core::target_checks::global_lock_facts(
+            redis.is_some(),
+            redis.is_some_and(|r| r.password_ref.is_some()),
+            redis.is_some_and(|r| r.allow_unauthenticated),
+        )
+    }
+
     /// The operator's secret references: the `--secret-ref` flags when any are given (they replace,
     /// not extend, the config's), else the config's `secret_refs`.
     pub fn operator_secret_refs(&self, flags: &[String]) -> Vec<String> {

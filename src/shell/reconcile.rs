@@ -123,17 +123,7 @@ pub fn context_from(
         host_zone,
         host_zone_name,
         config_path,
-        global_lock: target_checks::global_lock_facts(
-            cfg.locks.redis.is_some(),
-            cfg.locks
-                .redis
-                .as_ref()
-                .is_some_and(|r| r.password_ref.is_some()),
-            cfg.locks
-                .redis
-                .as_ref()
-                .is_some_and(|r| r.allow_unauthenticated),
-        ),
+        global_lock: cfg.global_lock(),
         apply_lock_wait: std::time::Duration::from_secs(
             cfg.apply_lock_wait_seconds
                 .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
