@@ -163,13 +163,25 @@ fn history_filters_by_status_since_and_limit() {
 #[test]
 fn history_of_a_job_without_runs_says_so() {
     let fx = Fixture::new();
+    fx.write_spec(&fx.spec("https://billing.example.com/settle", json!({})));
     let state = fx.path("state").display().to_string();
-    let out = cronix(&fx, &["history", "billing.settle", "--state-dir", &state])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+    let spec_dir = fx.spec_dir().display().to_string();
+    let out = cronix(
+        &fx,
+        &[
+            "history",
+            "billing.settle",
+            "--state-dir",
+            &state,
+            "--spec-dir",
+            &spec_dir,
+        ],
+    )
+    .assert()
+    .code(0)
+    .get_output()
+    .stdout
+    .clone();
     assert!(String::from_utf8_lossy(&out).contains("no runs of billing.settle"));
     assert_eq!(
         json_out(&mut cronix(

@@ -203,7 +203,10 @@ fn validate_explains_a_step_past_the_end_of_its_field() {
         "s.json",
         &manifest("billing", &[("settle", &["*/90 * * * *", "0 9 * * */15"])]),
     );
-    let out = env.cmd_plain(&["validate", &m]).assert().success();
+    let out = env
+        .cmd_plain(&["validate", "--secret-ref", SECRET_REF, &m])
+        .assert()
+        .success();
     let err = stderr_of(&out);
     assert!(
         err.contains(

@@ -233,7 +233,8 @@ fn target_check(host: &Host) -> Vec<Check> {
     vec![check]
 }
 
-/// The service that fires the backend's entries runs (the cron daemon, systemd).
+/// The service that fires the backend's entries runs (the cron daemon, systemd): without it no
+/// entry ever fires, so it fails the doctor (exit 1).
 fn scheduler_check(host: &Host) -> Vec<Check> {
     let Ok(ctx) = &host.ctx else {
         return Vec::new();
@@ -241,6 +242,6 @@ fn scheduler_check(host: &Host) -> Vec<Check> {
     let (name, status) = ctx.backend.scheduler();
     vec![match status {
         Ok(detail) => Check::ok(name, detail),
-        Err(detail) => Check::warn(name, detail),
+        Err(detail) => Check::fail(name, detail),
     }]
 }

@@ -301,7 +301,12 @@ pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failur
         manifest,
         &ctx.facts(renderer.as_ref(), &scope, &dirs, &job_zones),
     ) {
-        Ok(desired) if errors.is_empty() => return Ok(desired),
+        Ok(mut desired) if errors.is_empty() => {
+            desired
+                .warnings
+                .extend(dead_job_warnings(ctx, manifest, &scope));
+            return Ok(desired);
+        }
         Ok(_) => {}
         Err(found) => errors.extend(found),
     }
@@ -319,6 +324,43 @@ pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failur
         ctx.backend.describe(),
         errors.join("\n  ")
     )))
+}
+
+/// Jobs whose secret refs would all resolve to nothing when the scheduler fires them (a fire that
+/// would exit 3 every time): named with each ref and the fix.
+fn dead_job_warnings(ctx: &Context, manifest: &Manifest, scope: &Scope) -> Vec<String> {
+    let scheduler_env = ctx
+        .backend
+        .read()
+        .map(|snapshot| ctx.backend.fire_env_names(&snapshot))
+        .unwrap_or_default();
+    manifest
+        .jobs
+        .iter()
+        .filter_map(|job| {
+            let refs = if job.auth.secret_refs.is_empty() {
+                &scope.allowed_refs
+            } else {
+                &job.auth.secret_refs
+            };
+            let gaps = crate::shell::secrets::fire_time_gaps(
+                refs,
+                ctx.env_file.as_deref(),
+                &scheduler_env,
+            )?;
+            let env_file = match &ctx.env_file {
+                Some(path) => format!("the env file {}", path.display()),
+                None => "an env file (config env_file; none is set)".to_string(),
+            };
+            Some(format!(
+                "job {}: no secret reference would resolve when it fires ({}), so every fire would \
+                 exit 3; a fire gets none of this shell's variables: put each env: variable in \
+                 {env_file} (or a NAME=value line of the crontab), or make the file: refs exist",
+                job.name,
+                gaps.join("; ")
+            ))
+        })
+        .collect()
 }
 
 /// The scope with the single-app rule settled: the `env:` refs a manifest's jobs name are honoured
