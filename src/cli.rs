@@ -296,9 +296,6 @@ pub struct HistoryArgs {
     /// The job, as APP.JOB, after a backend word
     #[arg(value_name = "APP.JOB")]
     pub second: Option<String>,
-    /// Scheduler backend whose jobs' history to read (crontab, the default, or systemd-timer)
-    #[arg(long = "backend", value_name = "NAME")]
-    pub backend: Option<String>,
     /// Show the apply/prune audit journal instead of runs
     #[arg(long)]
     pub audit: bool,
@@ -317,15 +314,17 @@ pub struct HistoryArgs {
     /// (contended), timeout (exhausted after a timeout), unknown (replaced or terminated)
     #[arg(long, value_name = "STATUS")]
     pub status: Option<String>,
+    /// Every backend flag of the other reconciler commands (the reference's history page passes
+    /// them): the history is this host's either way, read from the state dir
     #[command(flatten)]
-    pub paths: PathArgs,
+    pub target: TargetArgs,
 }
 
 impl HistoryArgs {
     /// The backend (flag or first word) and the job, if one was given.
     pub fn backend_and_job(&self) -> Result<(BackendKind, Option<&str>), String> {
         backend_and_job(
-            self.backend.as_deref(),
+            self.target.backend.as_deref(),
             self.first.as_ref(),
             self.second.as_ref(),
         )

@@ -18,7 +18,7 @@ use crate::shell::history as history_file;
 
 pub fn run(global: &Global, args: &HistoryArgs) -> Result<Status, Failure> {
     let loaded = config::load(global.config.as_deref())?;
-    let state_dir = StatePaths::resolve(&args.paths.flags(), &loaded.config).state_dir;
+    let state_dir = StatePaths::resolve(&args.target.paths.flags(), &loaded.config).state_dir;
     let (_backend, id) = args.backend_and_job().map_err(Failure::usage)?;
     let now = Timestamp::now();
     let since = parse_when("--since", args.since.as_deref(), now)?;
