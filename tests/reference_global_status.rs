@@ -90,7 +90,7 @@ fn text(out: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&out.get_output().stdout).into_owned()
 }
 
-fn rows<'a>(doc: &'a Value) -> Vec<(&'a str, &'a str)> {
+fn rows(doc: &Value) -> Vec<(&str, &str)> {
     doc["backends"]
         .as_array()
         .unwrap()

@@ -11,13 +11,13 @@
 //! (`global_status_list`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::cli::{GlobalStatusArgs, ListArgs};
-use crate::commands::global_status_list;
+use crate::commands::global_status_list::{self, BackendsList};
 use crate::commands::history::plain_table;
 use crate::core::entry_status::{self, EntryStatus};
 use crate::core::global_lock::Claim;
@@ -26,7 +26,7 @@ use crate::core::manifest::ConcurrencyScope;
 use crate::core::spec::{JobSpec, SpecOrigin};
 use crate::error::{Failure, Status};
 use crate::settings::{Global, Output};
-use crate::shell::config::{self, BackendEntry, Config, ConfigSource, Loaded};
+use crate::shell::config::{self, Config, ConfigSource, Loaded};
 use crate::shell::reconcile::{self, Context};
 use crate::shell::{global_lock, history as history_file, metrics, spec_store};
 
@@ -101,8 +101,8 @@ pub fn global_view(
 
 pub fn run(global: &Global, args: &GlobalStatusArgs) -> Result<Status, Failure> {
     let loaded = config::load(global.config.as_deref())?;
-    if let Some((entries, path)) = backends_list(&loaded)? {
-        return global_status_list::run(global, args, &loaded, entries, path);
+    if let Some(list) = backends_list(&loaded)? {
+        return global_status_list::run(global, args, &loaded, list);
     }
     let list = args.single_target().map_err(Failure::usage)?;
     run_single(global, &list, &loaded)
@@ -111,16 +111,22 @@ pub fn run(global: &Global, args: &GlobalStatusArgs) -> Result<Status, Failure> 
 /// The `backends:` list to query: the loaded config's, else (when no `--config` or `$CRONIX_CONFIG`
 /// named one) the reference tool's `~/.cronix/config.yaml` or `/etc/cronix/config.yaml`; `None`
 /// keeps the single-target view.
-fn backends_list(loaded: &Loaded) -> Result<Option<(Vec<BackendEntry>, Option<PathBuf>)>, Failure> {
+fn backends_list(loaded: &Loaded) -> Result<Option<BackendsList>, Failure> {
     if !loaded.config.backends.is_empty() {
-        return Ok(Some((loaded.config.backends.clone(), loaded.path.clone())));
+        return Ok(Some(BackendsList {
+            entries: loaded.config.backends.clone(),
+            path: loaded.path.clone(),
+        }));
     }
     if matches!(loaded.source, ConfigSource::Flag | ConfigSource::Env) {
         return Ok(None);
     }
     Ok(config::load_reference_backends()?
         .filter(|list| !list.config.backends.is_empty())
-        .map(|list| (list.config.backends, list.path)))
+        .map(|list| BackendsList {
+            entries: list.config.backends,
+            path: list.path,
+        }))
 }
 
 /// Today's view of one target (the flags', as `list` takes them).

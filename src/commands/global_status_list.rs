@@ -66,13 +66,22 @@ struct Query {
     history_since: Option<Timestamp>,
 }
 
+/// The `backends:` list to query and the file it came from.
+pub struct BackendsList {
+    pub entries: Vec<BackendEntry>,
+    pub path: Option<PathBuf>,
+}
+
 pub fn run(
     global: &Global,
     args: &GlobalStatusArgs,
     loaded: &Loaded,
-    entries: Vec<BackendEntry>,
-    list_path: Option<PathBuf>,
+    list: BackendsList,
 ) -> Result<Status, Failure> {
+    let BackendsList {
+        entries,
+        path: list_path,
+    } = list;
     let given = args.target_flags_given();
     if !given.is_empty() || args.backend_word.is_some() {
         let what = args
