@@ -7,6 +7,7 @@ pub mod completion;
 pub mod doctor;
 pub mod drift;
 pub mod global_status;
+pub mod global_status_list;
 pub mod history;
 pub mod init;
 pub mod list;

@@ -24,11 +24,11 @@ use crate::core::global_lock::SILENCED_CLASS;
 use crate::core::history::{self as core_history, Retention, RunRecord, RunStatus};
 use crate::core::manifest::{Concurrency, ConcurrencyScope};
 use crate::core::schedule::Schedule;
-use crate::core::spec::JobSpec;
+use crate::core::spec::{HostPaths, JobSpec};
 use crate::core::{scope, spec_check};
 use crate::error::{ExitStatus, Failure, FailureKind};
-use crate::settings::Global;
-use crate::shell::config::{self, DEFAULT_SPEC_DIR, OnUnavailable};
+use crate::settings::{Global, PathFlags};
+use crate::shell::config::{self, DEFAULT_SPEC_DIR, OnUnavailable, StatePaths};
 use crate::shell::fire::{self, Outcome, Recorder};
 use crate::shell::global_fire::{self, GlobalFire, HeldLease, LeaseSlot, Step};
 use crate::shell::global_lock::LockError;
@@ -58,6 +58,12 @@ pub fn run(global: &Global, args: &TriggerArgs) -> Result<ExitStatus, Failure> {
         }
     };
     let loaded = config_for(global, &spec)?;
+    let mut spec = spec;
+    let paths = StatePaths::resolve(&PathFlags::default(), &loaded.config);
+    spec.set_host_paths(&HostPaths {
+        lock_dir: &paths.lock_dir.to_string_lossy(),
+        state_dir: &paths.state_dir.to_string_lossy(),
+    });
     let run_id = uuid::Uuid::now_v7().to_string();
     let level = logging::effective_level(global.log_level, loaded.config.log_level);
     let log = logging::shim_logger(level, app, job, &run_id);

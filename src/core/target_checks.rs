@@ -15,7 +15,7 @@ use crate::core::plan::{DesiredEntry, SpecFile};
 use crate::core::render::{JobInput, Rendered, Renderer};
 use crate::core::schedule::Schedule;
 use crate::core::secret::SecretRef;
-use crate::core::spec::{JobSpec, SPEC_FORMAT};
+use crate::core::spec::{JobSpec, SPEC_FORMAT, SpecOrigin};
 use crate::core::tz_gate::{self, DstEvent};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -459,6 +459,7 @@ pub fn spec_file(app: &str, job: &Job, secret_refs: Vec<String>, facts: &TargetF
         state_dir: facts.state_dir.to_string(),
         config: facts.config_path.map(str::to_string),
         target: Some(facts.target.clone()),
+        origin: SpecOrigin::Cronix,
     };
     let mut bytes = serde_json::to_vec_pretty(&spec).unwrap_or_default();
     bytes.push(b'\n');
