@@ -9,7 +9,6 @@ use reconcile_support::*;
 #[test]
 fn a_ref_only_the_applying_shell_has_is_warned_about_and_an_env_file_or_crontab_line_fixes_it() {
     let env = Env::new();
-    std::fs::write(env.root().join("cronix.yaml"), "").unwrap();
     let m = env.manifest(
         "m.json",
         &manifest("billing", &[("settle", &["0 2 * * *"])]),
@@ -42,6 +41,13 @@ fn a_ref_only_the_applying_shell_has_is_warned_about_and_an_env_file_or_crontab_
         env.crontab(),
         env.crontab_text()
             .replacen("CRONIX_TEST_SECRET=from-the-crontab\n", "", 1),
+    )
+    .unwrap();
+    let secrets = env.root().join("secrets.env");
+    std::fs::write(&secrets, "CRONIX_TEST_SECRET=from-the-env-file\n").unwrap();
+    std::fs::set_permissions(
+        &secrets,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )
     .unwrap();
     std::fs::write(env.root().join("cronix.yaml"), "env_file: secrets.env\n").unwrap();

@@ -14,9 +14,6 @@ const VALUE: &str = "doctor-sentinel-value-8c1d";
 /// when `with_env_file`.
 fn applied(with_env_file: bool) -> Env {
     let env = Env::new();
-    if !with_env_file {
-        std::fs::write(env.root().join("cronix.yaml"), "").unwrap();
-    }
     if with_env_file {
         let env_file = env.root().join("secrets.env");
         std::fs::write(&env_file, format!("CRONIX_TEST_SECRET={VALUE}\n")).unwrap();

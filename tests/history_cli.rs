@@ -192,7 +192,9 @@ fn history_of_a_job_without_runs_says_so() {
                 "history",
                 "billing.settle",
                 "--state-dir",
-                &state
+                &state,
+                "--spec-dir",
+                &spec_dir
             ]
         )),
         json!([])

@@ -74,7 +74,13 @@ fn foreign_lines_are_byte_identical_after_apply_update_and_prune() {
 #[test]
 fn a_second_apply_writes_nothing_and_says_so() {
     let env = Env::new();
-    std::fs::write(env.crontab(), b"# foreign\n").unwrap();
+    // The secret the fires sign with comes from the crontab's environment (so apply has no dead
+    // job to warn about).
+    std::fs::write(
+        env.crontab(),
+        b"# foreign\nCRONIX_TEST_SECRET=from-the-crontab\n",
+    )
+    .unwrap();
     let m = env.manifest(
         "m.json",
         &manifest(

@@ -216,7 +216,7 @@ fn validate_explains_a_step_past_the_end_of_its_field() {
     );
     assert!(err.contains("day-of-week field \"*/15\""), "{err}");
     let json = env
-        .cmd_plain(&["-o", "json", "validate", &m])
+        .cmd_plain(&["-o", "json", "validate", "--secret-ref", SECRET_REF, &m])
         .assert()
         .success();
     assert_eq!(json_of(&json)["warnings"].as_array().unwrap().len(), 2);

@@ -23,16 +23,7 @@ impl Env {
             dir: tempfile::tempdir().unwrap(),
         };
         std::fs::create_dir_all(env.crontab().parent().unwrap()).unwrap();
-        // The operator's env file holds the secret the fires sign with (a fire gets none of the
-        // applying shell's variables), so apply has no dead job to warn about.
-        let secrets = env.root().join("secrets.env");
-        std::fs::write(&secrets, b"CRONIX_TEST_SECRET=fixture-secret-value\n").unwrap();
-        std::fs::set_permissions(
-            &secrets,
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )
-        .unwrap();
-        std::fs::write(env.config(), b"env_file: secrets.env\n").unwrap();
+        std::fs::write(env.config(), b"").unwrap();
         env
     }
 
