@@ -357,6 +357,10 @@ fn without_a_list_the_single_target_view_stays() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: crontab_bin must be a root-owned binary"
+)]
 fn a_backend_past_its_deadline_is_an_error_row_and_the_others_still_report() {
     // A crontab(1) that hangs: the config's crontab_bin, root-owned and under a directory no other
     // user may write (the binary rule), so this runs as root only.
