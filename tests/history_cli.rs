@@ -242,9 +242,18 @@ fn global_status_lists_every_spec_with_its_last_run() {
     std::fs::write(fx.spec_dir().join("README.txt"), "not a spec").unwrap();
     let jobs = fx.spec_dir().display().to_string();
 
+    let crontab = fx.path("cronix.crontab").display().to_string();
     let rows = json_out(&mut cronix(
         &fx,
-        &["-o", "json", "global-status", "--spec-dir", &jobs],
+        &[
+            "-o",
+            "json",
+            "global-status",
+            "--spec-dir",
+            &jobs,
+            "--crontab-path",
+            &crontab,
+        ],
     ));
 
     let rows = rows.as_array().unwrap();
@@ -270,12 +279,21 @@ fn global_status_lists_every_spec_with_its_last_run() {
         fx.history()[0].run_id.as_str()
     );
 
-    let table = cronix(&fx, &["global-status", "--spec-dir", &jobs])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+    let table = cronix(
+        &fx,
+        &[
+            "global-status",
+            "--spec-dir",
+            &jobs,
+            "--crontab-path",
+            &crontab,
+        ],
+    )
+    .assert()
+    .code(0)
+    .get_output()
+    .stdout
+    .clone();
     let table = String::from_utf8(table).unwrap();
     assert!(
         table.contains("billing.report") && table.contains("never"),

@@ -352,3 +352,53 @@ fn a_real_systemd_runs_and_reconciles_the_timers_cronix_applies() {
         .collect();
     assert!(loaded.is_empty(), "units still loaded: {loaded:?}");
 }
+
+/// docs/systemd.md's worked example, run as written inside a booted systemd (only the working
+/// directory is one that holds examples/billing.json): apply, list-timers, show, drift, prune.
+#[test]
+#[cfg_attr(
+    not(cronix_e2e_systemd),
+    ignore = "needs CRONIX_E2E_SYSTEMD=1, root and debootstrap (.ci/run sets it)"
+)]
+fn the_systemd_pages_worked_example_runs_as_written() {
+    if systemd_support::skip_reason().is_some() {
+        return;
+    }
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/systemd.md")).unwrap();
+    let start = page
+        .find("```sh\ncronix apply systemd-timer")
+        .expect("the worked example");
+    let block = &page[start + 6..];
+    let block = &block[..block.find("```").unwrap()];
+    let sd = Systemd::boot(&[]);
+    std::fs::create_dir_all(sd.shared("examples")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/billing.json"),
+        sd.shared("examples/billing.json"),
+    )
+    .unwrap();
+    let script = format!("set -e\ncd {SHARE}\nexport BILLING_CRON_V2=docs-example-secret\n{block}");
+    let out = sd.run(&["sh", "-c", &script]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the page's example failed as written:\n{text}\n{}",
+        diagnostics(&sd)
+    );
+    assert!(
+        text.contains("cronix-billing-service-settle-invoices-0.timer"),
+        "{text}"
+    );
+    assert!(text.contains("no drift"), "{text}");
+    let left = sd.ok(&[
+        "sh",
+        "-c",
+        &format!("ls {UNIT_DIR} | grep -c '^cronix-' || true"),
+    ]);
+    assert_eq!(left.trim(), "0", "prune removed every unit");
+}
