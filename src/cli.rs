@@ -77,6 +77,9 @@ pub enum Command {
     History(HistoryArgs),
     /// Every owned job: schedule, last run, last status, next fire
     GlobalStatus(ListArgs),
+    /// Show fires with each of their attempts (time, status code or error class, duration, wait);
+    /// without a job, the recent runs of every job merged by time; --follow waits for new ones
+    Logs(LogsArgs),
     /// Write a commented cronix.yaml scaffold (at --config, $CRONIX_CONFIG or ~/.cronix/cronix.yaml)
     Init(InitArgs),
     /// Take over hand-written `cronix trigger` lines of one job as owned entries (exit 6 diverged, 7 none found)
@@ -336,6 +339,28 @@ impl HistoryArgs {
             self.second.as_ref(),
         )
     }
+}
+
+/// `logs [APP.JOB] [--since WHEN] [--limit N] [--run RUN_ID] [--follow]`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The job as APP.JOB (default: every job with a history file, merged by time)
+    #[arg(value_name = "APP.JOB")]
+    pub job: Option<String>,
+    /// Only runs that started at or after this time (RFC 3339, or a duration ago such as 90m, 24h, 7d)
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Show at most this many runs, newest last (0: all)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Only the run with this run id (what X-Cron-Run-Id carried)
+    #[arg(long, value_name = "RUN_ID", conflicts_with = "follow")]
+    pub run: Option<String>,
+    /// Keep running and print each new run as it is recorded (stop with Ctrl-C or SIGTERM)
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub paths: PathArgs,
 }
 
 /// `init [--config PATH] [--app APP --manifest-url URL] [--secret-ref REF]… [--force]`.

@@ -111,6 +111,53 @@ pub struct RunRecord {
     /// (`host_lock`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
+    /// Each HTTP attempt of the fire, oldest first, at most [`MAX_ATTEMPT_LOG`]; empty (and absent
+    /// from the line) when nothing was sent and in records written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempt_log: Vec<Attempt>,
+}
+
+/// The most attempts a record keeps (a job's `max_attempts` is at most 10).
+pub const MAX_ATTEMPT_LOG: usize = 10;
+
+/// One HTTP attempt of a fire: when, how long, and how it ended. Never a header value, a body or the
+/// signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When the attempt was sent (RFC 3339, UTC, milliseconds).
+    pub started_at: String,
+    pub duration_ms: u64,
+    /// The response's status code, when a response came back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// How it ended: `ok`, `3xx`, `4xx`, `5xx` (by the status code), `timeout`, `connect`,
+    /// `network`, `bad_header`, or `interrupted` (the fire stopped while it was in flight).
+    pub result: String,
+    /// The wait before the next attempt, when one followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
+}
+
+impl Attempt {
+    /// The `result` word of a response with status `code`.
+    pub fn status_class(code: u16) -> String {
+        match code {
+            200..=299 => "ok".to_string(),
+            _ => format!("{}xx", code / 100),
+        }
+    }
+}
+
+/// Keep at most [`MAX_ATTEMPT_LOG`] attempts: the first ones and the last (the last says how the fire
+/// ended).
+pub fn cap_attempt_log(log: &mut Vec<Attempt>) {
+    if log.len() > MAX_ATTEMPT_LOG {
+        let last = log.pop();
+        log.truncate(MAX_ATTEMPT_LOG - 1);
+        log.extend(last);
+    }
 }
 
 impl RunRecord {
@@ -393,6 +440,7 @@ mod tests {
             error: None,
             host_id: None,
             fallback: None,
+            attempt_log: Vec::new(),
         }
     }
 
