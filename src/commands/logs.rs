@@ -98,11 +98,17 @@ pub fn run(global: &Global, args: &LogsArgs) -> Result<ExitStatus, Failure> {
         return Err(Failure::invalid(format!(
             "run {id:?}: no such run in {}; list the recent runs with `cronix logs{}`",
             scope_place(&scope).display(),
-            args.job.as_deref().map(|j| format!(" {j}")).unwrap_or_default()
+            args.job
+                .as_deref()
+                .map(|j| format!(" {j}"))
+                .unwrap_or_default()
         )));
     }
     if records.is_empty() && global.output == Output::Table && !args.follow {
-        outln!("no runs recorded (history: {})", scope_place(&scope).display());
+        outln!(
+            "no runs recorded (history: {})",
+            scope_place(&scope).display()
+        );
     }
     for record in &records {
         print_run(global.output, record, args.job.is_none());
@@ -131,7 +137,9 @@ fn follow(
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| {
-            Failure::invalid(format!("logs --follow: cannot handle signal {signal} ({e})"))
+            Failure::invalid(format!(
+                "logs --follow: cannot handle signal {signal} ({e})"
+            ))
         })?;
     }
     let mut seen: HashSet<String> = scope.records()?.into_iter().map(|r| r.run_id).collect();
@@ -235,7 +243,6 @@ fn human_ms(ms: u64) -> String {
         _ => format!("{}m{}s", ms / 60_000, (ms % 60_000) / 1000),
     }
 }
-
 
 #[cfg(test)]
 mod tests {
