@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap_complete::ArgValueCandidates;
 
 use crate::core::backend_kind::{self, BackendKind};
 pub use crate::settings::{CrontabFormat, LogLevel, Output};
@@ -248,10 +249,10 @@ impl PruneArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The job as APP.JOB, or the scheduler backend (positional form of --backend) followed by the job
-    #[arg(value_name = "BACKEND|APP.JOB", required = true)]
+    #[arg(value_name = "BACKEND|APP.JOB", required = true, add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub first: Option<String>,
     /// The job, as APP.JOB, after a backend word
-    #[arg(value_name = "APP.JOB")]
+    #[arg(value_name = "APP.JOB", add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub second: Option<String>,
     /// Also say whether the job's installed entries and spec are in sync with this manifest
     #[arg(long, value_name = "SOURCE")]
@@ -300,10 +301,10 @@ fn backend_and_job<'a>(
 pub struct HistoryArgs {
     /// The job as APP.JOB (omit with --audit), or the scheduler backend (positional form of
     /// --backend) followed by the job
-    #[arg(value_name = "BACKEND|APP.JOB", required_unless_present = "audit")]
+    #[arg(value_name = "BACKEND|APP.JOB", required_unless_present = "audit", add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub first: Option<String>,
     /// The job, as APP.JOB, after a backend word
-    #[arg(value_name = "APP.JOB")]
+    #[arg(value_name = "APP.JOB", add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub second: Option<String>,
     /// Scheduler backend whose jobs' history to read (crontab, the default, or systemd-timer)
     #[arg(long = "backend", value_name = "NAME")]
@@ -345,7 +346,7 @@ impl HistoryArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The job as APP.JOB (default: every job with a history file, merged by time)
-    #[arg(value_name = "APP.JOB")]
+    #[arg(value_name = "APP.JOB", add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub job: Option<String>,
     /// Only runs that started at or after this time (RFC 3339, or a duration ago such as 90m, 24h, 7d)
     #[arg(long, value_name = "WHEN")]
@@ -389,10 +390,10 @@ pub struct InitArgs {
 )]
 pub struct AdoptArgs {
     /// The job as APP.JOB, or the scheduler backend (positional form of --backend) followed by the job
-    #[arg(value_name = "BACKEND|APP.JOB", required = true)]
+    #[arg(value_name = "BACKEND|APP.JOB", required = true, add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub first: Option<String>,
     /// The job, as APP.JOB, after a backend word
-    #[arg(value_name = "APP.JOB")]
+    #[arg(value_name = "APP.JOB", add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub second: Option<String>,
     /// Manifest source: file path, file://, https:// or loopback http:// URL
     #[arg(long, value_name = "SOURCE")]
@@ -434,6 +435,7 @@ pub struct TriggerArgs {
     #[arg(long, value_name = "IDX")]
     pub gate: Option<usize>,
     /// The job to fire, as APP.JOB
+    #[arg(add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub job: String,
 }
 
@@ -561,6 +563,9 @@ pub struct CompletionArgs {
     /// Shell to generate the completion script for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+    /// Print the full static script instead (commands and flags only: no APP.JOB names)
+    #[arg(long = "static")]
+    pub r#static: bool,
 }
 
 /// The clap command tree, for completions and man pages.

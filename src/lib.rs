@@ -36,6 +36,9 @@ use std::process::ExitCode;
 pub fn run() -> ExitCode {
     shell::harden::not_dumpable();
     let args = env::args();
+    if let Some(shell) = env::complete_shell() {
+        return error::report(Ok(commands::completion::answer(&shell, &args)));
+    }
     let cli = match cli::parse(&args) {
         Ok(cli) => cli,
         Err(status) => return error::report(Ok(status)),
