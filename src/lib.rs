@@ -25,6 +25,7 @@ pub mod commands;
 pub mod core;
 pub mod env;
 pub mod error;
+pub mod manual;
 pub mod printer;
 pub mod settings;
 pub mod shell;

@@ -126,7 +126,7 @@ fn scope_place(scope: &Scope) -> PathBuf {
     }
 }
 
-/// Print every run recorded from now on, until SIGINT or SIGTERM. Runs are told apart by run id (a
+/// Print every run recorded from now on, until SIGINT or SIGTERM (or until stdout's reader goes away). Runs are told apart by run id (a
 /// compaction rewrites a file; the runs it keeps are not printed twice).
 fn follow(
     output: Output,
@@ -150,8 +150,11 @@ fn follow(
             continue;
         };
         for record in records {
-            if seen.insert(record.run_id.clone()) && matches(&record) {
-                print_run(output, &record, show_job);
+            if seen.insert(record.run_id.clone())
+                && matches(&record)
+                && !crate::printer::out_reached(&run_text(output, &record, show_job))
+            {
+                return Ok(());
             }
         }
     }
@@ -159,13 +162,15 @@ fn follow(
 }
 
 fn print_run(output: Output, record: &RunRecord, show_job: bool) {
+    crate::printer::out(&run_text(output, record, show_job));
+}
+
+/// A run as printed: JSON on one line, a YAML document, or readable lines.
+fn run_text(output: Output, record: &RunRecord, show_job: bool) -> String {
     match output {
-        Output::Json => crate::printer::document(output, record),
-        Output::Yaml => {
-            out!("---\n");
-            crate::printer::document(output, record);
-        }
-        Output::Table => out!("{}", run_lines(record, show_job)),
+        Output::Json => serde_json::to_string(record).unwrap_or_default() + "\n",
+        Output::Yaml => format!("---\n{}", serde_yaml::to_string(record).unwrap_or_default()),
+        Output::Table => run_lines(record, show_job),
     }
 }
 
