@@ -247,19 +247,16 @@ fn files(sub: Option<&str>) -> Vec<Block> {
         format!("{DEFAULT_SYSTEMD_UNIT_DIR}/cronix-*.timer"),
         "the timer and service units of the systemd-timer backend (--systemd-unit-dir)".into(),
     );
-    let blocks = match sub {
-        Some("next" | "completion" | "version") => {
-            return vec![Block::Text(
-                "None: this command reads no file of cronix's.".into(),
-            )];
-        }
+    match sub {
+        Some("next" | "completion" | "version") => vec![Block::Text(
+            "None: this command reads no file of cronix's.".into(),
+        )],
         Some("sign" | "verify" | "validate" | "init") => vec![config],
         Some("history" | "logs" | "check" | "metrics") => vec![config, specs, history],
         Some("trigger") => vec![config, specs, history, locks],
         Some(_) => vec![config, specs, history, crontab, units],
         None => vec![config, specs, history, locks, crontab, units],
-    };
-    blocks
+    }
 }
 
 fn environment() -> Vec<Block> {
