@@ -259,3 +259,28 @@ fn follow_prints_a_fire_recorded_while_it_runs_and_stops_on_sigterm() {
         wait_exit(&mut child, Duration::from_secs(5)).expect("logs --follow exits on SIGTERM");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn a_timed_out_attempt_is_classed_timeout() {
+    let server = Server::start(vec![
+        Reply::status(200).after(Duration::from_secs(3)),
+        Reply::status(200),
+    ]);
+    let fx = Fixture::new();
+    fx.write_spec(&fx.spec(
+        &server.url("/slow"),
+        json!({"timeout_seconds": 1, "retries": {"max_attempts": 2}}),
+    ));
+    fx.trigger().assert().code(0);
+    let runs = json_lines(&logs(&fx, &["-o", "json", "billing.settle"]));
+    let log = runs[0]["attempt_log"].as_array().unwrap();
+    assert_eq!(log[0]["result"], "timeout", "{log:?}");
+    assert!(log[0]["duration_ms"].as_u64().unwrap() >= 900, "{log:?}");
+    assert!(log[0].get("http_status").is_none());
+    assert_eq!(
+        (log[1]["http_status"].clone(), log[1]["result"].clone()),
+        (json!(200), json!("ok"))
+    );
+    let lines = text(&logs(&fx, &["billing.settle"]));
+    assert!(lines.contains(": timeout in "), "{lines}");
+}

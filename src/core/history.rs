@@ -680,4 +680,23 @@ mod tests {
         assert_eq!(parse_lines(&line), vec![dup]);
         assert_eq!("duplicate".parse::<RunStatus>(), Ok(RunStatus::Duplicate));
     }
+
+    #[test]
+    fn the_attempt_log_keeps_the_first_attempts_and_the_last() {
+        let attempt = |n: u32| Attempt {
+            attempt: n,
+            started_at: "2026-01-01T00:00:00.000Z".into(),
+            duration_ms: 1,
+            http_status: Some(503),
+            result: Attempt::status_class(503),
+            wait_ms: Some(10),
+        };
+        let mut log: Vec<Attempt> = (1..=14).map(attempt).collect();
+        cap_attempt_log(&mut log);
+        let kept: Vec<u32> = log.iter().map(|a| a.attempt).collect();
+        assert_eq!(kept, [1, 2, 3, 4, 5, 6, 7, 8, 9, 14]);
+        assert_eq!(Attempt::status_class(204), "ok");
+        assert_eq!(Attempt::status_class(429), "4xx");
+        assert_eq!(Attempt::status_class(301), "3xx");
+    }
 }
