@@ -84,9 +84,13 @@ pub fn answer(shell: &OsString, args: &[OsString]) -> ExitStatus {
 }
 
 /// The `APP.JOB` of every spec file in the spec dir (`--spec-dir` is not known while completing: the
-/// config's `spec_dir`, else the default). Nothing, never an error, when it cannot be read.
+/// config's `spec_dir`, else the default). Nothing, never an error, when the config or the dir
+/// cannot be read (a config that is named but broken does not fall back to the default dir).
 pub fn job_names() -> Vec<CompletionCandidate> {
-    let config = config::load(None).map(|l| l.config).unwrap_or_default();
+    let Ok(loaded) = config::load(None) else {
+        return Vec::new();
+    };
+    let config = loaded.config;
     let spec_dir = StatePaths::resolve(&PathFlags::default(), &config).spec_dir;
     crate::shell::spec_store::list(&spec_dir)
         .map(|jobs| {
