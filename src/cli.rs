@@ -8,10 +8,72 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap_complete::ArgValueCandidates;
 
 use crate::core::backend_kind::{self, BackendKind};
 pub use crate::settings::{CrontabFormat, LogLevel, Output};
 use crate::settings::{Global, PathFlags, TargetFlags};
+
+/// The `Examples:` block that ends a command's help (and becomes its man page's EXAMPLES section).
+macro_rules! examples {
+    ($($line:literal),+ $(,)?) => {
+        concat!("Examples:", $("\n  ", $line),+)
+    };
+}
+
+/// `check`'s examples.
+macro_rules! check_examples {
+    () => {
+        examples!("cronix check", "cronix check --grace 10m -o json")
+    };
+}
+
+/// `check --help`: the alert setup that `check` and every fire use.
+macro_rules! check_after_help {
+    () => {
+        r#"Alerts (operator config; docs/alerts-and-metrics.md):
+
+  alerts:
+    - webhook: https://alerts.example.com/cronix   # POST of the event JSON,
+      secret_ref: env:ALERT_SECRET                 # X-Cron-Signature like a trigger
+      after_failures: 2                            # once per streak, at its 2nd failure
+      on_recovery: true                            # once at the first success after it
+    - command: [/usr/local/bin/cronix-mail-alert, ops@example.com]   # event on stdin
+  check_every: 5m                                  # apply keeps an owned check entry
+
+The event (schemas/alert.schema.json): event (failing|recovered|missed), app, job, run_id,
+status, exit_code, http_status, attempts, intended_fire_time, consecutive_failures, host_id,
+time. A receiver verifies it as it verifies triggers:
+  cronix verify --secret-ref env:ALERT_SECRET --method POST --path /cronix \
+    --body-file body.json --signature "$SIG"
+(examples/alerts/receiver.py does the same in Python). All alerts of one fire or check share
+a 3 s budget; each is sent once, never retried, and never changes a fire's exit code or record."#
+    };
+}
+
+/// `metrics`'s examples.
+macro_rules! metrics_examples {
+    () => {
+        examples!(
+            "cronix metrics",
+            "cronix metrics --state-dir /var/lib/cronix > cronix.prom"
+        )
+    };
+}
+
+/// `metrics --help`: the textfile and a few queries.
+macro_rules! metrics_after_help {
+    () => {
+        r#"Textfile (operator config), replaced atomically after every fire:
+  metrics:
+    textfile: /var/lib/node_exporter/textfile_collector/cronix.prom
+
+Grafana queries:
+  sum by (app, job) (cronix_last_status{status!="ok"})     # the newest run failed
+  time() - cronix_next_fire_timestamp_seconds > 600         # should have fired 10 min ago
+  time() - cronix_last_success_timestamp_seconds > 7200     # no success for 2 hours"#
+    };
+}
 
 /// Exit status for a `trigger` invocation whose arguments do not parse (cron must see "internal").
 pub const TRIGGER_USAGE_EXIT: ExitStatus = ExitStatus::FIRE_INTERNAL;
@@ -26,7 +88,15 @@ pub const TRIGGER_USAGE_EXIT: ExitStatus = ExitStatus::FIRE_INTERNAL;
                   runs at every fire: it signs the request with HMAC-SHA256, sends it with a timeout and \
                   retries, and records the run.",
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = examples!(
+        "cronix validate manifest.json",
+        "cronix plan --manifest https://billing.example.com/.well-known/cron-manifest",
+        "sudo cronix apply --manifest https://billing.example.com/.well-known/cron-manifest",
+        "cronix global-status",
+        "cronix logs billing.settle --follow",
+        "cronix help apply            # a command's flags and examples"
+    )
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -55,48 +125,75 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Lint a manifest (file path, file://, https:// or loopback http:// URL); --canonical prints its canonical bytes
+    #[command(after_help = examples!("cronix validate manifest.json", "cronix validate https://billing.example.com/.well-known/cron-manifest --app billing", "cronix validate manifest.json --canonical | sha256sum   # the hash apply records"))]
     Validate(ValidateArgs),
     /// Show what apply would change, entry by entry, with next fire times of new entries
     #[command(alias = "diff")]
+    #[command(after_help = examples!("cronix plan --manifest manifest.json", "cronix plan --manifest https://billing.example.com/.well-known/cron-manifest --app billing", "cronix plan systemd-timer --manifest manifest.json -o json"))]
     Plan(ReconcileArgs),
     /// Reconcile the manifest into the crontab and spec files
+    #[command(after_help = examples!("sudo cronix apply --manifest https://billing.example.com/.well-known/cron-manifest", "cronix apply --manifest manifest.json --dry-run   # print the plan, change nothing", "cronix apply --manifest manifest.json --yes       # delete entries without asking"))]
     Apply(ApplyArgs),
     /// Report installed state that differs from the manifest
+    #[command(after_help = examples!("cronix drift --manifest manifest.json", "cronix drift --manifest manifest.json --exit-on-drift || echo \"drifted (exit 5)\""))]
     Drift(DriftArgs),
     /// Check that a fire on this host would work: config, target, cron daemon (or systemd with
     /// --backend systemd-timer), trigger binary, secret references as the shim resolves them and
     /// the systemd credentials they name, path trust and the tz database (exit 1 when a check fails)
+    #[command(after_help = examples!("sudo cronix doctor", "cronix doctor --backend systemd-timer -o json"))]
     Doctor(TargetArgs),
     /// Remove cronix-owned entries and their spec files
+    #[command(after_help = examples!("cronix prune --dry-run", "sudo cronix prune --app billing --yes"))]
     Prune(PruneArgs),
     /// List cronix-owned crontab entries
+    #[command(after_help = examples!("cronix list", "cronix list systemd-timer -o json"))]
     List(ListArgs),
     /// Show one job: its entries, spec, next fires and last runs ("not installed", exit 0, when it has none)
+    #[command(after_help = examples!("cronix show billing.settle", "cronix show billing.settle --manifest manifest.json"))]
     Show(ShowArgs),
     /// Show the run history of a job, or the apply audit with --audit
+    #[command(after_help = examples!("cronix history billing.settle --since 24h", "cronix history billing.settle --status failed --limit 10", "cronix history --audit --since 7d"))]
     History(HistoryArgs),
     /// Every owned job: schedule, last run, last status, next fire; with a `backends:` list in the
     /// config, the owned entries of every listed backend, queried in parallel
+    #[command(after_help = examples!("cronix global-status", "cronix global-status systemd-timer -o json", "cronix global-status --config ~/.cronix/config.yaml --strict --with-history"))]
     GlobalStatus(GlobalStatusArgs),
+    /// Show fires with each of their attempts (time, status code or error class, duration, wait);
+    /// without a job, the recent runs of every job merged by time; --follow waits for new ones
+    #[command(after_help = examples!("cronix logs billing.settle --since 1h", "cronix logs                      # the recent runs of every job", "cronix logs --follow             # print runs as they are recorded", "cronix logs billing.settle --run 0199b2c4-7d1e-7a40-9f1c-3e5b2a8d6f10 -o json"))]
+    Logs(LogsArgs),
     /// Write a commented cronix.yaml scaffold (at --config, $CRONIX_CONFIG or ~/.cronix/cronix.yaml)
+    #[command(after_help = examples!("cronix init", "sudo cronix init --config /etc/cronix/cronix.yaml --app billing \\
+      --manifest-url https://billing.example.com/.well-known/cron-manifest"))]
     Init(InitArgs),
     /// Take over hand-written `cronix trigger` lines of one job as owned entries (exit 6 diverged, 7 none found)
+    #[command(after_help = examples!("cronix adopt billing.settle --manifest manifest.json --dry-run", "sudo cronix adopt billing.settle --manifest manifest.json"))]
     Adopt(AdoptArgs),
     /// Fire one job now (this is what cron runs)
+    #[command(after_help = examples!("cronix trigger billing.settle            # what the crontab line runs", "cronix trigger --spec-dir ./jobs billing.settle; echo \"exit $?\""))]
     Trigger(TriggerArgs),
     /// Print the X-Cron-Signature header value for a request
+    #[command(after_help = examples!("cronix sign --secret-ref env:CRON_SECRET --method POST --path /cron/settle \\
+      --body-file body.json"))]
     Sign(SignArgs),
     /// Check an X-Cron-Signature header value against a request
+    #[command(after_help = examples!("cronix verify --secret-ref env:CRON_SECRET --method POST --path /cron/settle \\
+      --body-file body.json --signature \"$SIG\""))]
     Verify(VerifyArgs),
     /// Print the next fire times of a schedule expression
+    #[command(after_help = examples!("cronix next \"0 2 * * 1-5\"", "cronix next @daily --timezone Europe/Berlin --count 3", "cronix next \"@every 15m\" -o json"))]
     Next(NextArgs),
     /// Find missed fires: schedule instants since install, older than the grace, with no history record
+    #[command(after_help = check_examples!())]
     Check(CheckArgs),
     /// Print Prometheus text exposition of every job's history
+    #[command(after_help = metrics_examples!())]
     Metrics(MetricsArgs),
     /// Print a shell completion script
+    #[command(after_help = examples!("source <(cronix completion bash)        # in ~/.bashrc: job names too", "cronix completion zsh > \"${fpath[1]}/_cronix\"", "cronix completion --static fish > ~/.config/fish/completions/cronix.fish"))]
     Completion(CompletionArgs),
     /// Print the version
+    #[command(after_help = examples!("cronix version", "cronix version -o json"))]
     Version,
 }
 
@@ -339,10 +436,10 @@ impl PruneArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The job as APP.JOB, or the scheduler backend (positional form of --backend) followed by the job
-    #[arg(value_name = "BACKEND|APP.JOB", required = true)]
+    #[arg(value_name = "BACKEND|APP.JOB", required = true, add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub first: Option<String>,
     /// The job, as APP.JOB, after a backend word
-    #[arg(value_name = "APP.JOB")]
+    #[arg(value_name = "APP.JOB", add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub second: Option<String>,
     /// Also say whether the job's installed entries and spec are in sync with this manifest
     #[arg(long, value_name = "SOURCE")]
@@ -391,10 +488,10 @@ fn backend_and_job<'a>(
 pub struct HistoryArgs {
     /// The job as APP.JOB (omit with --audit), or the scheduler backend (positional form of
     /// --backend) followed by the job
-    #[arg(value_name = "BACKEND|APP.JOB", required_unless_present = "audit")]
+    #[arg(value_name = "BACKEND|APP.JOB", required_unless_present = "audit", add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub first: Option<String>,
     /// The job, as APP.JOB, after a backend word
-    #[arg(value_name = "APP.JOB")]
+    #[arg(value_name = "APP.JOB", add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub second: Option<String>,
     /// Show the apply/prune audit journal instead of runs
     #[arg(long)]
@@ -431,6 +528,28 @@ impl HistoryArgs {
     }
 }
 
+/// `logs [APP.JOB] [--since WHEN] [--limit N] [--run RUN_ID] [--follow]`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The job as APP.JOB (default: every job with a history file, merged by time)
+    #[arg(value_name = "APP.JOB", add = ArgValueCandidates::new(crate::commands::completion::job_names))]
+    pub job: Option<String>,
+    /// Only runs that started at or after this time (RFC 3339, or a duration ago such as 90m, 24h, 7d)
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Show at most this many runs, newest last (0: all)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Only the run with this run id (what X-Cron-Run-Id carried)
+    #[arg(long, value_name = "RUN_ID", conflicts_with = "follow")]
+    pub run: Option<String>,
+    /// Keep running and print each new run as it is recorded (stop with Ctrl-C or SIGTERM)
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub paths: PathArgs,
+}
+
 /// `init [--config PATH] [--app APP --manifest-url URL] [--secret-ref REF]… [--force]`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
@@ -457,10 +576,10 @@ pub struct InitArgs {
 )]
 pub struct AdoptArgs {
     /// The job as APP.JOB, or the scheduler backend (positional form of --backend) followed by the job
-    #[arg(value_name = "BACKEND|APP.JOB", required = true)]
+    #[arg(value_name = "BACKEND|APP.JOB", required = true, add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub first: Option<String>,
     /// The job, as APP.JOB, after a backend word
-    #[arg(value_name = "APP.JOB")]
+    #[arg(value_name = "APP.JOB", add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub second: Option<String>,
     /// Manifest source: file path, file://, https:// or loopback http:// URL
     #[arg(long, value_name = "SOURCE")]
@@ -502,6 +621,7 @@ pub struct TriggerArgs {
     #[arg(long, value_name = "IDX")]
     pub gate: Option<usize>,
     /// The job to fire, as APP.JOB
+    #[arg(add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub job: String,
 }
 
@@ -560,35 +680,6 @@ pub struct NextArgs {
     pub timezone: String,
 }
 
-/// `check --help`: the alert setup that `check` and every fire use.
-const CHECK_AFTER_HELP: &str = r#"Alerts (operator config; docs/alerts-and-metrics.md):
-
-  alerts:
-    - webhook: https://alerts.example.com/cronix   # POST of the event JSON,
-      secret_ref: env:ALERT_SECRET                 # X-Cron-Signature like a trigger
-      after_failures: 2                            # once per streak, at its 2nd failure
-      on_recovery: true                            # once at the first success after it
-    - command: [/usr/local/bin/cronix-mail-alert, ops@example.com]   # event on stdin
-  check_every: 5m                                  # apply keeps an owned check entry
-
-The event (schemas/alert.schema.json): event (failing|recovered|missed), app, job, run_id,
-status, exit_code, http_status, attempts, intended_fire_time, consecutive_failures, host_id,
-time. A receiver verifies it as it verifies triggers:
-  cronix verify --secret-ref env:ALERT_SECRET --method POST --path /cronix \
-    --body-file body.json --signature "$SIG"
-(examples/alerts/receiver.py does the same in Python). All alerts of one fire or check share
-a 3 s budget; each is sent once, never retried, and never changes a fire's exit code or record."#;
-
-/// `metrics --help`: the textfile and a few queries.
-const METRICS_AFTER_HELP: &str = r#"Textfile (operator config), replaced atomically after every fire:
-  metrics:
-    textfile: /var/lib/node_exporter/textfile_collector/cronix.prom
-
-Grafana queries:
-  sum by (app, job) (cronix_last_status{status!="ok"})     # the newest run failed
-  time() - cronix_next_fire_timestamp_seconds > 600         # should have fired 10 min ago
-  time() - cronix_last_success_timestamp_seconds > 7200     # no success for 2 hours"#;
-
 #[derive(Debug, Args)]
 #[command(
     long_about = "Find missed fires: for every job with a spec file, the schedule instants since its spec \
@@ -599,7 +690,7 @@ Grafana queries:
                   longest its fire can take (every attempt timing out plus backoff), so a fire still in \
                   flight is never reported. Config `check_every: 5m` makes apply install it as an owned \
                   crontab entry.",
-    after_long_help = CHECK_AFTER_HELP
+    after_long_help = concat!(check_after_help!(), "\n\n", check_examples!())
 )]
 pub struct CheckArgs {
     /// How old an instant must be before its missing record counts (e.g. 2m, 1h)
@@ -617,7 +708,7 @@ pub struct CheckArgs {
                   cronix_consecutive_failures and cronix_next_fire_timestamp_seconds, labelled app, job and \
                   host. With `metrics: {textfile: PATH}` in the config the shim keeps the same text in PATH \
                   after every fire.",
-    after_long_help = METRICS_AFTER_HELP
+    after_long_help = concat!(metrics_after_help!(), "\n\n", metrics_examples!())
 )]
 pub struct MetricsArgs {
     #[command(flatten)]
@@ -629,6 +720,9 @@ pub struct CompletionArgs {
     /// Shell to generate the completion script for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+    /// Print the full static script instead (commands and flags only: no APP.JOB names)
+    #[arg(long = "static")]
+    pub r#static: bool,
 }
 
 /// The clap command tree, for completions and man pages.

@@ -38,6 +38,17 @@ pub const ALLOWED: &[(&str, &str)] = &[
         "terminal colour only (read by the terminal library)",
     ),
     (
+        "COMPLETE",
+        "set by the script `cronix completion SHELL` installs, only while the shell completes a word: \
+         cronix prints completion candidates (commands, flags, APP.JOB names of the installed specs) \
+         and exits without running anything",
+    ),
+    (
+        "_CLAP_COMPLETE_INDEX, _CLAP_COMPLETE_COMP_TYPE, _CLAP_COMPLETE_SPACE, _CLAP_IFS",
+        "set by the same completion script next to COMPLETE (which word is completed, how the shell \
+         splits the answer); read by the completion library only while COMPLETE is set",
+    ),
+    (
         "<NAME> of an env:NAME secret reference",
         "the secret's value, read only when that reference is resolved (the shim, a signed fetch, doctor)",
     ),
@@ -90,6 +101,16 @@ pub fn sudo_user() -> Option<String> {
 /// `$CRONIX_JOB_SPEC_DIR`, when set and not empty.
 pub fn job_spec_dir() -> Option<PathBuf> {
     non_empty("CRONIX_JOB_SPEC_DIR").map(PathBuf::from)
+}
+
+/// `$COMPLETE` (the shell asks for completions), when set, not empty and not `0`.
+pub fn complete_shell() -> Option<OsString> {
+    non_empty("COMPLETE").filter(|v| v != "0")
+}
+
+/// The working directory (for the shell completion of paths); `None` when it is gone.
+pub fn current_dir() -> Option<PathBuf> {
+    std::env::current_dir().ok()
 }
 
 /// `$CREDENTIALS_DIRECTORY`, when set and not empty.

@@ -25,6 +25,7 @@ pub mod commands;
 pub mod core;
 pub mod env;
 pub mod error;
+pub mod manual;
 pub mod printer;
 pub mod settings;
 pub mod shell;
@@ -36,6 +37,9 @@ use std::process::ExitCode;
 pub fn run() -> ExitCode {
     shell::harden::not_dumpable();
     let args = env::args();
+    if let Some(shell) = env::complete_shell() {
+        return error::report(Ok(commands::completion::answer(&shell, &args)));
+    }
     let cli = match cli::parse(&args) {
         Ok(cli) => cli,
         Err(status) => return error::report(Ok(status)),

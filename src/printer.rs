@@ -49,6 +49,16 @@ pub fn out(text: &str) {
     }
 }
 
+/// `out`, telling whether the text reached stdout (`false`: the reader went away, as when
+/// `cronix logs -f | head` has its lines). For a command that would otherwise print on forever.
+pub fn out_reached(text: &str) -> bool {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(escape::terminal(text).as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_ok()
+}
+
 /// Write one line to stderr, escaped, with `prefix` (which may hold colour styles of our own) in
 /// front of it.
 pub fn err_line(prefix: &str, text: &str) {

@@ -40,7 +40,7 @@ fn help_and_version_exit_0() {
 #[test]
 fn completion_scripts_name_the_subcommands() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = cronix(&["completion", shell]);
+        let out = cronix(&["completion", "--static", shell]);
         assert!(out.status.success(), "{shell}");
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(

@@ -21,6 +21,7 @@ fn record(n: u32, started_at: &str, status: RunStatus) -> RunRecord {
         error: None,
         host_id: None,
         fallback: None,
+        attempt_log: Vec::new(),
     }
 }
 

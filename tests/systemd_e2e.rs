@@ -366,11 +366,13 @@ fn the_systemd_pages_worked_example_runs_as_written() {
     }
     let page =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/systemd.md")).unwrap();
-    let start = page
-        .find("```sh\ncronix apply systemd-timer")
-        .expect("the worked example");
-    let block = &page[start + 6..];
-    let block = &block[..block.find("```").unwrap()];
+    let block_at = |head: &str| {
+        let start = page.find(&format!("```sh\n{head}")).expect(head);
+        let block = &page[start + 6..];
+        block[..block.find("```").unwrap()].to_string()
+    };
+    let block = block_at("cronix apply systemd-timer");
+    let sealing = block_at("install -d -m 0700 /etc/credstore.encrypted");
     let sd = Systemd::boot(&[]);
     std::fs::create_dir_all(sd.shared("examples")).unwrap();
     std::fs::copy(
@@ -378,6 +380,16 @@ fn the_systemd_pages_worked_example_runs_as_written() {
         sd.shared("examples/billing.json"),
     )
     .unwrap();
+    // The credential section's sealing commands first, as written (SECRET is what it seals).
+    let seal = format!("set -e\nexport SECRET=docs-example-hmac\n{sealing}");
+    sd.ok(&["sh", "-c", &seal]);
+    sd.ok(&[
+        "systemd-creds",
+        "decrypt",
+        "--name=billing-hmac",
+        "/etc/credstore.encrypted/billing-hmac.cred",
+        "-",
+    ]);
     let script = format!("set -e\ncd {SHARE}\nexport BILLING_CRON_V2=docs-example-secret\n{block}");
     let out = sd.run(&["sh", "-c", &script]);
     let text = format!(

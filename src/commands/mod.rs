@@ -11,6 +11,7 @@ pub mod global_status_list;
 pub mod history;
 pub mod init;
 pub mod list;
+pub mod logs;
 pub mod metrics;
 pub mod next;
 pub mod plan;
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitStatus, Failure> {
         Command::Show(args) => show::run(global, &args),
         Command::History(args) => history::run(global, &args),
         Command::GlobalStatus(args) => global_status::run(global, &args),
+        Command::Logs(args) => logs::run(global, &args),
         Command::Init(args) => init::run(global, &args),
         Command::Adopt(args) => adopt::run(global, &args),
         Command::Trigger(args) => trigger::run(global, &args),

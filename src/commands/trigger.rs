@@ -455,6 +455,7 @@ fn record_template(
         error: None,
         host_id: Some(host_id.to_string()),
         fallback: None,
+        attempt_log: Vec::new(),
     }
 }
 

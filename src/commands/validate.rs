@@ -92,10 +92,13 @@ fn print_canonical(manifest: &Manifest) -> Result<ExitStatus, Failure> {
     } else {
         std::borrow::Cow::Borrowed(canonical.as_str())
     };
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::backend(format!("cannot write to standard output: {e}")))?;
-    Ok(ExitStatus::OK)
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // A reader that stopped early (`| head -c 100`) is not an error.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::backend(format!(
+            "cannot write to standard output: {e}"
+        ))),
+        _ => Ok(ExitStatus::OK),
+    }
 }
 
 /// Schedules that parse but read differently than they look (a step past its field's range), per job.

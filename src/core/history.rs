@@ -111,6 +111,53 @@ pub struct RunRecord {
     /// (`host_lock`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
+    /// Each HTTP attempt of the fire, oldest first, at most [`MAX_ATTEMPT_LOG`]; empty (and absent
+    /// from the line) when nothing was sent and in records written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempt_log: Vec<Attempt>,
+}
+
+/// The most attempts a record keeps (a job's `max_attempts` is at most 10).
+pub const MAX_ATTEMPT_LOG: usize = 10;
+
+/// One HTTP attempt of a fire: when, how long, and how it ended. Never a header value, a body or the
+/// signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// When the attempt was sent (RFC 3339, UTC, milliseconds).
+    pub started_at: String,
+    pub duration_ms: u64,
+    /// The response's status code, when a response came back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// How it ended: `ok`, `3xx`, `4xx`, `5xx` (by the status code), `timeout`, `connect`,
+    /// `network`, `bad_header`, or `interrupted` (the fire stopped while it was in flight).
+    pub result: String,
+    /// The wait before the next attempt, when one followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
+}
+
+impl Attempt {
+    /// The `result` word of a response with status `code`.
+    pub fn status_class(code: u16) -> String {
+        match code {
+            200..=299 => "ok".to_string(),
+            _ => format!("{}xx", code / 100),
+        }
+    }
+}
+
+/// Keep at most [`MAX_ATTEMPT_LOG`] attempts: the first ones and the last (the last says how the fire
+/// ended).
+pub fn cap_attempt_log(log: &mut Vec<Attempt>) {
+    if log.len() > MAX_ATTEMPT_LOG {
+        let last = log.pop();
+        log.truncate(MAX_ATTEMPT_LOG - 1);
+        log.extend(last);
+    }
 }
 
 impl RunRecord {
@@ -393,6 +440,7 @@ mod tests {
             error: None,
             host_id: None,
             fallback: None,
+            attempt_log: Vec::new(),
         }
     }
 
@@ -631,5 +679,24 @@ mod tests {
         assert!(line.contains(r#""status":"duplicate""#) && line.contains(r#""host_id":"web-2""#));
         assert_eq!(parse_lines(&line), vec![dup]);
         assert_eq!("duplicate".parse::<RunStatus>(), Ok(RunStatus::Duplicate));
+    }
+
+    #[test]
+    fn the_attempt_log_keeps_the_first_attempts_and_the_last() {
+        let attempt = |n: u32| Attempt {
+            attempt: n,
+            started_at: "2026-01-01T00:00:00.000Z".into(),
+            duration_ms: 1,
+            http_status: Some(503),
+            result: Attempt::status_class(503),
+            wait_ms: Some(10),
+        };
+        let mut log: Vec<Attempt> = (1..=14).map(attempt).collect();
+        cap_attempt_log(&mut log);
+        let kept: Vec<u32> = log.iter().map(|a| a.attempt).collect();
+        assert_eq!(kept, [1, 2, 3, 4, 5, 6, 7, 8, 9, 14]);
+        assert_eq!(Attempt::status_class(204), "ok");
+        assert_eq!(Attempt::status_class(429), "4xx");
+        assert_eq!(Attempt::status_class(301), "3xx");
     }
 }

@@ -226,6 +226,7 @@ mod tests {
             error: None,
             host_id: None,
             fallback: None,
+            attempt_log: Vec::new(),
         }
     }
 

@@ -15,7 +15,7 @@ use slog::{Logger, debug, error, info, warn};
 
 use crate::core::backoff::{self, Verdict};
 use crate::core::exit_status::ExitStatus;
-use crate::core::history::{Retention, RunRecord, RunStatus};
+use crate::core::history::{self as run_history, Attempt, Retention, RunRecord, RunStatus};
 use crate::core::manifest::Job;
 use crate::core::secret::Secret;
 use crate::core::signature;
@@ -63,6 +63,10 @@ struct Progress {
     /// The record written, once it is.
     written: Option<RunRecord>,
     fallback: Option<String>,
+    /// The attempts that ended, oldest first.
+    log: Vec<Attempt>,
+    /// The attempt in flight: its number, when it was sent (wall clock and monotonic).
+    in_flight: Option<(u32, Timestamp, Instant)>,
 }
 
 /// Writes the fire's one history record. Shared by the main flow, the SIGTERM thread and the panic
@@ -98,11 +102,32 @@ impl Recorder {
 
     /// An attempt is counted when it starts, so a fire stopped mid-request reports it.
     fn attempt_started(&self) {
-        self.with_progress(|p| p.attempts += 1);
+        self.with_progress(|p| {
+            p.attempts += 1;
+            p.in_flight = Some((p.attempts, Timestamp::now(), Instant::now()));
+        });
     }
 
     fn response_received(&self, status: u16) {
         self.with_progress(|p| p.http_status = Some(status));
+    }
+
+    /// The attempt in flight ended with `result` (and `http_status`, when a response came back).
+    fn attempt_ended(&self, http_status: Option<u16>, result: &str) {
+        self.with_progress(|p| {
+            if let Some(attempt) = p.in_flight.take() {
+                p.log.push(ended(attempt, http_status, result));
+            }
+        });
+    }
+
+    /// The last attempt that ended is followed by a wait of `wait` before the next one.
+    fn waiting(&self, wait: Duration) {
+        self.with_progress(|p| {
+            if let Some(last) = p.log.last_mut() {
+                last.wait_ms = Some(millis(wait));
+            }
+        });
     }
 
     /// The record this fire wrote, once `finish` ran.
@@ -142,7 +167,12 @@ impl Recorder {
             return false;
         }
         progress.recorded = true;
-        let duration_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let duration_ms = millis(self.started.elapsed());
+        let mut attempt_log = std::mem::take(&mut progress.log);
+        if let Some(attempt) = progress.in_flight.take() {
+            attempt_log.push(ended(attempt, None, "interrupted"));
+        }
+        run_history::cap_attempt_log(&mut attempt_log);
         let record = RunRecord {
             duration_ms,
             attempts: progress.attempts,
@@ -151,6 +181,7 @@ impl Recorder {
             exit_code: outcome.exit_status.0,
             error: outcome.error.clone(),
             fallback: progress.fallback.clone(),
+            attempt_log,
             ..self.template.clone()
         };
         let compact = progress.compact.map(|r| (r, Timestamp::now()));
@@ -183,6 +214,26 @@ impl Recorder {
                 "status" => status, "attempts" => r.attempts, "http_status" => http_status,
                 "duration_ms" => r.duration_ms, "error" => error, "exit_code" => r.exit_code),
         }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The log entry of an attempt that started at `(number, at, since)` and ended now.
+fn ended(
+    (attempt, at, since): (u32, Timestamp, Instant),
+    http_status: Option<u16>,
+    result: &str,
+) -> Attempt {
+    Attempt {
+        attempt,
+        started_at: format!("{at:.3}"),
+        duration_ms: millis(since.elapsed()),
+        http_status,
+        result: result.to_string(),
+        wait_ms: None,
     }
 }
 
@@ -221,6 +272,7 @@ pub fn send_attempts(
         let (verdict, retry_after) = match &result {
             Ok(reply) => {
                 recorder.response_received(reply.status);
+                recorder.attempt_ended(Some(reply.status), &Attempt::status_class(reply.status));
                 info!(log, "response"; "attempt" => attempt, "status" => reply.status,
                       "duration_ms" => duration_ms, "traceparent" => &traceparent);
                 last_failure = format!("http_{}", reply.status);
@@ -232,6 +284,7 @@ pub fn send_attempts(
                 (backoff::classify_status(reply.status), asked)
             }
             Err(e) => {
+                recorder.attempt_ended(None, e.class());
                 last_failure = e.class().to_string();
                 (Verdict::Retry, None)
             }
@@ -243,7 +296,8 @@ pub fn send_attempts(
                 let wait = backoff::next_wait(retries, attempt, jitter(attempt), retry_after);
                 warn!(log, "attempt failed; retrying"; "attempt" => attempt, "error" => &last_failure,
                       "duration_ms" => duration_ms, "traceparent" => &traceparent,
-                      "wait_ms" => u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+                      "wait_ms" => millis(wait));
+                recorder.waiting(wait);
                 std::thread::sleep(wait);
             }
             Verdict::Retry => {}

@@ -111,6 +111,33 @@ fn complete_lines(bytes: &[u8], at_start: bool) -> &[u8] {
     }
 }
 
+/// Every job that has a history file in `<state-dir>/history`, as `(app, job)`, sorted. A missing
+/// dir holds none; an untrusted one is refused.
+pub fn list_jobs(state_dir: &Path) -> Result<Vec<(String, String)>, String> {
+    let dir = state_dir.join(HISTORY_DIR);
+    let refused = |why: String| format!("history dir {} {why}", dir.display());
+    if trusted_path::open_dir_if_exists(&dir)
+        .map_err(refused)?
+        .is_none()
+    {
+        return Ok(Vec::new());
+    }
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| format!("history dir {}: cannot list it ({e})", dir.display()))?;
+    let mut jobs = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".jsonl") else {
+            continue;
+        };
+        if let Ok((app, job)) = history::split_job_id(stem) {
+            jobs.push((app.to_string(), job.to_string()));
+        }
+    }
+    jobs.sort();
+    Ok(jobs)
+}
+
 /// Every parseable record of a job, oldest first.
 pub fn read_records(path: &Path) -> Result<Vec<RunRecord>, String> {
     read_text(path).map(|text| history::parse_lines(&text))
@@ -243,6 +270,7 @@ mod tests {
             error: None,
             host_id: None,
             fallback: None,
+            attempt_log: Vec::new(),
         }
     }
 

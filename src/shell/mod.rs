@@ -24,6 +24,7 @@ pub mod lock;
 pub mod logging;
 pub mod metrics;
 pub mod passwd;
+pub mod progress;
 pub mod reconcile;
 pub mod resp;
 pub mod secrets;

@@ -202,6 +202,13 @@ fn within_deadline(
         let _ = done.send(fetch());
     });
     let left = deadline.saturating_duration_since(Instant::now());
+    let url = shown.to_string();
+    let _watch = crate::shell::progress::watch(left, move |_, left| {
+        format!(
+            "fetching the manifest {url}; giving up in {}",
+            crate::shell::progress::seconds(left)
+        )
+    });
     outcome
         .recv_timeout(left)
         .unwrap_or_else(|_| Err(timed_out(shown)))

@@ -104,6 +104,14 @@ impl Env {
             .env_remove("CRONIX_TEST_PAUSE_AT");
     }
 
+    /// `environment` for a `std::process::Command`.
+    pub fn environment_std(&self, cmd: &mut std::process::Command) {
+        cmd.env("CRONIX_CONFIG", self.config())
+            .env("HOME", self.root())
+            .env("TZ", "UTC")
+            .env_remove("CRONIX_TEST_PAUSE_AT");
+    }
+
     pub fn apply(&self, manifest: &str) -> assert_cmd::assert::Assert {
         self.cmd("apply", &["--manifest", manifest]).assert()
     }
