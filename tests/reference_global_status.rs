@@ -215,6 +215,7 @@ fn write_run(state: &Path, id: &str, ago_hours: i64, status: RunStatus) {
         error: None,
         host_id: None,
         fallback: None,
+        attempt_log: Vec::new(),
     };
     let path = state.join(format!("history/{id}.jsonl"));
     let mut text = std::fs::read_to_string(&path).unwrap_or_default();

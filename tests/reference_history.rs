@@ -28,6 +28,7 @@ fn record(n: u32, ago_hours: i64, status: RunStatus) -> RunRecord {
         error: None,
         host_id: None,
         fallback: None,
+        attempt_log: Vec::new(),
     }
 }
 
