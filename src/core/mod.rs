@@ -23,6 +23,7 @@ pub mod manifest_lint;
 pub mod manifest_schema;
 pub mod metrics;
 pub mod missed;
+pub mod otel;
 pub mod plan;
 pub mod render;
 pub mod request_rules;

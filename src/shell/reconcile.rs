@@ -88,6 +88,7 @@ pub fn context_from(
         trigger_bin: trigger_bin.clone(),
         spec_dir: path_text("spec dir", "--spec-dir", &paths.spec_dir)?,
         lock_dir: paths.lock_dir.clone(),
+        otel: cfg.otel.as_ref().is_some_and(|o| o.render_in_entries),
     };
     let backend = backend::open(kind, args, cfg, common)?;
     let operator_refs = cfg.operator_secret_refs(&global.secret_refs);
