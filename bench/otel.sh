@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The cost of traces (issue 20), in one run: median wall time (hyperfine) of an Allow fire against a
+# local HTTP server with
+#   - a baseline build (default: `main`) — the shim before `--otel` existed,
+#   - this tree without `--otel` (the budget: ≤ 1.03× the baseline),
+#   - this tree with `--otel` and no endpoint (a no-op),
+#   - this tree with `--otel` exporting to a local Jaeger (the budget: ≤ 2 ms added median),
+# and the size of both release binaries.
+#
+# Both binaries are built in the one target dir ($CARGO_TARGET_DIR, else ./target): the baseline from
+# `git archive $BASE_REV` into $BASE_SRC (default /tmp/cronix-otel-base), copied out, then this tree.
+# Set BASE_BIN to a built baseline binary to skip its build.
+#
+# Needs: python3 (the server), hyperfine, the Jaeger binary of .ci/jaeger (JAEGER_BIN, default
+# /var/cache/cronix-jaeger/jaeger). RUNS (default 300) sets the number of timed runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-300}
+BASE_REV=${BASE_REV:-main}
+BASE_SRC=${BASE_SRC:-/tmp/cronix-otel-base}
+JAEGER_BIN=${JAEGER_BIN:-/var/cache/cronix-jaeger/jaeger}
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+
+WORK=$(mktemp -d)
+JAEGER_PID=
+trap 'kill "$SERVER_PID" 2>/dev/null || true; [ -n "$JAEGER_PID" ] && kill "$JAEGER_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+
+if [ -z "${BASE_BIN:-}" ]; then
+  rm -rf "$BASE_SRC"
+  mkdir -p "$BASE_SRC"
+  git archive "$BASE_REV" | tar -x -C "$BASE_SRC"
+  (cd "$BASE_SRC" && CARGO_TARGET_DIR=$TARGET cargo build --release --quiet)
+  cp "$TARGET/release/cronix" "$WORK/cronix-base"
+  BASE_BIN=$WORK/cronix-base
+fi
+cargo build --release --quiet
+cp "$TARGET/release/cronix" "$WORK/cronix-new"
+NEW=$WORK/cronix-new
+
+source bench/lib/common.sh
+start_server "$WORK"
+export BENCH_SECRET=bench-secret-value
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+OTLP=$(free_port); QUERY=$(free_port); GRPC=$(free_port)
+cat > "$WORK/jaeger.yaml" <<YAML
+service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: error
+extensions:
+  jaeger_query:
+    storage:
+      traces: mem
+    http:
+      endpoint: 127.0.0.1:$QUERY
+    grpc:
+      endpoint: 127.0.0.1:$GRPC
+  jaeger_storage:
+    backends:
+      mem:
+        memory:
+          max_traces: 100000
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:$OTLP
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: mem
+YAML
+"$JAEGER_BIN" --config "file:$WORK/jaeger.yaml" >/dev/null 2>&1 &
+JAEGER_PID=$!
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$QUERY/api/services" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+history='history:\n  max_runs: 100000000\n  max_age_days: 36500\n'
+printf "version: 1\n$history" > "$WORK/plain.yaml"
+printf "version: 1\n${history}otel:\n  endpoint: http://127.0.0.1:$OTLP\n  service_name: cronix-bench\n" > "$WORK/otel.yaml"
+chmod 600 "$WORK"/*.yaml
+
+spec() { # which
+  mkdir -p "$WORK/$1/jobs" "$WORK/$1/locks" "$WORK/$1/state"
+  cat > "$WORK/$1/jobs/bench.settle.json" <<JSON
+{"format":1,"app":"bench","job":{"name":"settle","schedules":["* * * * *"],"timezone":"UTC",
+ "request":{"method":"POST","url":"http://127.0.0.1:$PORT/api/v1/scheduled/settle","headers":{"Accept":"application/json"},"body":"{\"invoice\":42}"},
+ "policy":{"concurrency":"Allow","concurrency_scope":"host","timeout_seconds":10,"retries":{"max_attempts":3,"min_seconds":1,"max_seconds":10}},
+ "auth":{"secret_refs":["env:BENCH_SECRET"]}},
+ "secret_refs":["env:BENCH_SECRET"],"lock_dir":"$WORK/$1/locks","state_dir":"$WORK/$1/state"}
+JSON
+}
+for which in base off noop on; do spec "$which"; done
+
+cmd() { # bin which config [--otel]
+  echo "$1 --config $WORK/$3.yaml trigger --spec-dir $WORK/$2/jobs ${4:-} bench.settle"
+}
+BASE_CMD=$(cmd "$BASE_BIN" base plain)
+OFF_CMD=$(cmd "$NEW" off plain)
+NOOP_CMD=$(cmd "$NEW" noop plain --otel)
+ON_CMD=$(cmd "$NEW" on otel --otel)
+# Each command must succeed (and export without a warning) before it is timed.
+for c in "$BASE_CMD" "$OFF_CMD" "$NOOP_CMD" "$ON_CMD"; do
+  out=$($c 2>&1)
+  [ -z "$out" ] || { echo "bench: $c printed: $out" >&2; exit 1; }
+done
+
+hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$WORK/fire.json" \
+  -n "main" "$BASE_CMD" -n "otel off" "$OFF_CMD" -n "otel, no endpoint" "$NOOP_CMD" \
+  -n "otel to jaeger" "$ON_CMD" >/dev/null
+
+traces=$(curl -sf "http://127.0.0.1:$QUERY/api/traces?service=cronix-bench&limit=100000" |
+  python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]))')
+python3 - "$WORK/fire.json" "$BASE_REV" "$BASE_BIN" "$NEW" "$traces" <<'PY'
+import json, os, sys
+rows = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+base = rows["main"]["median"]
+print(f"baseline: {sys.argv[2]}; Allow fire, medians in ms ({len(rows)} commands, one run)")
+print(f"{'fire':<20} {'median':>8} {'mean':>8} {'stddev':>8} {'vs main':>8}")
+for name in ["main", "otel off", "otel, no endpoint", "otel to jaeger"]:
+    r = rows[name]
+    print(f"{name:<20} {r['median']*1e3:>8.2f} {r['mean']*1e3:>8.2f} {r['stddev']*1e3:>8.2f} {r['median']/base:>8.3f}")
+added = (rows["otel to jaeger"]["median"] - rows["otel off"]["median"]) * 1e3
+print(f"--otel export added median: {added:.2f} ms (traces stored in Jaeger: {sys.argv[5]})")
+for label, path in (("main", sys.argv[3]), ("this tree", sys.argv[4])):
+    print(f"release binary {label}: {os.path.getsize(path)} bytes ({os.path.getsize(path)/2**20:.2f} MiB)")
+PY
