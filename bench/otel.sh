@@ -27,12 +27,17 @@ JAEGER_PID=
 trap 'kill "$SERVER_PID" 2>/dev/null || true; [ -n "$JAEGER_PID" ] && kill "$JAEGER_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 
 if [ -z "${BASE_BIN:-}" ]; then
-  rm -rf "$BASE_SRC"
-  mkdir -p "$BASE_SRC"
-  git archive "$BASE_REV" | tar -x -C "$BASE_SRC"
-  (cd "$BASE_SRC" && CARGO_TARGET_DIR=$TARGET cargo build --release --quiet)
-  cp "$TARGET/release/cronix" "$WORK/cronix-base"
-  BASE_BIN=$WORK/cronix-base
+  # Kept as $BASE_SRC/cronix-base, rebuilt only when $BASE_REV names another commit.
+  rev=$(git rev-parse "$BASE_REV")
+  if [ "$(cat "$BASE_SRC/.rev" 2>/dev/null)" != "$rev" ] || [ ! -x "$BASE_SRC/cronix-base" ]; then
+    rm -rf "$BASE_SRC"
+    mkdir -p "$BASE_SRC/src"
+    git archive "$rev" | tar -x -C "$BASE_SRC/src"
+    (cd "$BASE_SRC/src" && CARGO_TARGET_DIR=$TARGET cargo build --release --quiet)
+    cp "$TARGET/release/cronix" "$BASE_SRC/cronix-base"
+    echo "$rev" > "$BASE_SRC/.rev"
+  fi
+  BASE_BIN=$BASE_SRC/cronix-base
 fi
 cargo build --release --quiet
 cp "$TARGET/release/cronix" "$WORK/cronix-new"
@@ -125,7 +130,8 @@ python3 - "$WORK/fire.json" "$BASE_REV" "$BASE_BIN" "$NEW" "$traces" <<'PY'
 import json, os, sys
 rows = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 base = rows["main"]["median"]
-print(f"baseline: {sys.argv[2]}; Allow fire, medians in ms ({len(rows)} commands, one run)")
+load = open("/proc/loadavg").read().split()[:3]
+print(f"baseline: {sys.argv[2]}; Allow fire, medians in ms ({len(rows)} commands, one run; load average {' '.join(load)})")
 print(f"{'fire':<20} {'median':>8} {'mean':>8} {'stddev':>8} {'vs main':>8}")
 for name in ["main", "otel off", "otel, no endpoint", "otel to jaeger"]:
     r = rows[name]

@@ -701,3 +701,90 @@ fn otel_without_an_endpoint_does_nothing() {
     );
     assert_eq!(server.received().len(), 1);
 }
+
+#[test]
+fn apply_renders_otel_into_the_entries_when_the_config_asks_and_the_line_exports() {
+    let collector = FakeCollector::start(200);
+    let server = Server::start(vec![Reply::status(200)]);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let env_file = root.join("secrets.env");
+    std::fs::write(&env_file, format!("SHOP_CRON={SENTINEL}\n")).unwrap();
+    std::fs::set_permissions(
+        &env_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let config = root.join("cronix.yaml");
+    let write_config = |render: bool| {
+        std::fs::write(
+            &config,
+            format!(
+                "version: 1\ncrontab_path: crontab\ncrontab_format: user\nspec_dir: jobs\n\
+                 lock_dir: locks\nstate_dir: state\nenv_file: secrets.env\n\
+                 secret_refs: [env:SHOP_CRON]\notel:\n  endpoint: http://127.0.0.1:{}\n  \
+                 render_in_entries: {render}\n",
+                collector.port
+            ),
+        )
+        .unwrap();
+    };
+    let manifest = root.join("m.json");
+    std::fs::write(
+        &manifest,
+        format!(
+            r#"{{"version":1,"app":"shop","jobs":[{{"name":"sweep","schedule":"@hourly","request":{{"url":"{}","body":"{{}}"}}}}]}}"#,
+            server.url("/cron/sweep")
+        ),
+    )
+    .unwrap();
+    let apply = || {
+        let out = Command::new(support::cronix_bin())
+            .env_remove("CRONIX_CONFIG")
+            .arg("--config")
+            .arg(&config)
+            .arg("apply")
+            .arg("--manifest")
+            .arg(&manifest)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let crontab = std::fs::read_to_string(root.join("crontab")).unwrap();
+        crontab
+            .lines()
+            .find(|l| l.ends_with("shop.sweep"))
+            .unwrap()
+            .to_string()
+    };
+
+    write_config(false);
+    let plain = apply();
+    assert!(!plain.contains("--otel"), "{plain}");
+    write_config(true);
+    let line = apply();
+    assert_eq!(line, plain.replace(" shop.sweep", " --otel shop.sweep"));
+
+    // The line's command as cron runs it: a bare environment.
+    let words: Vec<&str> = line.split(' ').skip(5).collect();
+    let fire = Command::new(words[0])
+        .args(&words[1..])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", root.join("no-home"))
+        .output()
+        .unwrap();
+    assert_eq!(fire.status.code(), Some(0), "{fire:?}");
+    assert!(
+        fire.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&fire.stderr)
+    );
+    assert_eq!(server.received().len(), 1);
+    let seen = collector.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "the fire exported its trace");
+    assert_eq!(seen[0].0, "/v1/traces");
+}

@@ -110,14 +110,20 @@ pub fn run(global: &Global, args: &TriggerArgs) -> Result<Status, Failure> {
     after_recorded(&loaded.config, &spec, &recorder, &log);
     if args.otel {
         let facts = fire.facts(args, backend, outcome.status, ended);
-        export_trace(&loaded.config, &facts, &log);
+        let client = fire.observed.borrow_mut().client.take();
+        export_trace(&loaded.config, &facts, client, &log);
     }
     Ok(Status(outcome.exit_code))
 }
 
 /// `--otel`: export the fire's trace once, after it is recorded; a failure is one warn line and
 /// changes nothing else. Without an endpoint (config or `OTEL_*`) nothing is built or sent.
-fn export_trace(config: &config::Config, facts: &FireFacts, log: &Logger) {
+fn export_trace(
+    config: &config::Config,
+    facts: &FireFacts,
+    client: Option<otel::ShimClient>,
+    log: &Logger,
+) {
     let destination = match otel::destination(config.otel.as_ref(), config.env_file.as_deref()) {
         Ok(Some(destination)) => destination,
         Ok(None) => {
@@ -130,7 +136,7 @@ fn export_trace(config: &config::Config, facts: &FireFacts, log: &Logger) {
         }
     };
     let trace = trace_shape::build(facts);
-    if let Err(msg) = otel::export(&destination, &trace, &config.transport()) {
+    if let Err(msg) = otel::export(&destination, &trace, &config.transport(), client) {
         warn!(log, "cannot export the fire's trace; the fire is not affected"; "error" => msg,
               "endpoint_from" => destination.source,
               "collector" => destination.url.host_str().unwrap_or_default().to_string(),
@@ -244,6 +250,8 @@ struct Observed {
     host_lock: Option<(SystemTime, u64)>,
     global_lock: Option<LockFacts>,
     attempts: Vec<AttemptFacts>,
+    /// The fire's HTTP client, which the trace export may reuse.
+    client: Option<otel::ShimClient>,
 }
 
 impl Fire<'_> {
@@ -257,7 +265,7 @@ impl Fire<'_> {
     ) -> FireFacts {
         let spec = self.spec;
         let policy = &spec.job.policy;
-        let observed = std::mem::take(&mut *self.observed.borrow_mut());
+        let observed = self.observed.borrow_mut();
         FireFacts {
             app: spec.app.clone(),
             job: spec.job.name.clone(),
@@ -283,8 +291,8 @@ impl Fire<'_> {
             end: ended,
             secrets: observed.secrets,
             host_lock: observed.host_lock,
-            global_lock: observed.global_lock,
-            attempts: observed.attempts,
+            global_lock: observed.global_lock.clone(),
+            attempts: observed.attempts.clone(),
         }
     }
 
@@ -374,7 +382,12 @@ impl Fire<'_> {
         };
         let mut attempts = Vec::new();
         let outcome = fire::send_attempts(&client, &request, recorder, log, &mut attempts);
-        self.observed.borrow_mut().attempts = attempts;
+        let mut observed = self.observed.borrow_mut();
+        observed.attempts = attempts;
+        observed.client = Some(otel::ShimClient {
+            client: client.shared(),
+            built_for: request.url.clone(),
+        });
         outcome
     }
 

@@ -37,14 +37,14 @@ pub struct Attr {
     pub value: Value,
 }
 
-fn s(key: &'static str, value: impl Into<String>) -> Attr {
+fn text(key: &'static str, value: impl Into<String>) -> Attr {
     Attr {
         key,
         value: Value::Str(value.into()),
     }
 }
 
-fn i(key: &'static str, value: impl Into<i64>) -> Attr {
+fn int(key: &'static str, value: impl Into<i64>) -> Attr {
     Attr {
         key,
         value: Value::Int(value.into()),
@@ -188,11 +188,11 @@ pub fn build(facts: &FireFacts) -> Trace {
             start: lock.start,
             end: lock.end,
             attrs: vec![
-                s("cronix.lock.backend", "redis"),
-                s("cronix.lock.scope", "global"),
-                s("cronix.lock.key", lock.key.clone()),
-                s("cronix.lock.outcome", lock.outcome),
-                i("cronix.lock.ttl_seconds", lock.ttl_seconds),
+                text("cronix.lock.backend", "redis"),
+                text("cronix.lock.scope", "global"),
+                text("cronix.lock.key", lock.key.clone()),
+                text("cronix.lock.outcome", lock.outcome),
+                int("cronix.lock.ttl_seconds", lock.ttl_seconds),
             ],
             events: Vec::new(),
             status: if lock.outcome == "acquired" {
@@ -215,22 +215,22 @@ pub fn build(facts: &FireFacts) -> Trace {
 fn root_span(facts: &FireFacts, root_id: [u8; 8]) -> Span {
     let outcome = outcome(facts.status);
     let attrs = vec![
-        s("cronix.app", facts.app.clone()),
-        s("cronix.job", facts.job.clone()),
-        s("cronix.run_id", facts.run_id.clone()),
-        s("cronix.schedule", facts.schedule.clone()),
-        s(
+        text("cronix.app", facts.app.clone()),
+        text("cronix.job", facts.job.clone()),
+        text("cronix.run_id", facts.run_id.clone()),
+        text("cronix.schedule", facts.schedule.clone()),
+        text(
             "cronix.intended_fire_time",
             rfc3339_seconds(facts.intended_fire_time),
         ),
-        s("cronix.actual_fire_time", rfc3339(facts.actual_fire_time)),
-        s("cronix.backend", facts.backend.clone()),
-        i("cronix.timeout_seconds", facts.timeout_seconds),
-        s("cronix.concurrency_policy", facts.concurrency_policy),
-        s("cronix.concurrency_scope", facts.concurrency_scope),
-        i("cronix.max_attempts", facts.max_attempts),
-        s("cronix.outcome", outcome),
-        i(
+        text("cronix.actual_fire_time", rfc3339(facts.actual_fire_time)),
+        text("cronix.backend", facts.backend.clone()),
+        int("cronix.timeout_seconds", facts.timeout_seconds),
+        text("cronix.concurrency_policy", facts.concurrency_policy),
+        text("cronix.concurrency_scope", facts.concurrency_scope),
+        int("cronix.max_attempts", facts.max_attempts),
+        text("cronix.outcome", outcome),
+        int(
             "cronix.attempts_made",
             u32::try_from(facts.attempts.len()).unwrap_or(u32::MAX),
         ),
@@ -240,7 +240,7 @@ fn root_span(facts: &FireFacts, root_id: [u8; 8]) -> Span {
         events.push(Event {
             name: SECRETS_RESOLVED_EVENT,
             time: at,
-            attrs: vec![i(
+            attrs: vec![int(
                 "cronix.secrets.count",
                 i64::try_from(count).unwrap_or(i64::MAX),
             )],
@@ -251,8 +251,8 @@ fn root_span(facts: &FireFacts, root_id: [u8; 8]) -> Span {
             name: LOCK_ACQUIRED_EVENT,
             time: at,
             attrs: vec![
-                s("cronix.lock.scope", "host"),
-                i(
+                text("cronix.lock.scope", "host"),
+                int(
                     "cronix.lock.duration_ms",
                     i64::try_from(duration_ms).unwrap_or(i64::MAX),
                 ),
@@ -278,15 +278,15 @@ fn root_span(facts: &FireFacts, root_id: [u8; 8]) -> Span {
 
 fn attempt_span(facts: &FireFacts, a: &AttemptFacts, root_id: [u8; 8], url_full: &str) -> Span {
     let mut attrs = vec![
-        i("cronix.attempt", a.attempt),
-        s("http.request.method", facts.method.clone()),
-        s("url.full", url_full),
+        int("cronix.attempt", a.attempt),
+        text("http.request.method", facts.method.clone()),
+        text("url.full", url_full),
     ];
     if let Some(code) = a.status_code {
-        attrs.push(i("http.response.status_code", code));
+        attrs.push(int("http.response.status_code", code));
     }
     if a.retried {
-        attrs.push(s(
+        attrs.push(text(
             "cronix.retry_reason",
             retry_reason(a.status_code, a.error_class),
         ));
@@ -296,7 +296,7 @@ fn attempt_span(facts: &FireFacts, a: &AttemptFacts, root_id: [u8; 8], url_full:
         value: Value::Float(a.backoff_seconds),
     });
     if let Some(class) = a.error_class {
-        attrs.push(s("error.type", class));
+        attrs.push(text("error.type", class));
     }
     let ok = a.status_code.is_some_and(|c| (200..300).contains(&c));
     let status = if ok {

@@ -158,14 +158,27 @@ fn env_headers() -> Result<Vec<(String, Zeroizing<String>)>, String> {
         .collect())
 }
 
-/// Export one fire's trace; `Err` is the one line the caller logs at warn.
+/// The shim's client and the job URL it was built for, which the export may reuse.
+#[derive(Debug)]
+pub struct ShimClient {
+    pub client: reqwest::blocking::Client,
+    pub built_for: url::Url,
+}
+
+/// Export one fire's trace; `Err` is the one line the caller logs at warn. The fire's own client is
+/// reused when it reaches the collector exactly as a new one would (same proxy decision, and TLS
+/// roots loaded if the collector is `https://`): building a blocking client starts a runtime thread.
 pub fn export(
     destination: &Destination,
     trace: &shape::Trace,
     transport: &Transport,
+    shim: Option<ShimClient>,
 ) -> Result<(), String> {
     let deadline = Instant::now() + destination.timeout;
-    let client = http::client(&destination.url, destination.timeout, transport)?;
+    let client = match shim {
+        Some(shim) if reusable(&shim.built_for, &destination.url, transport) => shim.client,
+        _ => http::client(&destination.url, destination.timeout, transport)?,
+    };
     let errors = CollectorErrors::default();
     let collector = Collector {
         client,
@@ -190,6 +203,12 @@ pub fn export(
         Some(why) => why,
         None => e.to_string(),
     })
+}
+
+/// Whether a client built by `shell::http` for `built_for` reaches `collector` as one built for it.
+fn reusable(built_for: &url::Url, collector: &url::Url, transport: &Transport) -> bool {
+    let tls_ready = collector.scheme() == "http" || built_for.scheme() == "https";
+    tls_ready && transport.proxy_for(built_for) == transport.proxy_for(collector)
 }
 
 fn resource(destination: &Destination) -> Resource {
@@ -375,6 +394,30 @@ mod tests {
         assert_eq!(d.service_name, "billing-cron");
         assert_eq!(d.source, "config");
         assert!(!format!("{d:?}").contains("REDACT"), "no header values");
+    }
+
+    #[test]
+    fn the_fires_client_is_reused_only_when_it_reaches_the_collector_the_same_way() {
+        let url = |u: &str| url::Url::parse(u).unwrap();
+        let none = Transport::default();
+        let local = url("http://127.0.0.1:4318/v1/traces");
+        assert!(reusable(&url("http://127.0.0.1:9/x"), &local, &none));
+        assert!(reusable(&url("https://app.example/x"), &local, &none));
+        let tls = url("https://otel.example/v1/traces");
+        assert!(
+            !reusable(&url("http://127.0.0.1:9/x"), &tls, &none),
+            "no TLS roots"
+        );
+        assert!(reusable(&url("https://app.example/x"), &tls, &none));
+        let proxied = Transport {
+            proxy: Some(url("http://10.0.0.1:3128")),
+            ca_file: None,
+        };
+        assert!(
+            !reusable(&url("http://127.0.0.1:9/x"), &tls, &proxied),
+            "proxy differs"
+        );
+        assert!(reusable(&url("https://app.example/x"), &tls, &proxied));
     }
 
     #[test]
