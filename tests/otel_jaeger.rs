@@ -558,10 +558,13 @@ fn the_standard_variables_configure_the_export_when_the_config_does_not() {
 
 // ---- without Jaeger ----
 
-/// A collector that records each POST (path, headers, body size) and answers `status`.
+/// One POST a fake collector received: path, lowercased headers, body size.
+type Post = (String, BTreeMap<String, String>, usize);
+
+/// A collector that records each POST and answers `status`.
 struct FakeCollector {
     port: u16,
-    seen: Arc<Mutex<Vec<(String, BTreeMap<String, String>, usize)>>>,
+    seen: Arc<Mutex<Vec<Post>>>,
 }
 
 impl FakeCollector {
