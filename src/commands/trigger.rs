@@ -124,7 +124,11 @@ fn export_trace(
     client: Option<otel::ShimClient>,
     log: &Logger,
 ) {
-    let destination = match otel::destination(config.otel.as_ref(), config.env_file.as_deref()) {
+    let destination = match otel::destination(
+        config.otel.as_ref(),
+        config.env_file.as_deref(),
+        &config.allow_http_hosts,
+    ) {
         Ok(Some(destination)) => destination,
         Ok(None) => {
             slog::debug!(log, "--otel: no OTLP endpoint is set; no trace exported");

@@ -64,9 +64,12 @@ impl std::fmt::Debug for Destination {
 /// The destination of `--otel`, or `None` when no endpoint is set (then `--otel` does nothing).
 /// The config's `otel.endpoint` wins over the variables, and the headers come from the same place as
 /// the endpoint: the config's headers are never sent to an endpoint named by the environment.
+/// Headers (a collector's credentials) go over plain `http://` only to a loopback host or one in
+/// `allow_http_hosts`, as signed job requests do.
 pub fn destination(
     config: Option<&OtelConfig>,
     env_file: Option<&Path>,
+    allow_http_hosts: &[String],
 ) -> Result<Option<Destination>, String> {
     let config = config.cloned().unwrap_or_default();
     let var = crate::env::otel_var;
@@ -88,6 +91,19 @@ pub fn destination(
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(format!(
             "{source}: write an http:// or https:// URL with a host"
+        ));
+    }
+    let host = url.host_str().unwrap_or_default();
+    if !headers.is_empty()
+        && url.scheme() == "http"
+        && !crate::core::manifest::is_loopback_host(&url)
+        && !allow_http_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host))
+    {
+        return Err(format!(
+            "{source}: plain http:// to {host} would send the collector's headers in clear; use \
+             https://, or list {host} in allow_http_hosts"
         ));
     }
     let timeout_ms = match config.timeout_ms {
@@ -377,7 +393,7 @@ mod tests {
             .iter()
             .all(|v| crate::env::otel_var(v).is_none())
         {
-            assert!(destination(Some(&config), None).unwrap().is_none());
+            assert!(destination(Some(&config), None, &[]).unwrap().is_none());
         }
     }
 
@@ -388,12 +404,26 @@ mod tests {
             service_name: Some("billing-cron".into()),
             ..OtelConfig::default()
         };
-        let d = destination(Some(&config), None).unwrap().unwrap();
+        let d = destination(Some(&config), None, &[]).unwrap().unwrap();
         assert_eq!(d.url.as_str(), "http://127.0.0.1:4318/v1/traces");
         assert_eq!(d.timeout, Duration::from_millis(DEFAULT_OTEL_TIMEOUT_MS));
         assert_eq!(d.service_name, "billing-cron");
         assert_eq!(d.source, "config");
         assert!(!format!("{d:?}").contains("REDACT"), "no header values");
+    }
+
+    #[test]
+    fn headers_never_go_over_plain_http_to_a_remote_collector_unless_allowed() {
+        let config = OtelConfig {
+            endpoint: Some("http://otel.internal:4318".into()),
+            headers: [("X-Token".to_string(), "raw:abc".to_string())].into(),
+            ..OtelConfig::default()
+        };
+        let refused = destination(Some(&config), None, &[]).unwrap_err();
+        assert!(refused.contains("allow_http_hosts"), "{refused}");
+        assert!(!refused.contains("abc"), "{refused}");
+        let allowed = destination(Some(&config), None, &["otel.internal".to_string()]);
+        assert!(allowed.unwrap().is_some());
     }
 
     #[test]
