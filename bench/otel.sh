@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cost of traces (issue 20), in one run: median wall time (hyperfine) of an Allow fire against a
 # local HTTP server with
-#   - a baseline build (default: `main`) — the shim before `--otel` existed,
+#   - a baseline build (default: where this branch left `main`) — the shim before `--otel` existed,
 #   - this tree without `--otel` (the budget: ≤ 1.03× the baseline),
 #   - this tree with `--otel` and no endpoint (a no-op),
 #   - this tree with `--otel` exporting to a local Jaeger (the budget: ≤ 2 ms added median),
@@ -12,12 +12,13 @@
 # Set BASE_BIN to a built baseline binary to skip its build.
 #
 # Needs: python3 (the server), hyperfine, the Jaeger binary of .ci/jaeger (JAEGER_BIN, default
-# /var/cache/cronix-jaeger/jaeger). RUNS (default 300) sets the number of timed runs.
+# /var/cache/cronix-jaeger/jaeger). RUNS (default 500) sets the number of timed runs of each command,
+# ROUNDS (default 5) the rounds they are split into.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNS=${RUNS:-300}
-BASE_REV=${BASE_REV:-main}
+RUNS=${RUNS:-500}
+BASE_REV=${BASE_REV:-$(git merge-base HEAD main)}
 BASE_SRC=${BASE_SRC:-/tmp/cronix-otel-base}
 JAEGER_BIN=${JAEGER_BIN:-/var/cache/cronix-jaeger/jaeger}
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
@@ -120,23 +121,40 @@ for c in "$BASE_CMD" "$OFF_CMD" "$NOOP_CMD" "$ON_CMD"; do
   [ -z "$out" ] || { echo "bench: $c printed: $out" >&2; exit 1; }
 done
 
-hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$WORK/fire.json" \
-  -n "main" "$BASE_CMD" -n "otel off" "$OFF_CMD" -n "otel, no endpoint" "$NOOP_CMD" \
-  -n "otel to jaeger" "$ON_CMD" >/dev/null
+# The machine may be shared: the commands are timed in ROUNDS rounds of RUNS/ROUNDS runs each, their
+# order rotating from round to round, and the medians are taken over every round's samples, so a
+# change of load during the run weighs on every command alike.
+ROUNDS=${ROUNDS:-5}
+names=("main" "otel off" "otel, no endpoint" "otel to jaeger")
+cmds=("$BASE_CMD" "$OFF_CMD" "$NOOP_CMD" "$ON_CMD")
+for round in $(seq "$ROUNDS"); do
+  args=()
+  for k in 0 1 2 3; do
+    i=$(( (k + round) % 4 ))
+    args+=(-n "${names[$i]}" "${cmds[$i]}")
+  done
+  hyperfine -N --warmup 10 --runs $(( RUNS / ROUNDS )) --export-json "$WORK/fire-$round.json" \
+    "${args[@]}" >/dev/null 2>&1
+done
 
 traces=$(curl -sf "http://127.0.0.1:$QUERY/api/traces?service=cronix-bench&limit=100000" |
   python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]))')
-python3 - "$WORK/fire.json" "$BASE_REV" "$BASE_BIN" "$NEW" "$traces" <<'PY'
-import json, os, sys
-rows = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-base = rows["main"]["median"]
+python3 - "$WORK" "$BASE_REV" "$BASE_BIN" "$NEW" "$traces" <<'PY'
+import glob, json, os, statistics, sys
+samples = {}
+for path in sorted(glob.glob(f"{sys.argv[1]}/fire-*.json")):
+    for r in json.load(open(path))["results"]:
+        samples.setdefault(r["command"], []).extend(r["times"])
 load = open("/proc/loadavg").read().split()[:3]
-print(f"baseline: {sys.argv[2]}; Allow fire, medians in ms ({len(rows)} commands, one run; load average {' '.join(load)})")
+runs = len(next(iter(samples.values())))
+print(f"baseline: {sys.argv[2]}; Allow fire, {runs} runs each in interleaved rounds; ms; load average {' '.join(load)}")
 print(f"{'fire':<20} {'median':>8} {'mean':>8} {'stddev':>8} {'vs main':>8}")
+base = statistics.median(samples["main"])
 for name in ["main", "otel off", "otel, no endpoint", "otel to jaeger"]:
-    r = rows[name]
-    print(f"{name:<20} {r['median']*1e3:>8.2f} {r['mean']*1e3:>8.2f} {r['stddev']*1e3:>8.2f} {r['median']/base:>8.3f}")
-added = (rows["otel to jaeger"]["median"] - rows["otel off"]["median"]) * 1e3
+    t = samples[name]
+    m = statistics.median(t)
+    print(f"{name:<20} {m*1e3:>8.2f} {statistics.mean(t)*1e3:>8.2f} {statistics.stdev(t)*1e3:>8.2f} {m/base:>8.3f}")
+added = (statistics.median(samples["otel to jaeger"]) - statistics.median(samples["otel off"])) * 1e3
 print(f"--otel export added median: {added:.2f} ms (traces stored in Jaeger: {sys.argv[5]})")
 for label, path in (("main", sys.argv[3]), ("this tree", sys.argv[4])):
     print(f"release binary {label}: {os.path.getsize(path)} bytes ({os.path.getsize(path)/2**20:.2f} MiB)")
