@@ -103,6 +103,7 @@ pub fn run(global: &Global, args: &TriggerArgs) -> Result<Status, Failure> {
         host_id: &host_id,
         lease_slot: &lease_slot,
         observed: RefCell::default(),
+        otel: args.otel,
     };
     let outcome = fire.run(&recorder);
     recorder.finish(&outcome);
@@ -245,6 +246,8 @@ struct Fire<'a> {
     lease_slot: &'a LeaseSlot,
     /// What the fire's trace reports (kept whether or not `--otel` exports it: a few clock reads).
     observed: RefCell<Observed>,
+    /// `--otel`: the fire's HTTP client is kept for the export.
+    otel: bool,
 }
 
 /// Facts of the fire's steps, for its trace.
@@ -388,10 +391,12 @@ impl Fire<'_> {
         let outcome = fire::send_attempts(&client, &request, recorder, log, &mut attempts);
         let mut observed = self.observed.borrow_mut();
         observed.attempts = attempts;
-        observed.client = Some(otel::ShimClient {
-            client: client.shared(),
-            built_for: request.url.clone(),
-        });
+        if self.otel {
+            observed.client = Some(otel::ShimClient {
+                client: client.shared(),
+                built_for: request.url.clone(),
+            });
+        }
         outcome
     }
 
