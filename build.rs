@@ -1,5 +1,10 @@
 //! Build metadata for `cronix version`: the git commit, the build date and the target triple, as
 //! compile-time environment variables. No network; every value falls back to "unknown".
+//!
+//! Also what this machine lets the test suite run, as `cronix_test_*`/`cronix_e2e_*` cfgs: a test
+//! that cannot run here is marked `#[cfg_attr(not(cfg), ignore = "why")]` and listed as ignored with
+//! its reason. The probes re-run when `PATH` or an e2e switch changes; after installing a tool with
+//! the same `PATH`, `touch build.rs`. Nothing here reaches the binary.
 
 use std::process::Command;
 
@@ -25,6 +30,58 @@ fn main() {
     println!("cargo:rustc-env=CRONIX_BUILD_COMMIT={commit}");
     println!("cargo:rustc-env=CRONIX_BUILD_DATE={date}");
     println!("cargo:rustc-env=CRONIX_BUILD_TARGET={target}");
+    test_capabilities();
+}
+
+/// The cfgs the test suite's `ignore` attributes read.
+fn test_capabilities() {
+    let tools: &[(&str, &[&str])] = &[
+        ("cronix_test_redis", &["redis-server", "redis-cli"]),
+        ("cronix_test_promtool", &["promtool"]),
+        ("cronix_test_python3", &["python3"]),
+        ("cronix_test_systemd_analyze", &["systemd-analyze"]),
+        ("cronix_test_systemd_creds", &["systemd-creds"]),
+        ("cronix_test_openssl", &["openssl"]),
+    ];
+    let switches = [
+        ("cronix_e2e_cron", "CRONIX_E2E_CRON"),
+        ("cronix_e2e_systemd", "CRONIX_E2E_SYSTEMD"),
+    ];
+    println!("cargo:rerun-if-env-changed=PATH");
+    println!("cargo::rustc-check-cfg=cfg(cronix_test_root)");
+    if is_root() {
+        println!("cargo:rustc-cfg=cronix_test_root");
+    }
+    for (cfg, bins) in tools {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        if bins.iter().all(|b| on_path(b)) {
+            println!("cargo:rustc-cfg={cfg}");
+        }
+    }
+    for (cfg, var) in switches {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        println!("cargo:rerun-if-env-changed={var}");
+        if std::env::var(var).as_deref() == Ok("1") {
+            println!("cargo:rustc-cfg={cfg}");
+        }
+    }
+}
+
+/// Whether the build (and so, on this machine, the test run) is root: `/proc/self` belongs to
+/// the effective user.
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+fn on_path(bin: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(dir.join(bin))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 /// One line of `git <args>` output, if git runs and succeeds.

@@ -3,9 +3,9 @@
 //! It owns parsing only. It must not read files, the environment (beyond clap's own) or run anything;
 //! the man pages in `man/` are generated from these definitions.
 
+use crate::core::exit_status::ExitStatus;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
@@ -14,7 +14,7 @@ pub use crate::settings::{CrontabFormat, LogLevel, Output};
 use crate::settings::{Global, PathFlags, TargetFlags};
 
 /// Exit status for a `trigger` invocation whose arguments do not parse (cron must see "internal").
-pub const TRIGGER_USAGE_EXIT: u8 = 3;
+pub const TRIGGER_USAGE_EXIT: ExitStatus = ExitStatus::FIRE_INTERNAL;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -71,12 +71,13 @@ pub enum Command {
     Prune(PruneArgs),
     /// List cronix-owned crontab entries
     List(ListArgs),
-    /// Show one job: its entries, spec, next fires and last runs
+    /// Show one job: its entries, spec, next fires and last runs ("not installed", exit 0, when it has none)
     Show(ShowArgs),
     /// Show the run history of a job, or the apply audit with --audit
     History(HistoryArgs),
-    /// Every owned job: schedule, last run, last status, next fire
-    GlobalStatus(ListArgs),
+    /// Every owned job: schedule, last run, last status, next fire; with a `backends:` list in the
+    /// config, the owned entries of every listed backend, queried in parallel
+    GlobalStatus(GlobalStatusArgs),
     /// Write a commented cronix.yaml scaffold (at --config, $CRONIX_CONFIG or ~/.cronix/cronix.yaml)
     Init(InitArgs),
     /// Take over hand-written `cronix trigger` lines of one job as owned entries (exit 6 diverged, 7 none found)
@@ -195,6 +196,99 @@ impl ListArgs {
     }
 }
 
+/// `global-status`: one target (the flags, as `list` takes them), or every backend the config's
+/// `backends:` list names (the reference tool's `~/.cronix/config.yaml`).
+#[derive(Debug, Clone, Args)]
+pub struct GlobalStatusArgs {
+    /// Scheduler backend, as the reference's positional form (same as --backend)
+    #[arg(value_name = "BACKEND")]
+    pub backend_word: Option<String>,
+    /// With a `backends:` list in the config: only the entries of these names (repeatable). Without
+    /// one: the scheduler backend (crontab, the default, or systemd-timer)
+    #[arg(long = "backend", value_name = "NAME")]
+    pub backends: Vec<String>,
+    /// Directory of the systemd-timer backend's units (default: config's systemd_unit_dir, else
+    /// /etc/systemd/system)
+    #[arg(long, value_name = "DIR")]
+    pub systemd_unit_dir: Option<PathBuf>,
+    /// Crontab file to read (default: config's crontab_path, else /etc/cron.d/cronix)
+    #[arg(long, value_name = "FILE", conflicts_with = "crontab_user")]
+    pub crontab_path: Option<PathBuf>,
+    /// Line format of the crontab file: system (with a user column) or user (without)
+    #[arg(long, value_enum)]
+    pub crontab_format: Option<CrontabFormat>,
+    /// Read this user's crontab through crontab(1) instead of a file
+    #[arg(long, value_name = "USER")]
+    pub crontab_user: Option<String>,
+    /// User column of system crontab entries (default: config's run_as, else root)
+    #[arg(long, value_name = "USER")]
+    pub run_as: Option<String>,
+    /// Absolute path of the cronix binary that cron runs (default: config's trigger_bin, else this binary)
+    #[arg(long, value_name = "PATH")]
+    pub trigger_bin: Option<PathBuf>,
+    #[command(flatten)]
+    pub paths: PathArgs,
+    /// Exit 1 when any backend could not be queried (the others are still shown)
+    #[arg(long)]
+    pub strict: bool,
+    /// Add each entry's last fire and status (from this host's history) to a backends-list view
+    #[arg(long)]
+    pub with_history: bool,
+    /// How far back --with-history looks (a duration: 90m, 24h, 7d)
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub history_since: String,
+    /// How many backends are queried at once
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub parallel: usize,
+    /// Deadline of each backend's query (a duration: 30s, 2m); a backend past it is shown as an error
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub per_backend_timeout: String,
+}
+
+impl GlobalStatusArgs {
+    /// The single-target view's arguments (`list`'s), when no backends list is configured.
+    pub fn single_target(&self) -> Result<ListArgs, String> {
+        if self.backends.len() > 1 {
+            return Err(format!(
+                "--backend is given {} times; without a `backends:` list in the config, \
+                 global-status reads one target (add the list to the config to query several)",
+                self.backends.len()
+            ));
+        }
+        Ok(ListArgs {
+            backend_word: self.backend_word.clone(),
+            target: TargetArgs {
+                backend: self.backends.first().cloned(),
+                systemd_unit_dir: self.systemd_unit_dir.clone(),
+                crontab_path: self.crontab_path.clone(),
+                crontab_format: self.crontab_format,
+                crontab_user: self.crontab_user.clone(),
+                run_as: self.run_as.clone(),
+                trigger_bin: self.trigger_bin.clone(),
+                paths: self.paths.clone(),
+            },
+        })
+    }
+
+    /// The names of target flags given, which a backends list replaces.
+    pub fn target_flags_given(&self) -> Vec<&'static str> {
+        [
+            ("--systemd-unit-dir", self.systemd_unit_dir.is_some()),
+            ("--crontab-path", self.crontab_path.is_some()),
+            ("--crontab-format", self.crontab_format.is_some()),
+            ("--crontab-user", self.crontab_user.is_some()),
+            ("--run-as", self.run_as.is_some()),
+            ("--trigger-bin", self.trigger_bin.is_some()),
+            ("--spec-dir", self.paths.spec_dir.is_some()),
+            ("--lock-dir", self.paths.lock_dir.is_some()),
+            ("--state-dir", self.paths.state_dir.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
@@ -202,6 +296,9 @@ pub struct ApplyArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not ask before deleting entries (apply asks only on a terminal; without one it goes on)
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +321,9 @@ pub struct PruneArgs {
     /// Do not ask for confirmation (required without a terminal)
     #[arg(long)]
     pub yes: bool,
+    /// Print what would be removed and change nothing (needs no terminal and no --yes)
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -296,9 +396,6 @@ pub struct HistoryArgs {
     /// The job, as APP.JOB, after a backend word
     #[arg(value_name = "APP.JOB")]
     pub second: Option<String>,
-    /// Scheduler backend whose jobs' history to read (crontab, the default, or systemd-timer)
-    #[arg(long = "backend", value_name = "NAME")]
-    pub backend: Option<String>,
     /// Show the apply/prune audit journal instead of runs
     #[arg(long)]
     pub audit: bool,
@@ -317,15 +414,17 @@ pub struct HistoryArgs {
     /// (contended), timeout (exhausted after a timeout), unknown (replaced or terminated)
     #[arg(long, value_name = "STATUS")]
     pub status: Option<String>,
+    /// Every backend flag of the other reconciler commands (the reference's history page passes
+    /// them): the history is this host's either way, read from the state dir
     #[command(flatten)]
-    pub paths: PathArgs,
+    pub target: TargetArgs,
 }
 
 impl HistoryArgs {
     /// The backend (flag or first word) and the job, if one was given.
     pub fn backend_and_job(&self) -> Result<(BackendKind, Option<&str>), String> {
         backend_and_job(
-            self.backend.as_deref(),
+            self.target.backend.as_deref(),
             self.first.as_ref(),
             self.second.as_ref(),
         )
@@ -541,25 +640,54 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
-/// Parse `args`; on a parse error or `--help`/`--version`, print clap's message and return the exit code.
+/// Parse `args`; on a parse error or `--help`/`--version`, print clap's message and return the exit
+/// status.
 ///
 /// `trigger` is run by cron, where exit 2 would read as "retries exhausted": its argument errors exit 3.
-pub fn parse(args: &[OsString]) -> Result<Cli, ExitCode> {
+pub fn parse(args: &[OsString]) -> Result<Cli, ExitStatus> {
     match Cli::try_parse_from(args) {
         Ok(cli) => Ok(cli),
         Err(err) => {
-            let _ = err.print();
             if !err.use_stderr() {
-                return Err(ExitCode::SUCCESS);
+                let _ = err.print();
+                return Err(ExitStatus::OK);
             }
             let is_trigger = args.iter().skip(1).any(|a| a == "trigger");
-            Err(ExitCode::from(if is_trigger {
+            let status = if is_trigger {
                 TRIGGER_USAGE_EXIT
             } else {
-                2
-            }))
+                ExitStatus::USAGE
+            };
+            match structured_output(args) {
+                Some(output) => {
+                    let message = err.render().to_string();
+                    crate::error::structured_error(output, message.trim_end(), status, "usage");
+                }
+                None => {
+                    let _ = err.print();
+                }
+            }
+            Err(status)
         }
     }
+}
+
+/// `-o json`/`-o yaml` among arguments clap refused (so a structured reader gets its error as a
+/// document too).
+fn structured_output(args: &[OsString]) -> Option<Output> {
+    let words: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    let named = |value: &str| match value {
+        "json" => Some(Output::Json),
+        "yaml" => Some(Output::Yaml),
+        _ => None,
+    };
+    words.iter().enumerate().find_map(|(i, w)| match *w {
+        "-o" | "--output" => words.get(i + 1).and_then(|v| named(v)),
+        _ => w
+            .strip_prefix("--output=")
+            .or_else(|| w.strip_prefix("-o"))
+            .and_then(named),
+    })
 }
 
 impl GlobalArgs {

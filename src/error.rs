@@ -1,24 +1,16 @@
 //! The one place that turns a command's failure into a message on stderr and an exit code.
 //!
-//! Commands return `Result<Status, Failure>`; nothing else in the crate prints errors or picks exit codes
-//! for failures. Messages must already be redacted: this module never sees secret bytes. They are
+//! Commands return `Result<ExitStatus, Failure>` (the statuses are named in `core::exit_status`);
+//! nothing else in the crate prints errors or turns a status into the process's exit code. Messages must already be redacted: this module never sees secret bytes. They are
 //! escaped for the terminal here (`core::escape`): a message may quote outside text.
 
 use std::fmt;
 use std::process::ExitCode;
 
-/// What a command reports when it ran to completion: the exit status it chose (0 ok, 1 verify
-/// mismatch, 5 drift, the shim's 0..4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Status(pub u8);
+use crate::settings::Output;
 
-impl Status {
-    pub const OK: Status = Status(0);
-    /// `adopt`: the crontab and the manifest disagree; nothing was written.
-    pub const ADOPT_DIVERGED: Status = Status(6);
-    /// `adopt`: no hand-written line runs the job.
-    pub const ADOPT_NOTHING_FOUND: Status = Status(7);
-}
+/// What a command reports when it ran to completion: the exit status it chose.
+pub use crate::core::exit_status::ExitStatus;
 
 /// Why a command failed, which fixes its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,13 +28,24 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
-    pub fn exit_code(self) -> u8 {
+    /// The kind as structured errors name it.
+    pub fn name(self) -> &'static str {
         match self {
-            FailureKind::Invalid => 1,
-            FailureKind::Usage => 2,
-            FailureKind::Backend => 3,
-            FailureKind::FetchRejected => 4,
-            FailureKind::ShimInternal => 3,
+            FailureKind::Invalid => "invalid",
+            FailureKind::Usage => "usage",
+            FailureKind::Backend => "backend",
+            FailureKind::FetchRejected => "fetch_rejected",
+            FailureKind::ShimInternal => "internal",
+        }
+    }
+
+    pub fn exit_status(self) -> ExitStatus {
+        match self {
+            FailureKind::Invalid => ExitStatus::FAILED,
+            FailureKind::Usage => ExitStatus::USAGE,
+            FailureKind::Backend => ExitStatus::BACKEND,
+            FailureKind::FetchRejected => ExitStatus::FETCH_REJECTED,
+            FailureKind::ShimInternal => ExitStatus::FIRE_INTERNAL,
         }
     }
 }
@@ -81,9 +84,26 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 /// Print a failure's message (one line, prefixed `cronix: error:`) and return the process exit code.
-pub fn report(outcome: Result<Status, Failure>) -> ExitCode {
+/// A process that must end at once (a signal, a panic) exits through `exit_now`.
+pub fn report(outcome: Result<ExitStatus, Failure>) -> ExitCode {
+    report_as(outcome, Output::Table)
+}
+
+/// `report` in the output format the command was asked for: with `-o json`/`-o yaml` a failure is
+/// one JSON object on stderr, `{"error": {"message", "exit_code", "kind"}}` (YAML: the same
+/// document), so a script reading structured output gets structured errors too.
+pub fn report_as(outcome: Result<ExitStatus, Failure>, output: Output) -> ExitCode {
     match outcome {
-        Ok(Status(code)) => ExitCode::from(code),
+        Ok(status) => ExitCode::from(status.0),
+        Err(failure) if output != Output::Table => {
+            structured_error(
+                output,
+                &failure.message,
+                failure.kind.exit_status(),
+                failure.kind.name(),
+            );
+            ExitCode::from(failure.kind.exit_status().0)
+        }
         Err(failure) => {
             let mut stderr = anstream::stderr();
             let style = anstyle::Style::new()
@@ -92,7 +112,26 @@ pub fn report(outcome: Result<Status, Failure>) -> ExitCode {
             use std::io::Write;
             let message = crate::core::escape::terminal(&failure.message);
             let _ = writeln!(stderr, "{style}cronix: error:{style:#} {message}");
-            ExitCode::from(failure.kind.exit_code())
+            ExitCode::from(failure.kind.exit_status().0)
         }
     }
+}
+
+/// End the process at once with `status` (the shim on SIGTERM, a `Replace` request or a panic, after
+/// it recorded the run).
+pub fn exit_now(status: ExitStatus) -> ! {
+    std::process::exit(i32::from(status.0))
+}
+
+/// One structured error on stderr (escaped like every line cronix prints).
+pub fn structured_error(output: Output, message: &str, status: ExitStatus, kind: &str) {
+    let doc = serde_json::json!({
+        "error": {"message": message, "exit_code": status.0, "kind": kind}
+    });
+    let text = match output {
+        Output::Yaml => serde_yaml::to_string(&doc).unwrap_or_default(),
+        _ => format!("{doc}\n"),
+    };
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(crate::core::escape::terminal(&text).as_bytes());
 }

@@ -38,8 +38,9 @@ pub fn run() -> ExitCode {
     let args = env::args();
     let cli = match cli::parse(&args) {
         Ok(cli) => cli,
-        Err(code) => return code,
+        Err(status) => return error::report(Ok(status)),
     };
+    let output = cli.global.output;
     let outcome = commands::dispatch(cli);
-    error::report(outcome)
+    error::report_as(outcome, output)
 }

@@ -11,6 +11,34 @@
 use std::io::Write;
 
 use crate::core::escape;
+use crate::settings::Output;
+
+/// Print a command's document in the structured format asked for: one line of JSON, or YAML (the
+/// same structure). `Output::Table` is the caller's to print; given here, it prints the JSON.
+pub fn document<T: serde::Serialize + ?Sized>(output: Output, doc: &T) {
+    structured(output, doc, false);
+}
+
+/// `document` with indented JSON (for the documents that were always printed indented).
+pub fn document_pretty<T: serde::Serialize + ?Sized>(output: Output, doc: &T) {
+    structured(output, doc, true);
+}
+
+fn structured<T: serde::Serialize + ?Sized>(output: Output, doc: &T, pretty: bool) {
+    let text = match output {
+        Output::Yaml => serde_yaml::to_string(doc).map_err(|e| e.to_string()),
+        _ if pretty => serde_json::to_string_pretty(doc)
+            .map(|t| t + "\n")
+            .map_err(|e| e.to_string()),
+        _ => serde_json::to_string(doc)
+            .map(|t| t + "\n")
+            .map_err(|e| e.to_string()),
+    };
+    match text {
+        Ok(text) => out(&text),
+        Err(e) => err_line("cronix: error: ", &format!("cannot encode the output: {e}")),
+    }
+}
 
 /// Write `text` to stdout, escaped (newlines and tabs kept).
 pub fn out(text: &str) {

@@ -14,6 +14,8 @@ pub enum Output {
     #[default]
     Table,
     Json,
+    /// The same document as `json`, in YAML.
+    Yaml,
 }
 
 /// Level of the JSON log lines on stderr.

@@ -65,6 +65,10 @@ fn failing_fire(fx: &Fixture, receiver_port: u16) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_python3),
+    ignore = "needs python3 for examples/alerts/receiver.py"
+)]
 fn the_example_receiver_verifies_a_real_alert() {
     let Some(mut receiver) = start_receiver(SENTINEL) else {
         return;
@@ -82,6 +86,10 @@ fn the_example_receiver_verifies_a_real_alert() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_python3),
+    ignore = "needs python3 for examples/alerts/receiver.py"
+)]
 fn the_example_receiver_refuses_another_secret() {
     let Some(receiver) = start_receiver("a-different-secret") else {
         return;

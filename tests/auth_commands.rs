@@ -197,7 +197,11 @@ fn the_skew_window_is_at_least_thirty_seconds() {
             ]))
     };
     let (code, stdout, stderr) = verify_at("29", TS);
-    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert_eq!(
+        (code, stdout.as_str()),
+        (2, ""),
+        "a flag value out of range is a usage error"
+    );
     assert!(stderr.contains("--max-skew 29"), "{stderr}");
     assert_eq!(verify_at("30", "1730000030").0, 0);
     let (code, stdout, _) = verify_at("30", "1730000031");

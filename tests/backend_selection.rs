@@ -59,10 +59,13 @@ fn every_reconciler_command_accepts_both_forms() {
         assert_eq!(stdout_of(&by_flag), stdout_of(&by_word), "{sub}");
     }
     let state = env.state_dir().display().to_string();
+    let spec_dir = env.spec_dir().display().to_string();
     let history = |args: &[&str]| {
         let mut cmd = assert_cmd::Command::cargo_bin("cronix").unwrap();
         env.environment(&mut cmd);
-        cmd.arg("history").args(args).args(["--state-dir", &state]);
+        cmd.arg("history")
+            .args(args)
+            .args(["--state-dir", &state, "--spec-dir", &spec_dir]);
         cmd.assert().success()
     };
     let audit = history(&["crontab", "--audit"]);

@@ -29,7 +29,7 @@ fn every_example_manifest_validates() {
     for path in manifests {
         let out = Command::cargo_bin("cronix")
             .unwrap()
-            .arg("validate")
+            .args(["--config", "examples/demo/cronix.yaml", "validate"])
             .arg(&path)
             .output()
             .unwrap();

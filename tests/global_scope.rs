@@ -152,6 +152,10 @@ fn fire_instant_with_skew(hosts: &[Host], job: &str, instant: i64, clock_offset:
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_redis),
+    ignore = "needs redis-server and redis-cli (apt-get install redis-server)"
+)]
 fn three_hosts_deliver_each_of_twenty_instants_exactly_once_whatever_the_policy() {
     if !redis_support::available("three_hosts_deliver_each_instant_once") {
         return;
@@ -254,6 +258,10 @@ fn three_hosts_deliver_each_of_twenty_instants_exactly_once_whatever_the_policy(
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_redis),
+    ignore = "needs redis-server and redis-cli (apt-get install redis-server)"
+)]
 fn forbid_holds_across_hosts_while_another_hosts_fire_runs() {
     if !redis_support::available("forbid_holds_across_hosts") {
         return;
@@ -306,6 +314,10 @@ fn forbid_holds_across_hosts_while_another_hosts_fire_runs() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_redis),
+    ignore = "needs redis-server and redis-cli (apt-get install redis-server)"
+)]
 fn replace_on_another_host_stops_the_earlier_fire() {
     if !redis_support::available("replace_across_hosts") {
         return;
@@ -348,6 +360,10 @@ fn replace_on_another_host_stops_the_earlier_fire() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_redis),
+    ignore = "needs redis-server and redis-cli (apt-get install redis-server)"
+)]
 fn a_holder_killed_mid_request_loses_its_lease_and_another_host_proceeds() {
     if !redis_support::available("killed_holder_loses_lease") {
         return;
@@ -396,6 +412,10 @@ fn a_holder_killed_mid_request_loses_its_lease_and_another_host_proceeds() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_redis),
+    ignore = "needs redis-server and redis-cli (apt-get install redis-server)"
+)]
 fn redis_down_with_fail_sends_nothing_and_with_host_sends_with_a_warning() {
     if !redis_support::available("redis_down") {
         return;
@@ -445,6 +465,10 @@ fn redis_down_with_fail_sends_nothing_and_with_host_sends_with_a_warning() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_redis),
+    ignore = "needs redis-server and redis-cli (apt-get install redis-server)"
+)]
 fn a_password_from_password_ref_logs_in_to_a_requirepass_server() {
     if !redis_support::available("password_ref") {
         return;
@@ -561,6 +585,10 @@ fn load_300_jobs_on_3_hosts_in_one_minute() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_redis),
+    ignore = "needs redis-server and redis-cli (apt-get install redis-server)"
+)]
 fn the_doctor_check_connects_logs_in_and_pings() {
     if !redis_support::available("doctor_check") {
         return;

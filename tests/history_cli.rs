@@ -150,7 +150,7 @@ fn history_filters_by_status_since_and_limit() {
         ],
     )
     .assert()
-    .code(1)
+    .code(2)
     .get_output()
     .stderr
     .clone();
@@ -163,13 +163,25 @@ fn history_filters_by_status_since_and_limit() {
 #[test]
 fn history_of_a_job_without_runs_says_so() {
     let fx = Fixture::new();
+    fx.write_spec(&fx.spec("https://billing.example.com/settle", json!({})));
     let state = fx.path("state").display().to_string();
-    let out = cronix(&fx, &["history", "billing.settle", "--state-dir", &state])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+    let spec_dir = fx.spec_dir().display().to_string();
+    let out = cronix(
+        &fx,
+        &[
+            "history",
+            "billing.settle",
+            "--state-dir",
+            &state,
+            "--spec-dir",
+            &spec_dir,
+        ],
+    )
+    .assert()
+    .code(0)
+    .get_output()
+    .stdout
+    .clone();
     assert!(String::from_utf8_lossy(&out).contains("no runs of billing.settle"));
     assert_eq!(
         json_out(&mut cronix(
@@ -180,7 +192,9 @@ fn history_of_a_job_without_runs_says_so() {
                 "history",
                 "billing.settle",
                 "--state-dir",
-                &state
+                &state,
+                "--spec-dir",
+                &spec_dir
             ]
         )),
         json!([])
@@ -339,7 +353,63 @@ fn history_takes_the_reference_tools_window_limit_and_status_names() {
         ],
     )
     .assert()
-    .code(1);
+    .code(2);
     let err = String::from_utf8_lossy(&bad.get_output().stderr).into_owned();
     assert!(err.contains("lock-contended"), "{err}");
+}
+
+#[test]
+fn the_same_kind_of_error_exits_the_same_way_on_every_command() {
+    let fx = Fixture::new();
+    let state = fx.path("state").display().to_string();
+    let spec_dir = fx.spec_dir().display().to_string();
+    // A malformed flag value is a usage error (2), whichever command and flag.
+    for args in [
+        vec!["history", "billing.settle", "--since", "abc"],
+        vec!["history", "billing.settle", "--until", "abc"],
+        vec!["check", "--grace", "abc"],
+        vec!["next", "@daily", "--count", "0"],
+    ] {
+        let mut all = args.clone();
+        all.extend(["--state-dir", &state, "--spec-dir", &spec_dir]);
+        if args[0] == "next" {
+            all.truncate(args.len());
+        }
+        cronix(&fx, &all).assert().code(2);
+    }
+    // A job that has neither history nor a spec does not exist: 1, naming the way to find names.
+    let out = cronix(
+        &fx,
+        &[
+            "history",
+            "no.such-job",
+            "--state-dir",
+            &state,
+            "--spec-dir",
+            &spec_dir,
+        ],
+    )
+    .assert()
+    .code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("no.such-job") && err.contains("cronix list"),
+        "{err}"
+    );
+    // A job with a spec and no runs yet is not an error.
+    let spec = fx.spec("https://billing.example.com/settle", json!({}));
+    fx.write_spec(&spec);
+    cronix(
+        &fx,
+        &[
+            "history",
+            "billing.settle",
+            "--state-dir",
+            &state,
+            "--spec-dir",
+            &spec_dir,
+        ],
+    )
+    .assert()
+    .success();
 }

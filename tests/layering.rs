@@ -86,3 +86,31 @@ fn the_shell_and_the_core_take_settings_not_clap_types() {
         offenders.join("\n")
     );
 }
+
+#[test]
+fn exit_statuses_are_named_in_one_place_and_the_process_ends_in_one() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let vocabulary = src.join("core/exit_status.rs");
+    let error = src.join("error.rs");
+    let mut offenders = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let literal_status = code.contains("ExitStatus(") && *file != vocabulary;
+            let ends_process = (code.contains("process::exit(")
+                || code.contains("ExitCode::from("))
+                && *file != error;
+            if literal_status || ends_process {
+                offenders.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "pick a named status from core::exit_status and end the process through crate::error:\n{}",
+        offenders.join("\n")
+    );
+}

@@ -404,6 +404,10 @@ fn root_only_json(dir: &Path) -> std::path::PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_symlinked_manifest_is_refused_and_the_file_behind_it_never_echoed() {
     let env = Env::new();
     let secret = root_only_json(env.root());
@@ -432,6 +436,10 @@ fn a_symlinked_manifest_is_refused_and_the_file_behind_it_never_echoed() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_manifest_owned_by_another_user_is_refused() {
     let Some(stranger) = Stranger::create("a_manifest_owned_by_another_user_is_refused") else {
         return;

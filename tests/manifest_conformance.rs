@@ -128,7 +128,14 @@ fn validate_json_reports_each_invalid_vector_with_its_path_and_exit_1() {
 fn validate_json_on_a_valid_manifest_says_valid_and_exits_0() {
     let out = Command::cargo_bin("cronix")
         .unwrap()
-        .args(["validate", "-o", "json", "examples/billing.json"])
+        .args([
+            "--config",
+            "examples/demo/cronix.yaml",
+            "validate",
+            "-o",
+            "json",
+            "examples/billing.json",
+        ])
         .output()
         .unwrap();
     assert!(

@@ -353,7 +353,7 @@ fn missing_and_directory_sources_are_clear_errors() {
 fn file_urls_are_read() {
     let out = Command::cargo_bin("cronix")
         .unwrap()
-        .arg("validate")
+        .args(["--config", "examples/demo/cronix.yaml", "validate"])
         .arg(format!(
             "file://{}/examples/billing.json",
             env!("CARGO_MANIFEST_DIR")

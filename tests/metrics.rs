@@ -67,6 +67,10 @@ fn configure(fx: &Fixture) -> std::path::PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_promtool),
+    ignore = "needs promtool (apt-get install prometheus) to lint the textfile"
+)]
 fn the_textfile_follows_every_fire_passes_promtool_and_matches_the_history() {
     let fx = Fixture::new();
     let textfile = configure(&fx);

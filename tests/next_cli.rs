@@ -152,7 +152,7 @@ fn after_must_be_rfc3339_with_an_offset() {
         cronix()
             .args(["next", "@daily", "--after", after])
             .assert()
-            .code(1)
+            .code(2)
             .stderr(predicate::str::contains("is not an RFC 3339 timestamp"));
     }
 }
@@ -163,7 +163,7 @@ fn count_is_limited_to_1_through_1000() {
         cronix()
             .args(["next", "@daily", "--count", count])
             .assert()
-            .code(1)
+            .code(2)
             .stderr(predicate::str::contains("use 1 to 1000"));
     }
     let out = stdout_of(&[

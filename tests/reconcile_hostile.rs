@@ -186,14 +186,14 @@ fn unsafe_paths_never_reach_the_crontab() {
 fn every_problem_is_listed_at_once() {
     let mut doc = base();
     doc["jobs"][0]["request"]["url"] = json!("http://jobs.example.com/x");
-    doc["jobs"][1]["auth"] = json!({"secret_refs": ["env:NOT_ALLOWED"]});
+    doc["jobs"][1]["auth"] = json!({"secret_refs": ["file:/etc/cronix/not-allowed.key"]});
     assert_refused(
         &json_bytes(&doc),
         &[],
         1,
         &[
             "job job: request url uses plain http://",
-            "job other: secret reference env:NOT_ALLOWED",
+            "job other: secret reference file:/etc/cronix/not-allowed.key",
         ],
     );
 }

@@ -447,6 +447,10 @@ fn the_password_goes_in_clear_text_only_to_loopback() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_redis),
+    ignore = "needs redis-server and redis-cli (apt-get install redis-server)"
+)]
 fn an_unauthenticated_redis_is_refused_for_global_scope_unless_the_config_opts_out() {
     if !redis_support::available("unauthenticated") {
         return;
@@ -545,6 +549,10 @@ fn make_certs(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf, PathBuf)> {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_redis),
+    ignore = "needs redis-server and redis-cli (apt-get install redis-server)"
+)]
 fn tls_with_the_servers_certificate_verified_and_a_unix_socket_carry_the_password() {
     if !redis_support::available("tls") {
         return;
@@ -650,6 +658,10 @@ fn claim_json(run_id: &str, fire_time: i64) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_redis),
+    ignore = "needs redis-server and redis-cli (apt-get install redis-server)"
+)]
 fn pre_claimed_instants_and_a_planted_lease_are_reported_by_check_as_silenced() {
     if !redis_support::available("silenced") {
         return;
@@ -757,6 +769,10 @@ fn holder_run_id(redis: &RedisServer) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_redis),
+    ignore = "needs redis-server and redis-cli (apt-get install redis-server)"
+)]
 fn a_forged_replace_request_stops_neither_a_forbid_fire_nor_a_replace_fire() {
     if !redis_support::available("forged_replace") {
         return;

@@ -203,7 +203,10 @@ fn validate_explains_a_step_past_the_end_of_its_field() {
         "s.json",
         &manifest("billing", &[("settle", &["*/90 * * * *", "0 9 * * */15"])]),
     );
-    let out = env.cmd_plain(&["validate", &m]).assert().success();
+    let out = env
+        .cmd_plain(&["validate", "--secret-ref", SECRET_REF, &m])
+        .assert()
+        .success();
     let err = stderr_of(&out);
     assert!(
         err.contains(
@@ -213,7 +216,7 @@ fn validate_explains_a_step_past_the_end_of_its_field() {
     );
     assert!(err.contains("day-of-week field \"*/15\""), "{err}");
     let json = env
-        .cmd_plain(&["-o", "json", "validate", &m])
+        .cmd_plain(&["-o", "json", "validate", "--secret-ref", SECRET_REF, &m])
         .assert()
         .success();
     assert_eq!(json_of(&json)["warnings"].as_array().unwrap().len(), 2);

@@ -41,6 +41,10 @@ fn open_the_way(env: &Env) {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_spec_with_credentials_is_not_readable_by_another_user() {
     let env = Env::new();
     let m = env.manifest("m.json", &with_credentials());
@@ -103,6 +107,10 @@ fn the_operator_may_open_specs_with_spec_mode_and_apply_moves_existing_files_to_
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn entries_run_as_another_user_get_specs_that_user_and_root_only_can_read() {
     let Some(runner) =
         Stranger::create("entries_run_as_another_user_get_specs_that_user_and_root_only_can_read")
@@ -146,6 +154,10 @@ fn entries_run_as_another_user_get_specs_that_user_and_root_only_can_read() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_user_who_cannot_read_the_specs_is_told_why_by_drift_and_show() {
     let Some(stranger) =
         Stranger::create("a_user_who_cannot_read_the_specs_is_told_why_by_drift_and_show")

@@ -112,6 +112,10 @@ fn at(text: &str) -> Timestamp {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_systemd_analyze),
+    ignore = "needs systemd-analyze (apt-get install systemd)"
+)]
 fn systemd_analyze_verify_accepts_every_rendered_unit() {
     if !have_systemd_analyze("verify") {
         return;
@@ -328,6 +332,10 @@ fn compare(
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_systemd_analyze),
+    ignore = "needs systemd-analyze (apt-get install systemd)"
+)]
 fn the_union_of_oncalendar_elapses_equals_cronix_next_through_2027_in_four_zones() {
     if !have_systemd_analyze("calendar") {
         return;
@@ -364,6 +372,10 @@ fn the_union_of_oncalendar_elapses_equals_cronix_next_through_2027_in_four_zones
 const CHECKED_FLOOR: usize = 24_000;
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_systemd_analyze),
+    ignore = "needs systemd-analyze (apt-get install systemd)"
+)]
 fn a_spring_forward_gap_time_fires_right_after_the_jump_under_systemd() {
     if !have_systemd_analyze("gap") {
         return;

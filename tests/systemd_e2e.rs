@@ -110,6 +110,10 @@ fn paths_received(server: &Server) -> Vec<(String, Result<usize, String>)> {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_e2e_systemd),
+    ignore = "needs CRONIX_E2E_SYSTEMD=1, root and debootstrap (.ci/run sets it)"
+)]
 fn a_real_systemd_runs_and_reconciles_the_timers_cronix_applies() {
     if let Some(why) = systemd_support::skip_reason() {
         eprintln!("SKIP: systemd end-to-end: {why}");

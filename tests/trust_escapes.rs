@@ -238,6 +238,10 @@ fn show_global_status_and_the_shim_escape_a_hand_edited_spec() {
 
 /// A lease planted in Redis by any client: global-status and show print its holder escaped.
 #[test]
+#[cfg_attr(
+    not(cronix_test_redis),
+    ignore = "needs redis-server and redis-cli (apt-get install redis-server)"
+)]
 fn global_status_and_show_escape_a_lease_planted_in_redis() {
     if !redis_support::available("global_status_and_show_escape_a_lease_planted_in_redis") {
         return;

@@ -16,6 +16,10 @@ use trust_support::{Stranger, exit_within, open_up};
 const PATH: &str = "/api/v1/scheduled/settle";
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn another_user_cannot_hold_a_jobs_lock() {
     let Some(stranger) = Stranger::create("another_user_cannot_hold_a_jobs_lock") else {
         return;

@@ -31,6 +31,10 @@ fn stderr_of(child: std::process::Child) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn another_users_spec_in_a_group_writable_spec_dir_is_refused() {
     let Some(stranger) =
         Stranger::create("another_users_spec_in_a_group_writable_spec_dir_is_refused")
@@ -140,6 +144,10 @@ fn a_symlinked_lock_file_is_not_followed() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_planted_lock_file_never_gets_a_victim_sigtermed_by_replace() {
     let Some(stranger) =
         Stranger::create("a_planted_lock_file_never_gets_a_victim_sigtermed_by_replace")
@@ -238,6 +246,10 @@ fn an_audit_journal_that_is_a_symlink_is_refused_before_anything_is_written() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_crontab_that_is_a_symlink_to_another_users_file_is_refused() {
     let Some(stranger) =
         Stranger::create("a_crontab_that_is_a_symlink_to_another_users_file_is_refused")
@@ -297,6 +309,10 @@ fn apply_from_home(
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_home_config_of_another_user_is_refused() {
     let Some(stranger) = Stranger::create("a_home_config_of_another_user_is_refused") else {
         return;

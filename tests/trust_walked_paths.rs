@@ -48,6 +48,10 @@ fn sweep_manifest(env: &Env) -> String {
 // ---- 2. the trigger binary ---------------------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_root_owned_trigger_binary_in_a_users_directory_is_refused_by_plan_apply_and_doctor() {
     let Some(stranger) = Stranger::create("trigger_binary_in_a_users_directory") else {
         return;
@@ -117,6 +121,10 @@ fn a_root_owned_trigger_binary_in_a_users_directory_is_refused_by_plan_apply_and
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_trigger_binary_owned_or_writable_by_another_user_is_refused_unless_it_runs_as_that_user() {
     let Some(stranger) = Stranger::create("trigger_binary_owned_by_another_user") else {
         return;
@@ -175,6 +183,10 @@ fn a_trigger_binary_owned_or_writable_by_another_user_is_refused_unless_it_runs_
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_user_owned_copy_of_cronix_run_as_root_does_not_install_itself() {
     let Some(stranger) = Stranger::create("a_user_owned_copy_of_cronix_run_as_root") else {
         return;
@@ -214,6 +226,10 @@ fn a_user_owned_copy_of_cronix_run_as_root_does_not_install_itself() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn adopt_refuses_an_untrusted_trigger_binary() {
     let Some(stranger) = Stranger::create("adopt_refuses_an_untrusted_trigger_binary") else {
         return;
@@ -274,6 +290,10 @@ fn a_sticky_root_directory_keeps_a_root_binary_but_not_the_place_of_a_missing_on
 // ---- 2. alert commands -------------------------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn an_alert_command_in_a_users_directory_is_not_run() {
     let Some(stranger) = Stranger::create("an_alert_command_in_a_users_directory") else {
         return;
@@ -307,6 +327,10 @@ fn an_alert_command_in_a_users_directory_is_not_run() {
 // ---- 6. init under a user's $HOME --------------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn init_as_root_never_writes_through_a_users_home_or_a_planted_link() {
     let Some(stranger) = Stranger::create("init_as_root_never_writes_through_a_users_home") else {
         return;
@@ -394,6 +418,10 @@ fn init_force_replaces_a_link_at_the_config_path_and_leaves_its_target_alone() {
 // ---- 9. the config found through $HOME under sudo -E -------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_home_cronix_link_in_a_users_home_does_not_steer_root_to_another_config() {
     let Some(stranger) = Stranger::create("a_home_cronix_link_in_a_users_home") else {
         return;
@@ -451,6 +479,10 @@ fn a_home_cronix_link_in_a_users_home_does_not_steer_root_to_another_config() {
 // ---- 10. the metrics textfile's directory ------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_metrics_textfile_behind_a_users_link_or_in_a_users_directory_is_not_written() {
     let Some(stranger) = Stranger::create("a_metrics_textfile_behind_a_users_link") else {
         return;
@@ -506,6 +538,10 @@ fn a_metrics_textfile_behind_a_users_link_or_in_a_users_directory_is_not_written
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn doctor_reports_a_metrics_textfile_directory_behind_a_users_link() {
     let Some(stranger) = Stranger::create("doctor_reports_a_metrics_textfile_directory") else {
         return;
@@ -599,6 +635,10 @@ fn a_lock_dir_in_a_world_writable_directory_is_refused_by_apply_and_doctor() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn the_shim_never_follows_a_users_link_in_a_world_writable_lock_parent() {
     let Some(stranger) = Stranger::create("the_shim_never_follows_a_users_link") else {
         return;
@@ -644,6 +684,10 @@ fn the_shim_never_follows_a_users_link_in_a_world_writable_lock_parent() {
 // ---- 1. the programs root runs: systemctl, crontab ----------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_systemctl_or_crontab_in_a_users_directory_is_never_run() {
     let Some(stranger) = Stranger::create("programs_in_a_users_directory") else {
         return;
@@ -705,6 +749,10 @@ fn a_systemctl_or_crontab_in_a_users_directory_is_never_run() {
 }
 
 #[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
 fn a_root_config_named_through_a_users_directory_is_refused_whoever_names_it() {
     let Some(stranger) = Stranger::create("a_root_config_in_a_users_directory") else {
         return;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::cli::AdoptArgs;
 use crate::core::adopt::{Outcome, Pairing};
 use crate::core::manifest;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::adopt::{self, Adoption};
 use crate::shell::reconcile::{self, Context};
@@ -38,7 +38,7 @@ struct LineView<'a> {
     new: &'a str,
 }
 
-pub fn run(global: &Global, args: &AdoptArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &AdoptArgs) -> Result<ExitStatus, Failure> {
     let (backend, id) = args.backend_and_job().map_err(Failure::usage)?;
     let id = id.ok_or_else(|| Failure::usage("adopt needs the job as APP.JOB"))?;
     let (app, job) = manifest::split_job_id(id).map_err(Failure::usage)?;
@@ -57,9 +57,9 @@ pub fn run(global: &Global, args: &AdoptArgs) -> Result<Status, Failure> {
     };
     print(global.output, &ctx, app, job, &adoption, args.dry_run);
     Ok(match adoption.outcome {
-        Outcome::Adopt(_) | Outcome::AlreadyManaged => Status::OK,
-        Outcome::Diverged(_) => Status::ADOPT_DIVERGED,
-        Outcome::NothingFound => Status::ADOPT_NOTHING_FOUND,
+        Outcome::Adopt(_) | Outcome::AlreadyManaged => ExitStatus::OK,
+        Outcome::Diverged(_) => ExitStatus::ADOPT_DIVERGED,
+        Outcome::NothingFound => ExitStatus::ADOPT_NOTHING_FOUND,
     })
 }
 
@@ -101,7 +101,7 @@ fn print(output: Output, ctx: &Context, app: &str, job: &str, adoption: &Adoptio
         reasons,
     };
     match output {
-        Output::Json => outln!("{}", serde_json::to_string(&doc).unwrap_or_default()),
+        Output::Json | Output::Yaml => crate::printer::document(output, &doc),
         Output::Table => print_table(&doc, adoption),
     }
 }

@@ -21,7 +21,7 @@ use crate::core::history::RunRecord;
 use crate::core::missed::{self, EpisodeState};
 use crate::core::schedule::Schedule;
 use crate::core::spec::JobSpec;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::config::{self, Config, StatePaths};
 use crate::shell::{alert, clock, history, host, job_state, logging, spec_store, tz};
@@ -30,7 +30,7 @@ use crate::shell::{alert, clock, history, host, job_state, logging, spec_store, 
 pub const EPISODE_KIND: &str = "check";
 
 /// Exit status when a fire was missed.
-pub const MISSED_EXIT: u8 = 1;
+pub const MISSED_EXIT: ExitStatus = ExitStatus::FAILED;
 
 /// One job's missed instants (the `-o json` shape).
 #[derive(Debug, Serialize)]
@@ -59,7 +59,7 @@ struct Report {
     jobs: Vec<JobReport>,
 }
 
-pub fn run(global: &Global, args: &CheckArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &CheckArgs) -> Result<ExitStatus, Failure> {
     let loaded = config::load(global.config.as_deref())?;
     let paths = StatePaths::resolve(&args.paths.flags(), &loaded.config);
     let grace = humantime::parse_duration(args.grace.trim()).map_err(|e| {
@@ -91,7 +91,11 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<Status, Failure> {
         jobs: reports,
     };
     print(global.output, &report);
-    Ok(Status(if missed_any { MISSED_EXIT } else { 0 }))
+    Ok(if missed_any {
+        MISSED_EXIT
+    } else {
+        ExitStatus::OK
+    })
 }
 
 /// The spec file's modification time: when apply last wrote the job (its install or last change).
@@ -249,10 +253,7 @@ fn claim_episode(report: &JobReport, first: i64, log: &Logger) -> bool {
 
 fn print(output: Output, report: &Report) {
     match output {
-        Output::Json => outln!(
-            "{}",
-            serde_json::to_string_pretty(report).unwrap_or_else(|_| "{}".into())
-        ),
+        Output::Json | Output::Yaml => crate::printer::document_pretty(output, report),
         Output::Table => {
             for job in &report.jobs {
                 for instant in &job.missed {

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::cli::TargetArgs;
 use crate::commands::history::plain_table;
 use crate::core::backend_kind;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::config::{self, ConfigSource, Loaded};
 use crate::shell::reconcile::{self, Context};
@@ -112,7 +112,7 @@ struct DoctorDoc {
     checks: Vec<Check>,
 }
 
-pub fn run(global: &Global, args: &TargetArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &TargetArgs) -> Result<ExitStatus, Failure> {
     let backend = backend_kind::select(args.backend.as_deref(), None).map_err(Failure::usage)?;
     let loaded = config::load(global.config.as_deref());
     let fallback = Loaded::default();
@@ -130,13 +130,16 @@ pub fn run(global: &Global, args: &TargetArgs) -> Result<Status, Failure> {
     let checks: Vec<Check> = CHECKS.iter().flat_map(|check| check(&host)).collect();
     let ok = checks.iter().all(|c| c.status != Verdict::Fail);
     match global.output {
-        Output::Json => outln!(
-            "{}",
-            serde_json::to_string_pretty(&DoctorDoc { ok, checks }).unwrap_or_default()
-        ),
+        Output::Json | Output::Yaml => {
+            crate::printer::document_pretty(global.output, &DoctorDoc { ok, checks })
+        }
         Output::Table => print_table(&checks, ok),
     }
-    Ok(Status(if ok { 0 } else { 1 }))
+    Ok(if ok {
+        ExitStatus::OK
+    } else {
+        ExitStatus::FAILED
+    })
 }
 
 fn print_table(checks: &[Check], ok: bool) {
@@ -230,7 +233,8 @@ fn target_check(host: &Host) -> Vec<Check> {
     vec![check]
 }
 
-/// The service that fires the backend's entries runs (the cron daemon, systemd).
+/// The service that fires the backend's entries runs (the cron daemon, systemd): without it no
+/// entry ever fires, so it fails the doctor (exit 1).
 fn scheduler_check(host: &Host) -> Vec<Check> {
     let Ok(ctx) = &host.ctx else {
         return Vec::new();
@@ -238,6 +242,6 @@ fn scheduler_check(host: &Host) -> Vec<Check> {
     let (name, status) = ctx.backend.scheduler();
     vec![match status {
         Ok(detail) => Check::ok(name, detail),
-        Err(detail) => Check::warn(name, detail),
+        Err(detail) => Check::fail(name, detail),
     }]
 }

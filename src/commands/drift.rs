@@ -6,23 +6,27 @@
 use serde::Serialize;
 
 use crate::cli::DriftArgs;
-use crate::commands::plan::{OpView, json_name, op_views};
-use crate::error::{Failure, Status};
+use crate::commands::plan::{OpView, json_name, op_views, print_changes};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::reconcile;
 
 /// Exit status of `drift --exit-on-drift` when anything drifted.
-pub const DRIFT_EXIT: u8 = 5;
+pub const DRIFT_EXIT: ExitStatus = ExitStatus::DRIFTED;
 
 #[derive(Serialize)]
 struct DriftDoc<'a> {
     app: &'a str,
+    /// The backend's name, and `noop`/`ops`: the keys of the reference tool's plan document.
+    backend: &'static str,
     target: String,
     drifted: bool,
-    drift: Vec<OpView<'a>>,
+    noop: bool,
+    ops: &'a [OpView<'a>],
+    drift: &'a [OpView<'a>],
 }
 
-pub fn run(global: &Global, args: &DriftArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &DriftArgs) -> Result<ExitStatus, Failure> {
     let backend = args.reconcile.backend().map_err(Failure::usage)?;
     let ctx = reconcile::context(global, &args.reconcile.target.flags(), backend)?;
     let loaded = reconcile::load_manifest(
@@ -34,14 +38,17 @@ pub fn run(global: &Global, args: &DriftArgs) -> Result<Status, Failure> {
     let app = loaded.manifest.app.as_str();
     let views = op_views(&ctx, &plan, Some(&loaded.manifest));
     match global.output {
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let doc = DriftDoc {
                 app,
+                backend: backend.name(),
                 target: ctx.backend.describe(),
                 drifted: !plan.is_empty(),
-                drift: views,
+                noop: plan.is_empty(),
+                ops: &views,
+                drift: &views,
             };
-            outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
+            crate::printer::document(global.output, &doc);
         }
         Output::Table if plan.is_empty() => {
             outln!(
@@ -60,6 +67,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> Result<Status, Failure> {
                     v.job
                 );
             }
+            print_changes(&plan);
             outln!(
                 "drift: app {app} on {}: {} difference{}; `cronix apply` fixes it",
                 ctx.backend.describe(),
@@ -69,7 +77,7 @@ pub fn run(global: &Global, args: &DriftArgs) -> Result<Status, Failure> {
         }
     }
     if args.exit_on_drift && !plan.is_empty() {
-        return Ok(Status(DRIFT_EXIT));
+        return Ok(DRIFT_EXIT);
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }

@@ -6,7 +6,9 @@
 //! Reads only. A spec file that does not parse is listed with the reason instead of hiding it; a spec
 //! recorded for another target is listed without entry states (its entries are not in this one).
 //! Jobs with `concurrency_scope: global` also show their Redis state (lease holder, newest claimed
-//! instant); Redis is contacted only when such a job exists.
+//! instant); Redis is contacted only when such a job exists. With a `backends:` list in the config
+//! (or the reference tool's `~/.cronix/config.yaml`) it shows every listed backend instead
+//! (`global_status_list`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -14,16 +16,17 @@ use std::path::Path;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::cli::ListArgs;
+use crate::cli::{GlobalStatusArgs, ListArgs};
+use crate::commands::global_status_list::{self, BackendsList};
 use crate::commands::history::plain_table;
 use crate::core::entry_status::{self, EntryStatus};
 use crate::core::global_lock::Claim;
 use crate::core::history::{self, RunRecord};
 use crate::core::manifest::ConcurrencyScope;
-use crate::core::spec::JobSpec;
-use crate::error::{Failure, Status};
+use crate::core::spec::{JobSpec, SpecOrigin};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
-use crate::shell::config::{self, Config};
+use crate::shell::config::{self, Config, ConfigSource, Loaded};
 use crate::shell::reconcile::{self, Context};
 use crate::shell::{global_lock, history as history_file, metrics, spec_store};
 
@@ -96,9 +99,40 @@ pub fn global_view(
     })
 }
 
-pub fn run(global: &Global, args: &ListArgs) -> Result<Status, Failure> {
-    let backend = args.backend().map_err(Failure::usage)?;
+pub fn run(global: &Global, args: &GlobalStatusArgs) -> Result<ExitStatus, Failure> {
     let loaded = config::load(global.config.as_deref())?;
+    if let Some(list) = backends_list(&loaded)? {
+        return global_status_list::run(global, args, &loaded, list);
+    }
+    let list = args.single_target().map_err(Failure::usage)?;
+    run_single(global, &list, &loaded)
+}
+
+/// The `backends:` list to query: the loaded config's, else (when no `--config` or `$CRONIX_CONFIG`
+/// named one) the reference tool's `~/.cronix/config.yaml` or `/etc/cronix/config.yaml`; `None`
+/// keeps the single-target view.
+fn backends_list(loaded: &Loaded) -> Result<Option<BackendsList>, Failure> {
+    if !loaded.config.backends.is_empty() {
+        return Ok(Some(BackendsList {
+            entries: loaded.config.backends.clone(),
+            path: loaded.path.clone(),
+        }));
+    }
+    if matches!(loaded.source, ConfigSource::Flag | ConfigSource::Env) {
+        return Ok(None);
+    }
+    Ok(config::load_reference_backends()?
+        .filter(|list| !list.config.backends.is_empty())
+        .map(|list| BackendsList {
+            entries: list.config.backends,
+            path: list.path,
+        }))
+}
+
+/// Today's view of one target (the flags', as `list` takes them).
+fn run_single(global: &Global, args: &ListArgs, loaded: &Loaded) -> Result<ExitStatus, Failure> {
+    let backend = args.backend().map_err(Failure::usage)?;
+    let loaded = loaded.clone();
     let ctx = reconcile::context_from(&loaded, global, &args.target.flags(), backend)?;
     let mut redis = None;
     let installed = reconcile::installed(&ctx, None)?;
@@ -150,13 +184,10 @@ pub fn run(global: &Global, args: &ListArgs) -> Result<Status, Failure> {
         })
         .collect();
     match global.output {
-        Output::Json => outln!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
-        ),
+        Output::Json | Output::Yaml => crate::printer::document_pretty(global.output, &rows),
         Output::Table => print_table(&rows, &ctx.paths.spec_dir),
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 fn job_status(
@@ -196,12 +227,20 @@ fn from_spec(
         schedules: spec.job.schedules.clone(),
         timezone: spec.job.timezone.clone(),
         entries,
-        last_run: last_run(Path::new(&spec.state_dir), &spec.app, &spec.job.name),
+        last_run: last_run(state_dir_of(ctx, spec), &spec.app, &spec.job.name),
         next_fire: metrics::next_fire(&spec.job.schedules, &spec.job.timezone, now)
             .map(|t| format!("{t:.0}")),
         error: None,
         other_target: spec.target.clone().filter(|t| *t != target),
         global: None,
+    }
+}
+
+/// The spec's state dir; a spec the reference tool wrote records none, so it is this target's.
+fn state_dir_of<'a>(ctx: &'a Context, spec: &'a JobSpec) -> &'a Path {
+    match spec.origin {
+        SpecOrigin::Reference => &ctx.paths.state_dir,
+        SpecOrigin::Cronix => Path::new(&spec.state_dir),
     }
 }
 

@@ -11,14 +11,14 @@ use jiff::Timestamp;
 use crate::cli::HistoryArgs;
 use crate::core::audit::{AUDIT_FILE, AuditRecord};
 use crate::core::history::{self, Filter, RunRecord, StatusQuery};
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::config::{self, StatePaths};
 use crate::shell::history as history_file;
 
-pub fn run(global: &Global, args: &HistoryArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
     let loaded = config::load(global.config.as_deref())?;
-    let state_dir = StatePaths::resolve(&args.paths.flags(), &loaded.config).state_dir;
+    let state_dir = StatePaths::resolve(&args.target.paths.flags(), &loaded.config).state_dir;
     let (_backend, id) = args.backend_and_job().map_err(Failure::usage)?;
     let now = Timestamp::now();
     let since = parse_when("--since", args.since.as_deref(), now)?;
@@ -30,7 +30,7 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<Status, Failure> {
             )));
         }
         if args.status.is_some() {
-            return Err(Failure::invalid(
+            return Err(Failure::usage(
                 "--status filters runs; it does not apply to --audit (drop one of them)",
             ));
         }
@@ -43,8 +43,18 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<Status, Failure> {
         .as_deref()
         .map(StatusQuery::parse)
         .transpose()
-        .map_err(|e| Failure::invalid(format!("--status: {e}")))?;
+        .map_err(|e| Failure::usage(format!("--status: {e}")))?;
     let path = history_file::history_path(&state_dir, app, job);
+    if !path.exists() {
+        let spec_dir = StatePaths::resolve(&args.target.paths.flags(), &loaded.config).spec_dir;
+        if crate::shell::spec_store::find_spec(&spec_dir, app, job)?.is_none() {
+            return Err(Failure::invalid(format!(
+                "job {id}: no history in {} and no spec in {}; check the name with `cronix list`",
+                state_dir.display(),
+                spec_dir.display()
+            )));
+        }
+    }
     let records = history_file::read_records(&path).map_err(Failure::invalid)?;
     let filter = Filter {
         since,
@@ -54,10 +64,10 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<Status, Failure> {
     };
     let records = history::filter(records, &filter);
     match global.output {
-        Output::Json => print_json(&records),
+        Output::Json | Output::Yaml => crate::printer::document_pretty(global.output, &records),
         Output::Table => print_runs(&records, id, &path),
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 fn parse_when(
@@ -68,7 +78,7 @@ fn parse_when(
     value
         .map(|v| parse_instant(flag, v, now))
         .transpose()
-        .map_err(Failure::invalid)
+        .map_err(Failure::usage)
 }
 
 /// `--since`/`--until`: an RFC 3339 instant, or a duration ago (`90m`, `24h`, `7d`, `7days`).
@@ -85,13 +95,6 @@ pub fn parse_instant(flag: &str, value: &str, now: Timestamp) -> Result<Timestam
     let ago = jiff::SignedDuration::try_from(ago).map_err(|e| format!("{flag} {value:?}: {e}"))?;
     now.checked_sub(ago)
         .map_err(|e| format!("{flag} {value:?}: {e}"))
-}
-
-fn print_json<T: serde::Serialize>(records: &[T]) {
-    outln!(
-        "{}",
-        serde_json::to_string_pretty(records).unwrap_or_else(|_| "[]".into())
-    );
 }
 
 fn print_runs(records: &[RunRecord], id: &str, path: &Path) {
@@ -132,7 +135,7 @@ fn show_audit(
     (since, until): (Option<Timestamp>, Option<Timestamp>),
     limit: Option<usize>,
     output: Output,
-) -> Result<Status, Failure> {
+) -> Result<ExitStatus, Failure> {
     let path = state_dir.join(AUDIT_FILE);
     let text = history_file::read_text(&path).map_err(Failure::invalid)?;
     let mut records: Vec<AuditRecord> = text
@@ -149,10 +152,10 @@ fn show_audit(
         records.drain(..drop);
     }
     match output {
-        Output::Json => print_json(&records),
+        Output::Json | Output::Yaml => crate::printer::document_pretty(output, &records),
         Output::Table => print_audit(&records, &path),
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 fn print_audit(records: &[AuditRecord], path: &Path) {

@@ -6,11 +6,11 @@
 
 use crate::cli::InitArgs;
 use crate::core::config_scaffold::Scaffold;
-use crate::error::{Failure, Status};
-use crate::settings::Global;
+use crate::error::{ExitStatus, Failure};
+use crate::settings::{Global, Output};
 use crate::shell::config;
 
-pub fn run(global: &Global, args: &InitArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &InitArgs) -> Result<ExitStatus, Failure> {
     let scaffold = Scaffold {
         source: args.app.clone().zip(args.manifest_url.clone()),
         secret_refs: global.secret_refs.clone(),
@@ -26,11 +26,20 @@ pub fn run(global: &Global, args: &InitArgs) -> Result<Status, Failure> {
     config::write_scaffold(&path, &scaffold.render(), args.force)?;
     config::read(&path)?;
     let shown = path.display();
-    outln!("wrote {shown}");
     let manifest = args.manifest_url.as_deref().unwrap_or("SOURCE");
-    outln!(
-        "next: edit it, then run `cronix validate --config {shown} {manifest}` and \
-         `cronix apply --config {shown} --manifest {manifest}`"
-    );
-    Ok(Status::OK)
+    let next = [
+        format!("cronix validate --config {shown} {manifest}"),
+        format!("cronix apply --config {shown} --manifest {manifest}"),
+    ];
+    match global.output {
+        Output::Table => {
+            outln!("wrote {shown}");
+            outln!("next: edit it, then run `{}` and `{}`", next[0], next[1]);
+        }
+        structured => crate::printer::document(
+            structured,
+            &serde_json::json!({"written": true, "path": shown.to_string(), "next": next}),
+        ),
+    }
+    Ok(ExitStatus::OK)
 }

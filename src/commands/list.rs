@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::cli::ListArgs;
 use crate::core::plan::InstalledEntry;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::reconcile::{self, Context};
 use crate::shell::{spec_store, tz};
@@ -23,6 +23,8 @@ pub struct EntryView {
     pub app: String,
     pub job: String,
     pub idx: usize,
+    /// `idx` under the reference tool's name for it.
+    pub index: usize,
     pub schedule: String,
     pub hash: String,
     pub next_fire: Option<String>,
@@ -60,6 +62,8 @@ fn gate_view(ctx: &Context, entry: &InstalledEntry) -> Option<(GateView, jiff::t
 
 #[derive(Serialize)]
 struct ListDoc {
+    /// The backend's name (a key of the reference tool's list document).
+    backend: &'static str,
     target: String,
     entries: Vec<EntryView>,
 }
@@ -80,6 +84,7 @@ pub fn entry_view(ctx: &Context, entry: &InstalledEntry, now: jiff::Timestamp) -
         app: entry.app.clone(),
         job: entry.job.clone(),
         idx: entry.idx,
+        index: entry.idx,
         schedule,
         hash: entry.hash.clone(),
         next_fire,
@@ -89,7 +94,7 @@ pub fn entry_view(ctx: &Context, entry: &InstalledEntry, now: jiff::Timestamp) -
     }
 }
 
-pub fn run(global: &Global, args: &ListArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ListArgs) -> Result<ExitStatus, Failure> {
     let backend = args.backend().map_err(Failure::usage)?;
     let ctx = reconcile::context(global, &args.target.flags(), backend)?;
     let installed = reconcile::installed(&ctx, None)?;
@@ -102,19 +107,20 @@ pub fn run(global: &Global, args: &ListArgs) -> Result<Status, Failure> {
         .collect();
     entries.sort_by(|a, b| (&a.app, &a.job, a.idx).cmp(&(&b.app, &b.job, b.idx)));
     match global.output {
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let doc = ListDoc {
+                backend: backend.name(),
                 target: ctx.backend.describe(),
                 entries,
             };
-            outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
+            crate::printer::document(global.output, &doc);
         }
         Output::Table if entries.is_empty() => {
             outln!("no cronix entries in {}", ctx.backend.describe())
         }
         Output::Table => outln!("{}", entries_table(&entries)),
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 pub fn entries_table(entries: &[EntryView]) -> String {

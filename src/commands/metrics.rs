@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::cli::MetricsArgs;
 use crate::core::metrics::{self, JobMetrics, Tally};
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::config::{self, StatePaths};
 use crate::shell::{history, host, metrics as metrics_file, spec_store};
@@ -23,14 +23,14 @@ struct JobJson<'a> {
     next_fire: Option<i64>,
 }
 
-pub fn run(global: &Global, args: &MetricsArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &MetricsArgs) -> Result<ExitStatus, Failure> {
     let loaded = config::load(global.config.as_deref())?;
     let spec_dir = StatePaths::resolve(&args.paths.flags(), &loaded.config).spec_dir;
     let now = Timestamp::now();
     let jobs = job_metrics(&spec_dir, now)?;
     match global.output {
         Output::Table => out!("{}", metrics::render(&jobs, &host::host_id(&loaded.config))),
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let rows: Vec<JobJson<'_>> = jobs
                 .iter()
                 .map(|j| JobJson {
@@ -38,13 +38,10 @@ pub fn run(global: &Global, args: &MetricsArgs) -> Result<Status, Failure> {
                     next_fire: j.next_fire,
                 })
                 .collect();
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
-            );
+            crate::printer::document_pretty(global.output, &rows);
         }
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 /// Every job with a spec: its whole history folded, and its next fire.

@@ -7,6 +7,7 @@ pub mod completion;
 pub mod doctor;
 pub mod drift;
 pub mod global_status;
+pub mod global_status_list;
 pub mod history;
 pub mod init;
 pub mod list;
@@ -23,10 +24,10 @@ pub mod verify;
 pub mod version;
 
 use crate::cli::{Cli, Command};
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 
 /// Run the parsed command.
-pub fn dispatch(cli: Cli) -> Result<Status, Failure> {
+pub fn dispatch(cli: Cli) -> Result<ExitStatus, Failure> {
     let global = &cli.global.settings();
     match cli.command {
         Command::Validate(args) => validate::run(global, &args),

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::cli::NextArgs;
 use crate::core::schedule::Schedule;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::tz;
 
@@ -25,7 +25,7 @@ struct NextReport {
     next: Vec<String>,
 }
 
-pub fn run(global: &Global, args: &NextArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &NextArgs) -> Result<ExitStatus, Failure> {
     let schedule = Schedule::parse(&args.expr).map_err(|e| Failure::invalid(e.message))?;
     let zone = checked_zone(&args.timezone)?;
     let count = checked_count(args.count)?;
@@ -37,8 +37,11 @@ pub fn run(global: &Global, args: &NextArgs) -> Result<Status, Failure> {
     match global.output {
         Output::Table => write_lines(&fires)?,
         Output::Json => print_json(&schedule, &args.timezone, fires)?,
+        Output::Yaml => {
+            crate::printer::document(Output::Yaml, &report(&schedule, &args.timezone, fires))
+        }
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 fn checked_zone(name: &str) -> Result<TimeZone, Failure> {
@@ -54,7 +57,7 @@ fn checked_count(count: usize) -> Result<usize, Failure> {
     if (1..=MAX_COUNT).contains(&count) {
         Ok(count)
     } else {
-        Err(Failure::invalid(format!(
+        Err(Failure::usage(format!(
             "--count {count} is out of range; use 1 to {MAX_COUNT}"
         )))
     }
@@ -62,7 +65,7 @@ fn checked_count(count: usize) -> Result<usize, Failure> {
 
 fn parse_after(text: &str) -> Result<Timestamp, Failure> {
     text.parse::<Timestamp>().map_err(|_| {
-        Failure::invalid(format!(
+        Failure::usage(format!(
             "--after {text:?} is not an RFC 3339 timestamp; write one with an offset, e.g. \
              2026-03-08T01:30:00Z or 2026-03-08T01:30:00-05:00"
         ))
@@ -103,14 +106,17 @@ fn write_lines(lines: &[String]) -> Result<(), Failure> {
     }
 }
 
-fn print_json(schedule: &Schedule, timezone: &str, next: Vec<String>) -> Result<(), Failure> {
-    let report = NextReport {
+fn report(schedule: &Schedule, timezone: &str, next: Vec<String>) -> NextReport {
+    NextReport {
         expression: schedule.source().to_string(),
         crontab: schedule.crontab_expression(),
         timezone: timezone.to_string(),
         next,
-    };
-    let text = serde_json::to_string(&report)
+    }
+}
+
+fn print_json(schedule: &Schedule, timezone: &str, next: Vec<String>) -> Result<(), Failure> {
+    let text = serde_json::to_string(&report(schedule, timezone, next))
         .map_err(|e| Failure::invalid(format!("cannot encode the fire times as JSON: {e}")))?;
     write_lines(&[text])
 }

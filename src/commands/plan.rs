@@ -14,12 +14,12 @@ use crate::core::manifest::Manifest;
 use crate::core::plan::{Action, Counts, Op, Plan, Subject};
 use crate::core::target_checks::ZoneReport;
 use crate::core::tz_gate::{DstEffect, DstEvent, REPORT_DAYS};
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::reconcile::{self, Context};
 use crate::shell::tz;
 
-pub fn run(global: &Global, args: &ReconcileArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ReconcileArgs) -> Result<ExitStatus, Failure> {
     let backend = args.backend().map_err(Failure::usage)?;
     let ctx = reconcile::context(global, &args.target.flags(), backend)?;
     let loaded = reconcile::load_manifest(&ctx, &args.manifest, args.app.as_deref())?;
@@ -28,26 +28,56 @@ pub fn run(global: &Global, args: &ReconcileArgs) -> Result<Status, Failure> {
     print_plan(
         global.output,
         &ctx,
-        &loaded.manifest,
+        (&loaded.manifest, desired.entries.len()),
         &plan,
         None,
         &desired.zones,
     );
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
 }
 
 /// The JSON shape of a plan (`applied` only after a real apply).
 #[derive(Serialize)]
 struct PlanDoc<'a> {
     app: &'a str,
+    /// The backend's name; `noop` (= not `changed`), and after an apply `created`, `updated`,
+    /// `deleted` and `skipped` (entries left as they were): the keys of the reference tool's
+    /// documents, so gates written for it work.
+    backend: &'static str,
     target: String,
     changed: bool,
+    noop: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     applied: Option<bool>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    tally: Option<ApplyTally>,
     counts: Counts,
     ops: Vec<OpView<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     timezones: Vec<ZoneView<'a>>,
+}
+
+/// What an apply did to entries, under the reference tool's names.
+#[derive(Serialize)]
+struct ApplyTally {
+    created: usize,
+    updated: usize,
+    deleted: usize,
+    skipped: usize,
+}
+
+impl ApplyTally {
+    /// The entry ops of `plan` counted; `desired` entries not touched were skipped.
+    fn of(plan: &Plan, desired: usize) -> ApplyTally {
+        let count = |a: Action| plan.entry_ops().filter(|o| o.op == a).count();
+        let (created, updated) = (count(Action::Create), count(Action::Update));
+        ApplyTally {
+            created,
+            updated,
+            deleted: count(Action::Delete),
+            skipped: desired.saturating_sub(created + updated),
+        }
+    }
 }
 
 /// One entry's time-zone report, as `plan -o json` prints it.
@@ -105,6 +135,13 @@ fn two_decimals(x: f64) -> f64 {
 
 #[derive(Serialize)]
 pub struct OpView<'a> {
+    /// `op` and `hash` under the reference tool's names (its `old_hash` is `Op::old_hash`).
+    action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_hash: Option<&'a str>,
+    /// The new artifact (entries: create/update), next to `before`, the installed one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after: Option<&'a str>,
     #[serde(flatten)]
     op: &'a Op,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,6 +155,9 @@ pub fn op_views<'a>(ctx: &Context, plan: &'a Plan, manifest: Option<&Manifest>) 
     plan.ops
         .iter()
         .map(|op| OpView {
+            action: op.op,
+            new_hash: op.hash.as_deref(),
+            after: op.line.as_deref(),
             op,
             next_fire: (op.op == Action::Create && op.kind == Subject::Entry)
                 .then_some(op.schedule.as_deref())
@@ -136,10 +176,11 @@ pub fn op_views<'a>(ctx: &Context, plan: &'a Plan, manifest: Option<&Manifest>) 
 }
 
 /// Print a plan as a table or JSON. `applied`: `None` for plan/dry-run, `Some` after an apply.
+/// `desired`: how many entries the manifest wants (those the plan does not touch were skipped).
 pub fn print_plan(
     output: Output,
     ctx: &Context,
-    manifest: &Manifest,
+    (manifest, desired): (&Manifest, usize),
     plan: &Plan,
     applied: Option<bool>,
     zones: &[ZoneReport],
@@ -148,17 +189,20 @@ pub fn print_plan(
     let views = op_views(ctx, plan, Some(manifest));
     let zones = zone_views(ctx, zones);
     match output {
-        Output::Json => {
+        Output::Json | Output::Yaml => {
             let doc = PlanDoc {
                 app,
+                backend: ctx.backend_kind.name(),
                 target: ctx.backend.describe(),
                 changed: !plan.is_empty(),
+                noop: plan.is_empty(),
                 applied,
+                tally: applied.map(|_| ApplyTally::of(plan, desired)),
                 counts: plan.counts(),
                 ops: views,
                 timezones: zones,
             };
-            outln!("{}", serde_json::to_string(&doc).unwrap_or_default());
+            crate::printer::document(output, &doc);
         }
         Output::Table => {
             print_table(ctx, app, plan, &views, applied);
@@ -230,6 +274,7 @@ fn print_table(ctx: &Context, app: &str, plan: &Plan, views: &[OpView], applied:
         return;
     }
     outln!("{}", ops_table(views));
+    print_changes(plan);
     let c = plan.counts();
     let verb = if applied.is_some() { "applied" } else { "plan" };
     outln!(
@@ -238,6 +283,29 @@ fn print_table(ctx: &Context, app: &str, plan: &Plan, views: &[OpView], applied:
         c.update,
         c.delete
     );
+}
+
+/// Under the table, what each update changes: the artifact's lines that go (`-`) and come (`+`),
+/// the spec's fields that differ (`~`).
+pub fn print_changes(plan: &Plan) {
+    for op in plan.ops.iter().filter(|o| !o.changes.is_empty()) {
+        let idx = op.idx.map(|i| format!(" idx {i}")).unwrap_or_default();
+        outln!(
+            "{}.{}{idx} {} ({}):",
+            op.app,
+            op.job,
+            json_name(&op.kind),
+            json_name(&op.drift)
+        );
+        for change in &op.changes {
+            let marked = if change.starts_with("- ") || change.starts_with("+ ") {
+                change.clone()
+            } else {
+                format!("~ {change}")
+            };
+            outln!("    {marked}");
+        }
+    }
 }
 
 /// The ops as a borderless table.

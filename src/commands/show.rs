@@ -20,7 +20,7 @@ use crate::core::manifest;
 use crate::core::plan::Op;
 use crate::core::spec::JobSpec;
 use crate::core::target_checks::shown_ref;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 use crate::shell::reconcile::Context;
 use crate::shell::{config, history, reconcile, spec_store};
@@ -32,6 +32,10 @@ const SHOWN: usize = 5;
 struct ShowDoc {
     app: String,
     job: String,
+    /// `installed` (always true here) and `status`: what a not-installed job's document says too.
+    installed: bool,
+    status: &'static str,
+    backend: &'static str,
     target: String,
     entries: Vec<EntryView>,
     /// Each entry the spec or the crontab has for this job, and its state.
@@ -54,7 +58,7 @@ struct SyncView {
     changes: Vec<Op>,
 }
 
-pub fn run(global: &Global, args: &ShowArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &ShowArgs) -> Result<ExitStatus, Failure> {
     let (backend, id) = args.backend_and_job().map_err(Failure::usage)?;
     let id = id.ok_or_else(|| Failure::usage("show needs the job as APP.JOB"))?;
     let (app, job) = manifest::split_job_id(id).map_err(Failure::usage)?;
@@ -96,11 +100,8 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<Status, Failure> {
             .collect();
     }
     if entries.is_empty() && spec.is_none() {
-        return Err(Failure::invalid(format!(
-            "job {app}.{job}: no entry in {} and no spec in {}; check the name with `cronix list`",
-            ctx.backend.describe(),
-            ctx.paths.spec_dir.display()
-        )));
+        print_not_installed(global.output, &ctx, &app, &job);
+        return Ok(ExitStatus::OK);
     }
     let sync = match &args.manifest {
         Some(source) => Some(sync_view(&ctx, source, &app, &job)?),
@@ -114,6 +115,9 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<Status, Failure> {
         None => None,
     };
     let doc = ShowDoc {
+        installed: true,
+        status: "installed",
+        backend: ctx.backend_kind.name(),
         sync,
         global: global_state,
         next_fires: next_fires(&entries, now),
@@ -126,10 +130,36 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<Status, Failure> {
         spec,
     };
     match global.output {
-        Output::Json => outln!("{}", serde_json::to_string(&doc).unwrap_or_default()),
+        Output::Json | Output::Yaml => crate::printer::document(global.output, &doc),
         Output::Table => print_table(&doc),
     }
-    Ok(Status::OK)
+    Ok(ExitStatus::OK)
+}
+
+/// A job with no entry in the target and no spec file: not an error (exit 0), as in the reference
+/// tool, so a script can ask "is it installed?".
+fn print_not_installed(output: Output, ctx: &Context, app: &str, job: &str) {
+    let target = ctx.backend.describe();
+    match output {
+        Output::Table => {
+            outln!("job {app}.{job} on {target}: not installed");
+            outln!(
+                "(no entry in {target} and no spec in {}; `cronix list` names the installed jobs)",
+                ctx.paths.spec_dir.display()
+            );
+        }
+        structured => crate::printer::document(
+            structured,
+            &serde_json::json!({
+                "app": app,
+                "job": job,
+                "installed": false,
+                "status": "not installed",
+                "backend": ctx.backend_kind.name(),
+                "target": target,
+            }),
+        ),
+    }
 }
 
 /// The job's entry states in this target (a spec recorded for another target expects none here).

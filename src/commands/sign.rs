@@ -5,10 +5,10 @@
 use crate::cli::SignArgs;
 use crate::commands::signing_input::{now, operator_secrets, read_body};
 use crate::core::signature;
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 
-pub fn run(global: &Global, args: &SignArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &SignArgs) -> Result<ExitStatus, Failure> {
     let operator = operator_secrets(global)?;
     let body = read_body(args.request.body_file.as_deref())?;
     let timestamp = args.timestamp.unwrap_or_else(now);
@@ -22,10 +22,12 @@ pub fn run(global: &Global, args: &SignArgs) -> Result<Status, Failure> {
         &args.request.path,
         &body,
     );
-    let line = match global.output {
-        Output::Table => header.expose().to_string(),
-        Output::Json => serde_json::json!({ "signature": header.expose() }).to_string(),
-    };
-    outln!("{line}");
-    Ok(Status::OK)
+    match global.output {
+        Output::Table => outln!("{}", header.expose()),
+        structured => crate::printer::document(
+            structured,
+            &serde_json::json!({ "signature": header.expose() }),
+        ),
+    }
+    Ok(ExitStatus::OK)
 }

@@ -26,11 +26,11 @@ use crate::core::history::{self as core_history, Retention, RunRecord, RunStatus
 use crate::core::manifest::{Concurrency, ConcurrencyScope};
 use crate::core::otel::{self as trace_shape, AttemptFacts, FireFacts, LockFacts};
 use crate::core::schedule::Schedule;
-use crate::core::spec::JobSpec;
+use crate::core::spec::{HostPaths, JobSpec};
 use crate::core::{scope, spec_check};
-use crate::error::{Failure, FailureKind, Status};
-use crate::settings::Global;
-use crate::shell::config::{self, DEFAULT_SPEC_DIR, OnUnavailable};
+use crate::error::{ExitStatus, Failure, FailureKind};
+use crate::settings::{Global, PathFlags};
+use crate::shell::config::{self, DEFAULT_SPEC_DIR, OnUnavailable, StatePaths};
 use crate::shell::fire::{self, Outcome, Recorder};
 use crate::shell::global_fire::{self, GlobalFire, HeldLease, LeaseSlot, Step};
 use crate::shell::global_lock::LockError;
@@ -40,7 +40,7 @@ use crate::shell::{
     after_fire, clock, history, host, http, logging, otel, spec_store, test_pause, tz,
 };
 
-pub fn run(global: &Global, args: &TriggerArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &TriggerArgs) -> Result<ExitStatus, Failure> {
     let started = Instant::now();
     let started_at = clock::now();
     let (app, job) = core_history::split_job_id(&args.job).map_err(shim_failure)?;
@@ -49,7 +49,7 @@ pub fn run(global: &Global, args: &TriggerArgs) -> Result<Status, Failure> {
         None => None,
         Some(idx) => match gate(global, args, app, job, idx)? {
             Some(passed) => Some(passed),
-            None => return Ok(Status::OK),
+            None => return Ok(ExitStatus::OK),
         },
     };
     let (spec, fire_time) = match gated {
@@ -62,6 +62,12 @@ pub fn run(global: &Global, args: &TriggerArgs) -> Result<Status, Failure> {
         }
     };
     let loaded = config_for(global, &spec)?;
+    let mut spec = spec;
+    let paths = StatePaths::resolve(&PathFlags::default(), &loaded.config);
+    spec.set_host_paths(&HostPaths {
+        lock_dir: &paths.lock_dir.to_string_lossy(),
+        state_dir: &paths.state_dir.to_string_lossy(),
+    });
     let run_id = uuid::Uuid::now_v7().to_string();
     let level = logging::effective_level(global.log_level, loaded.config.log_level);
     let log = logging::shim_logger(level, app, job, &run_id);
@@ -114,7 +120,7 @@ pub fn run(global: &Global, args: &TriggerArgs) -> Result<Status, Failure> {
         let client = fire.observed.borrow_mut().client.take();
         export_trace(&loaded.config, &facts, client, &log);
     }
-    Ok(Status(outcome.exit_code))
+    Ok(outcome.exit_status)
 }
 
 /// `--otel`: export the fire's trace once, after it is recorded; a failure is one warn line and
@@ -659,7 +665,7 @@ fn install_sigterm_handler(
             warn!(log, "received SIGTERM; stopping"; "status" => status.as_str());
             recorder.finish(&Outcome::new(status, Some("sigterm")));
             global_fire::release_slot(&lease_slot, true);
-            std::process::exit(i32::from(fire::SIGTERM_EXIT));
+            crate::error::exit_now(ExitStatus::FIRE_TERMINATED);
         }
     });
     Ok(())
@@ -675,7 +681,7 @@ fn install_panic_hook(recorder: Arc<Recorder>, lease_slot: LeaseSlot) {
         eprintln!("cronix: error: internal error at {place}; the run is recorded as internal");
         recorder.finish_from_panic(&Outcome::new(RunStatus::Internal, Some("panic")));
         global_fire::release_slot(&lease_slot, false);
-        std::process::exit(3);
+        crate::error::exit_now(ExitStatus::FIRE_INTERNAL);
     }));
 }
 

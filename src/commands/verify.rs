@@ -6,12 +6,12 @@
 use crate::cli::VerifyArgs;
 use crate::commands::signing_input::{OperatorSecrets, now, operator_secrets, read_body};
 use crate::core::signature::{self, VerifyError};
-use crate::error::{Failure, Status};
+use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
 
-pub fn run(global: &Global, args: &VerifyArgs) -> Result<Status, Failure> {
+pub fn run(global: &Global, args: &VerifyArgs) -> Result<ExitStatus, Failure> {
     signature::check_skew_window(args.max_skew)
-        .map_err(|why| Failure::invalid(format!("--max-skew {}: {why}", args.max_skew)))?;
+        .map_err(|why| Failure::usage(format!("--max-skew {}: {why}", args.max_skew)))?;
     let operator = operator_secrets(global)?;
     let body = read_body(args.request.body_file.as_deref())?;
     let outcome = signature::verify(
@@ -25,8 +25,8 @@ pub fn run(global: &Global, args: &VerifyArgs) -> Result<Status, Failure> {
     );
     outln!("{}", report(global.output, &operator, &outcome));
     Ok(match outcome {
-        Ok(_) => Status::OK,
-        Err(_) => Status(1),
+        Ok(_) => ExitStatus::OK,
+        Err(_) => ExitStatus::FAILED,
     })
 }
 
@@ -52,15 +52,21 @@ fn report(
     outcome: &Result<usize, VerifyError>,
 ) -> String {
     match (output, outcome) {
-        (Output::Json, Ok(index)) => json_line(&JsonReport::Accepted {
-            ok: true,
-            secret_index: operator.ref_index(*index),
-        }),
-        (Output::Json, Err(e)) => json_line(&JsonReport::Refused {
-            ok: false,
-            code: e.code.as_str(),
-            message: &e.message,
-        }),
+        (Output::Json | Output::Yaml, Ok(index)) => structured_line(
+            output,
+            &JsonReport::Accepted {
+                ok: true,
+                secret_index: operator.ref_index(*index),
+            },
+        ),
+        (Output::Json | Output::Yaml, Err(e)) => structured_line(
+            output,
+            &JsonReport::Refused {
+                ok: false,
+                code: e.code.as_str(),
+                message: &e.message,
+            },
+        ),
         (Output::Table, Ok(index)) => format!(
             "ok: the signature matches secret {} ({})",
             operator.ref_index(*index),
@@ -70,6 +76,11 @@ fn report(
     }
 }
 
-fn json_line(report: &JsonReport<'_>) -> String {
-    serde_json::to_string(report).unwrap_or_default()
+fn structured_line(output: Output, report: &JsonReport<'_>) -> String {
+    match output {
+        Output::Yaml => serde_yaml::to_string(report)
+            .map(|t| t.trim_end().to_string())
+            .unwrap_or_default(),
+        _ => serde_json::to_string(report).unwrap_or_default(),
+    }
 }

@@ -5,6 +5,7 @@
 //! Pure and crontab-specific: parsed crontab blocks and desired entries in, findings and plans out. It
 //! must not read files or decide exit codes; `commands::adopt` and the reconcile glue do that.
 
+use crate::core::change_view;
 use crate::core::crontab::{Block, Crontab};
 use crate::core::manifest::{is_identifier, split_job_id};
 use crate::core::plan::{Action, DesiredEntry, DriftKind, Op, Plan, Subject};
@@ -313,6 +314,9 @@ pub fn entry_ops(pairings: &[Pairing]) -> Vec<Op> {
             schedule: Some(p.entry.schedule.clone()),
             line: Some(p.entry.line.clone()),
             hash: Some(p.entry.hash.clone()),
+            old_line: Some(p.line.text.clone()),
+            old_hash: None,
+            changes: change_view::artifact_changes(&p.line.text, &p.entry.line),
             at: Some(p.line.at),
             spec: None,
         })

@@ -62,9 +62,11 @@ impl Scaffold {
 
     fn secret_refs_block(&self) -> String {
         let mut out = String::from(
-            "\n# Secret references the operator allows (--secret-ref adds to them). They sign HTTPS\n\
-             # manifest fetches, and jobs without their own refs get these. References only, never\n\
-             # secret bytes: env:NAME, file:/abs/path (raw:literal is for development).\n",
+            "\n# Secret references the operator allows on a single-app host (--secret-ref flags replace\n\
+             # them for one command). They sign HTTPS manifest fetches, jobs without their own refs get\n\
+             # these, and file:/raw: refs a job names must be among them (env: refs a job names need\n\
+             # not be while this host serves one app). References only, never secret bytes:\n\
+             # env:NAME, file:/abs/path (raw:literal is for development).\n",
         );
         if self.secret_refs.is_empty() {
             out.push_str("secret_refs: []\n#  - env:CRON_SECRET\n");
@@ -77,13 +79,13 @@ impl Scaffold {
         out
     }
 
-    /// `manifest_sources` is the reference tool's key; this version reads the source from
-    /// `--manifest`, so the entry is kept as a comment to copy into the command line.
+    /// `manifest_sources`, commented out: with an entry, each app may use only its entry's refs and
+    /// `--secret-ref` is refused, which a first config should not impose unasked.
     fn sources_block(&self) -> String {
         let mut out = String::from(
-            "\n# The apps this host reconciles, as the reference tool's manifest_sources key lists them.\n\
-             # This version takes the source on the command line (--manifest URL); the entry below is\n\
-             # a note of it until the key is read here.\n",
+            "\n# The apps this host reconciles, for a host that serves several. With entries, --manifest\n\
+             # must be an entry's url (or give --app), the app may use only its entry's secret_refs, and\n\
+             # --secret-ref is refused. Uncomment to use:\n",
         );
         let (app, url) = match &self.source {
             Some((app, url)) => (quoted(app), quoted(url)),

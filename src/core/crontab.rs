@@ -55,6 +55,18 @@ pub enum Block {
     OrphanMarker { marker: Marker, raw: Vec<u8> },
 }
 
+/// The name an environment line (`NAME = value`) assigns, if the line is one.
+fn assigned_name(line: &str) -> Option<String> {
+    let line = line.trim_start();
+    let (name, _) = line.split_once('=')?;
+    let name = name.trim_end();
+    let first = name.chars().next()?;
+    (first.is_ascii_alphabetic() || first == '_')
+        .then_some(())
+        .filter(|()| name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .map(|()| name.to_string())
+}
+
 /// A parsed crontab: its blocks in file order. Rendering all blocks gives back the input bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Crontab {
@@ -62,6 +74,18 @@ pub struct Crontab {
 }
 
 impl Crontab {
+    /// The names its environment lines assign (`NAME=value`, as cron reads them): cron hands them to
+    /// every command of the file, so an `env:` ref may resolve from one at fire time.
+    pub fn assigned_names(&self) -> std::collections::BTreeSet<String> {
+        self.blocks
+            .iter()
+            .filter_map(|b| match b {
+                Block::Foreign(raw) => assigned_name(&String::from_utf8_lossy(raw)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The owned entries, in file order.
     pub fn owned(&self) -> impl Iterator<Item = &OwnedEntry> {
         self.blocks.iter().filter_map(|b| match b {

@@ -1,11 +1,13 @@
 //! Warnings about valid manifests that will not work as meant with apps on the reference SDK.
 //!
 //! The reference TypeScript SDK (`@awbx/cronix-sdk`) verifies a signature over the request path
-//! without its query string and over an empty body for `GET` and `DELETE`; cronix signs the path and
-//! query as sent and the body it sends (the protocol's rule). So a job URL with a query, or a
-//! `GET`/`DELETE` job with a body, gets 401 at every fire from such an app. And `${…}` or `env:` text
-//! in a URL, header or body is sent literally: cronix expands nothing there. Pure; warnings only,
-//! never errors (the manifest is valid protocol v1).
+//! without its query string, and over an empty body for `GET` (its adapters drop a GET body; they
+//! verify `DELETE` bodies like any other); cronix signs the path and query as sent and the body it
+//! sends (the protocol's rule). So a job URL with a query, or a `GET` job with a body, gets 401 at
+//! every fire from such an app. Its Express adapter reads the raw body only of requests that carry a
+//! `Content-Type`, so a job with a body and no such header is refused there too. And `${…}` or
+//! `env:` text in a URL, header or body is sent literally: cronix expands nothing there. Pure;
+//! warnings only, never errors (the manifest is valid protocol v1).
 
 use crate::core::manifest::{Job, Manifest, Method};
 
@@ -26,12 +28,23 @@ pub fn job_warnings(job: &Job) -> Vec<String> {
              answers every fire with 401; move the parameters into the path or the body"
         ));
     }
-    if matches!(request.method, Method::Get | Method::Delete) && !request.body.is_empty() {
+    if request.method == Method::Get && !request.body.is_empty() {
         out.push(format!(
-            "job {name}: a {} job has a body; the reference SDK verifies {} requests over an empty \
-             body, so such an app answers every fire with 401; use POST or drop the body",
-            request.method.as_str(),
-            request.method.as_str()
+            "job {name}: a GET job has a body; the reference SDK's adapters drop GET bodies and \
+             verify over an empty one, so such an app answers every fire with 401; use POST or drop \
+             the body"
+        ));
+    }
+    let typed = request
+        .headers
+        .keys()
+        .any(|h| h.eq_ignore_ascii_case("content-type"));
+    if !request.body.is_empty() && !typed {
+        out.push(format!(
+            "job {name}: request.body is set but request.headers has no Content-Type; the \
+             reference SDK's Express adapter reads the raw body only of requests that carry one, \
+             so it refuses every fire; add \"Content-Type\": \"application/json\" (or the body's \
+             type) to request.headers"
         ));
     }
     let mut literal = |field: &str, text: &str| {
@@ -67,7 +80,8 @@ mod tests {
 
     #[test]
     fn a_plain_post_gets_no_warning() {
-        let quiet = job("POST", "https://a.example/x", "{}", serde_json::json!({}));
+        let headers = serde_json::json!({"Content-Type": "application/json"});
+        let quiet = job("POST", "https://a.example/x", "{}", headers);
         assert!(job_warnings(&quiet).is_empty());
     }
 
@@ -80,27 +94,28 @@ mod tests {
             serde_json::json!({}),
         ));
         assert!(w[0].contains("query string"), "{w:?}");
-        let w = job_warnings(&job(
-            "GET",
-            "https://a.example/x",
-            "b",
-            serde_json::json!({}),
-        ));
+        let typed = serde_json::json!({"content-type": "text/plain"});
+        let w = job_warnings(&job("GET", "https://a.example/x", "b", typed.clone()));
         assert!(w[0].contains("GET job has a body"), "{w:?}");
         assert!(
-            job_warnings(&job(
-                "DELETE",
-                "https://a.example/x",
-                "",
-                serde_json::json!({})
-            ))
-            .is_empty()
+            job_warnings(&job("DELETE", "https://a.example/x", "b", typed)).is_empty(),
+            "every SDK adapter verifies DELETE bodies"
+        );
+        let w = job_warnings(&job(
+            "POST",
+            "https://a.example/x",
+            "{}",
+            serde_json::json!({}),
+        ));
+        assert!(
+            w.len() == 1 && w[0].contains("\"Content-Type\": \"application/json\""),
+            "{w:?}"
         );
         let w = job_warnings(&job(
             "POST",
             "https://a.example/x",
             "token=${TOKEN}",
-            serde_json::json!({"X-Key": "env:KEY"}),
+            serde_json::json!({"X-Key": "env:KEY", "Content-Type": "text/plain"}),
         ));
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].contains("request.headers.X-Key") && w[1].contains("request.body"));

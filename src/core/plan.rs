@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use crate::core::change_view;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -112,6 +114,15 @@ pub struct Op {
     pub line: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
+    /// Entries: the installed line and the hash its marks carry (update/delete).
+    #[serde(rename = "before", skip_serializing_if = "Option::is_none")]
+    pub old_line: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_hash: Option<String>,
+    /// Updates: what changes, for people (`core::change_view`): the lines of the artifact that go
+    /// and come, or the spec fields that differ (never a header value or a body).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
     /// Where the backend finds the entry an op replaces or removes ([`InstalledEntry::at`]).
     #[serde(skip)]
     pub at: Option<usize>,
@@ -203,7 +214,7 @@ fn entry_ops(app: &str, desired: &[DesiredEntry], installed: &[InstalledEntry]) 
         match wanted.get(&key) {
             Some(d) if seen.insert(key) => {
                 if let Some(drift) = entry_drift(&entry.hash, line, d) {
-                    ops.push(upsert(Action::Update, drift, d, Some(entry.at)));
+                    ops.push(upsert(Action::Update, drift, d, Some(entry)));
                 }
             }
             _ => ops.push(removal(entry, DriftKind::Extra)),
@@ -226,7 +237,7 @@ fn entry_drift(hash: &str, line: &str, desired: &DesiredEntry) -> Option<DriftKi
     }
 }
 
-fn upsert(action: Action, drift: DriftKind, d: &DesiredEntry, at: Option<usize>) -> Op {
+fn upsert(action: Action, drift: DriftKind, d: &DesiredEntry, old: Option<&InstalledEntry>) -> Op {
     Op {
         op: action,
         kind: Subject::Entry,
@@ -237,9 +248,28 @@ fn upsert(action: Action, drift: DriftKind, d: &DesiredEntry, at: Option<usize>)
         schedule: Some(d.schedule.clone()),
         line: Some(d.line.clone()),
         hash: Some(d.hash.clone()),
-        at,
+        old_line: old.and_then(|e| e.line.clone()),
+        old_hash: old.map(|e| e.hash.clone()),
+        changes: old
+            .and_then(|e| e.line.as_deref())
+            .map(|before| entry_changes(before, d))
+            .unwrap_or_default(),
+        at: old.map(|e| e.at),
         spec: None,
     }
+}
+
+/// The lines that go and come; a line kept as it was changes only its marker's hash (the job's
+/// spec changed), which is said in words.
+fn entry_changes(before: &str, d: &DesiredEntry) -> Vec<String> {
+    let changes = change_view::artifact_changes(before, &d.line);
+    if changes.is_empty() {
+        return vec![format!(
+            "same line; its marker's hash changes to {} (the job's spec changed)",
+            d.hash
+        )];
+    }
+    changes
 }
 
 fn removal(entry: &InstalledEntry, drift: DriftKind) -> Op {
@@ -253,6 +283,9 @@ fn removal(entry: &InstalledEntry, drift: DriftKind) -> Op {
         schedule: entry.schedule.clone(),
         line: None,
         hash: None,
+        old_line: entry.line.clone(),
+        old_hash: Some(entry.hash.clone()),
+        changes: Vec::new(),
         at: Some(entry.at),
         spec: None,
     }
@@ -266,9 +299,24 @@ pub fn job_spec_ops(app: &str, job: &str, want: &SpecFile, have: Option<&SpecFil
         Some(_) => None,
     };
     change
-        .map(|(action, drift)| spec_op(action, drift, app, job, Some(want.clone())))
+        .map(|(action, drift)| {
+            spec_update(spec_op(action, drift, app, job, Some(want.clone())), have)
+        })
         .into_iter()
         .collect()
+}
+
+/// A spec op with what changes from the installed file `have`, if there is one.
+fn spec_update(mut op: Op, have: Option<&SpecFile>) -> Op {
+    if let (Some(have), Some(want)) = (have, &op.spec) {
+        op.changes = change_view::spec_changes(
+            &have.bytes,
+            &want.bytes,
+            (have.mode, want.mode),
+            (have.group, want.group),
+        );
+    }
+    op
 }
 
 fn spec_ops(
@@ -284,7 +332,8 @@ fn spec_ops(
             Some(_) => None,
         };
         if let Some((action, drift)) = change {
-            ops.push(spec_op(action, drift, app, job, Some(want.clone())));
+            let op = spec_op(action, drift, app, job, Some(want.clone()));
+            ops.push(spec_update(op, installed.get(job)));
         }
     }
     for job in installed.keys().filter(|j| !desired.contains_key(*j)) {
@@ -304,6 +353,9 @@ fn spec_op(action: Action, drift: DriftKind, app: &str, job: &str, spec: Option<
         schedule: None,
         line: None,
         hash: None,
+        old_line: None,
+        old_hash: None,
+        changes: Vec::new(),
         at: None,
         spec,
     }

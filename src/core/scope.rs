@@ -35,7 +35,15 @@ pub struct Scope {
     pub allowed_refs: Vec<String>,
     /// Where `allowed_refs` come from, for messages ("the manifest_sources entry of app billing").
     pub refs_from: String,
+    /// Whether the `env:` refs the app's jobs name are honoured without the operator's word: a
+    /// single-app host (no `manifest_sources`), where the operator's environment resolves them at fire
+    /// time, as the protocol's secrets page describes. The shell turns it off when the target holds
+    /// another app's entries; `file:`, `raw:` and `cred:` refs always need the operator's word.
+    pub job_env_refs: bool,
 }
+
+/// Where the refs of a single-app host come from, for messages.
+pub const OPERATOR_REFS_FROM: &str = "--secret-ref or secret_refs in cronix.yaml";
 
 /// Check the config's entries: app names, one entry per app, a url, 1..=8 valid refs each.
 pub fn check_sources(sources: &[ManifestSource]) -> Result<(), String> {
@@ -113,7 +121,8 @@ pub fn resolve(sources: &[ManifestSource], request: &Request) -> Result<Scope, S
         return Ok(Scope {
             expected_app: request.app_flag.map(str::to_string),
             allowed_refs: request.operator_refs.to_vec(),
-            refs_from: "--secret-ref or secret_refs in cronix.yaml".to_string(),
+            refs_from: OPERATOR_REFS_FROM.to_string(),
+            job_env_refs: true,
         });
     }
     let undeclared = request.app_flag.is_none() && request.matched.is_none();
@@ -121,7 +130,8 @@ pub fn resolve(sources: &[ManifestSource], request: &Request) -> Result<Scope, S
         return Ok(Scope {
             expected_app: None,
             allowed_refs: request.operator_refs.to_vec(),
-            refs_from: "--secret-ref or secret_refs in cronix.yaml".to_string(),
+            refs_from: OPERATOR_REFS_FROM.to_string(),
+            job_env_refs: false,
         });
     }
     if request.flag_refs {
@@ -154,6 +164,7 @@ pub fn resolve(sources: &[ManifestSource], request: &Request) -> Result<Scope, S
         expected_app: Some(entry.app.clone()),
         allowed_refs: entry.secret_refs.clone(),
         refs_from: format!("the manifest_sources entry of app {}", entry.app),
+        job_env_refs: false,
     })
 }
 

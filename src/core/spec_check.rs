@@ -4,11 +4,12 @@
 //! One implementation of every rule: the job goes through `manifest::check_job` (URL scheme, host,
 //! link-local addresses, headers, schedules, policy), plain `http://` through
 //! `target_checks::check_plain_http`, and the refs through `scope`. Pure: the caller passes the
-//! config's settings and a tz lookup. Messages never show a `raw:` value.
+//! config's settings and a tz lookup. Messages never show a `raw:` value. A spec the reference tool
+//! wrote goes through the same rules (it was read as the spec cronix's apply would write).
 
 use crate::core::manifest;
 use crate::core::scope;
-use crate::core::spec::JobSpec;
+use crate::core::spec::{JobSpec, SpecOrigin};
 use crate::core::target_checks;
 
 /// What the operator config allows, as the shim sees it.
@@ -43,7 +44,13 @@ pub fn problems(spec: &JobSpec, rules: &Rules, zone_exists: &dyn Fn(&str) -> boo
 fn ref_problems(spec: &JobSpec, allowed: Option<&[String]>) -> Vec<String> {
     let own = &spec.job.auth.secret_refs;
     let mut out = Vec::new();
-    if spec.secret_refs.is_empty() {
+    if spec.secret_refs.is_empty() && spec.origin == SpecOrigin::Reference {
+        out.push(
+            "the reference tool wrote it without --secret-ref and the job names no \
+             auth.secret_refs, so there is nothing to sign with; run `cronix apply --secret-ref REF`"
+                .to_string(),
+        );
+    } else if spec.secret_refs.is_empty() {
         out.push("secret_refs is empty; apply never writes a spec without refs".to_string());
     }
     if !own.is_empty() && &spec.secret_refs != own {

@@ -26,7 +26,7 @@ pub const HEADER_PREFIX: &str = "# cronix unit ";
 /// Longest unit name systemd accepts, suffix included.
 const MAX_UNIT_NAME: usize = 255;
 /// The exit status of a fire whose overlap lock is held (`Forbid`): not a unit failure.
-const LOCK_CONTENDED_EXIT: u8 = 4;
+const LOCK_CONTENDED_EXIT: u8 = crate::core::exit_status::ExitStatus::FIRE_CONTENDED.0;
 /// Seconds a fire may take beyond its attempts and waits: start-up, secrets, history.
 const FIRE_MARGIN_SECONDS: u64 = 60;
 

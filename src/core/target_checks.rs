@@ -15,7 +15,7 @@ use crate::core::plan::{DesiredEntry, SpecFile};
 use crate::core::render::{JobInput, Rendered, Renderer};
 use crate::core::schedule::Schedule;
 use crate::core::secret::SecretRef;
-use crate::core::spec::{JobSpec, SPEC_FORMAT};
+use crate::core::spec::{JobSpec, SPEC_FORMAT, SpecOrigin};
 use crate::core::tz_gate::{self, DstEvent};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -34,10 +34,9 @@ pub struct TargetFacts<'a> {
     /// The time of the apply: gated entries are right for a window around it; DST reports cover the
     /// year after it.
     pub now: Timestamp,
-    /// The refs the app may use (its `manifest_sources` entry, or the operator's on a single-app host).
-    pub allowed_refs: &'a [String],
-    /// Where `allowed_refs` come from, for messages.
-    pub refs_from: &'a str,
+    /// The refs the app may use (its `manifest_sources` entry, or the operator's on a single-app
+    /// host), where they come from, and whether its jobs' own `env:` refs are honoured.
+    pub refs: RefRule<'a>,
     pub allow_http_hosts: &'a [String],
     /// The operator config file apply loaded, if any (recorded in spec files for the shim).
     pub config_path: Option<&'a str>,
@@ -162,6 +161,49 @@ struct JobState {
     zones: Vec<ZoneReport>,
 }
 
+/// The operator's rules a manifest must meet whatever the target: what `validate` refuses with the
+/// same config, and `plan`/`apply` before they look at the target.
+#[derive(Clone, Copy)]
+pub struct GateRules<'a> {
+    pub allow_http_hosts: &'a [String],
+    /// Whether `concurrency_scope: global` can work here (`global_lock_facts`).
+    pub global_lock: &'a Result<(), String>,
+    pub refs: RefRule<'a>,
+}
+
+/// One job against the gate: plain http only to loopback or listed hosts, global scope only with a
+/// usable `locks.redis`, a fire's worst case within the bound, refs the app may use. Returns the
+/// refs the job signs with, or every problem.
+pub fn job_gate(job: &Job, gate: &GateRules) -> Result<Vec<String>, Vec<String>> {
+    let name = &job.name;
+    let mut errors = Vec::new();
+    if let Err(e) = check_plain_http(name, &job.request.url, gate.allow_http_hosts) {
+        errors.push(e);
+    }
+    errors.extend(global_scope_error(job, gate.global_lock));
+    if let Err(e) = check_fire_bound(job) {
+        errors.push(e);
+    }
+    match effective_refs(name, &job.auth.secret_refs, gate.refs) {
+        Ok(refs) if errors.is_empty() => Ok(refs),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            errors.extend(e);
+            Err(errors)
+        }
+    }
+}
+
+/// Every job of `manifest` against the gate, problems in job order.
+pub fn manifest_gate(manifest: &Manifest, gate: &GateRules) -> Vec<String> {
+    manifest
+        .jobs
+        .iter()
+        .filter_map(|job| job_gate(job, gate).err())
+        .flatten()
+        .collect()
+}
+
 fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Vec<String>> {
     let mut errors = Vec::new();
     let name = &job.name;
@@ -173,19 +215,12 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
             job.timezone
         ));
     }
-    if let Err(e) = check_plain_http(name, &job.request.url, facts.allow_http_hosts) {
-        errors.push(e);
-    }
-    errors.extend(global_scope_error(job, &facts.global_lock));
-    if let Err(e) = check_fire_bound(job) {
-        errors.push(e);
-    }
-    let refs = match effective_refs(
-        name,
-        &job.auth.secret_refs,
-        facts.allowed_refs,
-        facts.refs_from,
-    ) {
+    let gate = GateRules {
+        allow_http_hosts: facts.allow_http_hosts,
+        global_lock: &facts.global_lock,
+        refs: facts.refs,
+    };
+    let refs = match job_gate(job, &gate) {
         Ok(refs) => refs,
         Err(e) => {
             errors.extend(e);
@@ -424,6 +459,7 @@ pub fn spec_file(app: &str, job: &Job, secret_refs: Vec<String>, facts: &TargetF
         state_dir: facts.state_dir.to_string(),
         config: facts.config_path.map(str::to_string),
         target: Some(facts.target.clone()),
+        origin: SpecOrigin::Cronix,
     };
     let mut bytes = serde_json::to_vec_pretty(&spec).unwrap_or_default();
     bytes.push(b'\n');
@@ -443,16 +479,28 @@ pub fn spec_file(app: &str, job: &Job, secret_refs: Vec<String>, facts: &TargetF
     }
 }
 
+/// The operator's rule for one app's refs: the refs it may use, where they come from (for
+/// messages), and whether the `env:` refs its jobs name are honoured without the operator's word.
+#[derive(Debug, Clone, Copy)]
+pub struct RefRule<'a> {
+    pub allowed: &'a [String],
+    /// "the manifest_sources entry of app billing", or `scope::OPERATOR_REFS_FROM`.
+    pub from: &'a str,
+    /// A single-app host: see `Scope::job_env_refs`.
+    pub job_env_refs: bool,
+}
+
 /// The job's own references when it has any (each allowed for its app), else the app's. References
-/// compare as parsed (`NAME` is `env:NAME`); messages never show a `raw:` value. `refs_from` says
-/// where the allowed refs come from ("the manifest_sources entry of app billing").
+/// compare as parsed (`NAME` is `env:NAME`); messages never show a `raw:` value. On a single-app host
+/// (`rule.job_env_refs`) an `env:` ref the job names needs no allowing.
 pub fn effective_refs(
     job: &str,
     own: &[String],
-    allowed: &[String],
-    refs_from: &str,
+    rule: RefRule,
 ) -> Result<Vec<String>, Vec<String>> {
-    let bad_allowed: Vec<String> = allowed
+    let refs_from = rule.from;
+    let bad_allowed: Vec<String> = rule
+        .allowed
         .iter()
         .enumerate()
         .filter_map(|(i, r)| SecretRef::parse(r).err().map(|e| (i, e)))
@@ -462,28 +510,58 @@ pub fn effective_refs(
         return Err(bad_allowed);
     }
     if own.is_empty() {
-        if allowed.is_empty() {
+        if rule.allowed.is_empty() {
             return Err(vec![format!(
                 "job {job}: has no secret reference and its app is allowed none, so it could never \
-                 fire; give the app refs ({refs_from})"
+                 fire; give the job an env: ref in the manifest, or the app refs ({refs_from})"
             )]);
         }
-        return Ok(allowed.to_vec());
+        return Ok(rule.allowed.to_vec());
     }
-    let refused: Vec<String> = crate::core::scope::refs_not_allowed(own, allowed)
+    let needs_word: Vec<String> = own
+        .iter()
+        .filter(|r| !(rule.job_env_refs && matches!(SecretRef::parse(r), Ok(SecretRef::Env(_)))))
+        .cloned()
+        .collect();
+    let refused: Vec<String> = crate::core::scope::refs_not_allowed(&needs_word, rule.allowed)
         .into_iter()
-        .map(|shown| {
-            format!(
-                "job {job}: secret reference {shown} is not allowed for this app; allow it in \
-                 {refs_from}, or remove it from the manifest"
-            )
-        })
+        .map(|shown| refused_ref(job, &shown, rule))
         .collect();
     if refused.is_empty() {
         Ok(own.to_vec())
     } else {
         Err(refused)
     }
+}
+
+/// The error for a ref the operator did not allow, naming the exact flag or config line that would.
+fn refused_ref(job: &str, shown: &str, rule: RefRule) -> String {
+    let how = if rule
+        .from
+        .starts_with(crate::core::scope::OPERATOR_REFS_FROM)
+    {
+        format!(
+            "pass --secret-ref {shown} to apply, or add \"{shown}\" to secret_refs in cronix.yaml"
+        )
+    } else {
+        format!("add \"{shown}\" to secret_refs of {}", rule.from)
+    };
+    let why = if shown.starts_with("env:") {
+        let which = rule
+            .from
+            .strip_prefix(crate::core::scope::OPERATOR_REFS_FROM)
+            .unwrap_or("")
+            .trim();
+        format!("an env: ref needs the operator's word on a host that serves several apps {which}")
+            .trim_end()
+            .to_string()
+    } else {
+        "file:, raw: and cred: refs need the operator's word".to_string()
+    };
+    format!(
+        "job {job}: secret reference {shown} is not allowed for this app ({why}); {how}, or remove \
+         it from the manifest"
+    )
 }
 
 /// Whether a reference is a development-only `raw:` literal.
@@ -559,15 +637,45 @@ mod tests {
         assert_eq!(shortest_interval(&[parse("0 0 1 1 *")], &utc, now), None);
     }
 
+    fn rule<'a>(allowed: &'a [String], from: &'a str) -> RefRule<'a> {
+        RefRule {
+            allowed,
+            from,
+            job_env_refs: false,
+        }
+    }
+
+    #[test]
+    fn a_single_app_host_honours_the_env_refs_its_jobs_name_and_nothing_else() {
+        let single = RefRule {
+            job_env_refs: true,
+            ..rule(&[], crate::core::scope::OPERATOR_REFS_FROM)
+        };
+        let own = vec!["env:CRON_SECRET".to_string(), "OTHER".to_string()];
+        assert_eq!(effective_refs("j", &own, single).unwrap(), own);
+        let err = effective_refs("j", &["file:/etc/shadow".into()], single).unwrap_err();
+        assert!(
+            err[0].contains("--secret-ref file:/etc/shadow")
+                && err[0].contains("secret_refs in cronix.yaml"),
+            "{err:?}"
+        );
+        let several = RefRule {
+            job_env_refs: false,
+            ..single
+        };
+        let err = effective_refs("j", &["env:CRON_SECRET".into()], several).unwrap_err();
+        assert!(err[0].contains("--secret-ref env:CRON_SECRET"), "{err:?}");
+    }
+
     #[test]
     fn a_job_without_refs_gets_the_operators() {
         let op = vec!["env:A".to_string()];
-        assert_eq!(effective_refs("j", &[], &op, "F").unwrap(), op);
+        assert_eq!(effective_refs("j", &[], rule(&op, "F")).unwrap(), op);
     }
 
     #[test]
     fn no_refs_at_all_is_refused_with_the_fix() {
-        let err = effective_refs("j", &[], &[], "--secret-ref").unwrap_err();
+        let err = effective_refs("j", &[], rule(&[], "--secret-ref")).unwrap_err();
         assert!(
             err[0].contains("job j") && err[0].contains("--secret-ref"),
             "{err:?}"
@@ -576,8 +684,12 @@ mod tests {
 
     #[test]
     fn a_ref_the_operator_did_not_allow_is_named() {
-        let err =
-            effective_refs("j", &["file:/etc/shadow".into()], &["env:A".into()], "F").unwrap_err();
+        let err = effective_refs(
+            "j",
+            &["file:/etc/shadow".into()],
+            rule(&["env:A".into()], "F"),
+        )
+        .unwrap_err();
         assert!(
             err[0].contains("file:/etc/shadow") && err[0].contains("job j"),
             "{err:?}"
@@ -586,14 +698,14 @@ mod tests {
 
     #[test]
     fn a_refused_raw_ref_never_shows_its_value() {
-        let err = effective_refs("j", &["raw:hunter2".into()], &[], "F").unwrap_err();
+        let err = effective_refs("j", &["raw:hunter2".into()], rule(&[], "F")).unwrap_err();
         assert!(!err[0].contains("hunter2") && err[0].contains("raw:[redacted]"));
     }
 
     #[test]
     fn a_bare_name_is_the_same_ref_as_its_env_form() {
         let op = vec!["env:BILLING_CRON".to_string()];
-        assert!(effective_refs("j", &["BILLING_CRON".into()], &op, "F").is_ok());
+        assert!(effective_refs("j", &["BILLING_CRON".into()], rule(&op, "F")).is_ok());
     }
 
     #[test]

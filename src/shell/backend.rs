@@ -88,6 +88,11 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
     /// The spec dir and schedule index whose fires an entry follows, when its artifact does not show
     /// them by itself (a gated crontab line, every systemd timer).
     fn follows(&self, entry: &InstalledEntry) -> Option<(PathBuf, usize)>;
+    /// The variables the scheduler hands every fire of this target (a crontab's `NAME=value`
+    /// lines); empty by default.
+    fn fire_env_names(&self, _snapshot: &Snapshot) -> std::collections::BTreeSet<String> {
+        std::collections::BTreeSet::new()
+    }
     /// The next elapse of installed entries as the service manager reports it, by `at`; empty when
     /// the backend has no such report (cron).
     fn reported_next(&self, snapshot: &Snapshot, ats: &[usize]) -> BTreeMap<usize, String>;

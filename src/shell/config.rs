@@ -92,6 +92,95 @@ pub struct Config {
     pub tls_ca_file: Option<PathBuf>,
     /// Traces of `trigger --otel` fires (OTLP/HTTP); see docs/traces.md.
     pub otel: Option<OtelConfig>,
+    /// The backends `global-status` queries, each with its own flags (the reference tool's
+    /// `~/.cronix/config.yaml` list); without it `global-status` shows the one target of the flags.
+    #[serde(default)]
+    pub backends: Vec<BackendEntry>,
+}
+
+/// One entry of `backends:` — the reference's shape (`name`, `type` and the flags of that backend
+/// as keys), plus cronix's own target keys. Kubernetes and AWS keys are accepted so the reference's
+/// file loads; those backends are not built, and `global-status` shows them as errors.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendEntry {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub crontab_path: Option<PathBuf>,
+    pub crontab_format: Option<CrontabFormat>,
+    pub crontab_user: Option<String>,
+    pub run_as: Option<String>,
+    pub trigger_bin: Option<PathBuf>,
+    /// systemd-timer: the unit dir (`systemd_unit_dir` is the same key, as cronix names it).
+    #[serde(alias = "systemd_unit_dir")]
+    pub unit_dir: Option<PathBuf>,
+    pub spec_dir: Option<PathBuf>,
+    pub lock_dir: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub namespace: Option<String>,
+    pub kubeconfig: Option<String>,
+    #[serde(default)]
+    pub in_cluster: bool,
+    pub image: Option<String>,
+    pub region: Option<String>,
+    pub schedule_group: Option<String>,
+    pub target_arn: Option<String>,
+    pub role_arn: Option<String>,
+}
+
+/// The backend types a `backends:` entry may name (the reference's list).
+pub const BACKEND_TYPES: &[&str] = &["crontab", "systemd-timer", "kubernetes", "aws-scheduler"];
+
+/// Each entry has a unique name and a known type, and its flags fit that type.
+fn check_backends(entries: &[BackendEntry]) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (n, entry) in entries.iter().enumerate() {
+        let at = format!("backends[{n}]");
+        if entry.name.trim().is_empty() {
+            return Err(format!(
+                "{at}: name is required (it labels the entry's rows)"
+            ));
+        }
+        if !seen.insert(entry.name.as_str()) {
+            return Err(format!(
+                "{at}: the name {:?} is given twice; give each backend its own name",
+                entry.name
+            ));
+        }
+        if !BACKEND_TYPES.contains(&entry.kind.as_str()) {
+            return Err(format!(
+                "{at} ({}): type {:?} is not one of {}",
+                entry.name,
+                entry.kind,
+                BACKEND_TYPES.join(", ")
+            ));
+        }
+        let crontab_keys = entry.crontab_path.is_some()
+            || entry.crontab_format.is_some()
+            || entry.crontab_user.is_some()
+            || entry.run_as.is_some();
+        if entry.kind != "crontab" && crontab_keys {
+            return Err(format!(
+                "{at} ({}): crontab_path, crontab_format, crontab_user and run_as belong to type \
+                 crontab; remove them or change the type",
+                entry.name
+            ));
+        }
+        if entry.kind != "systemd-timer" && entry.unit_dir.is_some() {
+            return Err(format!(
+                "{at} ({}): unit_dir belongs to type systemd-timer; remove it or change the type",
+                entry.name
+            ));
+        }
+        if entry.crontab_path.is_some() && entry.crontab_user.is_some() {
+            return Err(format!(
+                "{at} ({}): give crontab_path or crontab_user, not both",
+                entry.name
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `otel:`: where and how `trigger --otel` exports each fire's trace. Wins over the `OTEL_*`
@@ -321,6 +410,29 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, Failure> {
     Ok(Loaded::default())
 }
 
+/// The reference tool's backends file (`~/.cronix/config.yaml`, else `/etc/cronix/config.yaml`), read
+/// and trusted like every config, for `global-status` when the cronix config lists no `backends:`.
+pub fn load_reference_backends() -> Result<Option<Loaded>, Failure> {
+    let mut found = Vec::new();
+    if let Some(home) = crate::env::home() {
+        found.push((home.join(".cronix/config.yaml"), ConfigSource::Home));
+    }
+    found.push((PathBuf::from(REFERENCE_BACKENDS_PATH), ConfigSource::System));
+    for (path, source) in found {
+        if let Some(config) = read_checked(&path, source, false)? {
+            return Ok(Some(Loaded {
+                config,
+                path: Some(path),
+                source,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Where the reference tool keeps its system-wide backends list.
+pub const REFERENCE_BACKENDS_PATH: &str = "/etc/cronix/config.yaml";
+
 /// Load a config that must exist (`--config`, `$CRONIX_CONFIG`, the one a spec records).
 pub fn load_named(path: &Path, source: ConfigSource) -> Result<Loaded, Failure> {
     let config = read_checked(path, source, true)?.unwrap_or_default();
@@ -448,7 +560,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, spec_mode, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin, http_proxy, tls_ca_file, otel", yaml_problem(&e))
+        format!("{}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, spec_mode, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin, http_proxy, tls_ca_file, backends, otel", yaml_problem(&e))
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -476,6 +588,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
     if let Some(otel) = &config.otel {
         check_otel(otel).map_err(|e| format!("otel: {e}"))?;
     }
+    check_backends(&config.backends)?;
     for (key, bin) in [
         ("systemctl_bin", &config.systemctl_bin),
         ("systemd_creds_bin", &config.systemd_creds_bin),
@@ -658,6 +771,23 @@ impl Config {
                     .to_string();
             }
         }
+        for entry in &mut self.backends {
+            for p in [
+                &mut entry.crontab_path,
+                &mut entry.trigger_bin,
+                &mut entry.unit_dir,
+                &mut entry.spec_dir,
+                &mut entry.lock_dir,
+                &mut entry.state_dir,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if p.is_relative() {
+                    *p = lexically_normal(&base.join(&*p));
+                }
+            }
+        }
         if let Some(metrics) = self.metrics.as_mut()
             && metrics.textfile.is_relative()
         {
@@ -696,6 +826,16 @@ impl Config {
                 .and_then(|p| url::Url::parse(p).ok()),
             ca_file: self.tls_ca_file.clone(),
         }
+    }
+
+    /// Whether `concurrency_scope: global` can work with this config's `locks.redis`, or why not.
+    pub fn global_lock(&self) -> Result<(), String> {
+        let redis = self.locks.redis.as_ref();
+        crate::core::target_checks::global_lock_facts(
+            redis.is_some(),
+            redis.is_some_and(|r| r.password_ref.is_some()),
+            redis.is_some_and(|r| r.allow_unauthenticated),
+        )
     }
 
     /// The operator's secret references: the `--secret-ref` flags when any are given (they replace,

@@ -175,6 +175,12 @@ impl Backend for CrontabBackend {
         })
     }
 
+    fn fire_env_names(&self, snapshot: &Snapshot) -> std::collections::BTreeSet<String> {
+        backend::state_of::<State>(snapshot)
+            .map(|state| state.crontab.assigned_names())
+            .unwrap_or_default()
+    }
+
     fn install_conflicts(&self, _snapshot: &Snapshot, _plan: &Plan) -> Vec<String> {
         Vec::new()
     }

@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use slog::{Logger, debug, error, info, warn};
 
 use crate::core::backoff::{self, Verdict};
+use crate::core::exit_status::ExitStatus;
 use crate::core::history::{Retention, RunRecord, RunStatus};
 use crate::core::manifest::Job;
 use crate::core::otel::AttemptFacts;
@@ -23,14 +24,11 @@ use crate::core::trace;
 use crate::shell::history;
 use crate::shell::http::{self, HttpClient, Outgoing};
 
-/// Exit status of a fire stopped by SIGTERM (the shell's 128 + 15).
-pub const SIGTERM_EXIT: u8 = 143;
-
 /// How a fire ended, before it is recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub status: RunStatus,
-    pub exit_code: u8,
+    pub exit_status: ExitStatus,
     pub error: Option<String>,
 }
 
@@ -38,21 +36,21 @@ impl Outcome {
     pub fn new(status: RunStatus, error: Option<&str>) -> Outcome {
         Outcome {
             status,
-            exit_code: exit_code(status),
+            exit_status: exit_status(status),
             error: error.map(str::to_string),
         }
     }
 }
 
 /// The shim's exit status for a final run status.
-pub fn exit_code(status: RunStatus) -> u8 {
+pub fn exit_status(status: RunStatus) -> ExitStatus {
     match status {
-        RunStatus::Ok | RunStatus::Duplicate => 0,
-        RunStatus::Rejected => 1,
-        RunStatus::Exhausted => 2,
-        RunStatus::Internal => 3,
-        RunStatus::Contended => 4,
-        RunStatus::Replaced | RunStatus::Terminated => SIGTERM_EXIT,
+        RunStatus::Ok | RunStatus::Duplicate => ExitStatus::FIRE_OK,
+        RunStatus::Rejected => ExitStatus::FIRE_REJECTED,
+        RunStatus::Exhausted => ExitStatus::FIRE_EXHAUSTED,
+        RunStatus::Internal => ExitStatus::FIRE_INTERNAL,
+        RunStatus::Contended => ExitStatus::FIRE_CONTENDED,
+        RunStatus::Replaced | RunStatus::Terminated => ExitStatus::FIRE_TERMINATED,
     }
 }
 
@@ -151,7 +149,7 @@ impl Recorder {
             attempts: progress.attempts,
             status: outcome.status,
             http_status: progress.http_status,
-            exit_code: outcome.exit_code,
+            exit_code: outcome.exit_status.0,
             error: outcome.error.clone(),
             fallback: progress.fallback.clone(),
             ..self.template.clone()
@@ -342,11 +340,11 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_contract() {
-        assert_eq!(exit_code(RunStatus::Ok), 0);
-        assert_eq!(exit_code(RunStatus::Rejected), 1);
-        assert_eq!(exit_code(RunStatus::Exhausted), 2);
-        assert_eq!(exit_code(RunStatus::Internal), 3);
-        assert_eq!(exit_code(RunStatus::Contended), 4);
+        assert_eq!(exit_status(RunStatus::Ok).0, 0);
+        assert_eq!(exit_status(RunStatus::Rejected).0, 1);
+        assert_eq!(exit_status(RunStatus::Exhausted).0, 2);
+        assert_eq!(exit_status(RunStatus::Internal).0, 3);
+        assert_eq!(exit_status(RunStatus::Contended).0, 4);
     }
 
     #[test]

@@ -183,7 +183,7 @@ fn on_refresh_event(event: RefreshEvent, lease: &Lease, recorder: &Recorder, log
                   "by_host_id" => &request.by_host_id, "by_run_id" => &request.by_run_id);
             if recorder.finish(&Outcome::new(RunStatus::Replaced, Some("replaced"))) {
                 let _ = lease.release();
-                std::process::exit(i32::from(fire::SIGTERM_EXIT));
+                crate::error::exit_now(crate::error::ExitStatus::FIRE_TERMINATED);
             }
         }
         RefreshEvent::Lost => warn!(

@@ -26,6 +26,8 @@ use crate::shell::{audit, passwd, source, spec_store, test_pause, trusted_path, 
 pub struct Context {
     /// The backend the command drives.
     pub backend: Box<dyn Backend>,
+    /// Which backend that is, by name.
+    pub backend_kind: BackendKind,
     pub trigger_bin: String,
     pub paths: StatePaths,
     /// The refs of a single-app host: `--secret-ref`, else the config's `secret_refs`.
@@ -74,7 +76,7 @@ pub fn context_from(
             .to_string()
     });
     let cfg = &loaded.config;
-    let paths = StatePaths::resolve(&args.paths, cfg);
+    let mut paths = StatePaths::resolve(&args.paths, cfg);
     let trigger_bin = match args.trigger_bin.clone().or(cfg.trigger_bin.clone()) {
         Some(bin) => bin,
         None => crate::env::current_exe().map_err(|e| {
@@ -83,19 +85,35 @@ pub fn context_from(
             ))
         })?,
     };
-    let trigger_bin = path_text("trigger binary", "--trigger-bin", &trigger_bin)?;
-    let common = Common {
-        trigger_bin: trigger_bin.clone(),
-        spec_dir: path_text("spec dir", "--spec-dir", &paths.spec_dir)?,
-        lock_dir: paths.lock_dir.clone(),
-        otel: cfg.otel.as_ref().is_some_and(|o| o.render_in_entries),
+    let mut trigger_bin = path_text("trigger binary", "--trigger-bin", &trigger_bin)?;
+    let common = |trigger_bin: &str, paths: &StatePaths| -> Result<Common, Failure> {
+        Ok(Common {
+            trigger_bin: trigger_bin.to_string(),
+            spec_dir: path_text("spec dir", "--spec-dir", &paths.spec_dir)?,
+            lock_dir: paths.lock_dir.clone(),
+            otel: cfg.otel.as_ref().is_some_and(|o| o.render_in_entries),
+        })
     };
-    let backend = backend::open(kind, args, cfg, common)?;
+    let mut backend = backend::open(kind, args, cfg, common(&trigger_bin, &paths)?)?;
+    let spec_dir_given = args.paths.spec_dir.is_some() || cfg.spec_dir.is_some();
+    let bin_given = args.trigger_bin.is_some() || cfg.trigger_bin.is_some();
+    if !(spec_dir_given && bin_given)
+        && let Some(found) = recorded_settings(backend.as_ref())
+    {
+        if !spec_dir_given {
+            paths.spec_dir = PathBuf::from(found.spec_dir);
+        }
+        if !bin_given {
+            trigger_bin = found.trigger_bin;
+        }
+        backend = backend::open(kind, args, cfg, common(&trigger_bin, &paths)?)?;
+    }
     let operator_refs = cfg.operator_secret_refs(&global.secret_refs);
     let host_zone = crate::shell::tz::host_zone();
     let host_zone_name = host_zone.iana_name().unwrap_or("UTC").to_string();
     Ok(Context {
         backend,
+        backend_kind: kind,
         trigger_bin,
         paths,
         operator_refs,
@@ -106,17 +124,7 @@ pub fn context_from(
         host_zone,
         host_zone_name,
         config_path,
-        global_lock: target_checks::global_lock_facts(
-            cfg.locks.redis.is_some(),
-            cfg.locks
-                .redis
-                .as_ref()
-                .is_some_and(|r| r.password_ref.is_some()),
-            cfg.locks
-                .redis
-                .as_ref()
-                .is_some_and(|r| r.allow_unauthenticated),
-        ),
+        global_lock: cfg.global_lock(),
         apply_lock_wait: std::time::Duration::from_secs(
             cfg.apply_lock_wait_seconds
                 .unwrap_or(config::DEFAULT_APPLY_LOCK_WAIT_SECONDS),
@@ -125,6 +133,14 @@ pub fn context_from(
         spec_mode: cfg.spec_mode(),
         transport: cfg.transport(),
     })
+}
+
+/// The trigger binary and spec dir every installed entry names (`core::recorded`), for the settings
+/// neither a flag nor the config gives. A target that cannot be read yet records nothing (the
+/// command's own read reports why).
+fn recorded_settings(backend: &dyn Backend) -> Option<crate::core::recorded::Recorded> {
+    let snapshot = backend.read().ok()?;
+    crate::core::recorded::agreed(snapshot.entries.iter().filter_map(|e| e.line.as_deref()))
 }
 
 fn path_text(what: &str, flag: &str, path: &std::path::Path) -> Result<String, Failure> {
@@ -156,8 +172,11 @@ impl Context {
             state_dir: &dirs[2],
             job_zones,
             now: jiff::Timestamp::now(),
-            allowed_refs: &scope.allowed_refs,
-            refs_from: &scope.refs_from,
+            refs: target_checks::RefRule {
+                allowed: &scope.allowed_refs,
+                from: &scope.refs_from,
+                job_env_refs: scope.job_env_refs,
+            },
             allow_http_hosts: &self.allow_http_hosts,
             config_path: self.config_path.as_deref(),
             target: self.backend.describe(),
@@ -246,6 +265,7 @@ pub fn load_manifest(
     let shown = source::shown(source_arg);
     let auth = source::FetchAuth {
         secret_refs: scope.allowed_refs.clone(),
+        refs_from: scope.refs_from.clone(),
         env_file: ctx.env_file.clone(),
         transport: ctx.transport.clone(),
     };
@@ -277,11 +297,17 @@ pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failur
         .filter_map(|job| Some((job.timezone.clone(), tz::zone(&job.timezone)?)))
         .collect();
     let renderer = ctx.backend.renderer();
+    let scope = host_scope(ctx, loaded)?;
     match target_checks::desired_state(
         manifest,
-        &ctx.facts(renderer.as_ref(), &loaded.scope, &dirs, &job_zones),
+        &ctx.facts(renderer.as_ref(), &scope, &dirs, &job_zones),
     ) {
-        Ok(desired) if errors.is_empty() => return Ok(desired),
+        Ok(mut desired) if errors.is_empty() => {
+            desired
+                .warnings
+                .extend(dead_job_warnings(ctx, manifest, &scope));
+            return Ok(desired);
+        }
         Ok(_) => {}
         Err(found) => errors.extend(found),
     }
@@ -299,6 +325,70 @@ pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failur
         ctx.backend.describe(),
         errors.join("\n  ")
     )))
+}
+
+/// Jobs whose secret refs would all resolve to nothing when the scheduler fires them (a fire that
+/// would exit 3 every time): named with each ref and the fix.
+fn dead_job_warnings(ctx: &Context, manifest: &Manifest, scope: &Scope) -> Vec<String> {
+    let scheduler_env = ctx
+        .backend
+        .read()
+        .map(|snapshot| ctx.backend.fire_env_names(&snapshot))
+        .unwrap_or_default();
+    manifest
+        .jobs
+        .iter()
+        .filter_map(|job| {
+            let refs = if job.auth.secret_refs.is_empty() {
+                &scope.allowed_refs
+            } else {
+                &job.auth.secret_refs
+            };
+            let gaps = crate::shell::secrets::fire_time_gaps(
+                refs,
+                ctx.env_file.as_deref(),
+                &scheduler_env,
+            )?;
+            let env_file = match &ctx.env_file {
+                Some(path) => format!("the env file {}", path.display()),
+                None => "an env file (config env_file; none is set)".to_string(),
+            };
+            Some(format!(
+                "job {}: no secret reference would resolve when it fires ({}), so every fire would \
+                 exit 3; a fire gets none of this shell's variables: put each env: variable in \
+                 {env_file} (or a NAME=value line of the crontab), or make the file: refs exist",
+                job.name,
+                gaps.join("; ")
+            ))
+        })
+        .collect()
+}
+
+/// The scope with the single-app rule settled: the `env:` refs a manifest's jobs name are honoured
+/// only while the target holds no other app's entries (with several apps, one must not sign with
+/// another's secret, so each app's refs need the operator's word).
+fn host_scope(ctx: &Context, loaded: &LoadedManifest) -> Result<Scope, Failure> {
+    let mut scope = loaded.scope.clone();
+    if !scope.job_env_refs {
+        return Ok(scope);
+    }
+    let others: BTreeSet<String> = ctx
+        .backend
+        .read()?
+        .entries
+        .into_iter()
+        .map(|e| e.app)
+        .filter(|app| *app != loaded.manifest.app)
+        .collect();
+    if !others.is_empty() {
+        scope.job_env_refs = false;
+        scope.refs_from = format!(
+            "{} (this target also holds app(s) {})",
+            scope.refs_from,
+            others.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(scope)
 }
 
 /// The uid the entries run as, when it is not root (a crontab's user column or user crontab): the

@@ -85,6 +85,43 @@ pub fn resolve(refs: &[String], env_file: Option<&Path>) -> Result<Resolved, Str
     Ok(resolved)
 }
 
+/// What a job's refs would give when the scheduler fires it: cron and systemd hand a fire none of
+/// this shell's variables, so an `env:` ref resolves only from the env file; `file:` refs as the shim
+/// reads them; `cred:` refs only inside a systemd fire (not checked here). `None` when at least one
+/// ref gives a secret (or a `cred:` ref may), else the printable reasons, one per ref.
+/// `scheduler_env` names what the scheduler itself sets for every fire (a crontab's `NAME=value`).
+pub fn fire_time_gaps(
+    refs: &[String],
+    env_file: Option<&Path>,
+    scheduler_env: &std::collections::BTreeSet<String>,
+) -> Option<Vec<String>> {
+    if refs
+        .iter()
+        .any(|r| matches!(SecretRef::parse(r), Ok(SecretRef::Cred(_))))
+    {
+        return None;
+    }
+    let env_vars = match env_file {
+        Some(path) => match load_env_file(path) {
+            Ok(vars) => vars,
+            Err(why) => return Some(vec![why]),
+        },
+        None => BTreeMap::new(),
+    };
+    let lookup = |name: &str| {
+        env_vars.get(name).cloned().or_else(|| {
+            scheduler_env
+                .contains(name)
+                .then(|| Secret::new(b"set by the scheduler".to_vec()))
+        })
+    };
+    match resolve_with(refs, &lookup) {
+        Ok(resolved) if !resolved.secrets.is_empty() => None,
+        Ok(resolved) => Some(resolved.skipped.iter().map(Skipped::describe).collect()),
+        Err(why) => Some(vec![why]),
+    }
+}
+
 /// `resolve` with an explicit environment lookup (tests pass a map instead of the process env).
 pub fn resolve_with(
     refs: &[String],

@@ -101,6 +101,8 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
 #[derive(Debug, Clone, Default)]
 pub struct FetchAuth {
     pub secret_refs: Vec<String>,
+    /// Where `secret_refs` come from ("the manifest_sources entry of app billing"), for advice.
+    pub refs_from: String,
     pub env_file: Option<PathBuf>,
     pub transport: crate::shell::http::Transport,
 }
@@ -130,17 +132,31 @@ pub fn display_url(url: &url::Url) -> String {
 fn fetch(url: &url::Url, auth: &FetchAuth) -> Result<Vec<u8>, Failure> {
     let shown = display_url(url);
     check_fetch_url(url, &shown)?;
+    if url.query().is_some() {
+        crate::printer::warn(&[format!(
+            "manifest {shown}: the URL has a query string; cronix signs the path with its query \
+             (the protocol's rule), but the reference SDK verifies the path alone, so an app on it \
+             refuses this fetch with 401; serve the manifest at a URL without a query"
+        )]);
+    }
     let resolved = crate::shell::secrets::resolve(&auth.secret_refs, auth.env_file.as_deref())
         .map_err(|e| {
             Failure::invalid(format!(
                 "manifest {shown}: cannot resolve the operator secret to sign the fetch: {e}"
             ))
         })?;
+    crate::printer::warn(&resolved.warnings);
+    let skipped: Vec<String> = resolved.skipped.iter().map(|s| s.describe()).collect();
     let Some(secret) = resolved.secrets.first() else {
-        return Err(Failure::invalid(format!(
-            "manifest {shown}: no operator secret to sign the fetch; pass --secret-ref env:NAME or set secret_refs in cronix.yaml"
-        )));
+        return Err(Failure::invalid(no_secret(&shown, auth, &skipped)));
     };
+    if !skipped.is_empty() {
+        crate::printer::warn(&[format!(
+            "manifest {shown}: skipped secret reference(s) that resolved to nothing ({}); the \
+             fetch is signed with the next one",
+            skipped.join("; ")
+        )]);
+    }
     let timestamp = jiff::Timestamp::now().as_second();
     let signature = crate::core::signature::sign(
         secret,
@@ -160,6 +176,7 @@ fn fetch(url: &url::Url, auth: &FetchAuth) -> Result<Vec<u8>, Failure> {
         .header("Accept", "application/json");
     let deadline = Instant::now() + FETCH_TIMEOUT;
     let worker_shown = shown.clone();
+    let has_query = url.query().is_some();
     within_deadline(deadline, &shown, move || {
         let response = request.send().map_err(|e| {
             Failure::invalid(format!(
@@ -167,7 +184,7 @@ fn fetch(url: &url::Url, auth: &FetchAuth) -> Result<Vec<u8>, Failure> {
                 crate::shell::http::describe_error(&e)
             ))
         })?;
-        check_fetch_status(response.status().as_u16(), &worker_shown)?;
+        check_fetch_status(response.status().as_u16(), &worker_shown, has_query)?;
         read_capped_body(response, &worker_shown, deadline)
     })
 }
@@ -212,13 +229,37 @@ fn check_fetch_url(url: &url::Url, shown: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-fn check_fetch_status(status: u16, shown: &str) -> Result<(), Failure> {
+/// The error when no reference gave a secret: say which were skipped and why, and where refs go.
+fn no_secret(shown: &str, auth: &FetchAuth, skipped: &[String]) -> String {
+    if skipped.is_empty() {
+        let how = if auth.refs_from.starts_with("the manifest_sources entry") {
+            format!("give {} secret_refs", auth.refs_from)
+        } else {
+            "pass --secret-ref env:NAME or set secret_refs in cronix.yaml".to_string()
+        };
+        return format!("manifest {shown}: no secret reference to sign the fetch with; {how}");
+    }
+    format!(
+        "manifest {shown}: no operator secret to sign the fetch: every secret reference resolved \
+         to nothing ({}); set the variable (or the env file's line, or the file) they name",
+        skipped.join("; ")
+    )
+}
+
+fn check_fetch_status(status: u16, shown: &str, has_query: bool) -> Result<(), Failure> {
     match status {
         200..=299 => Ok(()),
         401 | 403 => Err(Failure::new(
             crate::error::FailureKind::FetchRejected,
             format!(
-                "manifest {shown}: the app refused the signed fetch with HTTP {status}; check that the operator secret (--secret-ref) is one the app accepts"
+                "manifest {shown}: the app refused the signed fetch with HTTP {status}; {}",
+                if has_query {
+                    "the URL's query string is a likely cause (the reference SDK verifies the \
+                     signature over the path alone): serve the manifest at a URL without a query; \
+                     else check that the operator secret (--secret-ref) is one the app accepts"
+                } else {
+                    "check that the operator secret (--secret-ref) is one the app accepts"
+                }
             ),
         )),
         300..=399 => Err(Failure::invalid(format!(

@@ -1,5 +1,7 @@
 //! Spec files on disk: `<spec-dir>/<app>.<job>.json`, read per app or per job (checked, for the
-//! shim, the gate and the status commands), written atomically, removed.
+//! shim, the gate and the status commands), written atomically, removed. A file the reference tool
+//! wrote is read too, through the same trust checks; its lock and state dirs are the defaults until
+//! the shim sets its config's (`JobSpec::set_host_paths`).
 //!
 //! Owns file naming in the spec dir. Must not decide content (that is `core::target_checks`), never
 //! holds secret bytes (specs hold references only) and never resolves the references it reads.
@@ -12,9 +14,10 @@ use std::path::{Path, PathBuf};
 
 use crate::core::manifest::is_identifier;
 use crate::core::plan::SpecFile;
-use crate::core::spec::{JobSpec, SPEC_FORMAT};
+use crate::core::spec::{self, HostPaths, JobSpec, SPEC_FORMAT, SpecOrigin};
 use crate::error::Failure;
 use crate::shell::atomic;
+use crate::shell::config::{DEFAULT_LOCK_DIR, DEFAULT_STATE_DIR};
 use crate::shell::trusted_path::{self, TrustedDir};
 
 /// Largest spec file read (a job's body is at most 1 MiB, its headers 512 KiB).
@@ -162,7 +165,11 @@ fn read_checked(dir: &Path, app: &str, job: &str) -> Result<JobSpec, SpecError> 
             SpecError::Unusable(format!("spec {} {}", file.display(), with_mode_hint(why)))
         })?
         .ok_or_else(missing)?;
-    let spec: JobSpec = serde_json::from_slice(&bytes).map_err(|e| {
+    let defaults = HostPaths {
+        lock_dir: DEFAULT_LOCK_DIR,
+        state_dir: DEFAULT_STATE_DIR,
+    };
+    let spec: JobSpec = spec::parse(&bytes, &defaults).map_err(|e| {
         SpecError::Unusable(format!(
             "spec {}: not a valid spec file ({e}); re-run `cronix apply` to rewrite it",
             file.display()
@@ -175,7 +182,8 @@ fn read_checked(dir: &Path, app: &str, job: &str) -> Result<JobSpec, SpecError> 
 
 /// The spec is one this release reads and names the job its file name says.
 fn check(spec: &JobSpec, app: &str, job: &str) -> Result<(), String> {
-    if spec.format == 0 || spec.format > SPEC_FORMAT {
+    let ours = spec.origin == SpecOrigin::Cronix;
+    if ours && (spec.format == 0 || spec.format > SPEC_FORMAT) {
         return Err(format!(
             "format {} is not readable by this cronix (reads 1..={SPEC_FORMAT}); upgrade cronix or \
              re-run `cronix apply` with this version",

@@ -140,6 +140,19 @@ pub struct Problems {
 }
 
 impl Problems {
+    /// Problems found by a later check (the operator's gate), all at `path`, capped like parsing's.
+    pub fn at(path: &str, messages: Vec<String>) -> Problems {
+        let more = messages.len().saturating_sub(MAX_REPORTED_PROBLEMS);
+        Problems {
+            issues: messages
+                .into_iter()
+                .take(MAX_REPORTED_PROBLEMS)
+                .map(|m| issue(path, m))
+                .collect(),
+            more,
+        }
+    }
+
     /// One problem.
     pub fn one(path: &str, message: String) -> Problems {
         Problems {
