@@ -620,6 +620,10 @@ pub struct TriggerArgs {
     /// entries of jobs whose zone is not the one cron runs in.
     #[arg(long, value_name = "IDX")]
     pub gate: Option<usize>,
+    /// Export the fire's trace over OTLP/HTTP (config `otel:`, else the OTEL_EXPORTER_OTLP_*
+    /// variables); without an endpoint it does nothing. The export never changes the exit code.
+    #[arg(long)]
+    pub otel: bool,
     /// The job to fire, as APP.JOB
     #[arg(add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub job: String,

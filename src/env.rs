@@ -49,6 +49,14 @@ pub const ALLOWED: &[(&str, &str)] = &[
          splits the answer); read by the completion library only while COMPLETE is set",
     ),
     (
+        "OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT",
+        "trigger --otel only, when the config's otel.endpoint is unset: where traces go (base URL, or the full traces URL), the headers sent with them, the export deadline in ms (capped at 10000)",
+    ),
+    (
+        "OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES",
+        "trigger --otel only: the traces' service.name and resource attributes, unless the config's otel section sets them",
+    ),
+    (
         "<NAME> of an env:NAME secret reference",
         "the secret's value, read only when that reference is resolved (the shim, a signed fetch, doctor)",
     ),
@@ -116,6 +124,24 @@ pub fn current_dir() -> Option<PathBuf> {
 /// `$CREDENTIALS_DIRECTORY`, when set and not empty.
 pub fn credentials_directory() -> Option<PathBuf> {
     non_empty("CREDENTIALS_DIRECTORY").map(PathBuf::from)
+}
+
+/// The OpenTelemetry variables the shim reads (only with `trigger --otel`).
+pub const OTEL_VARS: &[&str] = &[
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+];
+
+/// The value of one of [`OTEL_VARS`], when set, not empty and UTF-8 (any other name: `None`).
+pub fn otel_var(name: &str) -> Option<String> {
+    if !OTEL_VARS.contains(&name) {
+        return None;
+    }
+    non_empty(name).and_then(|v| v.into_string().ok())
 }
 
 /// The value of the variable an `env:NAME` secret reference names (set but empty is `Some("")`:

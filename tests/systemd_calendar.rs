@@ -88,6 +88,7 @@ fn render(manifest: &Manifest, trigger_bin: &str, now: Timestamp) -> Vec<String>
         unit_dir: "/etc/systemd/system",
         credstore_dir: "/etc/credstore.encrypted",
         catch_up: false,
+        otel: false,
         owners: &Default::default(),
     };
     let input = JobInput {

@@ -10,9 +10,10 @@
 //! exits 0 before the config, the env file, secrets, locks, logs or history are touched.
 //! Exit codes: 0 ok · 1 rejected · 2 exhausted · 3 internal · 4 contended · 143 SIGTERM.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use jiff::Timestamp;
 use slog::{Logger, error, warn};
@@ -20,9 +21,10 @@ use slog::{Logger, error, warn};
 use crate::cli::TriggerArgs;
 use crate::core::backend_kind::{self, BackendKind};
 use crate::core::fire_time;
-use crate::core::global_lock::SILENCED_CLASS;
+use crate::core::global_lock::{self as core_lock, SILENCED_CLASS};
 use crate::core::history::{self as core_history, Retention, RunRecord, RunStatus};
 use crate::core::manifest::{Concurrency, ConcurrencyScope};
+use crate::core::otel::{self as trace_shape, AttemptFacts, FireFacts, LockFacts};
 use crate::core::schedule::Schedule;
 use crate::core::spec::{HostPaths, JobSpec};
 use crate::core::{scope, spec_check};
@@ -34,7 +36,9 @@ use crate::shell::global_fire::{self, GlobalFire, HeldLease, LeaseSlot, Step};
 use crate::shell::global_lock::LockError;
 use crate::shell::lock::{self, Acquired, Holder, JobLock};
 use crate::shell::secrets;
-use crate::shell::{after_fire, clock, history, host, http, logging, spec_store, test_pause, tz};
+use crate::shell::{
+    after_fire, clock, history, host, http, logging, otel, spec_store, test_pause, tz,
+};
 
 pub fn run(global: &Global, args: &TriggerArgs) -> Result<ExitStatus, Failure> {
     let started = Instant::now();
@@ -104,11 +108,51 @@ pub fn run(global: &Global, args: &TriggerArgs) -> Result<ExitStatus, Failure> {
         log: &log,
         host_id: &host_id,
         lease_slot: &lease_slot,
+        observed: RefCell::default(),
+        otel: args.otel,
     };
     let outcome = fire.run(&recorder);
     recorder.finish(&outcome);
+    let ended = SystemTime::now();
     after_recorded(&loaded.config, &spec, &recorder, &log);
+    if args.otel {
+        let facts = fire.facts(args, backend, outcome.status, ended);
+        let client = fire.observed.borrow_mut().client.take();
+        export_trace(&loaded.config, &facts, client, &log);
+    }
     Ok(outcome.exit_status)
+}
+
+/// `--otel`: export the fire's trace once, after it is recorded; a failure is one warn line and
+/// changes nothing else. Without an endpoint (config or `OTEL_*`) nothing is built or sent.
+fn export_trace(
+    config: &config::Config,
+    facts: &FireFacts,
+    client: Option<otel::ShimClient>,
+    log: &Logger,
+) {
+    let destination = match otel::destination(
+        config.otel.as_ref(),
+        config.env_file.as_deref(),
+        &config.allow_http_hosts,
+    ) {
+        Ok(Some(destination)) => destination,
+        Ok(None) => {
+            slog::debug!(log, "--otel: no OTLP endpoint is set; no trace exported");
+            return;
+        }
+        Err(msg) => {
+            warn!(log, "cannot export the fire's trace; the fire is not affected"; "error" => msg);
+            return;
+        }
+    };
+    let trace = trace_shape::build(facts);
+    if let Err(msg) = otel::export(&destination, &trace, &config.transport(), client) {
+        warn!(log, "cannot export the fire's trace; the fire is not affected"; "error" => msg,
+              "endpoint_from" => destination.source,
+              "collector" => destination.url.host_str().unwrap_or_default().to_string(),
+              "timeout_ms" => u64::try_from(destination.timeout.as_millis()).unwrap_or(u64::MAX));
+    }
 }
 
 /// Alerts and metrics, after the record is written (they cannot change it or the exit code;
@@ -206,9 +250,65 @@ struct Fire<'a> {
     log: &'a Logger,
     host_id: &'a str,
     lease_slot: &'a LeaseSlot,
+    /// What the fire's trace reports (kept whether or not `--otel` exports it: a few clock reads).
+    observed: RefCell<Observed>,
+    /// `--otel`: the fire's HTTP client is kept for the export.
+    otel: bool,
+}
+
+/// Facts of the fire's steps, for its trace.
+#[derive(Debug, Default)]
+struct Observed {
+    secrets: Option<(SystemTime, usize)>,
+    host_lock: Option<(SystemTime, u64)>,
+    global_lock: Option<LockFacts>,
+    attempts: Vec<AttemptFacts>,
+    /// The fire's HTTP client, which the trace export may reuse.
+    client: Option<otel::ShimClient>,
 }
 
 impl Fire<'_> {
+    /// The trace's facts once the fire is over.
+    fn facts(
+        &self,
+        args: &TriggerArgs,
+        backend: Option<&str>,
+        status: RunStatus,
+        ended: SystemTime,
+    ) -> FireFacts {
+        let spec = self.spec;
+        let policy = &spec.job.policy;
+        let observed = self.observed.borrow_mut();
+        FireFacts {
+            app: spec.app.clone(),
+            job: spec.job.name.clone(),
+            run_id: self.run_id.to_string(),
+            schedule: fired_schedule(spec, args.gate, self.fire_time),
+            intended_fire_time: self.fire_time,
+            actual_fire_time: SystemTime::from(self.started_at),
+            backend: backend.unwrap_or(BackendKind::Crontab.name()).to_string(),
+            timeout_seconds: policy.timeout_seconds,
+            concurrency_policy: match policy.concurrency {
+                Concurrency::Allow => "Allow",
+                Concurrency::Forbid => "Forbid",
+                Concurrency::Replace => "Replace",
+            },
+            concurrency_scope: match policy.concurrency_scope {
+                ConcurrencyScope::Host => "host",
+                ConcurrencyScope::Global => "global",
+            },
+            max_attempts: policy.retries.max_attempts.max(1),
+            method: spec.job.request.method.as_str().to_string(),
+            url: spec.job.request.url.clone(),
+            status,
+            end: ended,
+            secrets: observed.secrets,
+            host_lock: observed.host_lock,
+            global_lock: observed.global_lock.clone(),
+            attempts: observed.attempts.clone(),
+        }
+    }
+
     fn run(&self, recorder: &Arc<Recorder>) -> Outcome {
         let (spec, log) = (self.spec, self.log);
         if let Err(msg) = self.recheck_spec() {
@@ -230,6 +330,7 @@ impl Fire<'_> {
                 );
             }
         };
+        self.observed.borrow_mut().secrets = Some((SystemTime::now(), resolved.secrets.len()));
         for skipped in &resolved.skipped {
             warn!(log, "secret reference resolved to nothing; skipped";
                   "secret_ref" => skipped.reference.as_str(), "reason" => skipped.describe());
@@ -292,7 +393,17 @@ impl Fire<'_> {
             fire_time_actual: self.started_at.as_second(),
             previous_success: summary.last_success_fire.map(|t| t.as_second()),
         };
-        fire::send_attempts(&client, &request, recorder, log)
+        let mut attempts = Vec::new();
+        let outcome = fire::send_attempts(&client, &request, recorder, log, &mut attempts);
+        let mut observed = self.observed.borrow_mut();
+        observed.attempts = attempts;
+        if self.otel {
+            observed.client = Some(otel::ShimClient {
+                client: client.shared(),
+                built_for: request.url.clone(),
+            });
+        }
+        outcome
     }
 
     /// The spec against apply's rules as the config states them now (DESIGN §11): a spec edited by
@@ -326,8 +437,14 @@ impl Fire<'_> {
     /// claim and lease in Redis (falling back to this host's lock when `on_unavailable: host`).
     fn take_lock(&self, recorder: &Arc<Recorder>) -> Result<Guard, (String, &'static str)> {
         let host_lock = || {
-            take_host_lock(self.spec, self.lock_path, self.run_id, self.log)
-                .map_err(|m| (m, "lock"))
+            let asked = Instant::now();
+            let guard = take_host_lock(self.spec, self.lock_path, self.run_id, self.log)
+                .map_err(|m| (m, "lock"))?;
+            if matches!(guard, Guard::Held(_)) {
+                let waited = u64::try_from(asked.elapsed().as_millis()).unwrap_or(u64::MAX);
+                self.observed.borrow_mut().host_lock = Some((SystemTime::now(), waited));
+            }
+            Ok(guard)
         };
         if self.spec.job.policy.concurrency_scope != ConcurrencyScope::Global {
             return host_lock();
@@ -348,7 +465,10 @@ impl Fire<'_> {
             recorder,
             slot: self.lease_slot,
         };
-        match global.take() {
+        let asked = SystemTime::now();
+        let taken = global.take();
+        self.observe_global_lock(redis, asked, &taken);
+        match taken {
             Ok(Step::Deliver(lease)) => Ok(lease.map_or(Guard::Unlocked, Guard::Global)),
             Ok(Step::Duplicate { silenced }) => Ok(Guard::Duplicate { silenced }),
             Ok(Step::Contended { silenced }) => Ok(Guard::Contended { silenced }),
@@ -364,6 +484,42 @@ impl Fire<'_> {
                 "redis_unavailable",
             )),
         }
+    }
+
+    /// The `cronix.trigger.lock` span's facts: the lease key (or, for `Allow`, the instant's claim
+    /// key), how the step ended and the key's time to live.
+    fn observe_global_lock(
+        &self,
+        redis: &config::RedisLock,
+        asked: SystemTime,
+        taken: &Result<Step, LockError>,
+    ) {
+        let (spec, fire_time) = (self.spec, self.fire_time);
+        let keys = core_lock::JobKeys::new(&redis.key_prefix, &spec.app, &spec.job.name);
+        let (key, ttl_seconds) = match core_lock::lease_mode(spec.job.policy.concurrency) {
+            core_lock::LeaseMode::None => (
+                keys.fire(fire_time),
+                i64::try_from(core_lock::CLAIM_TTL_SECONDS).unwrap_or(i64::MAX),
+            ),
+            _ => (
+                keys.lease,
+                i64::try_from(core_lock::LEASE_TTL_MS / 1000).unwrap_or(i64::MAX),
+            ),
+        };
+        let outcome = match taken {
+            Ok(Step::Deliver(_)) => "acquired",
+            Ok(Step::Duplicate { .. }) => "duplicate",
+            Ok(Step::Contended { .. }) => "contended",
+            Err(LockError::Unavailable(_)) => "unavailable",
+            Err(LockError::Config(_)) => "error",
+        };
+        self.observed.borrow_mut().global_lock = Some(LockFacts {
+            key,
+            outcome,
+            ttl_seconds,
+            start: asked,
+            end: SystemTime::now(),
+        });
     }
 
     fn history_summary(&self) -> core_history::Summary {
@@ -423,6 +579,26 @@ fn take_host_lock(
             Guard::Contended { silenced: false }
         }
     })
+}
+
+/// `cronix.schedule`: the gated schedule, else the first of the job's schedules that fires at the
+/// intended minute, else the first.
+fn fired_schedule(spec: &JobSpec, gate: Option<usize>, fire_time: i64) -> String {
+    let schedules = &spec.job.schedules;
+    if let Some(expression) = gate.and_then(|idx| schedules.get(idx)) {
+        return expression.clone();
+    }
+    let zone = tz::zone_by_file(&spec.job.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let minute = Timestamp::from_second(fire_time).ok();
+    schedules
+        .iter()
+        .find(|expression| {
+            let schedule = Schedule::parse(expression).ok();
+            matches!((schedule, minute), (Some(s), Some(m)) if s.fires_at(m, &zone))
+        })
+        .or(schedules.first())
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn intended_fire_time(spec: &JobSpec, started_at: Timestamp) -> i64 {

@@ -170,6 +170,16 @@ history:
 #     on_unavailable: fail
 #     timeout_ms: 1000
 #     allow_unauthenticated: false
+
+# Traces of `cronix trigger --otel` fires, over OTLP/HTTP (docs/traces.md); header values are secret
+# references. render_in_entries: true makes apply write --otel on every entry.
+# otel:
+#   endpoint: http://127.0.0.1:4318
+#   headers:
+#     Authorization: env:OTEL_AUTHORIZATION
+#   service_name: cronix
+#   timeout_ms: 2000
+#   render_in_entries: false
 ";
 
 #[cfg(test)]

@@ -235,6 +235,8 @@ pub struct EntryLine<'a> {
     /// For an entry whose job is in a zone other than the host's: the schedule index the shim's gate
     /// checks (`--gate <idx>`).
     pub gate: Option<usize>,
+    /// `--otel`: the fire exports its trace (config `otel.render_in_entries`).
+    pub otel: bool,
     /// The user column of a system crontab; `None` for a user crontab.
     pub run_as: Option<&'a str>,
     pub trigger_bin: &'a str,
@@ -244,15 +246,16 @@ pub struct EntryLine<'a> {
 }
 
 impl EntryLine<'_> {
-    /// `<schedule> [<user>] <bin> trigger --spec-dir <dir> [--gate <idx>] <app>.<job>`.
+    /// `<schedule> [<user>] <bin> trigger --spec-dir <dir> [--gate <idx>] [--otel] <app>.<job>`.
     pub fn render(&self) -> String {
         let user = self.run_as.map(|u| format!("{u} ")).unwrap_or_default();
         let gate = self
             .gate
             .map(|idx| format!("--gate {idx} "))
             .unwrap_or_default();
+        let otel = if self.otel { "--otel " } else { "" };
         format!(
-            "{} {user}{} trigger --spec-dir {} {gate}{}.{}",
+            "{} {user}{} trigger --spec-dir {} {gate}{otel}{}.{}",
             self.schedule, self.trigger_bin, self.spec_dir, self.app, self.job
         )
     }
@@ -420,6 +423,7 @@ mod tests {
         let mut line = EntryLine {
             schedule: "0 2 * * *",
             gate: None,
+            otel: false,
             run_as: Some("root"),
             trigger_bin: "/usr/local/bin/cronix",
             spec_dir: "/etc/cronix/jobs",
@@ -439,6 +443,16 @@ mod tests {
         assert_eq!(
             line.render(),
             "0 2 * * * /usr/local/bin/cronix trigger --spec-dir /etc/cronix/jobs --gate 3 billing.settle"
+        );
+        line.otel = true;
+        assert_eq!(
+            line.render(),
+            "0 2 * * * /usr/local/bin/cronix trigger --spec-dir /etc/cronix/jobs --gate 3 --otel billing.settle"
+        );
+        assert_eq!(
+            gate_of(&line.render()),
+            Some(("/etc/cronix/jobs".to_string(), 3)),
+            "--otel does not hide the gate"
         );
         let marker = Marker {
             app: "billing".into(),

@@ -21,6 +21,8 @@ pub struct CrontabRenderer<'a> {
     pub spec_dir: &'a str,
     /// The zone cron fires in.
     pub host_tz: &'a TimeZone,
+    /// `trigger --otel` on every line (config `otel.render_in_entries`).
+    pub otel: bool,
 }
 
 impl Renderer for CrontabRenderer<'_> {
@@ -67,6 +69,7 @@ impl Renderer for CrontabRenderer<'_> {
                 let line = EntryLine {
                     schedule: &expression,
                     gate,
+                    otel: self.otel,
                     run_as: self.run_as,
                     trigger_bin: self.trigger_bin,
                     spec_dir: self.spec_dir,

@@ -25,6 +25,7 @@ pub mod manifest_lint;
 pub mod manifest_schema;
 pub mod metrics;
 pub mod missed;
+pub mod otel;
 pub mod plan;
 pub mod recorded;
 pub mod render;

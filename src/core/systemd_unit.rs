@@ -207,6 +207,8 @@ pub struct SystemdRenderer<'a> {
     pub credstore_dir: &'a str,
     /// `Persistent=true`: a fire missed while the host was down runs once at boot.
     pub catch_up: bool,
+    /// `trigger --otel` in every `ExecStart=` (config `otel.render_in_entries`).
+    pub otel: bool,
     /// Who holds the unit names in the unit dir now (`entry_stem` picks each entry's name from it).
     pub owners: &'a UnitOwners,
 }
@@ -340,7 +342,7 @@ impl SystemdRenderer<'_> {
              {marks}\n\
              [Service]\n\
              Type=oneshot\n\
-             ExecStart={bin} trigger --spec-dir {spec_dir} {app}.{job}\n\
+             ExecStart={bin} trigger --spec-dir {spec_dir} {otel}{app}.{job}\n\
              TimeoutStartSec={timeout}\n\
              SuccessExitStatus={LOCK_CONTENDED_EXIT}\n\
              {credentials}",
@@ -349,6 +351,7 @@ impl SystemdRenderer<'_> {
             marks = Self::marks(input, idx),
             bin = self.trigger_bin,
             spec_dir = self.spec_dir,
+            otel = if self.otel { "--otel " } else { "" },
             timeout = worst_case_fire_seconds(input.job),
         )
     }

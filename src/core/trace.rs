@@ -1,7 +1,8 @@
 //! W3C trace context for the shim's attempts: `traceparent: 00-<trace id>-<span id>-01`.
 //!
 //! Pure: the trace id is derived from the fire's run id (so every attempt of a fire shares one trace),
-//! the span id from the run id and the attempt number. Must never produce an all-zero id (invalid
+//! the span id from the run id and the attempt number (the root and lock spans of an exported trace
+//! get ids derived the same way). Must never produce an all-zero id (invalid
 //! under the W3C spec) and takes no randomness or clock.
 
 use sha2::{Digest, Sha256};
@@ -12,21 +13,40 @@ pub const HEADER: &str = "traceparent";
 /// 32 lowercase hex digits for the fire: the run id's 128 bits when it is a UUID, else (or if those are
 /// all zero) the first 16 bytes of SHA-256 over it.
 pub fn trace_id(run_id: &str) -> String {
-    let bytes = match uuid::Uuid::parse_str(run_id) {
-        Ok(id) if !id.is_nil() => *id.as_bytes(),
-        _ => first_bytes::<16>(&digest(&[run_id.as_bytes()])),
-    };
-    hex::encode(non_zero(bytes))
+    hex::encode(trace_id_bytes(run_id))
 }
 
 /// 16 lowercase hex digits for one attempt of the fire.
 pub fn span_id(run_id: &str, attempt: u32) -> String {
-    let bytes = first_bytes::<8>(&digest(&[
+    hex::encode(span_id_bytes(run_id, attempt))
+}
+
+/// The trace id's 16 bytes (what [`trace_id`] prints).
+pub fn trace_id_bytes(run_id: &str) -> [u8; 16] {
+    let bytes = match uuid::Uuid::parse_str(run_id) {
+        Ok(id) if !id.is_nil() => *id.as_bytes(),
+        _ => first_bytes::<16>(&digest(&[run_id.as_bytes()])),
+    };
+    non_zero(bytes)
+}
+
+/// The span id of attempt `attempt` (what [`span_id`] prints, and the exported attempt span's id).
+pub fn span_id_bytes(run_id: &str, attempt: u32) -> [u8; 8] {
+    non_zero(first_bytes::<8>(&digest(&[
         run_id.as_bytes(),
         b"/attempt/",
         &attempt.to_be_bytes(),
-    ]));
-    hex::encode(non_zero(bytes))
+    ])))
+}
+
+/// The span id of the fire's root span (`cronix.trigger.fire`).
+pub fn fire_span_id_bytes(run_id: &str) -> [u8; 8] {
+    non_zero(first_bytes::<8>(&digest(&[run_id.as_bytes(), b"/fire"])))
+}
+
+/// The span id of the fire's global lock span (`cronix.trigger.lock`).
+pub fn lock_span_id_bytes(run_id: &str) -> [u8; 8] {
+    non_zero(first_bytes::<8>(&digest(&[run_id.as_bytes(), b"/lock"])))
 }
 
 /// The header value for attempt `attempt` of run `run_id` (version 00, sampled).

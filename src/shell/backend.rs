@@ -35,6 +35,8 @@ pub struct Common {
     pub trigger_bin: String,
     pub spec_dir: String,
     pub lock_dir: PathBuf,
+    /// Config `otel.render_in_entries`: every entry runs `trigger --otel`.
+    pub otel: bool,
 }
 
 /// The owned `cronix check` job that config `check_every` asks for (already validated: safe paths,

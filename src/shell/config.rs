@@ -90,6 +90,8 @@ pub struct Config {
     /// A PEM bundle of CA certificates to trust for https:// peers instead of the system's (the
     /// environment's `SSL_CERT_FILE`/`SSL_CERT_DIR` are ignored).
     pub tls_ca_file: Option<PathBuf>,
+    /// Traces of `trigger --otel` fires (OTLP/HTTP); see docs/traces.md.
+    pub otel: Option<OtelConfig>,
     /// The backends `global-status` queries, each with its own flags (the reference tool's
     /// `~/.cronix/config.yaml` list); without it `global-status` shows the one target of the flags.
     #[serde(default)]
@@ -180,6 +182,33 @@ fn check_backends(entries: &[BackendEntry]) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `otel:`: where and how `trigger --otel` exports each fire's trace. Wins over the `OTEL_*`
+/// variables; the headers and the endpoint come from one place (a header meant for the config's
+/// collector is never sent to an endpoint from the environment).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtelConfig {
+    /// The OTLP/HTTP base URL (`/v1/traces` is appended unless the path ends with it).
+    pub endpoint: Option<String>,
+    /// Header name to secret reference (`env:NAME`, `file:/path`, `cred:NAME`), never the value.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// `service.name` of the traces (default `cronix`).
+    pub service_name: Option<String>,
+    /// More resource attributes (`deployment.environment: prod`).
+    #[serde(default)]
+    pub resource_attributes: std::collections::BTreeMap<String, String>,
+    /// The export's deadline, milliseconds (default 2000, at most 10000).
+    pub timeout_ms: Option<u64>,
+    /// `apply` writes `--otel` on every entry it renders (crontab lines, systemd units).
+    #[serde(default)]
+    pub render_in_entries: bool,
+}
+
+/// Default and largest export deadline, milliseconds.
+pub const DEFAULT_OTEL_TIMEOUT_MS: u64 = 2_000;
+pub const MAX_OTEL_TIMEOUT_MS: u64 = 10_000;
 
 /// Spec files are readable by their owner only unless the operator says otherwise: they hold the
 /// job's URL, headers and body, which may carry credentials.
@@ -531,7 +560,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
         return Ok(Config::default());
     }
     let config: Config = serde_yaml::from_str(text).map_err(|e| {
-        format!("{}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, spec_mode, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin, http_proxy, tls_ca_file, backends", yaml_problem(&e))
+        format!("{}; the keys are version, secret_refs, spec_dir, lock_dir, state_dir, crontab_path, crontab_format, run_as, trigger_bin, env_file, log_level, allow_http_hosts, history, apply_lock_wait_seconds, manifest_sources, host_id, locks, alerts, metrics, check_every, spec_mode, systemd_unit_dir, systemd_credstore_dir, systemd_catch_up, systemctl_bin, systemd_creds_bin, crontab_bin, http_proxy, tls_ca_file, backends, otel", yaml_problem(&e))
     })?;
     if let Some(v) = config.version
         && v != 1
@@ -556,6 +585,9 @@ pub fn parse(text: &str) -> Result<Config, String> {
         check_redis(redis).map_err(|e| format!("locks.redis: {e}"))?;
     }
     check_observability(&config)?;
+    if let Some(otel) = &config.otel {
+        check_otel(otel).map_err(|e| format!("otel: {e}"))?;
+    }
     check_backends(&config.backends)?;
     for (key, bin) in [
         ("systemctl_bin", &config.systemctl_bin),
@@ -619,6 +651,51 @@ fn check_redis(redis: &RedisLock) -> Result<(), String> {
     }
     if let Some(reference) = &redis.password_ref {
         check_password_ref(reference)?;
+    }
+    Ok(())
+}
+
+fn check_otel(otel: &OtelConfig) -> Result<(), String> {
+    if let Some(endpoint) = &otel.endpoint {
+        let url = url::Url::parse(endpoint).map_err(|e| format!("endpoint {endpoint:?}: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(format!(
+                "endpoint {endpoint:?}: write an http:// or https:// URL with a host"
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(
+                "endpoint: no credentials in the URL; give them as headers (secret references)"
+                    .into(),
+            );
+        }
+    }
+    for (name, reference) in &otel.headers {
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(format!("headers: {name:?} is not an HTTP header name"));
+        }
+        check_secret_ref(reference).map_err(|e| format!("headers.{name}: {e}"))?;
+    }
+    if otel
+        .timeout_ms
+        .is_some_and(|ms| !(1..=MAX_OTEL_TIMEOUT_MS).contains(&ms))
+    {
+        return Err(format!(
+            "timeout_ms is out of range; use 1..{MAX_OTEL_TIMEOUT_MS} (an export must never hold up a fire)"
+        ));
+    }
+    Ok(())
+}
+
+/// A header value given as a reference with an explicit scheme; a bare word and `raw:` are refused.
+fn check_secret_ref(reference: &str) -> Result<(), String> {
+    let parsed = SecretRef::parse(reference)?;
+    if parsed.is_raw() || !reference.contains(':') {
+        return Err(
+            "give a secret reference such as env:OTEL_TOKEN or file:/etc/cronix/otel.token, never \
+             the value itself"
+                .into(),
+        );
     }
     Ok(())
 }

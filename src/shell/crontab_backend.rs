@@ -112,6 +112,7 @@ impl Backend for CrontabBackend {
             trigger_bin: &self.common.trigger_bin,
             spec_dir: &self.common.spec_dir,
             host_tz: &self.host_zone,
+            otel: self.common.otel,
         })
     }
 

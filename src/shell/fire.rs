@@ -8,7 +8,7 @@
 use std::hash::BuildHasher;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use jiff::Timestamp;
 use slog::{Logger, debug, error, info, warn};
@@ -17,6 +17,7 @@ use crate::core::backoff::{self, Verdict};
 use crate::core::exit_status::ExitStatus;
 use crate::core::history::{self as run_history, Attempt, Retention, RunRecord, RunStatus};
 use crate::core::manifest::Job;
+use crate::core::otel::AttemptFacts;
 use crate::core::secret::Secret;
 use crate::core::signature;
 use crate::core::trace;
@@ -250,25 +251,40 @@ pub struct Request<'a> {
 }
 
 /// Send attempts 1..=max_attempts with fresh timestamps and signatures, backing off between them.
+/// Each attempt's facts (times, status, retry) are appended to `seen` for the fire's trace.
 pub fn send_attempts(
     client: &HttpClient,
     request: &Request<'_>,
     recorder: &Recorder,
     log: &Logger,
+    seen: &mut Vec<AttemptFacts>,
 ) -> Outcome {
     let retries = &request.job.policy.retries;
     let max_attempts = retries.max_attempts.max(1);
     let path = http::path_and_query(&request.url);
     let mut last_failure = String::new();
+    let mut backoff_seconds = 0.0;
     for attempt in 1..=max_attempts {
+        let started = SystemTime::now();
         let traceparent = trace::traceparent(request.run_id, attempt);
         let outgoing = outgoing(request, &path, attempt, &traceparent);
+        let signed_at = SystemTime::now();
         let sent_at = Instant::now();
         debug!(log, "sending"; "attempt" => attempt, "method" => request.job.request.method.as_str(),
                "traceparent" => &traceparent);
         recorder.attempt_started();
         let result = client.send(&outgoing);
         let duration_ms = u64::try_from(sent_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        seen.push(AttemptFacts {
+            attempt,
+            start: started,
+            end: SystemTime::now(),
+            signed_at,
+            status_code: result.as_ref().ok().map(|r| r.status),
+            error_class: result.as_ref().err().map(|e| e.class()),
+            retried: false,
+            backoff_seconds,
+        });
         let (verdict, retry_after) = match &result {
             Ok(reply) => {
                 recorder.response_received(reply.status);
@@ -298,6 +314,10 @@ pub fn send_attempts(
                       "duration_ms" => duration_ms, "traceparent" => &traceparent,
                       "wait_ms" => millis(wait));
                 recorder.waiting(wait);
+                if let Some(last) = seen.last_mut() {
+                    last.retried = true;
+                }
+                backoff_seconds = wait.as_secs_f64();
                 std::thread::sleep(wait);
             }
             Verdict::Retry => {}

@@ -165,6 +165,12 @@ pub fn shim_client(
 }
 
 impl HttpClient {
+    /// The underlying client (shared, not copied): the trace export reuses it when it reaches the
+    /// collector the same way (`shell::otel::export`).
+    pub fn shared(&self) -> Client {
+        self.inner.clone()
+    }
+
     /// Send one request and wait for the response head.
     pub fn send(&self, request: &Outgoing<'_>) -> Result<Reply, SendError> {
         let headers = header_map(&request.headers, &request.sensitive)?;

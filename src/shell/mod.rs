@@ -23,6 +23,7 @@ pub mod job_state;
 pub mod lock;
 pub mod logging;
 pub mod metrics;
+pub mod otel;
 pub mod passwd;
 pub mod progress;
 pub mod reconcile;

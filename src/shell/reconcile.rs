@@ -91,6 +91,7 @@ pub fn context_from(
             trigger_bin: trigger_bin.to_string(),
             spec_dir: path_text("spec dir", "--spec-dir", &paths.spec_dir)?,
             lock_dir: paths.lock_dir.clone(),
+            otel: cfg.otel.as_ref().is_some_and(|o| o.render_in_entries),
         })
     };
     let mut backend = backend::open(kind, args, cfg, common(&trigger_bin, &paths)?)?;

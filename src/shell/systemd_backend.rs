@@ -214,6 +214,7 @@ impl Backend for SystemdBackend {
             unit_dir: &self.unit_dir_text,
             credstore_dir: &self.credstore_dir,
             catch_up: self.catch_up,
+            otel: self.common.otel,
             owners,
         })
     }
