@@ -7,11 +7,145 @@
 //! crate's `outln!`/`out!` macros (the `println!`/`print!` of this crate), errors through
 //! `crate::error::report`, warnings through `warn`. A reader that went away (`| head -1`) is not an
 //! error.
+//!
+//! Tables are built with [`Grid`]: on a terminal a table is cut to the terminal's width (long cells
+//! end in `…`; `-o wide` keeps every cell whole); piped, nothing is cut. Rows marked failed or
+//! drifted are coloured only when the terminal library says colour is wanted (a terminal, no
+//! `NO_COLOR`).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use comfy_table::{ContentArrangement, Row, Table, presets};
 
 use crate::core::escape;
 use crate::settings::Output;
+
+/// `-o wide`: tables keep every cell whole. Set once per process by [`set_output`].
+static WIDE: AtomicBool = AtomicBool::new(false);
+
+/// Remember the output format the command line asked for (its tables' width follows it).
+pub fn set_output(output: Output) {
+    WIDE.store(output == Output::Wide, Ordering::Relaxed);
+}
+
+/// The width tables are cut to: the terminal's when stdout is one (and not `-o wide`), else none.
+fn table_width() -> Option<u16> {
+    if WIDE.load(Ordering::Relaxed) || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size_of(std::io::stdout())
+        .map(|(w, _)| w.0)
+        .filter(|w| *w >= 20)
+}
+
+/// How a table row is shown on a colour terminal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mark {
+    #[default]
+    Plain,
+    /// A failed run or check (red).
+    Failed,
+    /// An entry or job that differs from what it should be (yellow).
+    Drifted,
+}
+
+impl Mark {
+    fn style(self) -> anstyle::Style {
+        match self {
+            Mark::Plain => anstyle::Style::new(),
+            Mark::Failed => anstyle::AnsiColor::Red.on_default(),
+            Mark::Drifted => anstyle::AnsiColor::Yellow.on_default(),
+        }
+    }
+}
+
+/// Print one line on stdout, coloured as `mark` when the terminal wants colour.
+pub fn marked_line(mark: Mark, text: &str) {
+    let mut stdout = anstream::stdout().lock();
+    let style = mark.style();
+    let _ = writeln!(stdout, "{style}{}{style:#}", escape::terminal(text));
+}
+
+/// A borderless table of one line per row, cut to the terminal's width.
+pub struct Grid {
+    table: Table,
+    marks: Vec<Mark>,
+}
+
+impl Grid {
+    pub fn new<const N: usize>(header: [&str; N]) -> Grid {
+        Grid::with_header(header.to_vec())
+    }
+
+    /// A table whose columns are known only at run time.
+    pub fn with_header(header: Vec<&str>) -> Grid {
+        let mut table = Table::new();
+        table.load_style(presets::NOTHING);
+        if let Some(width) = table_width() {
+            table
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(width)
+                .set_truncation_indicator("…");
+        }
+        let mut head = Row::from(header);
+        head.max_height(1);
+        table.set_header(head);
+        Grid {
+            table,
+            marks: Vec::new(),
+        }
+    }
+
+    /// Add a row (each cell escaped as one line).
+    pub fn add<const N: usize>(&mut self, cells: [String; N]) -> &mut Grid {
+        self.add_marked(Mark::Plain, cells)
+    }
+
+    /// Add a row shown with `mark` on a colour terminal.
+    pub fn add_marked<const N: usize>(&mut self, mark: Mark, cells: [String; N]) -> &mut Grid {
+        self.add_cells(mark, row(cells))
+    }
+
+    /// Add a row of any number of cells (each escaped as one line).
+    pub fn add_cells(&mut self, mark: Mark, cells: Vec<String>) -> &mut Grid {
+        let cells: Vec<String> = cells
+            .iter()
+            .map(|c| escape::inline(c).into_owned())
+            .collect();
+        let mut row = Row::from(cells);
+        row.max_height(1);
+        self.table.add_row(row);
+        self.marks.push(mark);
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.marks.is_empty()
+    }
+
+    /// The table as plain text (no colour), without a final newline.
+    pub fn text(&self) -> String {
+        self.table.trim_fmt()
+    }
+
+    /// Print the table on stdout, marked rows coloured when the terminal wants colour.
+    pub fn print(&self) {
+        let text = self.text();
+        let mut stdout = anstream::stdout().lock();
+        for (i, line) in text.lines().enumerate() {
+            let mark = i
+                .checked_sub(1)
+                .and_then(|r| self.marks.get(r))
+                .copied()
+                .unwrap_or_default();
+            let line = escape::terminal(line);
+            let style = mark.style();
+            let _ = writeln!(stdout, "{style}{line}{style:#}");
+        }
+        let _ = stdout.flush();
+    }
+}
 
 /// Print a command's document in the structured format asked for: one line of JSON, or YAML (the
 /// same structure). `Output::Table` is the caller's to print; given here, it prints the JSON.

@@ -5,13 +5,13 @@
 
 use std::path::Path;
 
-use comfy_table::{Table, presets};
 use jiff::Timestamp;
 
 use crate::cli::HistoryArgs;
 use crate::core::audit::{AUDIT_FILE, AuditRecord};
 use crate::core::history::{self, Filter, RunRecord, StatusQuery};
 use crate::error::{ExitStatus, Failure};
+use crate::printer::{Grid, Mark};
 use crate::settings::{Global, Output};
 use crate::shell::config::{self, StatePaths};
 use crate::shell::history as history_file;
@@ -65,7 +65,7 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
     let records = history::filter(records, &filter);
     match global.output {
         Output::Json | Output::Yaml => crate::printer::document_pretty(global.output, &records),
-        Output::Table => print_runs(&records, id, &path),
+        Output::Table | Output::Wide => print_runs(&records, id, &path),
     }
     Ok(ExitStatus::OK)
 }
@@ -102,8 +102,7 @@ fn print_runs(records: &[RunRecord], id: &str, path: &Path) {
         outln!("no runs of {id} match (history: {})", path.display());
         return;
     }
-    let mut table = plain_table();
-    table.set_header([
+    let mut table = Grid::new([
         "STARTED",
         "FIRE TIME",
         "STATUS",
@@ -115,19 +114,22 @@ fn print_runs(records: &[RunRecord], id: &str, path: &Path) {
         "RUN ID",
     ]);
     for r in records {
-        table.add_row(crate::printer::row([
-            r.started_at.clone(),
-            r.fire_time.clone(),
-            r.status.to_string(),
-            r.http_status.map_or("-".into(), |s| s.to_string()),
-            r.attempts.to_string(),
-            format!("{}ms", r.duration_ms),
-            r.exit_code.to_string(),
-            r.error.clone().unwrap_or_else(|| "-".into()),
-            r.run_id.clone(),
-        ]));
+        table.add_marked(
+            run_mark(r),
+            [
+                r.started_at.clone(),
+                r.fire_time.clone(),
+                r.status.to_string(),
+                r.http_status.map_or("-".into(), |s| s.to_string()),
+                r.attempts.to_string(),
+                format!("{}ms", r.duration_ms),
+                r.exit_code.to_string(),
+                r.error.clone().unwrap_or_else(|| "-".into()),
+                r.run_id.clone(),
+            ],
+        );
     }
-    outln!("{}", table.trim_fmt());
+    table.print();
 }
 
 fn show_audit(
@@ -153,7 +155,7 @@ fn show_audit(
     }
     match output {
         Output::Json | Output::Yaml => crate::printer::document_pretty(output, &records),
-        Output::Table => print_audit(&records, &path),
+        Output::Table | Output::Wide => print_audit(&records, &path),
     }
     Ok(ExitStatus::OK)
 }
@@ -163,8 +165,7 @@ fn print_audit(records: &[AuditRecord], path: &Path) {
         outln!("no applies recorded (audit: {})", path.display());
         return;
     }
-    let mut table = plain_table();
-    table.set_header(["TIME", "COMMAND", "USER", "TARGET", "SOURCE", "CHANGES"]);
+    let mut table = Grid::new(["TIME", "COMMAND", "USER", "TARGET", "SOURCE", "CHANGES"]);
     for r in records {
         let user = match &r.sudo_user {
             Some(sudo) => format!("{} (sudo {sudo})", r.user),
@@ -182,23 +183,25 @@ fn print_audit(records: &[AuditRecord], path: &Path) {
             Some(outcome) => format!("{} ({outcome})", r.command),
             None => r.command.clone(),
         };
-        table.add_row(crate::printer::row([
+        table.add([
             r.ts.clone(),
             command,
             user,
             r.target.clone(),
             r.source.clone().unwrap_or_else(|| "-".into()),
             changes.join(", "),
-        ]));
+        ]);
     }
-    outln!("{}", table.trim_fmt());
+    table.print();
 }
 
-/// A borderless table (what `history` and `global-status` print).
-pub fn plain_table() -> Table {
-    let mut table = Table::new();
-    table.load_style(presets::NOTHING);
-    table
+/// How a run's row is shown on a colour terminal: failed runs stand out.
+pub fn run_mark(run: &RunRecord) -> Mark {
+    if run.status.is_failure() {
+        Mark::Failed
+    } else {
+        Mark::Plain
+    }
 }
 
 #[cfg(test)]

@@ -29,7 +29,9 @@ pub fn run(global: &Global, args: &MetricsArgs) -> Result<ExitStatus, Failure> {
     let now = Timestamp::now();
     let jobs = job_metrics(&spec_dir, now)?;
     match global.output {
-        Output::Table => out!("{}", metrics::render(&jobs, &host::host_id(&loaded.config))),
+        Output::Table | Output::Wide => {
+            out!("{}", metrics::render(&jobs, &host::host_id(&loaded.config)))
+        }
         Output::Json | Output::Yaml => {
             let rows: Vec<JobJson<'_>> = jobs
                 .iter()

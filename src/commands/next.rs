@@ -35,7 +35,7 @@ pub fn run(global: &Global, args: &NextArgs) -> Result<ExitStatus, Failure> {
     };
     let fires = fire_times(&schedule, after, &zone, count);
     match global.output {
-        Output::Table => write_lines(&fires)?,
+        Output::Table | Output::Wide => write_lines(&fires)?,
         Output::Json => print_json(&schedule, &args.timezone, fires)?,
         Output::Yaml => {
             crate::printer::document(Output::Yaml, &report(&schedule, &args.timezone, fires))

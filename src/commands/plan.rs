@@ -204,7 +204,7 @@ pub fn print_plan(
             };
             crate::printer::document(output, &doc);
         }
-        Output::Table => {
+        Output::Table | Output::Wide => {
             print_table(ctx, app, plan, &views, applied);
             print_zones(ctx, &zones);
         }
@@ -273,7 +273,7 @@ fn print_table(ctx: &Context, app: &str, plan: &Plan, views: &[OpView], applied:
         outln!("{verb}: app {app} on {target} is up to date");
         return;
     }
-    outln!("{}", ops_table(views));
+    ops_table(views).print();
     print_changes(plan);
     let c = plan.counts();
     let verb = if applied.is_some() { "applied" } else { "plan" };
@@ -309,10 +309,8 @@ pub fn print_changes(plan: &Plan) {
 }
 
 /// The ops as a borderless table.
-pub fn ops_table(views: &[OpView]) -> String {
-    let mut table = comfy_table::Table::new();
-    table.load_style(comfy_table::presets::NOTHING);
-    table.set_header(vec![
+pub fn ops_table(views: &[OpView]) -> crate::printer::Grid {
+    let mut table = crate::printer::Grid::new([
         "OP",
         "KIND",
         "APP",
@@ -324,7 +322,7 @@ pub fn ops_table(views: &[OpView]) -> String {
     ]);
     for v in views {
         let op = v.op;
-        table.add_row(crate::printer::row([
+        table.add([
             reconcile::action_name(op.op).to_string(),
             json_name(&op.kind),
             op.app.clone(),
@@ -333,9 +331,9 @@ pub fn ops_table(views: &[OpView]) -> String {
             json_name(&op.drift),
             op.schedule.clone().unwrap_or_default(),
             v.next_fire.clone().unwrap_or_default(),
-        ]));
+        ]);
     }
-    table.trim_fmt()
+    table
 }
 
 /// The snake_case name serde gives a unit enum value.
