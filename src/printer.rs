@@ -147,23 +147,16 @@ impl Grid {
     }
 }
 
-/// Print a command's document in the structured format asked for: one line of JSON, or YAML (the
-/// same structure). `Output::Table` is the caller's to print; given here, it prints the JSON.
+/// Print a command's document in the structured format asked for: one line of JSON (always one
+/// object, documented in `schemas/output/`), or YAML (the same structure). `Output::Table` is the
+/// caller's to print; given here, it prints the JSON.
 pub fn document<T: serde::Serialize + ?Sized>(output: Output, doc: &T) {
-    structured(output, doc, false);
+    structured(output, doc);
 }
 
-/// `document` with indented JSON (for the documents that were always printed indented).
-pub fn document_pretty<T: serde::Serialize + ?Sized>(output: Output, doc: &T) {
-    structured(output, doc, true);
-}
-
-fn structured<T: serde::Serialize + ?Sized>(output: Output, doc: &T, pretty: bool) {
+fn structured<T: serde::Serialize + ?Sized>(output: Output, doc: &T) {
     let text = match output {
         Output::Yaml => serde_yaml::to_string(doc).map_err(|e| e.to_string()),
-        _ if pretty => serde_json::to_string_pretty(doc)
-            .map(|t| t + "\n")
-            .map_err(|e| e.to_string()),
         _ => serde_json::to_string(doc)
             .map(|t| t + "\n")
             .map_err(|e| e.to_string()),

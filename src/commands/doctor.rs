@@ -130,7 +130,7 @@ pub fn run(global: &Global, args: &TargetArgs) -> Result<ExitStatus, Failure> {
     let ok = checks.iter().all(|c| c.status != Verdict::Fail);
     match global.output {
         Output::Json | Output::Yaml => {
-            crate::printer::document_pretty(global.output, &DoctorDoc { ok, checks })
+            crate::printer::document(global.output, &DoctorDoc { ok, checks })
         }
         Output::Table | Output::Wide => print_table(&checks, ok),
     }

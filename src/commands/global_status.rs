@@ -208,7 +208,7 @@ fn run_single(global: &Global, args: &ListArgs, loaded: &Loaded) -> Result<ExitS
                 generated_at: format!("{now:.0}"),
                 jobs: rows,
             };
-            crate::printer::document_pretty(global.output, &doc)
+            crate::printer::document(global.output, &doc)
         }
         Output::Table | Output::Wide => print_table(&rows, &ctx.paths.spec_dir, now),
     }

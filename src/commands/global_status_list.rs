@@ -119,7 +119,7 @@ pub fn run(
         backends: query_all(chosen, &query, args.parallel, timeout),
     };
     match global.output {
-        Output::Json | Output::Yaml => crate::printer::document_pretty(global.output, &report),
+        Output::Json | Output::Yaml => crate::printer::document(global.output, &report),
         Output::Table | Output::Wide => print_table(&report, args.with_history),
     }
     let failed: Vec<&str> = report

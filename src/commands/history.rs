@@ -64,10 +64,31 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
     };
     let records = history::filter(records, &filter);
     match global.output {
-        Output::Json | Output::Yaml => crate::printer::document_pretty(global.output, &records),
+        Output::Json | Output::Yaml => {
+            let doc = RunsDoc {
+                app,
+                job,
+                runs: &records,
+            };
+            crate::printer::document(global.output, &doc)
+        }
         Output::Table | Output::Wide => print_runs(&records, id, &path),
     }
     Ok(ExitStatus::OK)
+}
+
+/// `history APP.JOB -o json`: the job and its runs, oldest first.
+#[derive(serde::Serialize)]
+struct RunsDoc<'a> {
+    app: &'a str,
+    job: &'a str,
+    runs: &'a [RunRecord],
+}
+
+/// `history --audit -o json`: the apply/prune journal, oldest first.
+#[derive(serde::Serialize)]
+struct AuditDoc<'a> {
+    audit: &'a [AuditRecord],
 }
 
 fn parse_when(
@@ -154,7 +175,9 @@ fn show_audit(
         records.drain(..drop);
     }
     match output {
-        Output::Json | Output::Yaml => crate::printer::document_pretty(output, &records),
+        Output::Json | Output::Yaml => {
+            crate::printer::document(output, &AuditDoc { audit: &records })
+        }
         Output::Table | Output::Wide => print_audit(&records, &path),
     }
     Ok(ExitStatus::OK)

@@ -28,7 +28,9 @@ pub struct EntryView {
     pub index: usize,
     pub schedule: String,
     pub hash: String,
+    /// RFC 3339 UTC of the next fire, and the same in unix seconds.
     pub next_fire: Option<String>,
+    pub next_fire_unix: Option<i64>,
     /// The next elapse the service manager reports (systemd timers, `show` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reported_next: Option<String>,
@@ -78,9 +80,9 @@ pub fn entry_view(ctx: &Context, entry: &InstalledEntry, now: jiff::Timestamp) -
         Some((view, zone)) => (view.schedule.clone(), zone.clone()),
         None => (schedule.clone(), ctx.host_zone.clone()),
     };
-    let next_fire = reconcile::next_fires(&fires.0, now, &fires.1, 1)
+    let next = reconcile::next_fires(&fires.0, now, &fires.1, 1)
         .first()
-        .map(|z| z.timestamp().to_string());
+        .map(|z| z.timestamp());
     EntryView {
         app: entry.app.clone(),
         job: entry.job.clone(),
@@ -88,7 +90,8 @@ pub fn entry_view(ctx: &Context, entry: &InstalledEntry, now: jiff::Timestamp) -
         index: entry.idx,
         schedule,
         hash: entry.hash.clone(),
-        next_fire,
+        next_fire: next.map(|t| t.to_string()),
+        next_fire_unix: next.map(|t| t.as_second()),
         reported_next: None,
         gate: gate.map(|(view, _)| view),
         fires,
