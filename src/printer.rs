@@ -16,7 +16,7 @@
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use comfy_table::{ContentArrangement, Row, Table, presets};
+use comfy_table::{ColumnConstraint, ContentArrangement, Row, Table, Width, presets};
 
 use crate::core::escape;
 use crate::settings::Output;
@@ -37,6 +37,21 @@ fn table_width() -> Option<u16> {
     terminal_size::terminal_size_of(std::io::stdout())
         .map(|(w, _)| w.0)
         .filter(|w| *w >= 20)
+}
+
+/// An RFC 3339 time as tables show it: UTC, without the `T`, fraction and `Z`, to the second
+/// (`2026-03-01 09:00:05`) or, for schedule instants, to the minute (`2026-03-01 09:00`); a value
+/// that is not a time is shown as it is.
+pub fn table_time(value: &str, seconds: bool) -> String {
+    let format = if seconds {
+        "%Y-%m-%d %H:%M:%S"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
+    match value.parse::<jiff::Timestamp>() {
+        Ok(t) => t.strftime(format).to_string(),
+        Err(_) => value.to_string(),
+    }
 }
 
 /// How a table row is shown on a colour terminal.
@@ -95,6 +110,24 @@ impl Grid {
             table,
             marks: Vec::new(),
         }
+    }
+
+    /// Never cut these columns (by index): on a narrow terminal the others give way.
+    pub fn keep(&mut self, columns: &[usize]) -> &mut Grid {
+        for &i in columns {
+            if let Some(column) = self.table.column_mut(i) {
+                column.set_constraint(ColumnConstraint::ContentWidth);
+            }
+        }
+        self
+    }
+
+    /// Cut column `i` to no fewer than `width` characters.
+    pub fn at_least(&mut self, i: usize, width: u16) -> &mut Grid {
+        if let Some(column) = self.table.column_mut(i) {
+            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
+        }
+        self
     }
 
     /// Add a row (each cell escaped as one line).

@@ -342,7 +342,11 @@ fn print_table(rows: &[JobStatus], spec_dir: &Path, now: Timestamp) {
         header.push("GLOBAL");
     }
     let mut table = Grid::with_header(header);
+    table.keep(&[0, 1, 3, 5]).at_least(4, 16);
     let dash = || "-".to_string();
+    let mut rows: Vec<&JobStatus> = rows.iter().collect();
+    // Soonest first, as list-timers sorts; jobs with nothing installed last.
+    rows.sort_by_key(|r| (r.next_fire_unix.is_none(), r.next_fire_unix));
     for row in rows {
         let next = row
             .next_fire
@@ -358,14 +362,14 @@ fn print_table(rows: &[JobStatus], spec_dir: &Path, now: Timestamp) {
             (None, None) => dash(),
         };
         let mut cells = vec![
-            next.map_or_else(dash, |t| format!("{t:.0}")),
-            next.map_or_else(dash, |t| format!("{} left", span(now, t))),
+            next.map_or_else(dash, minutes),
+            next.map_or_else(dash, |t| span(now, t)),
             match (&row.last_run, last) {
-                (_, Some(t)) => format!("{t:.0}"),
+                (_, Some(t)) => minutes(t),
                 (Some(r), None) => r.started_at.clone(),
                 (None, None) => "never".to_string(),
             },
-            last.map_or_else(dash, |t| format!("{} ago", span(t, now))),
+            last.map_or_else(dash, |t| span(t, now)),
             format!("{}.{}", row.app, row.job),
             status,
             entries_cell(row),
@@ -376,6 +380,11 @@ fn print_table(rows: &[JobStatus], spec_dir: &Path, now: Timestamp) {
         table.add_cells(row_mark(row), cells);
     }
     table.print();
+}
+
+/// A time as the table shows it (UTC, to the minute).
+fn minutes(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M").to_string()
 }
 
 /// Failed last runs and unreadable specs in red, entries not in sync in yellow.

@@ -134,12 +134,13 @@ fn print_runs(records: &[RunRecord], id: &str, path: &Path) {
         "ERROR",
         "RUN ID",
     ]);
+    table.keep(&[0, 2, 3, 5]);
     for r in records {
         table.add_marked(
             run_mark(r),
             [
-                r.started_at.clone(),
-                r.fire_time.clone(),
+                crate::printer::table_time(&r.started_at, true),
+                crate::printer::table_time(&r.fire_time, false),
                 r.status.to_string(),
                 r.http_status.map_or("-".into(), |s| s.to_string()),
                 r.attempts.to_string(),
@@ -207,7 +208,7 @@ fn print_audit(records: &[AuditRecord], path: &Path) {
             None => r.command.clone(),
         };
         table.add([
-            r.ts.clone(),
+            crate::printer::table_time(&r.ts, true),
             command,
             user,
             r.target.clone(),

@@ -281,12 +281,13 @@ fn runs_table(runs: &[RunRecord]) -> Grid {
         "ERROR",
         "RUN ID",
     ]);
+    table.keep(&[0, 2, 3, 5]);
     for r in runs {
         table.add_marked(
             run_mark(r),
             [
-                r.started_at.clone(),
-                r.fire_time.clone(),
+                crate::printer::table_time(&r.started_at, true),
+                crate::printer::table_time(&r.fire_time, false),
                 r.status.to_string(),
                 r.http_status.map_or("-".into(), |s| s.to_string()),
                 r.attempts.to_string(),
