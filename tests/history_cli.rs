@@ -202,7 +202,7 @@ fn history_of_a_job_without_runs_says_so() {
                 &spec_dir
             ]
         )),
-        json!([])
+        json!({"app": "billing", "job": "settle", "runs": []})
     );
 }
 
@@ -246,14 +246,23 @@ fn global_status_lists_every_spec_with_its_last_run() {
     std::fs::write(fx.spec_dir().join("billing.report.json"), other.to_string()).unwrap();
     std::fs::write(fx.spec_dir().join("README.txt"), "not a spec").unwrap();
     let jobs = fx.spec_dir().display().to_string();
+    let crontab = fx.path("crontab").display().to_string();
 
     let rows = json_out(&mut cronix(
         &fx,
-        &["-o", "json", "global-status", "--spec-dir", &jobs],
+        &[
+            "-o",
+            "json",
+            "global-status",
+            "--spec-dir",
+            &jobs,
+            "--crontab-path",
+            &crontab,
+        ],
     ));
 
     let rows = rows["jobs"].as_array().unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(
         (rows[0]["app"].as_str(), rows[0]["job"].as_str()),
         (Some("billing"), Some("report"))
@@ -277,12 +286,21 @@ fn global_status_lists_every_spec_with_its_last_run() {
         fx.history()[0].run_id.as_str()
     );
 
-    let table = cronix(&fx, &["global-status", "--spec-dir", &jobs])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+    let table = cronix(
+        &fx,
+        &[
+            "global-status",
+            "--spec-dir",
+            &jobs,
+            "--crontab-path",
+            &crontab,
+        ],
+    )
+    .assert()
+    .code(0)
+    .get_output()
+    .stdout
+    .clone();
     let table = String::from_utf8(table).unwrap();
     assert!(
         table.contains("billing.report") && table.contains("never"),
