@@ -204,6 +204,14 @@ fn a_gated_entry_shows_its_jobs_schedule_in_its_zone() {
     assert!(!report.contains("7,8"), "not the gate's wider line: {list}");
     let show = stdout_of(&env.cmd("show", &["billing.report"]).assert().success());
     assert!(show.contains("0 9 * * * (Europe/Paris)"), "{show}");
+
+    let fresh = Env::new();
+    let mut m = manifest("billing", &[("report", &["0 9 * * *"])]);
+    m["jobs"][0]["timezone"] = json!("Europe/Paris");
+    let m = fresh.manifest("m.json", &m);
+    let plan = stdout_of(&fresh.cmd("plan", &["--manifest", &m]).assert().success());
+    let create = plan.lines().find(|l| l.contains("create  entry")).unwrap();
+    assert!(create.contains("0 9 * * * (Europe/Paris)"), "{plan}");
 }
 
 #[test]

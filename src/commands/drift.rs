@@ -59,13 +59,14 @@ pub fn run(global: &Global, args: &DriftArgs) -> Result<ExitStatus, Failure> {
         Output::Table | Output::Wide => {
             for v in &plan.ops {
                 let idx = v.idx.map(|i| format!(" idx {i}")).unwrap_or_default();
-                outln!(
+                let line = format!(
                     "{} {}: {}.{}{idx}",
                     json_name(&v.kind),
                     json_name(&v.drift),
                     v.app,
                     v.job
                 );
+                crate::printer::marked_line(crate::printer::Mark::Drifted, &line);
             }
             print_changes(&plan);
             outln!(

@@ -146,6 +146,33 @@ pub struct OpView<'a> {
     op: &'a Op,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_fire: Option<String>,
+    /// `next_fire` in unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_fire_unix: Option<i64>,
+    /// The job's zone when it is not the host's (the table shows the schedule in it).
+    #[serde(skip)]
+    zone: Option<String>,
+}
+
+impl OpView<'_> {
+    /// The schedule as the table shows it: in the job's zone when that is not the host's
+    /// (`0 9 * * * (Europe/Paris)`).
+    fn shown_schedule(&self) -> String {
+        let schedule = self.op.schedule.clone().unwrap_or_default();
+        match &self.zone {
+            Some(zone) if !schedule.is_empty() => format!("{schedule} ({zone})"),
+            _ => schedule,
+        }
+    }
+
+    /// Deletions red, updates yellow on a colour terminal (creations plain).
+    fn mark(&self) -> crate::printer::Mark {
+        match self.op.op {
+            Action::Delete => crate::printer::Mark::Failed,
+            Action::Update => crate::printer::Mark::Drifted,
+            Action::Create => crate::printer::Mark::Plain,
+        }
+    }
 }
 
 /// Each op with the next fire time of new entries (UTC, RFC 3339), read in the job's zone.
@@ -154,23 +181,31 @@ pub fn op_views<'a>(ctx: &Context, plan: &'a Plan, manifest: Option<&Manifest>) 
     let now = jiff::Timestamp::now();
     plan.ops
         .iter()
-        .map(|op| OpView {
-            action: op.op,
-            new_hash: op.hash.as_deref(),
-            after: op.line.as_deref(),
-            op,
-            next_fire: (op.op == Action::Create && op.kind == Subject::Entry)
+        .map(|op| {
+            let job_zone = manifest
+                .and_then(|m| m.jobs.iter().find(|j| j.name == op.job))
+                .map(|j| j.timezone.clone());
+            let next = (op.op == Action::Create && op.kind == Subject::Entry)
                 .then_some(op.schedule.as_deref())
                 .flatten()
                 .and_then(|s| {
-                    let zone = manifest
-                        .and_then(|m| m.jobs.iter().find(|j| j.name == op.job))
-                        .and_then(|j| tz::zone(&j.timezone))
+                    let zone = job_zone
+                        .as_deref()
+                        .and_then(tz::zone)
                         .unwrap_or_else(|| ctx.host_zone.clone());
                     reconcile::next_fires(s, now, &zone, 1)
                         .first()
-                        .map(|z| z.timestamp().to_string())
-                }),
+                        .map(|z| z.timestamp())
+                });
+            OpView {
+                action: op.op,
+                new_hash: op.hash.as_deref(),
+                after: op.line.as_deref(),
+                op,
+                next_fire: next.map(|t| t.to_string()),
+                next_fire_unix: next.map(|t| t.as_second()),
+                zone: job_zone.filter(|z| *z != ctx.host_zone_name),
+            }
         })
         .collect()
 }
@@ -322,16 +357,19 @@ pub fn ops_table(views: &[OpView]) -> crate::printer::Grid {
     ]);
     for v in views {
         let op = v.op;
-        table.add([
-            reconcile::action_name(op.op).to_string(),
-            json_name(&op.kind),
-            op.app.clone(),
-            op.job.clone(),
-            op.idx.map(|i| i.to_string()).unwrap_or_default(),
-            json_name(&op.drift),
-            op.schedule.clone().unwrap_or_default(),
-            v.next_fire.clone().unwrap_or_default(),
-        ]);
+        table.add_marked(
+            v.mark(),
+            [
+                reconcile::action_name(op.op).to_string(),
+                json_name(&op.kind),
+                op.app.clone(),
+                op.job.clone(),
+                op.idx.map(|i| i.to_string()).unwrap_or_default(),
+                json_name(&op.drift),
+                v.shown_schedule(),
+                v.next_fire.clone().unwrap_or_default(),
+            ],
+        );
     }
     table
 }
