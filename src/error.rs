@@ -95,7 +95,7 @@ pub fn report(outcome: Result<ExitStatus, Failure>) -> ExitCode {
 pub fn report_as(outcome: Result<ExitStatus, Failure>, output: Output) -> ExitCode {
     match outcome {
         Ok(status) => ExitCode::from(status.0),
-        Err(failure) if output != Output::Table => {
+        Err(failure) if output.is_structured() => {
             structured_error(
                 output,
                 &failure.message,

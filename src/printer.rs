@@ -7,29 +7,189 @@
 //! crate's `outln!`/`out!` macros (the `println!`/`print!` of this crate), errors through
 //! `crate::error::report`, warnings through `warn`. A reader that went away (`| head -1`) is not an
 //! error.
+//!
+//! Tables are built with [`Grid`]: on a terminal a table is cut to the terminal's width (long cells
+//! end in `…`; `-o wide` keeps every cell whole); piped, nothing is cut. Rows marked failed or
+//! drifted are coloured only when the terminal library says colour is wanted (a terminal, no
+//! `NO_COLOR`).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use comfy_table::{ColumnConstraint, ContentArrangement, Row, Table, Width, presets};
 
 use crate::core::escape;
 use crate::settings::Output;
 
-/// Print a command's document in the structured format asked for: one line of JSON, or YAML (the
-/// same structure). `Output::Table` is the caller's to print; given here, it prints the JSON.
+/// `-o wide`: tables keep every cell whole. Set once per process by [`set_output`].
+static WIDE: AtomicBool = AtomicBool::new(false);
+
+/// Remember the output format the command line asked for (its tables' width follows it).
+pub fn set_output(output: Output) {
+    WIDE.store(output == Output::Wide, Ordering::Relaxed);
+}
+
+/// The width tables are cut to: the terminal's when stdout is one (and not `-o wide`), else none.
+fn table_width() -> Option<u16> {
+    if WIDE.load(Ordering::Relaxed) || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size_of(std::io::stdout())
+        .map(|(w, _)| w.0)
+        .filter(|w| *w >= 20)
+}
+
+/// An RFC 3339 time as tables show it: UTC, without the `T`, fraction and `Z`, to the second
+/// (`2026-03-01 09:00:05`) or, for schedule instants, to the minute (`2026-03-01 09:00`); a value
+/// that is not a time is shown as it is.
+pub fn table_time(value: &str, seconds: bool) -> String {
+    let format = if seconds {
+        "%Y-%m-%d %H:%M:%S"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
+    match value.parse::<jiff::Timestamp>() {
+        Ok(t) => t.strftime(format).to_string(),
+        Err(_) => value.to_string(),
+    }
+}
+
+/// How a table row is shown on a colour terminal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mark {
+    #[default]
+    Plain,
+    /// A failed run or check (red).
+    Failed,
+    /// An entry or job that differs from what it should be (yellow).
+    Drifted,
+}
+
+impl Mark {
+    fn style(self) -> anstyle::Style {
+        match self {
+            Mark::Plain => anstyle::Style::new(),
+            Mark::Failed => anstyle::AnsiColor::Red.on_default(),
+            Mark::Drifted => anstyle::AnsiColor::Yellow.on_default(),
+        }
+    }
+}
+
+/// Print one line on stdout, coloured as `mark` when the terminal wants colour.
+pub fn marked_line(mark: Mark, text: &str) {
+    let mut stdout = anstream::stdout().lock();
+    let style = mark.style();
+    let _ = writeln!(stdout, "{style}{}{style:#}", escape::terminal(text));
+}
+
+/// A borderless table of one line per row, cut to the terminal's width.
+pub struct Grid {
+    table: Table,
+    marks: Vec<Mark>,
+}
+
+impl Grid {
+    pub fn new<const N: usize>(header: [&str; N]) -> Grid {
+        Grid::with_header(header.to_vec())
+    }
+
+    /// A table whose columns are known only at run time.
+    pub fn with_header(header: Vec<&str>) -> Grid {
+        let mut table = Table::new();
+        table.load_style(presets::NOTHING);
+        if let Some(width) = table_width() {
+            table
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(width)
+                .set_truncation_indicator("…");
+        }
+        let mut head = Row::from(header);
+        head.max_height(1);
+        table.set_header(head);
+        Grid {
+            table,
+            marks: Vec::new(),
+        }
+    }
+
+    /// Never cut these columns (by index): on a narrow terminal the others give way.
+    pub fn keep(&mut self, columns: &[usize]) -> &mut Grid {
+        for &i in columns {
+            if let Some(column) = self.table.column_mut(i) {
+                column.set_constraint(ColumnConstraint::ContentWidth);
+            }
+        }
+        self
+    }
+
+    /// Cut column `i` to no fewer than `width` characters.
+    pub fn at_least(&mut self, i: usize, width: u16) -> &mut Grid {
+        if let Some(column) = self.table.column_mut(i) {
+            column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width)));
+        }
+        self
+    }
+
+    /// Add a row (each cell escaped as one line).
+    pub fn add<const N: usize>(&mut self, cells: [String; N]) -> &mut Grid {
+        self.add_marked(Mark::Plain, cells)
+    }
+
+    /// Add a row shown with `mark` on a colour terminal.
+    pub fn add_marked<const N: usize>(&mut self, mark: Mark, cells: [String; N]) -> &mut Grid {
+        self.add_cells(mark, row(cells))
+    }
+
+    /// Add a row of any number of cells (each escaped as one line).
+    pub fn add_cells(&mut self, mark: Mark, cells: Vec<String>) -> &mut Grid {
+        let cells: Vec<String> = cells
+            .iter()
+            .map(|c| escape::inline(c).into_owned())
+            .collect();
+        let mut row = Row::from(cells);
+        row.max_height(1);
+        self.table.add_row(row);
+        self.marks.push(mark);
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.marks.is_empty()
+    }
+
+    /// The table as plain text (no colour), without a final newline.
+    pub fn text(&self) -> String {
+        self.table.trim_fmt()
+    }
+
+    /// Print the table on stdout, marked rows coloured when the terminal wants colour.
+    pub fn print(&self) {
+        let text = self.text();
+        let mut stdout = anstream::stdout().lock();
+        for (i, line) in text.lines().enumerate() {
+            let mark = i
+                .checked_sub(1)
+                .and_then(|r| self.marks.get(r))
+                .copied()
+                .unwrap_or_default();
+            let line = escape::terminal(line);
+            let style = mark.style();
+            let _ = writeln!(stdout, "{style}{line}{style:#}");
+        }
+        let _ = stdout.flush();
+    }
+}
+
+/// Print a command's document in the structured format asked for: one line of JSON (always one
+/// object, documented in `schemas/output/`), or YAML (the same structure). `Output::Table` is the
+/// caller's to print; given here, it prints the JSON.
 pub fn document<T: serde::Serialize + ?Sized>(output: Output, doc: &T) {
-    structured(output, doc, false);
+    structured(output, doc);
 }
 
-/// `document` with indented JSON (for the documents that were always printed indented).
-pub fn document_pretty<T: serde::Serialize + ?Sized>(output: Output, doc: &T) {
-    structured(output, doc, true);
-}
-
-fn structured<T: serde::Serialize + ?Sized>(output: Output, doc: &T, pretty: bool) {
+fn structured<T: serde::Serialize + ?Sized>(output: Output, doc: &T) {
     let text = match output {
         Output::Yaml => serde_yaml::to_string(doc).map_err(|e| e.to_string()),
-        _ if pretty => serde_json::to_string_pretty(doc)
-            .map(|t| t + "\n")
-            .map_err(|e| e.to_string()),
         _ => serde_json::to_string(doc)
             .map(|t| t + "\n")
             .map_err(|e| e.to_string()),

@@ -13,9 +13,19 @@ use std::path::PathBuf;
 pub enum Output {
     #[default]
     Table,
+    /// The same table with every column whole (no cut to the terminal's width); `table` where a
+    /// command prints no table.
+    Wide,
     Json,
     /// The same document as `json`, in YAML.
     Yaml,
+}
+
+impl Output {
+    /// `json` or `yaml`: a document, not text for people.
+    pub fn is_structured(self) -> bool {
+        matches!(self, Output::Json | Output::Yaml)
+    }
 }
 
 /// Level of the JSON log lines on stderr.

@@ -244,7 +244,7 @@ fn three_hosts_deliver_each_of_twenty_instants_exactly_once_whatever_the_policy(
         );
     }
     let status = hosts[0].global_status();
-    let forbid = status
+    let forbid = status["jobs"]
         .as_array()
         .unwrap()
         .iter()
@@ -284,7 +284,7 @@ fn forbid_holds_across_hosts_while_another_hosts_fire_runs() {
     assert_eq!(server.wait_for(1, Duration::from_secs(10)), 1);
 
     let status = hosts[1].global_status();
-    let holder = &status[0]["global"]["holder"];
+    let holder = &status["jobs"][0]["global"]["holder"];
     assert_eq!(holder["host_id"], "web-1", "{status}");
     let (code, stderr) = hosts[1].fire("settle", T0 + 60);
     assert_eq!(code, Some(4), "{stderr}");

@@ -74,6 +74,11 @@ fn history_lists_runs_oldest_first_and_skips_a_torn_line() {
             &state,
         ],
     ));
+    assert_eq!(
+        (&runs["app"], &runs["job"]),
+        (&json!("billing"), &json!("settle"))
+    );
+    let runs = runs["runs"].clone();
     let ids: Vec<&str> = runs
         .as_array()
         .unwrap()
@@ -115,7 +120,7 @@ fn history_filters_by_status_since_and_limit() {
     let ids = |extra: &[&str]| -> Vec<String> {
         let mut args = base.to_vec();
         args.extend_from_slice(extra);
-        json_out(&mut cronix(&fx, &args))
+        json_out(&mut cronix(&fx, &args))["runs"]
             .as_array()
             .unwrap()
             .iter()
@@ -198,7 +203,7 @@ fn history_of_a_job_without_runs_says_so() {
                 &spec_dir
             ]
         )),
-        json!([])
+        json!({"app": "billing", "job": "settle", "runs": []})
     );
 }
 
@@ -216,7 +221,7 @@ fn history_audit_reads_the_apply_journal() {
         &fx,
         &["-o", "json", "history", "--audit", "--state-dir", &state],
     ));
-    assert_eq!(records, json!([audit]));
+    assert_eq!(records, json!({"audit": [audit]}));
     let table = cronix(&fx, &["history", "--audit", "--state-dir", &state])
         .assert()
         .code(0)
@@ -242,6 +247,7 @@ fn global_status_lists_every_spec_with_its_last_run() {
     std::fs::write(fx.spec_dir().join("billing.report.json"), other.to_string()).unwrap();
     std::fs::write(fx.spec_dir().join("README.txt"), "not a spec").unwrap();
     let jobs = fx.spec_dir().display().to_string();
+    let crontab = fx.path("crontab").display().to_string();
 
     let crontab = fx.path("cronix.crontab").display().to_string();
     let rows = json_out(&mut cronix(
@@ -257,18 +263,20 @@ fn global_status_lists_every_spec_with_its_last_run() {
         ],
     ));
 
-    let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), 2);
+    let rows = rows["jobs"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(
         (rows[0]["app"].as_str(), rows[0]["job"].as_str()),
         (Some("billing"), Some("report"))
     );
     assert_eq!(rows[0]["last_run"], Value::Null);
     assert_eq!(rows[0]["schedules"], json!(["0 6 * * *"]));
-    let next: jiff::Timestamp = rows[0]["next_fire"].as_str().unwrap().parse().unwrap();
+    // Nothing is installed: no next fire as installed, the spec's own next fire beside it.
+    assert_eq!(rows[0]["next_fire"], Value::Null);
+    let next: jiff::Timestamp = rows[0]["spec_next_fire"].as_str().unwrap().parse().unwrap();
     assert!(next > jiff::Timestamp::now());
     assert!(
-        rows[0]["next_fire"]
+        rows[0]["spec_next_fire"]
             .as_str()
             .unwrap()
             .ends_with("T06:00:00Z")
@@ -337,7 +345,7 @@ fn history_takes_the_reference_tools_window_limit_and_status_names() {
             &state,
         ];
         all.extend_from_slice(args);
-        json_out(&mut cronix(&fx, &all))
+        json_out(&mut cronix(&fx, &all))["runs"]
             .as_array()
             .unwrap()
             .iter()

@@ -97,6 +97,7 @@ fn json_names_the_expression_its_crontab_form_the_zone_and_the_fires() {
                 "2026-11-01T04:00:00-05:00",
                 "2026-11-01T06:00:00-05:00",
             ],
+            "next_unix": [1_793_516_400, 1_793_523_600, 1_793_530_800],
         })
     );
 }

@@ -563,9 +563,14 @@ fn show_reports_the_last_five_history_records_as_stored() {
     assert_eq!(show["last_runs"], json!(records[2..]));
 
     let table = stdout_of(&env.cmd("show", &["billing.settle"]).assert().success());
-    assert!(table.contains("last runs: 5\n"), "{table}");
-    assert!(table.contains("\"run_id\":\"run-6\""), "{table}");
-    assert!(!table.contains("run-1\""), "{table}");
+    assert!(table.contains("last runs:\n"), "{table}");
+    let rows: Vec<&str> = table.lines().filter(|l| l.contains(" run-")).collect();
+    assert_eq!(rows.len(), 5, "{table}");
+    assert!(
+        rows[4].contains("run-6") && rows[4].contains("exhausted"),
+        "{table}"
+    );
+    assert!(!table.contains("run-1 "), "{table}");
     assert!(!table.contains("torn"), "{table}");
 }
 

@@ -354,7 +354,12 @@ fn without_a_list_the_single_target_view_stays() {
             .assert()
             .code(0),
     );
-    assert_eq!(doc, Value::Array(vec![]), "today's shape: an array of jobs");
+    assert_eq!(
+        doc["jobs"],
+        Value::Array(vec![]),
+        "today's shape: the jobs of one target"
+    );
+    assert_eq!(doc["backend"], "crontab", "{doc}");
 }
 
 #[test]

@@ -68,7 +68,8 @@ fn cronix(dir: &Path, line: &str) -> assert_cmd::assert::Assert {
 
 fn run_ids(assert: &assert_cmd::assert::Assert) -> Vec<String> {
     let doc: Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
-    doc.as_array()
+    doc["runs"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|r| r["run_id"].as_str().unwrap().to_string())

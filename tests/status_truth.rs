@@ -47,7 +47,8 @@ fn without_entry(text: &str, needle: &str) -> String {
 
 fn global_status_of(env: &Env, job: &str) -> Value {
     let doc = json_of(&env.cmd("global-status", &["-o", "json"]).assert().success());
-    doc.as_array()
+    doc["jobs"]
+        .as_array()
         .unwrap()
         .iter()
         .find(|row| {
@@ -193,7 +194,7 @@ fn history_rows_come_in_order_of_start_time() {
         + "\n";
     std::fs::write(dir.join("billing.settle.jsonl"), text).unwrap();
     let out = reconcile_support_history(&env, &["billing.settle", "-o", "json"]);
-    let ids: Vec<&str> = out
+    let ids: Vec<&str> = out["runs"]
         .as_array()
         .unwrap()
         .iter()
@@ -201,7 +202,7 @@ fn history_rows_come_in_order_of_start_time() {
         .collect();
     assert_eq!(ids, ["slow-early", "middle", "late"]);
     let newest = reconcile_support_history(&env, &["billing.settle", "--limit", "1", "-o", "json"]);
-    assert_eq!(newest[0]["run_id"], "late");
+    assert_eq!(newest["runs"][0]["run_id"], "late");
 }
 
 fn reconcile_support_history(env: &Env, args: &[&str]) -> Value {

@@ -119,7 +119,7 @@ fn a_fifo_spec_fails_at_once_in_apply_and_global_status() {
     let out = status_cmd.wait_with_output().unwrap();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        rows[0]["error"]
+        rows["jobs"][0]["error"]
             .as_str()
             .unwrap_or_default()
             .contains("a FIFO"),

@@ -102,7 +102,7 @@ fn print(output: Output, ctx: &Context, app: &str, job: &str, adoption: &Adoptio
     };
     match output {
         Output::Json | Output::Yaml => crate::printer::document(output, &doc),
-        Output::Table => print_table(&doc, adoption),
+        Output::Table | Output::Wide => print_table(&doc, adoption),
     }
 }
 

@@ -253,8 +253,8 @@ fn claim_episode(report: &JobReport, first: i64, log: &Logger) -> bool {
 
 fn print(output: Output, report: &Report) {
     match output {
-        Output::Json | Output::Yaml => crate::printer::document_pretty(output, report),
-        Output::Table => {
+        Output::Json | Output::Yaml => crate::printer::document(output, report),
+        Output::Table | Output::Wide => {
             for job in &report.jobs {
                 for instant in &job.missed {
                     let what = if job.silenced.contains(instant) {

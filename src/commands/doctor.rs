@@ -20,7 +20,6 @@ mod paths;
 use serde::Serialize;
 
 use crate::cli::TargetArgs;
-use crate::commands::history::plain_table;
 use crate::core::backend_kind;
 use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
@@ -131,9 +130,9 @@ pub fn run(global: &Global, args: &TargetArgs) -> Result<ExitStatus, Failure> {
     let ok = checks.iter().all(|c| c.status != Verdict::Fail);
     match global.output {
         Output::Json | Output::Yaml => {
-            crate::printer::document_pretty(global.output, &DoctorDoc { ok, checks })
+            crate::printer::document(global.output, &DoctorDoc { ok, checks })
         }
-        Output::Table => print_table(&checks, ok),
+        Output::Table | Output::Wide => print_table(&checks, ok),
     }
     Ok(if ok {
         ExitStatus::OK
@@ -143,16 +142,23 @@ pub fn run(global: &Global, args: &TargetArgs) -> Result<ExitStatus, Failure> {
 }
 
 fn print_table(checks: &[Check], ok: bool) {
-    let mut table = plain_table();
-    table.set_header(["CHECK", "STATUS", "DETAIL"]);
+    let mut table = crate::printer::Grid::new(["CHECK", "STATUS", "DETAIL"]);
     for c in checks {
-        table.add_row(crate::printer::row([
-            c.name.clone(),
-            c.status.as_str().to_string(),
-            c.detail.clone(),
-        ]));
+        let mark = match c.status {
+            Verdict::Fail => crate::printer::Mark::Failed,
+            Verdict::Warn => crate::printer::Mark::Drifted,
+            _ => crate::printer::Mark::Plain,
+        };
+        table.add_marked(
+            mark,
+            [
+                c.name.clone(),
+                c.status.as_str().to_string(),
+                c.detail.clone(),
+            ],
+        );
     }
-    outln!("{}", table.trim_fmt());
+    table.print();
     let failed = checks.iter().filter(|c| c.status == Verdict::Fail).count();
     let warned = checks.iter().filter(|c| c.status == Verdict::Warn).count();
     if ok {

@@ -50,22 +50,23 @@ pub fn run(global: &Global, args: &DriftArgs) -> Result<ExitStatus, Failure> {
             };
             crate::printer::document(global.output, &doc);
         }
-        Output::Table if plan.is_empty() => {
+        Output::Table | Output::Wide if plan.is_empty() => {
             outln!(
                 "no drift: app {app} on {} matches the manifest",
                 ctx.backend.describe()
             )
         }
-        Output::Table => {
+        Output::Table | Output::Wide => {
             for v in &plan.ops {
                 let idx = v.idx.map(|i| format!(" idx {i}")).unwrap_or_default();
-                outln!(
+                let line = format!(
                     "{} {}: {}.{}{idx}",
                     json_name(&v.kind),
                     json_name(&v.drift),
                     v.app,
                     v.job
                 );
+                crate::printer::marked_line(crate::printer::Mark::Drifted, &line);
             }
             print_changes(&plan);
             outln!(

@@ -3,6 +3,12 @@
 //! `edited`, `missing`, `orphan`, read as `drift` reads them), its last run (from its history) and its
 //! next fire.
 //!
+//! The table reads like `systemctl list-timers`: NEXT, LEFT, LAST, PASSED, JOB, STATUS (the last run's),
+//! then the entry states. NEXT is the next fire of what is installed (each entry's line as it is in
+//! the target, read in the zone cron fires in, or the gate's schedule in the job's zone for a gated
+//! line), not of the spec: a hand-edited line shows its real next fire. The spec's next fire is in
+//! the JSON (`spec_next_fire`).
+//!
 //! Reads only. A spec file that does not parse is listed with the reason instead of hiding it; a spec
 //! recorded for another target is listed without entry states (its entries are not in this one).
 //! Jobs with `concurrency_scope: global` also show their Redis state (lease holder, newest claimed
@@ -18,13 +24,13 @@ use serde::Serialize;
 
 use crate::cli::{GlobalStatusArgs, ListArgs};
 use crate::commands::global_status_list::{self, BackendsList};
-use crate::commands::history::plain_table;
 use crate::core::entry_status::{self, EntryStatus};
 use crate::core::global_lock::Claim;
 use crate::core::history::{self, RunRecord};
 use crate::core::manifest::ConcurrencyScope;
 use crate::core::spec::{JobSpec, SpecOrigin};
 use crate::error::{ExitStatus, Failure};
+use crate::printer::{Grid, Mark};
 use crate::settings::{Global, Output};
 use crate::shell::config::{self, Config, ConfigSource, Loaded};
 use crate::shell::reconcile::{self, Context};
@@ -40,8 +46,13 @@ pub struct JobStatus {
     /// Each entry of the job in this target and its state.
     pub entries: Vec<EntryStatus>,
     pub last_run: Option<RunRecord>,
-    /// RFC 3339 UTC of the next fire over all schedules.
+    /// RFC 3339 UTC of the next fire of the job's installed entries (as installed; `null` when
+    /// none is installed here).
     pub next_fire: Option<String>,
+    /// `next_fire` in unix seconds.
+    pub next_fire_unix: Option<i64>,
+    /// RFC 3339 UTC of the next fire over the spec's schedules (what an in-sync target would do).
+    pub spec_next_fire: Option<String>,
     /// Why the spec file could not be read, or that there is none.
     pub error: Option<String>,
     /// The target the spec was applied to, when it is not this one.
@@ -172,11 +183,17 @@ fn run_single(global: &Global, args: &ListArgs, loaded: &Loaded) -> Result<ExitS
             )),
         );
     }
+    let installed_next = installed_next_fires(&ctx, installed.entries(), now);
     let rows: Vec<JobStatus> = specs
         .into_iter()
         .map(|(key, spec)| {
             let entries = by_job.remove(&key).unwrap_or_default();
+            let next = installed_next.get(&key).copied();
             let mut row = job_status(&ctx, key, spec.clone(), entries, now);
+            if row.other_target.is_none() {
+                row.next_fire = next.map(|t| format!("{t:.0}"));
+                row.next_fire_unix = next.map(|t| t.as_second());
+            }
             if let Ok(spec) = &spec {
                 row.global = global_view(spec, &mut redis, &loaded.config);
             }
@@ -184,10 +201,51 @@ fn run_single(global: &Global, args: &ListArgs, loaded: &Loaded) -> Result<ExitS
         })
         .collect();
     match global.output {
-        Output::Json | Output::Yaml => crate::printer::document_pretty(global.output, &rows),
-        Output::Table => print_table(&rows, &ctx.paths.spec_dir),
+        Output::Json | Output::Yaml => {
+            let doc = StatusDoc {
+                backend: backend.name(),
+                target: ctx.backend.describe(),
+                generated_at: format!("{now:.0}"),
+                jobs: rows,
+            };
+            crate::printer::document(global.output, &doc)
+        }
+        Output::Table | Output::Wide => print_table(&rows, &ctx.paths.spec_dir, now),
     }
     Ok(ExitStatus::OK)
+}
+
+/// The single-target view as one JSON document.
+#[derive(Serialize)]
+struct StatusDoc {
+    backend: &'static str,
+    target: String,
+    /// When the status was read (RFC 3339 UTC): `left`/`passed` are relative to it.
+    generated_at: String,
+    jobs: Vec<JobStatus>,
+}
+
+/// Each job's next fire over its installed entries, read as `list` reads them (the line's own
+/// schedule in the host zone, or a gated line's job schedule in the job's zone).
+fn installed_next_fires(
+    ctx: &Context,
+    entries: &[crate::core::plan::InstalledEntry],
+    now: Timestamp,
+) -> BTreeMap<(String, String), Timestamp> {
+    let mut next: BTreeMap<(String, String), Timestamp> = BTreeMap::new();
+    for entry in entries.iter().filter(|e| e.line.is_some()) {
+        let view = crate::commands::list::entry_view(ctx, entry, now);
+        let Some(at) = reconcile::next_fires(&view.fires.0, now, &view.fires.1, 1)
+            .first()
+            .map(|z| z.timestamp())
+        else {
+            continue;
+        };
+        next.entry((entry.app.clone(), entry.job.clone()))
+            .and_modify(|t| *t = (*t).min(at))
+            .or_insert(at);
+    }
+    next
 }
 
 fn job_status(
@@ -207,6 +265,8 @@ fn job_status(
             timezone: String::new(),
             entries,
             next_fire: None,
+            next_fire_unix: None,
+            spec_next_fire: None,
             error: Some(error),
             other_target: None,
             global: None,
@@ -228,7 +288,9 @@ fn from_spec(
         timezone: spec.job.timezone.clone(),
         entries,
         last_run: last_run(state_dir_of(ctx, spec), &spec.app, &spec.job.name),
-        next_fire: metrics::next_fire(&spec.job.schedules, &spec.job.timezone, now)
+        next_fire: None,
+        next_fire_unix: None,
+        spec_next_fire: metrics::next_fire(&spec.job.schedules, &spec.job.timezone, now)
             .map(|t| format!("{t:.0}")),
         error: None,
         other_target: spec.target.clone().filter(|t| *t != target),
@@ -269,41 +331,95 @@ fn entries_cell(row: &JobStatus) -> String {
         .join(" ")
 }
 
-fn print_table(rows: &[JobStatus], spec_dir: &Path) {
+fn print_table(rows: &[JobStatus], spec_dir: &Path, now: Timestamp) {
     if rows.is_empty() {
         outln!("no jobs (no spec files in {})", spec_dir.display());
         return;
     }
-    let mut table = plain_table();
-    table.set_header([
-        "JOB",
-        "SCHEDULES",
-        "TIMEZONE",
-        "ENTRIES",
-        "LAST RUN",
-        "LAST STATUS",
-        "NEXT FIRE",
-        "GLOBAL",
-    ]);
-    for row in rows {
-        let dash = || "-".to_string();
-        let (last_run, last_status) = match (&row.error, &row.last_run) {
-            (Some(error), _) => ("-".to_string(), format!("unreadable spec: {error}")),
-            (None, Some(r)) => (r.started_at.clone(), r.status.to_string()),
-            (None, None) => ("never".to_string(), dash()),
-        };
-        table.add_row(crate::printer::row([
-            format!("{}.{}", row.app, row.job),
-            row.schedules.join(" | "),
-            row.timezone.clone(),
-            entries_cell(row),
-            last_run,
-            last_status,
-            row.next_fire.clone().unwrap_or_else(dash),
-            row.global.as_ref().map_or_else(dash, GlobalView::describe),
-        ]));
+    let with_global = rows.iter().any(|r| r.global.is_some());
+    let mut header = vec!["NEXT", "LEFT", "LAST", "PASSED", "JOB", "STATUS", "ENTRIES"];
+    if with_global {
+        header.push("GLOBAL");
     }
-    outln!("{}", table.trim_fmt());
+    let mut table = Grid::with_header(header);
+    table.keep(&[0, 1, 3, 5]).at_least(4, 16);
+    let dash = || "-".to_string();
+    let mut rows: Vec<&JobStatus> = rows.iter().collect();
+    // Soonest first, as list-timers sorts; jobs with nothing installed last.
+    rows.sort_by_key(|r| (r.next_fire_unix.is_none(), r.next_fire_unix));
+    for row in rows {
+        let next = row
+            .next_fire
+            .as_deref()
+            .and_then(|t| t.parse::<Timestamp>().ok());
+        let last = row
+            .last_run
+            .as_ref()
+            .and_then(|r| r.started_at.parse::<Timestamp>().ok());
+        let status = match (&row.error, &row.last_run) {
+            (Some(error), _) => format!("unreadable spec: {error}"),
+            (None, Some(r)) => r.status.to_string(),
+            (None, None) => dash(),
+        };
+        let mut cells = vec![
+            next.map_or_else(dash, minutes),
+            next.map_or_else(dash, |t| span(now, t)),
+            match (&row.last_run, last) {
+                (_, Some(t)) => minutes(t),
+                (Some(r), None) => r.started_at.clone(),
+                (None, None) => "never".to_string(),
+            },
+            last.map_or_else(dash, |t| span(t, now)),
+            format!("{}.{}", row.app, row.job),
+            status,
+            entries_cell(row),
+        ];
+        if with_global {
+            cells.push(row.global.as_ref().map_or_else(dash, GlobalView::describe));
+        }
+        table.add_cells(row_mark(row), cells);
+    }
+    table.print();
+}
+
+/// A time as the table shows it (UTC, to the minute).
+fn minutes(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Failed last runs and unreadable specs in red, entries not in sync in yellow.
+fn row_mark(row: &JobStatus) -> Mark {
+    let failed =
+        row.error.is_some() || row.last_run.as_ref().is_some_and(|r| r.status.is_failure());
+    if failed {
+        Mark::Failed
+    } else if row.entries.iter().any(|e| e.state.as_str() != "in-sync") {
+        Mark::Drifted
+    } else {
+        Mark::Plain
+    }
+}
+
+/// The time from `from` to `to` as `systemctl list-timers` writes it: its two largest units
+/// (`2d 3h`, `3h 12min`, `12min 5s`, `5s`); `0s` when `to` is not after `from`.
+pub fn span(from: Timestamp, to: Timestamp) -> String {
+    let secs = (to.as_second() - from.as_second()).max(0);
+    let units = [(86_400, "d"), (3_600, "h"), (60, "min"), (1, "s")];
+    let mut parts = Vec::new();
+    let mut rest = secs;
+    for (size, name) in units {
+        if rest >= size || (parts.is_empty() && size == 1) {
+            parts.push(format!("{}{name}", rest / size));
+            rest %= size;
+        } else if !parts.is_empty() {
+            parts.push(String::new());
+        }
+        if parts.len() == 2 {
+            break;
+        }
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join(" ")
 }
 
 impl GlobalView {
@@ -326,5 +442,23 @@ impl GlobalView {
             None => "nothing claimed yet".to_string(),
         };
         format!("{holder}; {last}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_like_list_timers() {
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        let from = at("2026-03-01T00:00:00Z");
+        assert_eq!(span(from, at("2026-03-01T00:00:05Z")), "5s");
+        assert_eq!(span(from, at("2026-03-01T00:12:05Z")), "12min 5s");
+        assert_eq!(span(from, at("2026-03-01T03:12:05Z")), "3h 12min");
+        assert_eq!(span(from, at("2026-03-01T03:00:05Z")), "3h");
+        assert_eq!(span(from, at("2026-03-03T03:00:00Z")), "2d 3h");
+        assert_eq!(span(from, from), "0s");
+        assert_eq!(span(at("2026-03-02T00:00:00Z"), from), "0s");
     }
 }

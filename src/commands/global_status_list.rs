@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::cli::GlobalStatusArgs;
-use crate::commands::history::{parse_instant, plain_table};
+use crate::commands::history::parse_instant;
 use crate::core::backend_kind::{self, BackendKind};
 use crate::core::history::{self, Filter};
 use crate::error::{ExitStatus, Failure};
@@ -119,8 +119,8 @@ pub fn run(
         backends: query_all(chosen, &query, args.parallel, timeout),
     };
     match global.output {
-        Output::Json | Output::Yaml => crate::printer::document_pretty(global.output, &report),
-        Output::Table => print_table(&report, args.with_history),
+        Output::Json | Output::Yaml => crate::printer::document(global.output, &report),
+        Output::Table | Output::Wide => print_table(&report, args.with_history),
     }
     let failed: Vec<&str> = report
         .backends
@@ -297,12 +297,11 @@ fn query_one(entry: &BackendEntry, query: &Query) -> Result<Vec<EntryReport>, St
 }
 
 fn print_table(report: &Report, with_history: bool) {
-    let mut table = plain_table();
     let mut header = vec!["BACKEND", "TYPE", "APP", "JOB", "IDX", "HASH", "STATUS"];
     if with_history {
         header.extend(["LAST_FIRE", "LAST_STATUS"]);
     }
-    table.set_header(header);
+    let mut table = crate::printer::Grid::with_header(header);
     let dash = || "-".to_string();
     for backend in &report.backends {
         let mut rows: Vec<[String; 9]> = Vec::new();
@@ -336,13 +335,18 @@ fn print_table(report: &Report, with_history: bool) {
                 e.last_status.clone().unwrap_or_else(dash),
             ]);
         }
+        let mark = if backend.error.is_some() {
+            crate::printer::Mark::Failed
+        } else {
+            crate::printer::Mark::Plain
+        };
         for cells in rows {
-            let mut row = crate::printer::row(cells);
+            let mut row = cells.to_vec();
             if !with_history {
                 row.truncate(7);
             }
-            table.add_row(row);
+            table.add_cells(mark, row);
         }
     }
-    outln!("{}", table.trim_fmt());
+    table.print();
 }

@@ -5,13 +5,13 @@
 
 use std::path::Path;
 
-use comfy_table::{Table, presets};
 use jiff::Timestamp;
 
 use crate::cli::HistoryArgs;
 use crate::core::audit::{AUDIT_FILE, AuditRecord};
 use crate::core::history::{self, Filter, RunRecord, StatusQuery};
 use crate::error::{ExitStatus, Failure};
+use crate::printer::{Grid, Mark};
 use crate::settings::{Global, Output};
 use crate::shell::config::{self, StatePaths};
 use crate::shell::history as history_file;
@@ -64,10 +64,31 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
     };
     let records = history::filter(records, &filter);
     match global.output {
-        Output::Json | Output::Yaml => crate::printer::document_pretty(global.output, &records),
-        Output::Table => print_runs(&records, id, &path),
+        Output::Json | Output::Yaml => {
+            let doc = RunsDoc {
+                app,
+                job,
+                runs: &records,
+            };
+            crate::printer::document(global.output, &doc)
+        }
+        Output::Table | Output::Wide => print_runs(&records, id, &path),
     }
     Ok(ExitStatus::OK)
+}
+
+/// `history APP.JOB -o json`: the job and its runs, oldest first.
+#[derive(serde::Serialize)]
+struct RunsDoc<'a> {
+    app: &'a str,
+    job: &'a str,
+    runs: &'a [RunRecord],
+}
+
+/// `history --audit -o json`: the apply/prune journal, oldest first.
+#[derive(serde::Serialize)]
+struct AuditDoc<'a> {
+    audit: &'a [AuditRecord],
 }
 
 fn parse_when(
@@ -102,8 +123,7 @@ fn print_runs(records: &[RunRecord], id: &str, path: &Path) {
         outln!("no runs of {id} match (history: {})", path.display());
         return;
     }
-    let mut table = plain_table();
-    table.set_header([
+    let mut table = Grid::new([
         "STARTED",
         "FIRE TIME",
         "STATUS",
@@ -114,20 +134,24 @@ fn print_runs(records: &[RunRecord], id: &str, path: &Path) {
         "ERROR",
         "RUN ID",
     ]);
+    table.keep(&[0, 2, 3, 5]);
     for r in records {
-        table.add_row(crate::printer::row([
-            r.started_at.clone(),
-            r.fire_time.clone(),
-            r.status.to_string(),
-            r.http_status.map_or("-".into(), |s| s.to_string()),
-            r.attempts.to_string(),
-            format!("{}ms", r.duration_ms),
-            r.exit_code.to_string(),
-            r.error.clone().unwrap_or_else(|| "-".into()),
-            r.run_id.clone(),
-        ]));
+        table.add_marked(
+            run_mark(r),
+            [
+                crate::printer::table_time(&r.started_at, true),
+                crate::printer::table_time(&r.fire_time, false),
+                r.status.to_string(),
+                r.http_status.map_or("-".into(), |s| s.to_string()),
+                r.attempts.to_string(),
+                format!("{}ms", r.duration_ms),
+                r.exit_code.to_string(),
+                r.error.clone().unwrap_or_else(|| "-".into()),
+                r.run_id.clone(),
+            ],
+        );
     }
-    outln!("{}", table.trim_fmt());
+    table.print();
 }
 
 fn show_audit(
@@ -152,8 +176,10 @@ fn show_audit(
         records.drain(..drop);
     }
     match output {
-        Output::Json | Output::Yaml => crate::printer::document_pretty(output, &records),
-        Output::Table => print_audit(&records, &path),
+        Output::Json | Output::Yaml => {
+            crate::printer::document(output, &AuditDoc { audit: &records })
+        }
+        Output::Table | Output::Wide => print_audit(&records, &path),
     }
     Ok(ExitStatus::OK)
 }
@@ -163,8 +189,7 @@ fn print_audit(records: &[AuditRecord], path: &Path) {
         outln!("no applies recorded (audit: {})", path.display());
         return;
     }
-    let mut table = plain_table();
-    table.set_header(["TIME", "COMMAND", "USER", "TARGET", "SOURCE", "CHANGES"]);
+    let mut table = Grid::new(["TIME", "COMMAND", "USER", "TARGET", "SOURCE", "CHANGES"]);
     for r in records {
         let user = match &r.sudo_user {
             Some(sudo) => format!("{} (sudo {sudo})", r.user),
@@ -182,23 +207,25 @@ fn print_audit(records: &[AuditRecord], path: &Path) {
             Some(outcome) => format!("{} ({outcome})", r.command),
             None => r.command.clone(),
         };
-        table.add_row(crate::printer::row([
-            r.ts.clone(),
+        table.add([
+            crate::printer::table_time(&r.ts, true),
             command,
             user,
             r.target.clone(),
             r.source.clone().unwrap_or_else(|| "-".into()),
             changes.join(", "),
-        ]));
+        ]);
     }
-    outln!("{}", table.trim_fmt());
+    table.print();
 }
 
-/// A borderless table (what `history` and `global-status` print).
-pub fn plain_table() -> Table {
-    let mut table = Table::new();
-    table.load_style(presets::NOTHING);
-    table
+/// How a run's row is shown on a colour terminal: failed runs stand out.
+pub fn run_mark(run: &RunRecord) -> Mark {
+    if run.status.is_failure() {
+        Mark::Failed
+    } else {
+        Mark::Plain
+    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ pub fn run(global: &Global, args: &InitArgs) -> Result<ExitStatus, Failure> {
         format!("cronix apply --config {shown} --manifest {manifest}"),
     ];
     match global.output {
-        Output::Table => {
+        Output::Table | Output::Wide => {
             outln!("wrote {shown}");
             outln!("next: edit it, then run `{}` and `{}`", next[0], next[1]);
         }

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::cli::ListArgs;
 use crate::core::plan::InstalledEntry;
 use crate::error::{ExitStatus, Failure};
+use crate::printer::Grid;
 use crate::settings::{Global, Output};
 use crate::shell::reconcile::{self, Context};
 use crate::shell::{spec_store, tz};
@@ -27,7 +28,9 @@ pub struct EntryView {
     pub index: usize,
     pub schedule: String,
     pub hash: String,
+    /// RFC 3339 UTC of the next fire, and the same in unix seconds.
     pub next_fire: Option<String>,
+    pub next_fire_unix: Option<i64>,
     /// The next elapse the service manager reports (systemd timers, `show` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reported_next: Option<String>,
@@ -77,9 +80,9 @@ pub fn entry_view(ctx: &Context, entry: &InstalledEntry, now: jiff::Timestamp) -
         Some((view, zone)) => (view.schedule.clone(), zone.clone()),
         None => (schedule.clone(), ctx.host_zone.clone()),
     };
-    let next_fire = reconcile::next_fires(&fires.0, now, &fires.1, 1)
+    let next = reconcile::next_fires(&fires.0, now, &fires.1, 1)
         .first()
-        .map(|z| z.timestamp().to_string());
+        .map(|z| z.timestamp());
     EntryView {
         app: entry.app.clone(),
         job: entry.job.clone(),
@@ -87,7 +90,8 @@ pub fn entry_view(ctx: &Context, entry: &InstalledEntry, now: jiff::Timestamp) -
         index: entry.idx,
         schedule,
         hash: entry.hash.clone(),
-        next_fire,
+        next_fire: next.map(|t| t.to_string()),
+        next_fire_unix: next.map(|t| t.as_second()),
         reported_next: None,
         gate: gate.map(|(view, _)| view),
         fires,
@@ -115,27 +119,36 @@ pub fn run(global: &Global, args: &ListArgs) -> Result<ExitStatus, Failure> {
             };
             crate::printer::document(global.output, &doc);
         }
-        Output::Table if entries.is_empty() => {
+        Output::Table | Output::Wide if entries.is_empty() => {
             outln!("no cronix entries in {}", ctx.backend.describe())
         }
-        Output::Table => outln!("{}", entries_table(&entries)),
+        Output::Table | Output::Wide => entries_table(&entries).print(),
     }
     Ok(ExitStatus::OK)
 }
 
-pub fn entries_table(entries: &[EntryView]) -> String {
-    let mut table = comfy_table::Table::new();
-    table.load_style(comfy_table::presets::NOTHING);
-    table.set_header(vec!["APP", "JOB", "IDX", "SCHEDULE", "HASH", "NEXT FIRE"]);
+pub fn entries_table(entries: &[EntryView]) -> Grid {
+    let mut table = Grid::new(["APP", "JOB", "IDX", "SCHEDULE", "HASH", "NEXT FIRE"]);
     for e in entries {
-        table.add_row(crate::printer::row([
+        table.add([
             e.app.clone(),
             e.job.clone(),
             e.idx.to_string(),
-            e.schedule.clone(),
+            e.shown_schedule(),
             e.hash.clone(),
             e.next_fire.clone().unwrap_or_else(|| "-".into()),
-        ]));
+        ]);
     }
-    table.trim_fmt()
+    table
+}
+
+impl EntryView {
+    /// The schedule as people read it: a gated entry's is its job's, in its job's zone
+    /// (`0 9 * * * (Europe/Paris)`), not the superset line that wakes the gate.
+    pub fn shown_schedule(&self) -> String {
+        match &self.gate {
+            Some(gate) => format!("{} ({})", gate.schedule, gate.timezone),
+            None => self.schedule.clone(),
+        }
+    }
 }

@@ -170,7 +170,7 @@ fn run_text(output: Output, record: &RunRecord, show_job: bool) -> String {
     match output {
         Output::Json => serde_json::to_string(record).unwrap_or_default() + "\n",
         Output::Yaml => format!("---\n{}", serde_yaml::to_string(record).unwrap_or_default()),
-        Output::Table => run_lines(record, show_job),
+        Output::Table | Output::Wide => run_lines(record, show_job),
     }
 }
 

@@ -30,6 +30,7 @@ use crate::error::{ExitStatus, Failure};
 /// Run the parsed command.
 pub fn dispatch(cli: Cli) -> Result<ExitStatus, Failure> {
     let global = &cli.global.settings();
+    crate::printer::set_output(global.output);
     match cli.command {
         Command::Validate(args) => validate::run(global, &args),
         Command::Plan(args) => plan::run(global, &args),

@@ -22,7 +22,10 @@ struct NextReport {
     expression: String,
     crontab: String,
     timezone: String,
+    /// The fire times, RFC 3339 with the zone's offset (the wall clock the job sees).
     next: Vec<String>,
+    /// The same instants in unix seconds.
+    next_unix: Vec<i64>,
 }
 
 pub fn run(global: &Global, args: &NextArgs) -> Result<ExitStatus, Failure> {
@@ -35,7 +38,7 @@ pub fn run(global: &Global, args: &NextArgs) -> Result<ExitStatus, Failure> {
     };
     let fires = fire_times(&schedule, after, &zone, count);
     match global.output {
-        Output::Table => write_lines(&fires)?,
+        Output::Table | Output::Wide => write_lines(&fires)?,
         Output::Json => print_json(&schedule, &args.timezone, fires)?,
         Output::Yaml => {
             crate::printer::document(Output::Yaml, &report(&schedule, &args.timezone, fires))
@@ -111,6 +114,11 @@ fn report(schedule: &Schedule, timezone: &str, next: Vec<String>) -> NextReport 
         expression: schedule.source().to_string(),
         crontab: schedule.crontab_expression(),
         timezone: timezone.to_string(),
+        next_unix: next
+            .iter()
+            .filter_map(|t| t.parse::<Timestamp>().ok())
+            .map(|t| t.as_second())
+            .collect(),
         next,
     }
 }

@@ -146,6 +146,33 @@ pub struct OpView<'a> {
     op: &'a Op,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_fire: Option<String>,
+    /// `next_fire` in unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_fire_unix: Option<i64>,
+    /// The job's zone when it is not the host's (the table shows the schedule in it).
+    #[serde(skip)]
+    zone: Option<String>,
+}
+
+impl OpView<'_> {
+    /// The schedule as the table shows it: in the job's zone when that is not the host's
+    /// (`0 9 * * * (Europe/Paris)`).
+    fn shown_schedule(&self) -> String {
+        let schedule = self.op.schedule.clone().unwrap_or_default();
+        match &self.zone {
+            Some(zone) if !schedule.is_empty() => format!("{schedule} ({zone})"),
+            _ => schedule,
+        }
+    }
+
+    /// Deletions red, updates yellow on a colour terminal (creations plain).
+    fn mark(&self) -> crate::printer::Mark {
+        match self.op.op {
+            Action::Delete => crate::printer::Mark::Failed,
+            Action::Update => crate::printer::Mark::Drifted,
+            Action::Create => crate::printer::Mark::Plain,
+        }
+    }
 }
 
 /// Each op with the next fire time of new entries (UTC, RFC 3339), read in the job's zone.
@@ -154,23 +181,31 @@ pub fn op_views<'a>(ctx: &Context, plan: &'a Plan, manifest: Option<&Manifest>) 
     let now = jiff::Timestamp::now();
     plan.ops
         .iter()
-        .map(|op| OpView {
-            action: op.op,
-            new_hash: op.hash.as_deref(),
-            after: op.line.as_deref(),
-            op,
-            next_fire: (op.op == Action::Create && op.kind == Subject::Entry)
+        .map(|op| {
+            let job_zone = manifest
+                .and_then(|m| m.jobs.iter().find(|j| j.name == op.job))
+                .map(|j| j.timezone.clone());
+            let next = (op.op == Action::Create && op.kind == Subject::Entry)
                 .then_some(op.schedule.as_deref())
                 .flatten()
                 .and_then(|s| {
-                    let zone = manifest
-                        .and_then(|m| m.jobs.iter().find(|j| j.name == op.job))
-                        .and_then(|j| tz::zone(&j.timezone))
+                    let zone = job_zone
+                        .as_deref()
+                        .and_then(tz::zone)
                         .unwrap_or_else(|| ctx.host_zone.clone());
                     reconcile::next_fires(s, now, &zone, 1)
                         .first()
-                        .map(|z| z.timestamp().to_string())
-                }),
+                        .map(|z| z.timestamp())
+                });
+            OpView {
+                action: op.op,
+                new_hash: op.hash.as_deref(),
+                after: op.line.as_deref(),
+                op,
+                next_fire: next.map(|t| t.to_string()),
+                next_fire_unix: next.map(|t| t.as_second()),
+                zone: job_zone.filter(|z| *z != ctx.host_zone_name),
+            }
         })
         .collect()
 }
@@ -204,7 +239,7 @@ pub fn print_plan(
             };
             crate::printer::document(output, &doc);
         }
-        Output::Table => {
+        Output::Table | Output::Wide => {
             print_table(ctx, app, plan, &views, applied);
             print_zones(ctx, &zones);
         }
@@ -273,7 +308,7 @@ fn print_table(ctx: &Context, app: &str, plan: &Plan, views: &[OpView], applied:
         outln!("{verb}: app {app} on {target} is up to date");
         return;
     }
-    outln!("{}", ops_table(views));
+    ops_table(views).print();
     print_changes(plan);
     let c = plan.counts();
     let verb = if applied.is_some() { "applied" } else { "plan" };
@@ -309,10 +344,8 @@ pub fn print_changes(plan: &Plan) {
 }
 
 /// The ops as a borderless table.
-pub fn ops_table(views: &[OpView]) -> String {
-    let mut table = comfy_table::Table::new();
-    table.load_style(comfy_table::presets::NOTHING);
-    table.set_header(vec![
+pub fn ops_table(views: &[OpView]) -> crate::printer::Grid {
+    let mut table = crate::printer::Grid::new([
         "OP",
         "KIND",
         "APP",
@@ -324,18 +357,21 @@ pub fn ops_table(views: &[OpView]) -> String {
     ]);
     for v in views {
         let op = v.op;
-        table.add_row(crate::printer::row([
-            reconcile::action_name(op.op).to_string(),
-            json_name(&op.kind),
-            op.app.clone(),
-            op.job.clone(),
-            op.idx.map(|i| i.to_string()).unwrap_or_default(),
-            json_name(&op.drift),
-            op.schedule.clone().unwrap_or_default(),
-            v.next_fire.clone().unwrap_or_default(),
-        ]));
+        table.add_marked(
+            v.mark(),
+            [
+                reconcile::action_name(op.op).to_string(),
+                json_name(&op.kind),
+                op.app.clone(),
+                op.job.clone(),
+                op.idx.map(|i| i.to_string()).unwrap_or_default(),
+                json_name(&op.drift),
+                v.shown_schedule(),
+                v.next_fire.clone().unwrap_or_default(),
+            ],
+        );
     }
-    table.trim_fmt()
+    table
 }
 
 /// The snake_case name serde gives a unit enum value.

@@ -50,7 +50,7 @@ pub fn run(global: &Global, args: &PruneArgs) -> Result<ExitStatus, Failure> {
             outln!("nothing to prune on {}", ctx.backend.describe());
             return Ok(ExitStatus::OK);
         }
-        outln!("{}", ops_table(&op_views(&ctx, &preview, None)));
+        ops_table(&op_views(&ctx, &preview, None)).print();
         if !confirm(&format!("remove these {} item(s)?", preview.ops.len()))? {
             outln!("prune cancelled; nothing was changed");
             return Ok(ExitStatus::OK);
@@ -68,12 +68,12 @@ pub fn run(global: &Global, args: &PruneArgs) -> Result<ExitStatus, Failure> {
             };
             crate::printer::document(global.output, &doc);
         }
-        Output::Table if done.is_empty() => {
+        Output::Table | Output::Wide if done.is_empty() => {
             outln!("nothing to prune on {}", ctx.backend.describe())
         }
-        Output::Table => {
+        Output::Table | Output::Wide => {
             if args.yes {
-                outln!("{}", ops_table(&op_views(&ctx, &done, None)));
+                ops_table(&op_views(&ctx, &done, None)).print();
             }
             outln!(
                 "pruned: {} removal{} on {}",
@@ -102,11 +102,11 @@ fn preview(global: &Global, args: &PruneArgs) -> Result<ExitStatus, Failure> {
             };
             crate::printer::document(global.output, &doc);
         }
-        Output::Table if plan.is_empty() => {
+        Output::Table | Output::Wide if plan.is_empty() => {
             outln!("nothing to prune on {}", ctx.backend.describe())
         }
-        Output::Table => {
-            outln!("{}", ops_table(&op_views(&ctx, &plan, None)));
+        Output::Table | Output::Wide => {
+            ops_table(&op_views(&ctx, &plan, None)).print();
             outln!(
                 "dry run: prune would make {} removal{} on {}; nothing was changed",
                 plan.ops.len(),

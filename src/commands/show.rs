@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::cli::ShowArgs;
 use crate::commands::global_status::{GlobalView, global_view};
+use crate::commands::history::run_mark;
 use crate::commands::list::{EntryView, entries_table, entry_view};
 use crate::commands::plan::json_name;
 use crate::core::entry_status::{self, EntryStatus};
@@ -21,6 +22,7 @@ use crate::core::plan::Op;
 use crate::core::spec::JobSpec;
 use crate::core::target_checks::shown_ref;
 use crate::error::{ExitStatus, Failure};
+use crate::printer::Grid;
 use crate::settings::{Global, Output};
 use crate::shell::reconcile::Context;
 use crate::shell::{config, history, reconcile, spec_store};
@@ -131,7 +133,7 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<ExitStatus, Failure> {
     };
     match global.output {
         Output::Json | Output::Yaml => crate::printer::document(global.output, &doc),
-        Output::Table => print_table(&doc),
+        Output::Table | Output::Wide => print_table(&doc),
     }
     Ok(ExitStatus::OK)
 }
@@ -141,7 +143,7 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<ExitStatus, Failure> {
 fn print_not_installed(output: Output, ctx: &Context, app: &str, job: &str) {
     let target = ctx.backend.describe();
     match output {
-        Output::Table => {
+        Output::Table | Output::Wide => {
             outln!("job {app}.{job} on {target}: not installed");
             outln!(
                 "(no entry in {target} and no spec in {}; `cronix list` names the installed jobs)",
@@ -229,10 +231,15 @@ fn print_table(doc: &ShowDoc) {
     if doc.entries.is_empty() {
         outln!("entries: none installed");
     } else {
-        outln!("{}", entries_table(&doc.entries));
+        entries_table(&doc.entries).print();
     }
     for state in &doc.entry_states {
-        outln!("entry idx {}: {}", state.idx, state.state.as_str());
+        let line = format!("entry idx {}: {}", state.idx, state.state.as_str());
+        if state.state.as_str() == "in-sync" {
+            outln!("{line}");
+        } else {
+            crate::printer::marked_line(crate::printer::Mark::Drifted, &line);
+        }
     }
     match &doc.spec {
         // A spec file is read as found: its values are shown on this one line, escaped.
@@ -251,13 +258,46 @@ fn print_table(doc: &ShowDoc) {
         outln!("global: {}", escape::inline(&view.describe()));
     }
     outln!("next fires: {}", doc.next_fires.join(", "));
-    outln!("last runs: {}", doc.last_runs.len());
-    for run in &doc.last_runs {
-        out!("  {}", run.to_line());
+    if doc.last_runs.is_empty() {
+        outln!("last runs: none");
+    } else {
+        outln!("last runs:");
+        runs_table(&doc.last_runs).print();
     }
     if let Some(sync) = &doc.sync {
         print_sync(sync);
     }
+}
+
+/// The last runs as rows (newest last, as history prints them), failed ones marked.
+fn runs_table(runs: &[RunRecord]) -> Grid {
+    let mut table = Grid::new([
+        "STARTED",
+        "FIRE TIME",
+        "STATUS",
+        "HTTP",
+        "ATTEMPTS",
+        "DURATION",
+        "ERROR",
+        "RUN ID",
+    ]);
+    table.keep(&[0, 2, 3, 5]);
+    for r in runs {
+        table.add_marked(
+            run_mark(r),
+            [
+                crate::printer::table_time(&r.started_at, true),
+                crate::printer::table_time(&r.fire_time, false),
+                r.status.to_string(),
+                r.http_status.map_or("-".into(), |s| s.to_string()),
+                r.attempts.to_string(),
+                format!("{}ms", r.duration_ms),
+                r.error.clone().unwrap_or_else(|| "-".into()),
+                r.run_id.clone(),
+            ],
+        );
+    }
+    table
 }
 
 fn print_sync(sync: &SyncView) {

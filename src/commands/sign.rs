@@ -23,7 +23,7 @@ pub fn run(global: &Global, args: &SignArgs) -> Result<ExitStatus, Failure> {
         &body,
     );
     match global.output {
-        Output::Table => outln!("{}", header.expose()),
+        Output::Table | Output::Wide => outln!("{}", header.expose()),
         structured => crate::printer::document(
             structured,
             &serde_json::json!({ "signature": header.expose() }),

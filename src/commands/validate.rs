@@ -121,7 +121,7 @@ fn print_valid(output: Output, source: &str, manifest: &Manifest) -> Result<Exit
     let digest = manifest::digest(manifest);
     let mut notes = schedule_notes(manifest);
     notes.extend(manifest_lint::reference_sdk_warnings(manifest));
-    if output == Output::Table {
+    if !output.is_structured() {
         reconcile::warn(&notes);
     }
     match output {
@@ -132,7 +132,7 @@ fn print_valid(output: Output, source: &str, manifest: &Manifest) -> Result<Exit
             }
             crate::printer::document(output, &doc);
         }
-        Output::Table => outln!(
+        Output::Table | Output::Wide => outln!(
             "{source}: valid — app {}, {} job{}, {entries} crontab entr{} (sha256 {digest})",
             manifest.app,
             manifest.jobs.len(),
@@ -153,7 +153,7 @@ fn print_invalid(output: Output, source: &str, problems: &Problems) -> Result<Ex
             }
             crate::printer::document(output, &doc);
         }
-        Output::Table => {
+        Output::Table | Output::Wide => {
             crate::printer::err_line(
                 "",
                 &format!(

@@ -67,12 +67,12 @@ fn report(
                 message: &e.message,
             },
         ),
-        (Output::Table, Ok(index)) => format!(
+        (Output::Table | Output::Wide, Ok(index)) => format!(
             "ok: the signature matches secret {} ({})",
             operator.ref_index(*index),
             operator.describe(*index)
         ),
-        (Output::Table, Err(e)) => format!("{}: {}", e.code, e.message),
+        (Output::Table | Output::Wide, Err(e)) => format!("{}: {}", e.code, e.message),
     }
 }
 

@@ -12,7 +12,7 @@ pub const TARGET: &str = env!("CRONIX_BUILD_TARGET");
 pub fn run(global: &Global) -> Result<ExitStatus, Failure> {
     let version = env!("CARGO_PKG_VERSION");
     match global.output {
-        Output::Table => {
+        Output::Table | Output::Wide => {
             outln!("cronix {version} (commit {COMMIT}, built {BUILD_DATE}, {TARGET})")
         }
         structured => crate::printer::document(

@@ -47,6 +47,18 @@ impl RunStatus {
         RunStatus::Duplicate,
     ];
 
+    /// A fire that did not deliver and was not stood in for (rejected, exhausted, internal,
+    /// terminated): what tables mark as failed.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Rejected
+                | RunStatus::Exhausted
+                | RunStatus::Internal
+                | RunStatus::Terminated
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Ok => "ok",
