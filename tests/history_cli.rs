@@ -249,7 +249,6 @@ fn global_status_lists_every_spec_with_its_last_run() {
     let jobs = fx.spec_dir().display().to_string();
     let crontab = fx.path("crontab").display().to_string();
 
-    let crontab = fx.path("cronix.crontab").display().to_string();
     let rows = json_out(&mut cronix(
         &fx,
         &[
