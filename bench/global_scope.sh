@@ -118,4 +118,4 @@ PY
 
 echo
 echo "load: 300 jobs x 3 hosts in one minute against one Redis (release binary)"
-CRONIX_BIN=$BIN cargo test --quiet --test global_scope -- --ignored --nocapture load_300_jobs 2>&1 | grep -E '^load:|test result'
+CRONIX_BIN=$BIN cargo test --quiet --test it -- --ignored --nocapture global_scope::load_300_jobs 2>&1 | grep -E '^load:|test result'

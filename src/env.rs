@@ -8,7 +8,7 @@
 //! environment; see [`child_path`]). Debug builds (the test suite's) also read the variables in
 //! [`DEBUG_ONLY`]; release builds compile those reads away.
 //!
-//! Owns reading only: it returns values and never decides what they mean. `tests/layering.rs` fails
+//! Owns reading only: it returns values and never decides what they mean. `tests/it/layering.rs` fails
 //! when `std::env::` appears anywhere else under `src/`.
 
 use std::ffi::OsString;

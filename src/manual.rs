@@ -2,7 +2,7 @@
 //! command's `--help`), EXIT STATUS (from `core::exit_status`), FILES (the default paths of
 //! `shell::config`), ENVIRONMENT (the allow-list of `crate::env`) and SEE ALSO.
 //!
-//! Owns the text only, as data: `tests/generated_files.rs` renders it next to clap_mangen's sections
+//! Owns the text only, as data: `tests/it/generated_files.rs` renders it next to clap_mangen's sections
 //! into `man/`. Must not read files or the environment.
 
 use crate::core::exit_status::ExitStatus;
