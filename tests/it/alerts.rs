@@ -128,7 +128,8 @@ fn every_event_matches_the_alert_schema() {
     fx.write_spec(&fx.spec(&app.url(PATH), one_attempt()));
     fx.trigger().assert().code(2);
     fx.trigger().assert().code(0);
-    let schema: Value = serde_json::from_str(include_str!("../../schemas/alert.schema.json")).unwrap();
+    let schema: Value =
+        serde_json::from_str(include_str!("../../schemas/alert.schema.json")).unwrap();
     let validator = jsonschema::draft202012::new(&schema).unwrap();
     let got = events(&alerts);
     assert_eq!(got.len(), 2);
