@@ -86,9 +86,10 @@ fn the_config_schema_lists_exactly_the_keys_the_loader_accepts() {
 fn spec_files_written_by_apply_match_the_spec_schema() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
+    std::fs::write(root.join("cronix.yaml"), "").unwrap();
     let out = Command::cargo_bin("cronix")
         .unwrap()
-        .env_remove("CRONIX_CONFIG")
+        .env("CRONIX_CONFIG", root.join("cronix.yaml"))
         .env("HOME", root)
         .args([
             "apply",

@@ -614,6 +614,10 @@ fn the_doctor_check_connects_logs_in_and_pings() {
             .arg(host.fx.config())
             .args(["-o", "json", "doctor", "--spec-dir"])
             .arg(host.fx.spec_dir())
+            .arg("--state-dir")
+            .arg(host.fx.path("state"))
+            .arg("--lock-dir")
+            .arg(host.fx.path("locks"))
             .env_remove("CRONIX_CONFIG")
             .output()
             .unwrap();

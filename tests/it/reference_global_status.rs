@@ -65,6 +65,9 @@ backends:
             units = host.path("units").display(),
         );
         std::fs::write(host.path(".cronix/config.yaml"), config).unwrap();
+        // cronix's own config under HOME, without a list: the lookup stops here, never at the host's
+        // /etc/cronix/cronix.yaml, and the list comes from the reference's file beside it.
+        std::fs::write(host.path(".cronix/cronix.yaml"), "version: 1\n").unwrap();
         host
     }
 
