@@ -128,10 +128,7 @@ pub fn structured_error(output: Output, message: &str, status: ExitStatus, kind:
     let doc = serde_json::json!({
         "error": {"message": message, "exit_code": status.0, "kind": kind}
     });
-    let text = match output {
-        Output::Yaml => serde_yaml::to_string(&doc).unwrap_or_default(),
-        _ => format!("{doc}\n"),
-    };
+    let text = crate::printer::structured_text(output, &doc).unwrap_or_default();
     use std::io::Write;
     let _ = std::io::stderr().write_all(crate::core::escape::terminal(&text).as_bytes());
 }

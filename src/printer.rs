@@ -187,14 +187,22 @@ pub fn document<T: serde::Serialize + ?Sized>(output: Output, doc: &T) {
     structured(output, doc);
 }
 
-fn structured<T: serde::Serialize + ?Sized>(output: Output, doc: &T) {
-    let text = match output {
+/// A document as `-o json` (one line) or `-o yaml` prints it, ending in a newline; every other
+/// output prints JSON.
+pub fn structured_text<T: serde::Serialize + ?Sized>(
+    output: Output,
+    doc: &T,
+) -> Result<String, String> {
+    match output {
         Output::Yaml => serde_yaml::to_string(doc).map_err(|e| e.to_string()),
         _ => serde_json::to_string(doc)
             .map(|t| t + "\n")
             .map_err(|e| e.to_string()),
-    };
-    match text {
+    }
+}
+
+fn structured<T: serde::Serialize + ?Sized>(output: Output, doc: &T) {
+    match structured_text(output, doc) {
         Ok(text) => out(&text),
         Err(e) => err_line("cronix: error: ", &format!("cannot encode the output: {e}")),
     }

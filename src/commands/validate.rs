@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::cli::ValidateArgs;
 use crate::core::manifest::{self, Manifest, Problems};
 use crate::core::schedule::Schedule;
-use crate::core::target_checks::{self, GateRules, RefRule};
+use crate::core::target_checks::{self, GateRules};
 use crate::core::{manifest_lint, scope};
 use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
@@ -43,11 +43,7 @@ pub fn run(global: &Global, args: &ValidateArgs) -> Result<ExitStatus, Failure> 
     let gate = GateRules {
         allow_http_hosts: &cfg.allow_http_hosts,
         global_lock: &global_lock,
-        refs: RefRule {
-            allowed: &scope.allowed_refs,
-            from: &scope.refs_from,
-            job_env_refs: scope.job_env_refs,
-        },
+        refs: &scope,
     };
     let parsed = manifest::parse_owned(bytes, &tz::zone_exists)
         .and_then(|m| {

@@ -77,10 +77,7 @@ fn report(
 }
 
 fn structured_line(output: Output, report: &JsonReport<'_>) -> String {
-    match output {
-        Output::Yaml => serde_yaml::to_string(report)
-            .map(|t| t.trim_end().to_string())
-            .unwrap_or_default(),
-        _ => serde_json::to_string(report).unwrap_or_default(),
-    }
+    crate::printer::structured_text(output, report)
+        .map(|t| t.trim_end().to_string())
+        .unwrap_or_default()
 }

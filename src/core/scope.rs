@@ -40,6 +40,9 @@ pub struct Scope {
     /// time, as the protocol's secrets page describes. The shell turns it off when the target holds
     /// another app's entries; `file:`, `raw:` and `cred:` refs always need the operator's word.
     pub job_env_refs: bool,
+    /// The other apps the target holds entries of, when that is why `job_env_refs` is off (named in
+    /// refusals).
+    pub other_apps: Vec<String>,
 }
 
 /// Where the refs of a single-app host come from, for messages.
@@ -123,6 +126,7 @@ pub fn resolve(sources: &[ManifestSource], request: &Request) -> Result<Scope, S
             allowed_refs: request.operator_refs.to_vec(),
             refs_from: OPERATOR_REFS_FROM.to_string(),
             job_env_refs: true,
+            other_apps: Vec::new(),
         });
     }
     let undeclared = request.app_flag.is_none() && request.matched.is_none();
@@ -132,6 +136,7 @@ pub fn resolve(sources: &[ManifestSource], request: &Request) -> Result<Scope, S
             allowed_refs: request.operator_refs.to_vec(),
             refs_from: OPERATOR_REFS_FROM.to_string(),
             job_env_refs: false,
+            other_apps: Vec::new(),
         });
     }
     if request.flag_refs {
@@ -165,6 +170,7 @@ pub fn resolve(sources: &[ManifestSource], request: &Request) -> Result<Scope, S
         allowed_refs: entry.secret_refs.clone(),
         refs_from: format!("the manifest_sources entry of app {}", entry.app),
         job_env_refs: false,
+        other_apps: Vec::new(),
     })
 }
 

@@ -14,6 +14,7 @@ use crate::core::manifest::{self, Concurrency, ConcurrencyScope, Job, Manifest};
 use crate::core::plan::{DesiredEntry, SpecFile};
 use crate::core::render::{JobInput, Rendered, Renderer};
 use crate::core::schedule::Schedule;
+use crate::core::scope::Scope;
 use crate::core::secret::SecretRef;
 use crate::core::spec::{JobSpec, SPEC_FORMAT, SpecOrigin};
 use crate::core::tz_gate::{self, DstEvent};
@@ -36,7 +37,7 @@ pub struct TargetFacts<'a> {
     pub now: Timestamp,
     /// The refs the app may use (its `manifest_sources` entry, or the operator's on a single-app
     /// host), where they come from, and whether its jobs' own `env:` refs are honoured.
-    pub refs: RefRule<'a>,
+    pub refs: &'a Scope,
     pub allow_http_hosts: &'a [String],
     /// The operator config file apply loaded, if any (recorded in spec files for the shim).
     pub config_path: Option<&'a str>,
@@ -168,7 +169,7 @@ pub struct GateRules<'a> {
     pub allow_http_hosts: &'a [String],
     /// Whether `concurrency_scope: global` can work here (`global_lock_facts`).
     pub global_lock: &'a Result<(), String>,
-    pub refs: RefRule<'a>,
+    pub refs: &'a Scope,
 }
 
 /// One job against the gate: plain http only to loopback or listed hosts, global scope only with a
@@ -479,28 +480,17 @@ pub fn spec_file(app: &str, job: &Job, secret_refs: Vec<String>, facts: &TargetF
     }
 }
 
-/// The operator's rule for one app's refs: the refs it may use, where they come from (for
-/// messages), and whether the `env:` refs its jobs name are honoured without the operator's word.
-#[derive(Debug, Clone, Copy)]
-pub struct RefRule<'a> {
-    pub allowed: &'a [String],
-    /// "the manifest_sources entry of app billing", or `scope::OPERATOR_REFS_FROM`.
-    pub from: &'a str,
-    /// A single-app host: see `Scope::job_env_refs`.
-    pub job_env_refs: bool,
-}
-
 /// The job's own references when it has any (each allowed for its app), else the app's. References
 /// compare as parsed (`NAME` is `env:NAME`); messages never show a `raw:` value. On a single-app host
-/// (`rule.job_env_refs`) an `env:` ref the job names needs no allowing.
+/// (`scope.job_env_refs`) an `env:` ref the job names needs no allowing.
 pub fn effective_refs(
     job: &str,
     own: &[String],
-    rule: RefRule,
+    scope: &Scope,
 ) -> Result<Vec<String>, Vec<String>> {
-    let refs_from = rule.from;
-    let bad_allowed: Vec<String> = rule
-        .allowed
+    let refs_from = &scope.refs_from;
+    let bad_allowed: Vec<String> = scope
+        .allowed_refs
         .iter()
         .enumerate()
         .filter_map(|(i, r)| SecretRef::parse(r).err().map(|e| (i, e)))
@@ -510,23 +500,24 @@ pub fn effective_refs(
         return Err(bad_allowed);
     }
     if own.is_empty() {
-        if rule.allowed.is_empty() {
+        if scope.allowed_refs.is_empty() {
             return Err(vec![format!(
                 "job {job}: has no secret reference and its app is allowed none, so it could never \
                  fire; give the job an env: ref in the manifest, or the app refs ({refs_from})"
             )]);
         }
-        return Ok(rule.allowed.to_vec());
+        return Ok(scope.allowed_refs.clone());
     }
     let needs_word: Vec<String> = own
         .iter()
-        .filter(|r| !(rule.job_env_refs && matches!(SecretRef::parse(r), Ok(SecretRef::Env(_)))))
+        .filter(|r| !(scope.job_env_refs && matches!(SecretRef::parse(r), Ok(SecretRef::Env(_)))))
         .cloned()
         .collect();
-    let refused: Vec<String> = crate::core::scope::refs_not_allowed(&needs_word, rule.allowed)
-        .into_iter()
-        .map(|shown| refused_ref(job, &shown, rule))
-        .collect();
+    let refused: Vec<String> =
+        crate::core::scope::refs_not_allowed(&needs_word, &scope.allowed_refs)
+            .into_iter()
+            .map(|shown| refused_ref(job, &shown, scope))
+            .collect();
     if refused.is_empty() {
         Ok(own.to_vec())
     } else {
@@ -535,28 +526,24 @@ pub fn effective_refs(
 }
 
 /// The error for a ref the operator did not allow, naming the exact flag or config line that would.
-fn refused_ref(job: &str, shown: &str, rule: RefRule) -> String {
-    let how = if rule
-        .from
-        .starts_with(crate::core::scope::OPERATOR_REFS_FROM)
-    {
+fn refused_ref(job: &str, shown: &str, scope: &Scope) -> String {
+    let how = if scope.refs_from == crate::core::scope::OPERATOR_REFS_FROM {
         format!(
             "pass --secret-ref {shown} to apply, or add \"{shown}\" to secret_refs in cronix.yaml"
         )
     } else {
-        format!("add \"{shown}\" to secret_refs of {}", rule.from)
+        format!("add \"{shown}\" to secret_refs of {}", scope.refs_from)
     };
-    let why = if shown.starts_with("env:") {
-        let which = rule
-            .from
-            .strip_prefix(crate::core::scope::OPERATOR_REFS_FROM)
-            .unwrap_or("")
-            .trim();
-        format!("an env: ref needs the operator's word on a host that serves several apps {which}")
-            .trim_end()
-            .to_string()
-    } else {
-        "file:, raw: and cred: refs need the operator's word".to_string()
+    let why = match (shown.starts_with("env:"), scope.other_apps.is_empty()) {
+        (false, _) => "file:, raw: and cred: refs need the operator's word".to_string(),
+        (true, true) => {
+            "an env: ref needs the operator's word on a host that serves several apps".to_string()
+        }
+        (true, false) => format!(
+            "an env: ref needs the operator's word on a host that serves several apps (this \
+             target also holds app(s) {})",
+            scope.other_apps.join(", ")
+        ),
     };
     format!(
         "job {job}: secret reference {shown} is not allowed for this app ({why}); {how}, or remove \
@@ -637,45 +624,47 @@ mod tests {
         assert_eq!(shortest_interval(&[parse("0 0 1 1 *")], &utc, now), None);
     }
 
-    fn rule<'a>(allowed: &'a [String], from: &'a str) -> RefRule<'a> {
-        RefRule {
-            allowed,
-            from,
+    fn rule(allowed: &[String], from: &str) -> Scope {
+        Scope {
+            expected_app: None,
+            allowed_refs: allowed.to_vec(),
+            refs_from: from.to_string(),
             job_env_refs: false,
+            other_apps: Vec::new(),
         }
     }
 
     #[test]
     fn a_single_app_host_honours_the_env_refs_its_jobs_name_and_nothing_else() {
-        let single = RefRule {
+        let single = Scope {
             job_env_refs: true,
             ..rule(&[], crate::core::scope::OPERATOR_REFS_FROM)
         };
         let own = vec!["env:CRON_SECRET".to_string(), "OTHER".to_string()];
-        assert_eq!(effective_refs("j", &own, single).unwrap(), own);
-        let err = effective_refs("j", &["file:/etc/shadow".into()], single).unwrap_err();
+        assert_eq!(effective_refs("j", &own, &single).unwrap(), own);
+        let err = effective_refs("j", &["file:/etc/shadow".into()], &single).unwrap_err();
         assert!(
             err[0].contains("--secret-ref file:/etc/shadow")
                 && err[0].contains("secret_refs in cronix.yaml"),
             "{err:?}"
         );
-        let several = RefRule {
+        let several = Scope {
             job_env_refs: false,
             ..single
         };
-        let err = effective_refs("j", &["env:CRON_SECRET".into()], several).unwrap_err();
+        let err = effective_refs("j", &["env:CRON_SECRET".into()], &several).unwrap_err();
         assert!(err[0].contains("--secret-ref env:CRON_SECRET"), "{err:?}");
     }
 
     #[test]
     fn a_job_without_refs_gets_the_operators() {
         let op = vec!["env:A".to_string()];
-        assert_eq!(effective_refs("j", &[], rule(&op, "F")).unwrap(), op);
+        assert_eq!(effective_refs("j", &[], &rule(&op, "F")).unwrap(), op);
     }
 
     #[test]
     fn no_refs_at_all_is_refused_with_the_fix() {
-        let err = effective_refs("j", &[], rule(&[], "--secret-ref")).unwrap_err();
+        let err = effective_refs("j", &[], &rule(&[], "--secret-ref")).unwrap_err();
         assert!(
             err[0].contains("job j") && err[0].contains("--secret-ref"),
             "{err:?}"
@@ -687,7 +676,7 @@ mod tests {
         let err = effective_refs(
             "j",
             &["file:/etc/shadow".into()],
-            rule(&["env:A".into()], "F"),
+            &rule(&["env:A".into()], "F"),
         )
         .unwrap_err();
         assert!(
@@ -698,14 +687,14 @@ mod tests {
 
     #[test]
     fn a_refused_raw_ref_never_shows_its_value() {
-        let err = effective_refs("j", &["raw:hunter2".into()], rule(&[], "F")).unwrap_err();
+        let err = effective_refs("j", &["raw:hunter2".into()], &rule(&[], "F")).unwrap_err();
         assert!(!err[0].contains("hunter2") && err[0].contains("raw:[redacted]"));
     }
 
     #[test]
     fn a_bare_name_is_the_same_ref_as_its_env_form() {
         let op = vec!["env:BILLING_CRON".to_string()];
-        assert!(effective_refs("j", &["BILLING_CRON".into()], rule(&op, "F")).is_ok());
+        assert!(effective_refs("j", &["BILLING_CRON".into()], &rule(&op, "F")).is_ok());
     }
 
     #[test]

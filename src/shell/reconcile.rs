@@ -172,11 +172,7 @@ impl Context {
             state_dir: &dirs[2],
             job_zones,
             now: jiff::Timestamp::now(),
-            refs: target_checks::RefRule {
-                allowed: &scope.allowed_refs,
-                from: &scope.refs_from,
-                job_env_refs: scope.job_env_refs,
-            },
+            refs: scope,
             allow_http_hosts: &self.allow_http_hosts,
             config_path: self.config_path.as_deref(),
             target: self.backend.describe(),
@@ -297,15 +293,18 @@ pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failur
         .filter_map(|job| Some((job.timezone.clone(), tz::zone(&job.timezone)?)))
         .collect();
     let renderer = ctx.backend.renderer();
-    let scope = host_scope(ctx, loaded)?;
+    // What is installed decides the single-app rule and what the scheduler hands a fire.
+    let snapshot = ctx.backend.read()?;
+    let scope = host_scope(&snapshot, loaded);
     match target_checks::desired_state(
         manifest,
         &ctx.facts(renderer.as_ref(), &scope, &dirs, &job_zones),
     ) {
         Ok(mut desired) if errors.is_empty() => {
+            let scheduler_env = ctx.backend.fire_env_names(&snapshot);
             desired
                 .warnings
-                .extend(dead_job_warnings(ctx, manifest, &scope));
+                .extend(dead_job_warnings(ctx, manifest, &scope, &scheduler_env));
             return Ok(desired);
         }
         Ok(_) => {}
@@ -329,12 +328,12 @@ pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failur
 
 /// Jobs whose secret refs would all resolve to nothing when the scheduler fires them (a fire that
 /// would exit 3 every time): named with each ref and the fix.
-fn dead_job_warnings(ctx: &Context, manifest: &Manifest, scope: &Scope) -> Vec<String> {
-    let scheduler_env = ctx
-        .backend
-        .read()
-        .map(|snapshot| ctx.backend.fire_env_names(&snapshot))
-        .unwrap_or_default();
+fn dead_job_warnings(
+    ctx: &Context,
+    manifest: &Manifest,
+    scope: &Scope,
+    scheduler_env: &BTreeSet<String>,
+) -> Vec<String> {
     manifest
         .jobs
         .iter()
@@ -347,7 +346,7 @@ fn dead_job_warnings(ctx: &Context, manifest: &Manifest, scope: &Scope) -> Vec<S
             let gaps = crate::shell::secrets::fire_time_gaps(
                 refs,
                 ctx.env_file.as_deref(),
-                &scheduler_env,
+                scheduler_env,
             )?;
             let env_file = match &ctx.env_file {
                 Some(path) => format!("the env file {}", path.display()),
@@ -367,28 +366,19 @@ fn dead_job_warnings(ctx: &Context, manifest: &Manifest, scope: &Scope) -> Vec<S
 /// The scope with the single-app rule settled: the `env:` refs a manifest's jobs name are honoured
 /// only while the target holds no other app's entries (with several apps, one must not sign with
 /// another's secret, so each app's refs need the operator's word).
-fn host_scope(ctx: &Context, loaded: &LoadedManifest) -> Result<Scope, Failure> {
+fn host_scope(snapshot: &Snapshot, loaded: &LoadedManifest) -> Scope {
     let mut scope = loaded.scope.clone();
-    if !scope.job_env_refs {
-        return Ok(scope);
+    if scope.job_env_refs {
+        let others: BTreeSet<&str> = snapshot
+            .entries
+            .iter()
+            .map(|e| e.app.as_str())
+            .filter(|app| *app != loaded.manifest.app)
+            .collect();
+        scope.other_apps = others.into_iter().map(str::to_string).collect();
+        scope.job_env_refs = scope.other_apps.is_empty();
     }
-    let others: BTreeSet<String> = ctx
-        .backend
-        .read()?
-        .entries
-        .into_iter()
-        .map(|e| e.app)
-        .filter(|app| *app != loaded.manifest.app)
-        .collect();
-    if !others.is_empty() {
-        scope.job_env_refs = false;
-        scope.refs_from = format!(
-            "{} (this target also holds app(s) {})",
-            scope.refs_from,
-            others.into_iter().collect::<Vec<_>>().join(", ")
-        );
-    }
-    Ok(scope)
+    scope
 }
 
 /// The uid the entries run as, when it is not root (a crontab's user column or user crontab): the

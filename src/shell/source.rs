@@ -239,10 +239,10 @@ fn check_fetch_url(url: &url::Url, shown: &str) -> Result<(), Failure> {
 /// The error when no reference gave a secret: say which were skipped and why, and where refs go.
 fn no_secret(shown: &str, auth: &FetchAuth, skipped: &[String]) -> String {
     if skipped.is_empty() {
-        let how = if auth.refs_from.starts_with("the manifest_sources entry") {
-            format!("give {} secret_refs", auth.refs_from)
-        } else {
+        let how = if auth.refs_from == crate::core::scope::OPERATOR_REFS_FROM {
             "pass --secret-ref env:NAME or set secret_refs in cronix.yaml".to_string()
+        } else {
+            format!("give {} secret_refs", auth.refs_from)
         };
         return format!("manifest {shown}: no secret reference to sign the fetch with; {how}");
     }
