@@ -230,6 +230,14 @@ pub struct TargetArgs {
     /// the command, `cronix apply crontab ...`
     #[arg(long = "backend", value_name = "NAME")]
     pub backend: Option<String>,
+    #[command(flatten)]
+    pub place: TargetPlaceArgs,
+}
+
+/// Where the target is: every target flag but the backend (`global-status` takes `--backend` its own
+/// way).
+#[derive(Debug, Clone, Args, Default)]
+pub struct TargetPlaceArgs {
     /// Directory of the systemd-timer backend's units (default: config's systemd_unit_dir, else
     /// /etc/systemd/system)
     #[arg(long, value_name = "DIR")]
@@ -304,27 +312,8 @@ pub struct GlobalStatusArgs {
     /// one: the scheduler backend (crontab, the default, or systemd-timer)
     #[arg(long = "backend", value_name = "NAME")]
     pub backends: Vec<String>,
-    /// Directory of the systemd-timer backend's units (default: config's systemd_unit_dir, else
-    /// /etc/systemd/system)
-    #[arg(long, value_name = "DIR")]
-    pub systemd_unit_dir: Option<PathBuf>,
-    /// Crontab file to read (default: config's crontab_path, else /etc/cron.d/cronix)
-    #[arg(long, value_name = "FILE", conflicts_with = "crontab_user")]
-    pub crontab_path: Option<PathBuf>,
-    /// Line format of the crontab file: system (with a user column) or user (without)
-    #[arg(long, value_enum)]
-    pub crontab_format: Option<CrontabFormat>,
-    /// Read this user's crontab through crontab(1) instead of a file
-    #[arg(long, value_name = "USER")]
-    pub crontab_user: Option<String>,
-    /// User column of system crontab entries (default: config's run_as, else root)
-    #[arg(long, value_name = "USER")]
-    pub run_as: Option<String>,
-    /// Absolute path of the cronix binary that cron runs (default: config's trigger_bin, else this binary)
-    #[arg(long, value_name = "PATH")]
-    pub trigger_bin: Option<PathBuf>,
     #[command(flatten)]
-    pub paths: PathArgs,
+    pub place: TargetPlaceArgs,
     /// Exit 1 when any backend could not be queried (the others are still shown)
     #[arg(long)]
     pub strict: bool,
@@ -356,29 +345,24 @@ impl GlobalStatusArgs {
             backend_word: self.backend_word.clone(),
             target: TargetArgs {
                 backend: self.backends.first().cloned(),
-                systemd_unit_dir: self.systemd_unit_dir.clone(),
-                crontab_path: self.crontab_path.clone(),
-                crontab_format: self.crontab_format,
-                crontab_user: self.crontab_user.clone(),
-                run_as: self.run_as.clone(),
-                trigger_bin: self.trigger_bin.clone(),
-                paths: self.paths.clone(),
+                place: self.place.clone(),
             },
         })
     }
 
     /// The names of target flags given, which a backends list replaces.
     pub fn target_flags_given(&self) -> Vec<&'static str> {
+        let place = &self.place;
         [
-            ("--systemd-unit-dir", self.systemd_unit_dir.is_some()),
-            ("--crontab-path", self.crontab_path.is_some()),
-            ("--crontab-format", self.crontab_format.is_some()),
-            ("--crontab-user", self.crontab_user.is_some()),
-            ("--run-as", self.run_as.is_some()),
-            ("--trigger-bin", self.trigger_bin.is_some()),
-            ("--spec-dir", self.paths.spec_dir.is_some()),
-            ("--lock-dir", self.paths.lock_dir.is_some()),
-            ("--state-dir", self.paths.state_dir.is_some()),
+            ("--systemd-unit-dir", place.systemd_unit_dir.is_some()),
+            ("--crontab-path", place.crontab_path.is_some()),
+            ("--crontab-format", place.crontab_format.is_some()),
+            ("--crontab-user", place.crontab_user.is_some()),
+            ("--run-as", place.run_as.is_some()),
+            ("--trigger-bin", place.trigger_bin.is_some()),
+            ("--spec-dir", place.paths.spec_dir.is_some()),
+            ("--lock-dir", place.paths.lock_dir.is_some()),
+            ("--state-dir", place.paths.state_dir.is_some()),
         ]
         .into_iter()
         .filter_map(|(flag, given)| given.then_some(flag))
@@ -809,6 +793,13 @@ impl PathArgs {
 
 impl TargetArgs {
     /// The settings these flags give (the backend is chosen separately).
+    pub fn flags(&self) -> TargetFlags {
+        self.place.flags()
+    }
+}
+
+impl TargetPlaceArgs {
+    /// The settings these flags give.
     pub fn flags(&self) -> TargetFlags {
         TargetFlags {
             systemd_unit_dir: self.systemd_unit_dir.clone(),

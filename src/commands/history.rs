@@ -18,7 +18,7 @@ use crate::shell::history as history_file;
 
 pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
     let loaded = config::load(global.config.as_deref())?;
-    let state_dir = StatePaths::resolve(&args.target.paths.flags(), &loaded.config).state_dir;
+    let state_dir = StatePaths::resolve(&args.target.place.paths.flags(), &loaded.config).state_dir;
     let (_backend, id) = args.backend_and_job().map_err(Failure::usage)?;
     let now = Timestamp::now();
     let since = parse_when("--since", args.since.as_deref(), now)?;
@@ -46,7 +46,8 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
         .map_err(|e| Failure::usage(format!("--status: {e}")))?;
     let path = history_file::history_path(&state_dir, app, job);
     if !path.exists() {
-        let spec_dir = StatePaths::resolve(&args.target.paths.flags(), &loaded.config).spec_dir;
+        let spec_dir =
+            StatePaths::resolve(&args.target.place.paths.flags(), &loaded.config).spec_dir;
         if crate::shell::spec_store::find_spec(&spec_dir, app, job)?.is_none() {
             return Err(Failure::invalid(format!(
                 "job {id}: no history in {} and no spec in {}; check the name with `cronix list`",
