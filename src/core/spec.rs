@@ -78,10 +78,17 @@ pub struct HostPaths<'a> {
 /// Parse a spec file of either format. A reference spec becomes the spec cronix's apply would write
 /// for the same job: the job's own `auth.secret_refs` when it names any, else the refs the
 /// reference's apply was given; `paths` for the lock and state dirs; no recorded config or target.
+///
+/// The shim reads a spec at every fire: cronix's format is tried first, so the common case is one
+/// pass over the bytes; the format is told apart (by `format`) only to explain a failure.
 pub fn parse(bytes: &[u8], paths: &HostPaths) -> Result<JobSpec, String> {
+    let own_error = match serde_json::from_slice::<JobSpec>(bytes) {
+        Ok(spec) => return Ok(spec),
+        Err(e) => e.to_string(),
+    };
     let probe: Probe = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     if probe.format.is_some() {
-        return serde_json::from_slice(bytes).map_err(|e| e.to_string());
+        return Err(own_error);
     }
     let reference: ReferenceSpec = serde_json::from_slice(bytes).map_err(|e| {
         format!("read as the reference tool's spec format (it has no \"format\"): {e}")
