@@ -19,6 +19,7 @@ pub mod exit_status;
 pub mod fire_time;
 pub mod global_lock;
 pub mod hash;
+pub mod k8s_objects;
 pub mod history;
 pub mod manifest;
 pub mod manifest_lint;
