@@ -608,6 +608,11 @@ pub struct TriggerArgs {
     /// variables); without an endpoint it does nothing. The export never changes the exit code.
     #[arg(long)]
     pub otel: bool,
+    /// Also write the run's history record (one JSON line, at most 4 KiB, never a secret) to this
+    /// existing file: the kubernetes backend's pods pass /dev/termination-log, which the kubelet
+    /// keeps as the container's termination message for `cronix history`
+    #[arg(long, value_name = "FILE")]
+    pub termination_log: Option<PathBuf>,
     /// The job to fire, as APP.JOB
     #[arg(add = ArgValueCandidates::new(crate::commands::completion::job_names))]
     pub job: String,

@@ -26,6 +26,11 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ),
     ("SUDO_USER", "who ran sudo: recorded in the apply audit"),
     (
+        "KUBECONFIG",
+        "the kubernetes backend's kubeconfig file when neither --kubeconfig, config \
+         kubernetes.kubeconfig nor --in-cluster is given (its first path; else ~/.kube/config)",
+    ),
+    (
         "CRONIX_JOB_SPEC_DIR",
         "the shim's spec dir when trigger has no --spec-dir (the reference tool's variable)",
     ),
@@ -99,6 +104,11 @@ pub fn config_file() -> Option<PathBuf> {
 /// `$HOME`, when set and not empty.
 pub fn home() -> Option<PathBuf> {
     non_empty("HOME").map(PathBuf::from)
+}
+
+/// `$KUBECONFIG`, when set and not empty.
+pub fn kubeconfig() -> Option<PathBuf> {
+    non_empty("KUBECONFIG").map(PathBuf::from)
 }
 
 /// `$SUDO_USER`, when set, not empty and UTF-8.

@@ -82,7 +82,8 @@ pub fn run(global: &Global, args: &TriggerArgs) -> Result<ExitStatus, Failure> {
         record_template(&spec, &run_id, started_at, fire_time, &host_id),
         started,
         log.clone(),
-    ));
+    )
+    .with_termination_log(args.termination_log.clone()));
     let lease_slot = LeaseSlot::default();
     install_panic_hook(Arc::clone(&recorder), Arc::clone(&lease_slot));
     let lock_dir = args

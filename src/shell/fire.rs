@@ -78,9 +78,52 @@ pub struct Recorder {
     started: Instant,
     progress: Mutex<Progress>,
     log: Logger,
+    /// `trigger --termination-log PATH` (a fire in a Kubernetes pod): the record is also written
+    /// there, where the kubelet keeps it as the container's termination message.
+    termination_log: Option<PathBuf>,
+}
+
+/// The kubelet keeps at most this much of a termination message.
+pub const TERMINATION_MESSAGE_MAX: usize = 4096;
+
+/// The record as a termination message: its JSON line, without the attempt log (then without the
+/// error class) when it would not fit in [`TERMINATION_MESSAGE_MAX`] bytes.
+pub fn termination_message(record: &RunRecord) -> String {
+    let mut record = record.clone();
+    let mut line = record.to_line();
+    if line.len() > TERMINATION_MESSAGE_MAX {
+        record.attempt_log.clear();
+        line = record.to_line();
+    }
+    if line.len() > TERMINATION_MESSAGE_MAX {
+        record.error = None;
+        record.host_id = None;
+        line = record.to_line();
+    }
+    line
+}
+
+/// Write the record into the file the kubelet mounted (never created, never through a link).
+fn write_termination_log(path: &std::path::Path, record: &RunRecord) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .map_err(|e| format!("termination log {}: {e}", path.display()))?;
+    file.write_all(termination_message(record).as_bytes())
+        .map_err(|e| format!("termination log {}: {e}", path.display()))
 }
 
 impl Recorder {
+    /// Also write the record to `path` (see [`Recorder::termination_log`]).
+    pub fn with_termination_log(mut self, path: Option<PathBuf>) -> Recorder {
+        self.termination_log = path;
+        self
+    }
+
     pub fn new(path: PathBuf, template: RunRecord, started: Instant, log: Logger) -> Recorder {
         Recorder {
             path,
@@ -88,6 +131,7 @@ impl Recorder {
             started,
             progress: Mutex::new(Progress::default()),
             log,
+            termination_log: None,
         }
     }
 
@@ -189,6 +233,11 @@ impl Recorder {
         self.log_outcome(&record);
         if let Err(msg) = history::append(&self.path, &record, compact) {
             warn!(self.log, "cannot record the run in history"; "error" => msg);
+        }
+        if let Some(path) = &self.termination_log
+            && let Err(msg) = write_termination_log(path, &record)
+        {
+            warn!(self.log, "cannot write the termination message"; "error" => msg);
         }
         progress.written = Some(record);
         true

@@ -20,6 +20,7 @@ pub mod history;
 pub mod host;
 pub mod http;
 pub mod job_state;
+pub mod k8s_client;
 pub mod lock;
 pub mod logging;
 pub mod metrics;
