@@ -442,6 +442,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_termination_message_is_one_record_of_at_most_4_kib() {
+        let attempt = Attempt {
+            attempt: 1,
+            started_at: "2026-06-01T02:00:00.000Z".into(),
+            duration_ms: 5,
+            http_status: Some(503),
+            result: "5xx".into(),
+            wait_ms: Some(1000),
+        };
+        let record = RunRecord {
+            run_id: "r".into(),
+            app: "a".into(),
+            job: "j".into(),
+            fire_time: "2026-06-01T02:00:00Z".into(),
+            started_at: "2026-06-01T02:00:00.000Z".into(),
+            duration_ms: 1,
+            attempts: 10,
+            status: RunStatus::Exhausted,
+            http_status: Some(503),
+            exit_code: 2,
+            error: Some("x".repeat(5000)),
+            host_id: Some("h".into()),
+            fallback: None,
+            attempt_log: vec![attempt; 10],
+        };
+        let message = termination_message(&record);
+        assert!(message.len() <= TERMINATION_MESSAGE_MAX, "{}", message.len());
+        let back: RunRecord = serde_json::from_str(&message).unwrap();
+        assert_eq!((back.run_id.as_str(), back.exit_code), ("r", 2));
+        let small = RunRecord {
+            error: None,
+            ..record
+        };
+        assert_eq!(termination_message(&small), small.to_line());
+    }
+
+    #[test]
     fn exit_codes_follow_the_contract() {
         assert_eq!(exit_status(RunStatus::Ok).0, 0);
         assert_eq!(exit_status(RunStatus::Rejected).0, 1);
