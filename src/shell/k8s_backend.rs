@@ -1,0 +1,628 @@
+//! The kubernetes backend: per entry a `batch/v1` CronJob, per job a spec ConfigMap, in one
+//! namespace, owned through the reference's labels (`core::k8s_objects`), reached through
+//! `shell::k8s_client`.
+//!
+//! Reads are one label-selected list per kind (CronJobs, ConfigMaps), made once per command.
+//! Writes are server-side apply (field manager `cronix`) of the objects a plan changes and deletes
+//! of the ones it removes, in a safe order: spec ConfigMaps first, then CronJob deletes, CronJob
+//! applies, spec ConfigMap deletes, and last the reference's per-schedule spec ConfigMaps of the jobs
+//! whose spec cronix replaced. A plan without ops sends nothing. Updates and deletes carry the
+//! `resourceVersion` read (a 409 is "the target changed; re-run"). Apply first sends without
+//! `force`; a field another manager took from cronix is taken back with `force` only for the ops
+//! whose drift says so (`edited`, `inactive`): any other conflict is a refusal.
+//!
+//! Objects without `cronix.dev/managed=true` are never read as entries and never written; a plan
+//! that needs the name of one is refused before any write (`install_conflicts`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::Value;
+
+use crate::core::history::RunRecord;
+use crate::core::k8s_objects::{
+    self as objects, FOREIGN_SELECTOR, LiveCronJob, MANAGED_SELECTOR, PodSettings, SpecObject,
+};
+use crate::core::plan::{Action, DriftKind, InstalledEntry, Op, Plan, SpecFile, Subject};
+use crate::error::Failure;
+use crate::shell::k8s_client::{ApiError, Cluster, Connect, Kind};
+
+/// What one read found: the owned CronJobs (an entry's `at` indexes them) and spec ConfigMaps.
+#[derive(Debug, Clone, Default)]
+pub struct K8sState {
+    pub cronjobs: Vec<LiveCronJob>,
+    pub specs: Vec<SpecObject>,
+}
+
+impl K8sState {
+    /// The owned CronJobs as entries.
+    pub fn entries(&self) -> Vec<InstalledEntry> {
+        self.cronjobs
+            .iter()
+            .enumerate()
+            .map(|(at, c)| InstalledEntry {
+                app: c.app.clone(),
+                job: c.job.clone(),
+                idx: c.idx,
+                hash: c.hash.clone(),
+                line: Some(c.line.clone()),
+                schedule: Some(c.schedule.clone()),
+                at,
+                inactive: c.inactive.clone(),
+                revision: c.revision.clone(),
+            })
+            .collect()
+    }
+
+    /// The spec of each job of `app` that has its own ConfigMap.
+    pub fn app_specs(&self, app: &str) -> BTreeMap<String, SpecFile> {
+        self.specs
+            .iter()
+            .filter_map(|s| match s {
+                SpecObject::Spec {
+                    app: a,
+                    job,
+                    bytes,
+                    mode,
+                    ..
+                } if a == app => Some((
+                    job.clone(),
+                    SpecFile {
+                        bytes: bytes.clone(),
+                        mode: *mode,
+                        group: None,
+                    },
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every (app, job) that has a spec ConfigMap of either form.
+    pub fn spec_jobs(&self) -> Vec<(String, String)> {
+        let set: BTreeSet<(String, String)> = self
+            .specs
+            .iter()
+            .map(|s| match s {
+                SpecObject::Spec { app, job, .. } | SpecObject::Legacy { app, job, .. } => {
+                    (app.clone(), job.clone())
+                }
+            })
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// The spec bytes of one job, when it has its own ConfigMap.
+    pub fn spec_bytes(&self, app: &str, job: &str) -> Option<Vec<u8>> {
+        self.app_specs(app).remove(job).map(|s| s.bytes)
+    }
+}
+
+/// Read every owned CronJob and ConfigMap of the namespace: one list per kind.
+pub fn read_state(cluster: &Cluster) -> Result<K8sState, String> {
+    let what = |kind: Kind, e: ApiError| {
+        format!(
+            "cannot list the {}s of namespace {} on {}: {e}",
+            kind.name(),
+            cluster.namespace(),
+            cluster.server
+        )
+    };
+    let cronjobs = cluster
+        .list(Kind::CronJob, MANAGED_SELECTOR)
+        .map_err(|e| what(Kind::CronJob, e))?;
+    let configmaps = cluster
+        .list(Kind::ConfigMap, MANAGED_SELECTOR)
+        .map_err(|e| what(Kind::ConfigMap, e))?;
+    let mut cronjobs: Vec<LiveCronJob> = cronjobs.iter().filter_map(objects::live_cronjob).collect();
+    cronjobs.sort_by(|a, b| (&a.app, &a.job, a.idx, &a.name).cmp(&(&b.app, &b.job, b.idx, &b.name)));
+    let specs = configmaps
+        .iter()
+        .filter_map(objects::live_configmap)
+        .collect();
+    Ok(K8sState { cronjobs, specs })
+}
+
+/// The names of foreign objects that a plan's creates need, as refusals; plus the names owned by
+/// another identity. Lists foreign names (metadata only) only when the plan creates something.
+pub fn conflicts(cluster: &Cluster, state: &K8sState, plan: &Plan) -> Vec<String> {
+    let mut wanted: Vec<(Kind, String, String)> = Vec::new();
+    for op in plan.ops.iter().filter(|o| o.op == Action::Create) {
+        match (op.kind, op.idx) {
+            (Subject::Entry, Some(idx)) => wanted.push((
+                Kind::CronJob,
+                objects::cronjob_name(&op.app, &op.job, idx),
+                format!("{}.{} schedule {idx}", op.app, op.job),
+            )),
+            (Subject::Spec, _) => wanted.push((
+                Kind::ConfigMap,
+                objects::configmap_name(&op.app, &op.job),
+                format!("the spec of {}.{}", op.app, op.job),
+            )),
+            _ => {}
+        }
+    }
+    let mut errors = Vec::new();
+    for (kind, name, what) in &wanted {
+        let other = match kind {
+            Kind::CronJob => state
+                .cronjobs
+                .iter()
+                .find(|c| &c.name == name)
+                .map(|c| format!("{}.{} schedule {}", c.app, c.job, c.idx)),
+            _ => state.specs.iter().find_map(|s| match s {
+                SpecObject::Legacy { name: n, app, job } if n == name => {
+                    Some(format!("an older spec of {app}.{job}"))
+                }
+                _ => None,
+            }),
+        };
+        if let Some(other) = other {
+            errors.push(format!(
+                "{} {}/{name} is cronix's, for {other}; {what} needs the same name: rename one \
+                 of the jobs",
+                kind.name(),
+                cluster.namespace()
+            ));
+        }
+    }
+    for kind in [Kind::CronJob, Kind::ConfigMap] {
+        let names: Vec<&(Kind, String, String)> =
+            wanted.iter().filter(|(k, _, _)| *k == kind).collect();
+        if names.is_empty() {
+            continue;
+        }
+        match cluster.list_names(kind, FOREIGN_SELECTOR) {
+            Ok(foreign) => {
+                let foreign: BTreeSet<String> = foreign.into_iter().collect();
+                for (_, name, what) in names {
+                    if foreign.contains(name) {
+                        errors.push(objects::foreign_conflict(
+                            kind.name(),
+                            name,
+                            cluster.namespace(),
+                            what,
+                        ));
+                    }
+                }
+            }
+            Err(e) => errors.push(format!(
+                "cannot check for foreign {}s in namespace {}: {e}",
+                kind.name(),
+                cluster.namespace()
+            )),
+        }
+    }
+    errors
+}
+
+/// The Secret keys that the specs a plan writes refer to and the Secret lacks, as refusals (one GET
+/// of the Secret, only when the plan writes a spec with `env:` or `file:` references).
+pub fn missing_secret_keys(cluster: &Cluster, secret: &str, plan: &Plan) -> Vec<String> {
+    let mut needed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
+        let Some(spec) = &op.spec else { continue };
+        for key in secret_keys_of(&spec.bytes) {
+            needed
+                .entry(key)
+                .or_default()
+                .push(format!("{}.{}", op.app, op.job));
+        }
+    }
+    if needed.is_empty() {
+        return Vec::new();
+    }
+    match cluster.secret_keys(secret) {
+        Ok(Some(keys)) => needed
+            .into_iter()
+            .filter(|(k, _)| !keys.contains(k))
+            .map(|(k, jobs)| {
+                format!(
+                    "Secret {}/{secret} has no key {k}, which {} refer to: every fire would find \
+                     it empty; add it (kubectl -n {} create secret generic {secret} \
+                     --from-literal={k}=… or edit the Secret)",
+                    cluster.namespace(),
+                    jobs.join(", "),
+                    cluster.namespace()
+                )
+            })
+            .collect(),
+        Ok(None) => vec![format!(
+            "Secret {}/{secret} does not exist; the fires read their secrets from it (keys: {}); \
+             create it (examples/kubernetes/secret.yaml) or name another with --k8s-secret-name",
+            cluster.namespace(),
+            needed.keys().cloned().collect::<Vec<_>>().join(", ")
+        )],
+        Err(e) => vec![format!(
+            "cannot read Secret {}/{secret}: {e}",
+            cluster.namespace()
+        )],
+    }
+}
+
+/// The Secret keys a spec's references need (`env:NAME` → NAME, `file:/p/x` → x).
+pub fn secret_keys_of(spec_bytes: &[u8]) -> Vec<String> {
+    let refs: Vec<String> = serde_json::from_slice::<Value>(spec_bytes)
+        .ok()
+        .and_then(|v| {
+            v["secret_refs"].as_array().map(|a| {
+                a.iter()
+                    .filter_map(|r| r.as_str().map(str::to_string))
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
+    let (env, files) = objects::secret_parts(&refs);
+    env.into_iter()
+        .chain(files.into_iter().map(|(_, key)| key))
+        .collect()
+}
+
+/// How one op ended.
+pub struct Executed {
+    pub done: Vec<bool>,
+    pub failure: Option<Failure>,
+}
+
+/// Execute every op of `plan` in the safe order; stop at the first failure.
+pub fn execute_plan(
+    cluster: &Cluster,
+    state: &K8sState,
+    plan: &Plan,
+    conflict: &dyn Fn(String) -> Failure,
+) -> Executed {
+    let mut done = vec![false; plan.ops.len()];
+    let indexed: Vec<(usize, &Op)> = plan.ops.iter().enumerate().collect();
+    let phase = |f: &dyn Fn(&Op) -> bool| -> Vec<(usize, &Op)> {
+        indexed.iter().filter(|(_, o)| f(o)).copied().collect()
+    };
+    let phases = [
+        phase(&|o| o.kind == Subject::Spec && o.op != Action::Delete),
+        phase(&|o| o.kind == Subject::Entry && o.op == Action::Delete),
+        phase(&|o| o.kind == Subject::Entry && o.op != Action::Delete),
+        phase(&|o| o.kind == Subject::Spec && o.op == Action::Delete),
+    ];
+    for (i, op) in phases.iter().flatten() {
+        if let Err(failure) = execute_op(cluster, state, op, conflict) {
+            return Executed {
+                done,
+                failure: Some(failure),
+            };
+        }
+        done[*i] = true;
+    }
+    // The reference's per-schedule spec ConfigMaps of the jobs whose spec cronix wrote or removed:
+    // no CronJob mounts them any more.
+    let touched: BTreeSet<(&str, &str)> = plan
+        .spec_ops()
+        .map(|o| (o.app.as_str(), o.job.as_str()))
+        .collect();
+    for spec in &state.specs {
+        if let SpecObject::Legacy { name, app, job } = spec
+            && touched.contains(&(app.as_str(), job.as_str()))
+            && let Err(e) = cluster.delete(Kind::ConfigMap, name, None)
+        {
+            return Executed {
+                done,
+                failure: Some(Failure::backend(format!(
+                    "the plan was applied; removing the older spec ConfigMap {}/{name} failed: \
+                     {e}; re-run apply to remove it",
+                    cluster.namespace()
+                ))),
+            };
+        }
+    }
+    Executed {
+        done,
+        failure: None,
+    }
+}
+
+fn execute_op(
+    cluster: &Cluster,
+    state: &K8sState,
+    op: &Op,
+    conflict: &dyn Fn(String) -> Failure,
+) -> Result<(), Failure> {
+    let ns = cluster.namespace().to_string();
+    match (op.kind, op.op) {
+        (Subject::Spec, Action::Delete) => {
+            let name = objects::configmap_name(&op.app, &op.job);
+            cluster
+                .delete(Kind::ConfigMap, &name, None)
+                .map_err(|e| write_failure(Kind::ConfigMap, &ns, &name, e, conflict))
+        }
+        (Subject::Spec, _) => {
+            let spec = op.spec.as_ref().ok_or_else(|| {
+                Failure::backend(format!("internal: spec op of {}.{} without bytes", op.app, op.job))
+            })?;
+            if spec.bytes.len() > objects::MAX_SPEC_BYTES {
+                return Err(Failure::backend(format!(
+                    "the spec of {}.{} is {} bytes; a ConfigMap holds at most {} (the request \
+                     body is too large)",
+                    op.app,
+                    op.job,
+                    spec.bytes.len(),
+                    objects::MAX_SPEC_BYTES
+                )));
+            }
+            let name = objects::configmap_name(&op.app, &op.job);
+            let object = objects::configmap_object(&ns, &op.app, &op.job, &spec.bytes, spec.mode);
+            apply(cluster, Kind::ConfigMap, &name, &object, op.drift, conflict)
+        }
+        (Subject::Entry, Action::Delete) => {
+            let live = live_of(state, op)?;
+            cluster
+                .delete(Kind::CronJob, &live.name, live.revision.as_deref())
+                .map_err(|e| write_failure(Kind::CronJob, &ns, &live.name, e, conflict))
+        }
+        (Subject::Entry, action) => {
+            let idx = op.idx.unwrap_or(0);
+            let (line, hash) = match (&op.line, &op.hash) {
+                (Some(l), Some(h)) => (l, h),
+                _ => {
+                    return Err(Failure::backend(format!(
+                        "internal: entry op of {}.{} without its artifact",
+                        op.app, op.job
+                    )));
+                }
+            };
+            let mut object = objects::cronjob_object(line, &ns, &op.app, &op.job, idx, hash)
+                .map_err(Failure::backend)?;
+            let name = objects::name_of(&object).to_string();
+            if action == Action::Update {
+                let live = live_of(state, op)?;
+                if live.name != name {
+                    // Found under another name (copied labels): replace it by the named one.
+                    cluster
+                        .delete(Kind::CronJob, &live.name, live.revision.as_deref())
+                        .map_err(|e| write_failure(Kind::CronJob, &ns, &live.name, e, conflict))?;
+                } else if let Some(rv) = &live.revision {
+                    object["metadata"]["resourceVersion"] = Value::String(rv.clone());
+                }
+            }
+            apply(cluster, Kind::CronJob, &name, &object, op.drift, conflict)
+        }
+    }
+}
+
+fn live_of<'a>(state: &'a K8sState, op: &Op) -> Result<&'a LiveCronJob, Failure> {
+    op.at
+        .and_then(|at| state.cronjobs.get(at))
+        .ok_or_else(|| {
+            Failure::backend(format!(
+                "internal: no CronJob read for {}.{} schedule {:?}",
+                op.app, op.job, op.idx
+            ))
+        })
+}
+
+/// A field conflict of server-side apply (another manager owns a field cronix sends).
+fn is_field_conflict(e: &ApiError) -> bool {
+    e.is_conflict() && e.message.contains("Apply failed with")
+}
+
+fn apply(
+    cluster: &Cluster,
+    kind: Kind,
+    name: &str,
+    object: &Value,
+    drift: DriftKind,
+    conflict: &dyn Fn(String) -> Failure,
+) -> Result<(), Failure> {
+    let ns = cluster.namespace().to_string();
+    match cluster.apply(kind, name, object, false) {
+        Ok(()) => Ok(()),
+        Err(e)
+            if is_field_conflict(&e)
+                && matches!(drift, DriftKind::Edited | DriftKind::Inactive) =>
+        {
+            cluster
+                .apply(kind, name, object, true)
+                .map_err(|e| write_failure(kind, &ns, name, e, conflict))
+        }
+        Err(e) if is_field_conflict(&e) => Err(Failure::backend(format!(
+            "{} {ns}/{name}: {}; another field manager owns fields cronix sends, and the plan \
+             did not show them as hand edits: nothing more was written. Check who changed the \
+             object (kubectl get -o yaml --show-managed-fields), then re-run",
+            kind.name(),
+            e.message
+        ))),
+        Err(e) => Err(write_failure(kind, &ns, name, e, conflict)),
+    }
+}
+
+fn write_failure(
+    kind: Kind,
+    ns: &str,
+    name: &str,
+    e: ApiError,
+    conflict: &dyn Fn(String) -> Failure,
+) -> Failure {
+    if e.is_conflict() {
+        return conflict(format!(
+            "{} {ns}/{name} changed since it was read ({}); re-run",
+            kind.name(),
+            e.message
+        ));
+    }
+    Failure::backend(format!("{} {ns}/{name}: {e}", kind.name()))
+}
+
+/// The verbs and resources apply, prune and history need, as (verb, group, resource).
+pub const NEEDED_ACCESS: &[(&str, &str, &str)] = &[
+    ("list", "batch", "cronjobs"),
+    ("patch", "batch", "cronjobs"),
+    ("delete", "batch", "cronjobs"),
+    ("list", "", "configmaps"),
+    ("patch", "", "configmaps"),
+    ("delete", "", "configmaps"),
+    ("create", "batch", "cronjobs"),
+    ("create", "", "configmaps"),
+    ("list", "batch", "jobs"),
+    ("list", "", "pods"),
+    ("get", "", "secrets"),
+];
+
+/// doctor's checks: the API server answers, the credentials may do what apply needs, the image is
+/// set, the Secret exists and holds the keys the installed specs refer to.
+pub fn preflight_checks(
+    cluster: &Cluster,
+    settings: &PodSettings,
+    state: Option<&K8sState>,
+) -> Vec<(String, Result<String, String>)> {
+    let mut checks = Vec::new();
+    let version = cluster.version();
+    let reachable = version.is_ok();
+    checks.push((
+        "kubernetes API".to_string(),
+        version
+            .map(|v| format!("{} answers ({v}), namespace {}", cluster.server, cluster.namespace()))
+            .map_err(|e| {
+                format!(
+                    "{} does not answer: {e}; check --kubeconfig / --in-cluster and the network",
+                    cluster.server
+                )
+            }),
+    ));
+    checks.push((
+        "kubernetes image".to_string(),
+        if settings.image.trim().is_empty() {
+            Err("no image set; give --k8s-image or config kubernetes.image".to_string())
+        } else {
+            Ok(format!(
+                "{} (pull policy {})",
+                settings.image, settings.image_pull_policy
+            ))
+        },
+    ));
+    if !reachable {
+        return checks;
+    }
+    let mut denied = Vec::new();
+    let mut asked = 0;
+    for (verb, group, resource) in NEEDED_ACCESS {
+        match cluster.can_i(verb, group, resource) {
+            Ok((true, _)) => asked += 1,
+            Ok((false, reason)) => denied.push(format!(
+                "{verb} {resource}{}",
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({reason})")
+                }
+            )),
+            Err(e) => denied.push(format!("{verb} {resource}: cannot ask ({e})")),
+        }
+    }
+    checks.push((
+        "kubernetes permissions".to_string(),
+        if denied.is_empty() {
+            Ok(format!(
+                "may do all {asked} things apply, prune and history need in namespace {}",
+                cluster.namespace()
+            ))
+        } else {
+            Err(format!(
+                "denied in namespace {}: {}; grant them (examples/kubernetes/rbac.yaml)",
+                cluster.namespace(),
+                denied.join(", ")
+            ))
+        }
+    ));
+    let needed: BTreeSet<String> = state
+        .map(|s| {
+            s.specs
+                .iter()
+                .filter_map(|sp| match sp {
+                    SpecObject::Spec { bytes, .. } => Some(secret_keys_of(bytes)),
+                    SpecObject::Legacy { .. } => None,
+                })
+                .flatten()
+                .collect()
+        })
+        .unwrap_or_default();
+    let secret = &settings.secret_name;
+    checks.push((
+        "kubernetes secret".to_string(),
+        match cluster.secret_keys(secret) {
+            Ok(Some(keys)) => {
+                let missing: Vec<&String> = needed.iter().filter(|k| !keys.contains(k)).collect();
+                if missing.is_empty() {
+                    Ok(format!(
+                        "Secret {secret} holds {} key(s), every one the installed jobs refer to",
+                        keys.len()
+                    ))
+                } else {
+                    Err(format!(
+                        "Secret {secret} lacks key(s) {} that installed jobs refer to",
+                        missing
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                }
+            }
+            Ok(None) if needed.is_empty() => Ok(format!(
+                "Secret {secret} does not exist; no installed job needs it yet"
+            )),
+            Ok(None) => Err(format!(
+                "Secret {secret} does not exist; create it (examples/kubernetes/secret.yaml)"
+            )),
+            Err(e) => Err(format!("cannot read Secret {secret}: {e}")),
+        },
+    ));
+    checks
+}
+
+/// The run records of a job's fires that the cluster still keeps: the termination messages of the
+/// pods of its Jobs, oldest first.
+pub fn history(cluster: &Cluster, app: &str, job: &str) -> Result<Vec<RunRecord>, String> {
+    let selector = format!("{}={app},{}={job}", objects::LABEL_APP, objects::LABEL_JOB);
+    let pods = cluster
+        .list(Kind::Pod, &selector)
+        .map_err(|e| format!("cannot list the pods of {app}.{job}: {e}"))?;
+    let mut records: Vec<RunRecord> = pods
+        .iter()
+        .flat_map(|pod| {
+            pod["status"]["containerStatuses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|status| {
+            let message = status["state"]["terminated"]["message"].as_str()?;
+            serde_json::from_str::<RunRecord>(message.trim()).ok()
+        })
+        .filter(|r| r.app == app && r.job == job)
+        .collect();
+    records.sort_by(|a, b| (&a.started_at, &a.run_id).cmp(&(&b.started_at, &b.run_id)));
+    Ok(records)
+}
+
+/// The connection, made once per process, on first use (building the client sends nothing).
+#[derive(Debug, Default)]
+pub struct Lazy {
+    cluster: OnceLock<Result<Cluster, String>>,
+    state: Mutex<Option<K8sState>>,
+}
+
+impl Lazy {
+    pub fn cluster(&self, how: &Connect) -> Result<&Cluster, Failure> {
+        self.cluster
+            .get_or_init(|| Cluster::connect(how))
+            .as_ref()
+            .map_err(|e| Failure::backend(e.clone()))
+    }
+
+    /// The state read by this process (read once; `fresh` reads again).
+    pub fn state(&self, how: &Connect, fresh: bool) -> Result<K8sState, Failure> {
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if fresh || guard.is_none() {
+            let cluster = self.cluster(how)?;
+            *guard = Some(read_state(cluster).map_err(Failure::backend)?);
+        }
+        Ok(guard.clone().unwrap_or_default())
+    }
+}
