@@ -1,0 +1,392 @@
+//! The kubernetes backend against a real cluster (tests/it/k8s_support.rs, `.ci/k8s`): apply creates
+//! objects the API server accepts and a second apply makes no write request (the audit log counts
+//! them); a hand `kubectl patch` of a schedule is `edited` drift (exit 5) that apply repairs; a deleted
+//! CronJob is `missing`; a suspended one `inactive` and apply un-suspends it; a foreign CronJob with
+//! a name cronix needs is refused untouched; prune removes exactly the owned objects; the reference
+//! tool's objects are taken over; and a `* * * * *` job makes the real CronJob controller start a
+//! pod of the locally built image that sends a request signed with the secret from the Secret to a
+//! local server, whose run `history kubernetes APP.JOB` then shows.
+
+use crate::k8s_support::{ADMIN, Namespace, cluster, wait_for};
+use crate::support::{self, Reply, SENTINEL, Server};
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const APP: &str = "billing";
+
+/// A test's namespace, temp dir (config, state, lock, manifest) and image.
+struct Env {
+    ns: Namespace,
+    dir: tempfile::TempDir,
+    image: String,
+}
+
+impl Env {
+    fn new(prefix: &str, image: Option<String>) -> Env {
+        let c = cluster();
+        let ns = c.namespace(prefix);
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["state", "lock", "spec"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        let p = |d: &str| dir.path().join(d).display().to_string();
+        std::fs::write(
+            dir.path().join("cronix.yaml"),
+            format!(
+                "state_dir: {}\nlock_dir: {}\nspec_dir: {}\nkubernetes:\n  image_pull_policy: \
+                 Never\n  host_network: true\n",
+                p("state"),
+                p("lock"),
+                p("spec")
+            ),
+        )
+        .unwrap();
+        Env {
+            ns,
+            dir,
+            image: image.unwrap_or_else(|| "cronix.local/cronix:absent".to_string()),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write_manifest(&self, manifest: &Value) -> PathBuf {
+        let path = self.path("manifest.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(manifest).unwrap()).unwrap();
+        path
+    }
+
+    /// `cronix --config … COMMAND kubernetes ARGS --k8s-namespace … --kubeconfig … --k8s-image …`.
+    fn cronix(&self, command: &str, args: &[&str]) -> Output {
+        let c = cluster();
+        Command::new(support::cronix_bin())
+            .arg("--config")
+            .arg(self.path("cronix.yaml"))
+            .arg(command)
+            .arg("kubernetes")
+            .args(args)
+            .arg("--k8s-namespace")
+            .arg(self.ns.as_str())
+            .arg("--kubeconfig")
+            .arg(&c.kubeconfig)
+            .arg("--k8s-image")
+            .arg(&self.image)
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap()
+    }
+
+    fn reconcile(&self, command: &str, manifest: &Path, extra: &[&str]) -> Output {
+        let mut args = vec!["--manifest", manifest.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.cronix(command, &args)
+    }
+
+    fn get(&self, kind: &str, name: &str) -> Option<Value> {
+        let out = cluster().kubectl(&["-n", &self.ns, "get", kind, name, "-o", "json"]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).unwrap())
+    }
+
+    fn names(&self, kind: &str) -> Vec<String> {
+        let list = cluster().kubectl_json(&["-n", &self.ns, "get", kind]);
+        let mut names: Vec<String> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+            .filter(|n| n != "kube-root-ca.crt")
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The admin's write requests in this namespace after `mark`.
+    fn writes_since(&self, mark: usize) -> Vec<String> {
+        let needle = format!(" {}/", self.ns.as_str());
+        cluster()
+            .write_requests_since(mark, ADMIN)
+            .into_iter()
+            .filter(|w| w.contains(&needle))
+            .collect()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn ok(out: Output) -> String {
+    assert!(out.status.success(), "{}", text(&out));
+    text(&out)
+}
+
+fn manifest(url: &str, jobs: &[(&str, &str)]) -> Value {
+    json!({
+        "version": 1, "app": APP,
+        "jobs": jobs.iter().map(|(name, schedule)| json!({
+            "name": name, "schedule": schedule, "timezone": "UTC",
+            "request": {"url": format!("{url}/{name}")},
+            "policy": {"timeout_seconds": 10, "retries": {"max_attempts": 1}},
+            "auth": {"secret_refs": ["env:E2E_SECRET"]},
+        })).collect::<Vec<_>>(),
+    })
+}
+
+#[test]
+#[cfg_attr(
+    not(cronix_e2e_k8s),
+    ignore = "needs a running test cluster: CRONIX_TEST_K8S=DIR after `.ci/k8s up DIR` (root; .ci/run does it)"
+)]
+fn apply_creates_accepted_objects_and_a_second_apply_writes_nothing() {
+    let env = Env::new("k8s-apply", None);
+    let m = env.write_manifest(&manifest(
+        "http://127.0.0.1:9",
+        &[("settle", "0 2 * * *"), ("report", "*/15 * * * *")],
+    ));
+    let c = cluster();
+    c.kubectl_ok(&[
+        "-n",
+        &env.ns,
+        "create",
+        "secret",
+        "generic",
+        "cronix-secrets",
+        "--from-literal=E2E_SECRET=x",
+    ]);
+    let mark = c.audit_mark();
+    ok(env.reconcile("apply", &m, &[]));
+    assert_eq!(
+        env.names("cronjobs"),
+        ["cronix-billing-report-0", "cronix-billing-settle-0"]
+    );
+    assert_eq!(
+        env.names("configmaps"),
+        ["cronix-billing-report-spec", "cronix-billing-settle-spec"]
+    );
+    let writes = env.writes_since(mark);
+    assert_eq!(writes.len(), 4, "{writes:#?}");
+    assert!(writes.iter().all(|w| w.starts_with("patch ")), "{writes:#?}");
+
+    let cj = env.get("cronjob", "cronix-billing-settle-0").unwrap();
+    assert_eq!(cj["spec"]["schedule"], "0 2 * * *");
+    assert_eq!(cj["spec"]["timeZone"], "UTC");
+    assert_eq!(cj["metadata"]["labels"]["cronix.dev/managed"], "true");
+    assert_eq!(cj["metadata"]["labels"]["cronix.dev/index"], "0");
+    let fields = cj["metadata"]["managedFields"].to_string();
+    assert!(fields.contains("\"manager\":\"cronix\""), "{fields}");
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let mark = c.audit_mark();
+    let out = ok(env.reconcile("apply", &m, &[]));
+    // The audit log is written asynchronously: give it a moment before counting nothing.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(env.writes_since(mark), Vec::<String>::new(), "{out}");
+    ok(env.reconcile("drift", &m, &["--exit-on-drift"]));
+}
+
+#[test]
+#[cfg_attr(
+    not(cronix_e2e_k8s),
+    ignore = "needs a running test cluster: CRONIX_TEST_K8S=DIR after `.ci/k8s up DIR` (root; .ci/run does it)"
+)]
+fn hand_edits_deletes_and_suspensions_are_drift_that_apply_repairs() {
+    let env = Env::new("k8s-drift", None);
+    let m = env.write_manifest(&manifest(
+        "http://127.0.0.1:9",
+        &[("settle", "0 2 * * *"), ("report", "0 3 * * *")],
+    ));
+    let c = cluster();
+    ok(env.reconcile("apply", &m, &[]));
+
+    c.kubectl_ok(&[
+        "-n",
+        &env.ns,
+        "patch",
+        "cronjob",
+        "cronix-billing-settle-0",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"schedule":"5 2 * * *"}}"#,
+    ]);
+    c.kubectl_ok(&[
+        "-n",
+        &env.ns,
+        "patch",
+        "cronjob",
+        "cronix-billing-report-0",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":true}}"#,
+    ]);
+    let out = env.reconcile("drift", &m, &["--exit-on-drift"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    let report = text(&out);
+    assert!(report.contains("edited"), "{report}");
+    assert!(report.contains("inactive"), "{report}");
+
+    ok(env.reconcile("apply", &m, &[]));
+    let settle = env.get("cronjob", "cronix-billing-settle-0").unwrap();
+    assert_eq!(settle["spec"]["schedule"], "0 2 * * *");
+    let report_cj = env.get("cronjob", "cronix-billing-report-0").unwrap();
+    assert_eq!(report_cj["spec"]["suspend"], false);
+    ok(env.reconcile("drift", &m, &["--exit-on-drift"]));
+
+    c.kubectl_ok(&["-n", &env.ns, "delete", "cronjob", "cronix-billing-settle-0"]);
+    let out = env.reconcile("drift", &m, &["--exit-on-drift"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(text(&out).contains("missing"), "{}", text(&out));
+    ok(env.reconcile("apply", &m, &[]));
+    assert!(env.get("cronjob", "cronix-billing-settle-0").is_some());
+}
+
+#[test]
+#[cfg_attr(
+    not(cronix_e2e_k8s),
+    ignore = "needs a running test cluster: CRONIX_TEST_K8S=DIR after `.ci/k8s up DIR` (root; .ci/run does it)"
+)]
+fn a_foreign_cronjob_is_refused_untouched_and_prune_removes_only_owned_objects() {
+    let env = Env::new("k8s-foreign", None);
+    let c = cluster();
+    let foreign = json!({
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": "cronix-billing-settle-0", "labels": {"team": "ops"}},
+        "spec": {"schedule": "1 1 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "x", "image": "busybox", "imagePullPolicy": "Never"}]}}}}},
+    });
+    let out = c.kubectl_stdin(&["-n", &env.ns, "create", "-f", "-"], &foreign.to_string());
+    assert!(out.status.success(), "{}", text(&out));
+    let before = env.get("cronjob", "cronix-billing-settle-0").unwrap();
+
+    let m = env.write_manifest(&manifest("http://127.0.0.1:9", &[("settle", "0 2 * * *")]));
+    let mark = c.audit_mark();
+    let out = env.reconcile("apply", &m, &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("not cronix's"), "{}", text(&out));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(env.writes_since(mark), Vec::<String>::new());
+    let after = env.get("cronjob", "cronix-billing-settle-0").unwrap();
+    assert_eq!(
+        before["metadata"]["resourceVersion"],
+        after["metadata"]["resourceVersion"]
+    );
+
+    // Another job applies; prune removes it and its spec, and leaves the foreign CronJob.
+    let m = env.write_manifest(&manifest("http://127.0.0.1:9", &[("other", "0 4 * * *")]));
+    ok(env.reconcile("apply", &m, &[]));
+    assert_eq!(
+        env.names("cronjobs"),
+        ["cronix-billing-other-0", "cronix-billing-settle-0"]
+    );
+    ok(env.cronix("prune", &["--app", APP, "--yes"]));
+    assert_eq!(env.names("cronjobs"), ["cronix-billing-settle-0"]);
+    assert_eq!(env.names("configmaps"), Vec::<String>::new());
+    let after = env.get("cronjob", "cronix-billing-settle-0").unwrap();
+    assert_eq!(
+        before["metadata"]["resourceVersion"],
+        after["metadata"]["resourceVersion"]
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(cronix_e2e_k8s),
+    ignore = "needs a running test cluster: CRONIX_TEST_K8S=DIR after `.ci/k8s up DIR` (root; .ci/run does it)"
+)]
+fn objects_the_reference_wrote_are_taken_over() {
+    let env = Env::new("k8s-takeover", None);
+    let c = cluster();
+    let labels = json!({
+        "cronix.dev/managed": "true", "cronix.dev/app": APP, "cronix.dev/job": "settle",
+        "cronix.dev/hash": "0123456789abcdef", "cronix.dev/index": "0",
+    });
+    let reference = json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "cronix-billing-settle-0-spec", "labels": labels},
+         "data": {"billing.settle.json": "{}"}},
+        {"apiVersion": "batch/v1", "kind": "CronJob",
+         "metadata": {"name": "cronix-billing-settle-0", "labels": labels},
+         "spec": {"schedule": "0 2 * * *", "timeZone": "UTC", "concurrencyPolicy": "Forbid",
+            "jobTemplate": {"spec": {"backoffLimit": 0, "template": {"spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "cronix", "image": "awbx/cronix:v0.2.0",
+                    "args": ["trigger", "billing.settle"]}],
+                "volumes": [{"name": "job-spec",
+                    "configMap": {"name": "cronix-billing-settle-0-spec"}}]}}}}}},
+    ]});
+    let out = c.kubectl_stdin(&["-n", &env.ns, "create", "-f", "-"], &reference.to_string());
+    assert!(out.status.success(), "{}", text(&out));
+
+    let m = env.write_manifest(&manifest("http://127.0.0.1:9", &[("settle", "0 2 * * *")]));
+    let plan = ok(env.reconcile("plan", &m, &[]));
+    assert!(!plan.contains("create entry"), "{plan}");
+    ok(env.reconcile("apply", &m, &[]));
+    assert_eq!(env.names("cronjobs"), ["cronix-billing-settle-0"]);
+    assert_eq!(env.names("configmaps"), ["cronix-billing-settle-spec"]);
+    let cj = env.get("cronjob", "cronix-billing-settle-0").unwrap();
+    assert_ne!(cj["metadata"]["labels"]["cronix.dev/hash"], "0123456789abcdef");
+    ok(env.reconcile("drift", &m, &["--exit-on-drift"]));
+}
+
+#[test]
+#[cfg_attr(
+    not(cronix_e2e_k8s),
+    ignore = "needs a running test cluster: CRONIX_TEST_K8S=DIR after `.ci/k8s up DIR` (root; .ci/run does it)"
+)]
+fn a_cronjob_fires_a_signed_request_from_a_pod_and_history_shows_it() {
+    let c = cluster();
+    let image = c.import_image(&crate::k8s_support::cronix_binary());
+    let env = Env::new("k8s-fire", Some(image));
+    let server = Server::start(vec![Reply::status(200)]);
+    c.kubectl_ok(&[
+        "-n",
+        &env.ns,
+        "create",
+        "secret",
+        "generic",
+        "cronix-secrets",
+        &format!("--from-literal=E2E_SECRET={SENTINEL}"),
+    ]);
+    let m = env.write_manifest(&manifest(
+        &format!("http://127.0.0.1:{}", server.port),
+        &[("tick", "* * * * *")],
+    ));
+    ok(env.reconcile("apply", &m, &[]));
+    let arrived = server.wait_for(1, Duration::from_secs(150));
+    let pods = c.kubectl(&["-n", &env.ns, "get", "pods", "-o", "wide"]);
+    assert!(
+        arrived >= 1,
+        "no request within 150 s; pods:\n{}",
+        text(&pods)
+    );
+    let got = &server.received()[0];
+    assert_eq!(got.url, "/tick");
+    assert_eq!(got.verified, Ok(0), "{got:?}");
+    assert_eq!(got.header("x-cron-schedule-name"), Some("tick"));
+
+    let mut shown = String::new();
+    let found = wait_for(
+        || {
+            let out = env.cronix("history", &[&format!("{APP}.tick"), "-o", "json"]);
+            shown = text(&out);
+            out.status.success()
+                && (shown.contains("\"status\": \"ok\"") || shown.contains("\"status\":\"ok\""))
+        },
+        Duration::from_secs(60),
+    );
+    assert!(found, "history shows no ok run:\n{shown}");
+    assert!(!shown.contains(SENTINEL), "{shown}");
+}
