@@ -25,7 +25,7 @@ use crate::core::k8s_objects::{
 };
 use crate::core::plan::{Action, DriftKind, InstalledEntry, Op, Plan, SpecFile, Subject};
 use crate::error::Failure;
-use crate::shell::k8s_client::{ApiError, Cluster, Connect, Kind};
+use crate::shell::k8s_client::{ApiError, Cluster, Connect, Kind, Write};
 
 /// What one read found: the owned CronJobs (an entry's `at` indexes them) and spec ConfigMaps.
 #[derive(Debug, Clone, Default)]
@@ -264,7 +264,9 @@ pub struct Executed {
     pub failure: Option<Failure>,
 }
 
-/// Execute every op of `plan` in the safe order; stop at the first failure.
+/// Execute every op of `plan` in the safe order (spec applies, CronJob deletes, CronJob applies,
+/// spec deletes; the writes of one phase are sent concurrently); stop after the first phase with a
+/// failure.
 pub fn execute_plan(
     cluster: &Cluster,
     state: &K8sState,
@@ -282,14 +284,13 @@ pub fn execute_plan(
         phase(&|o| o.kind == Subject::Entry && o.op != Action::Delete),
         phase(&|o| o.kind == Subject::Spec && o.op == Action::Delete),
     ];
-    for (i, op) in phases.iter().flatten() {
-        if let Err(failure) = execute_op(cluster, state, op, conflict) {
+    for ops in phases {
+        if let Err(failure) = run_phase(cluster, state, &ops, &mut done, conflict) {
             return Executed {
                 done,
                 failure: Some(failure),
             };
         }
-        done[*i] = true;
     }
     // The reference's per-schedule spec ConfigMaps of the jobs whose spec cronix wrote or removed:
     // no CronJob mounts them any more.
@@ -297,75 +298,132 @@ pub fn execute_plan(
         .spec_ops()
         .map(|o| (o.app.as_str(), o.job.as_str()))
         .collect();
-    for spec in &state.specs {
-        if let SpecObject::Legacy { name, app, job } = spec
-            && touched.contains(&(app.as_str(), job.as_str()))
-            && let Err(e) = cluster.delete(Kind::ConfigMap, name, None)
-        {
-            return Executed {
-                done,
-                failure: Some(Failure::backend(format!(
-                    "the plan was applied; removing the older spec ConfigMap {}/{name} failed: \
-                     {e}; re-run apply to remove it",
-                    cluster.namespace()
-                ))),
-            };
-        }
-    }
-    Executed {
-        done,
-        failure: None,
-    }
+    let legacy: Vec<Write> = state
+        .specs
+        .iter()
+        .filter_map(|s| match s {
+            SpecObject::Legacy { name, app, job }
+                if touched.contains(&(app.as_str(), job.as_str())) =>
+            {
+                Some(Write::Delete {
+                    kind: Kind::ConfigMap,
+                    name: name.clone(),
+                    revision: None,
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    let failure = cluster
+        .write_all(&legacy)
+        .into_iter()
+        .find_map(|r| r.err())
+        .map(|e| {
+            Failure::backend(format!(
+                "the plan was applied; removing an older spec ConfigMap of the reference tool \
+                 failed: {e}; re-run apply to remove it"
+            ))
+        });
+    Executed { done, failure }
 }
 
-fn execute_op(
+fn run_phase(
+    cluster: &Cluster,
+    state: &K8sState,
+    ops: &[(usize, &Op)],
+    done: &mut [bool],
+    conflict: &dyn Fn(String) -> Failure,
+) -> Result<(), Failure> {
+    let mut batch: Vec<(usize, &Op, Write)> = Vec::with_capacity(ops.len());
+    for (i, op) in ops {
+        batch.push((*i, op, prepare(cluster, state, op, conflict)?));
+    }
+    let writes: Vec<Write> = batch.iter().map(|(_, _, w)| w.clone()).collect();
+    let mut first_failure = None;
+    let mut retry: Vec<(usize, Write)> = Vec::new();
+    for ((i, op, write), result) in batch.iter().zip(cluster.write_all(&writes)) {
+        match result {
+            Ok(()) => done[*i] = true,
+            Err(e)
+                if is_field_conflict(&e)
+                    && matches!(op.drift, DriftKind::Edited | DriftKind::Inactive) =>
+            {
+                let mut forced = write.clone();
+                if let Write::Apply { force, .. } = &mut forced {
+                    *force = true;
+                }
+                retry.push((*i, forced));
+            }
+            Err(e) => {
+                first_failure.get_or_insert_with(|| write_failure(cluster, write, e, conflict));
+            }
+        }
+    }
+    let writes: Vec<Write> = retry.iter().map(|(_, w)| w.clone()).collect();
+    for ((i, write), result) in retry.iter().zip(cluster.write_all(&writes)) {
+        match result {
+            Ok(()) => done[*i] = true,
+            Err(e) => {
+                first_failure.get_or_insert_with(|| write_failure(cluster, write, e, conflict));
+            }
+        }
+    }
+    first_failure.map_or(Ok(()), Err)
+}
+
+/// The write of one op. An update of a CronJob found under another name than the one cronix gives
+/// it (labels copied by hand) first deletes that one.
+fn prepare(
     cluster: &Cluster,
     state: &K8sState,
     op: &Op,
     conflict: &dyn Fn(String) -> Failure,
-) -> Result<(), Failure> {
+) -> Result<Write, Failure> {
     let ns = cluster.namespace().to_string();
-    match (op.kind, op.op) {
-        (Subject::Spec, Action::Delete) => {
-            let name = objects::configmap_name(&op.app, &op.job);
-            cluster
-                .delete(Kind::ConfigMap, &name, None)
-                .map_err(|e| write_failure(Kind::ConfigMap, &ns, &name, e, conflict))
-        }
+    Ok(match (op.kind, op.op) {
+        (Subject::Spec, Action::Delete) => Write::Delete {
+            kind: Kind::ConfigMap,
+            name: objects::configmap_name(&op.app, &op.job),
+            revision: None,
+        },
         (Subject::Spec, _) => {
             let spec = op.spec.as_ref().ok_or_else(|| {
-                Failure::backend(format!("internal: spec op of {}.{} without bytes", op.app, op.job))
+                Failure::backend(format!(
+                    "internal: spec op of {}.{} without bytes",
+                    op.app, op.job
+                ))
             })?;
             if spec.bytes.len() > objects::MAX_SPEC_BYTES {
                 return Err(Failure::backend(format!(
-                    "the spec of {}.{} is {} bytes; a ConfigMap holds at most {} (the request \
-                     body is too large)",
+                    "the spec of {}.{} is {} bytes; a ConfigMap holds at most {}",
                     op.app,
                     op.job,
                     spec.bytes.len(),
                     objects::MAX_SPEC_BYTES
                 )));
             }
-            let name = objects::configmap_name(&op.app, &op.job);
-            let object = objects::configmap_object(&ns, &op.app, &op.job, &spec.bytes, spec.mode);
-            apply(cluster, Kind::ConfigMap, &name, &object, op.drift, conflict)
+            Write::Apply {
+                kind: Kind::ConfigMap,
+                name: objects::configmap_name(&op.app, &op.job),
+                object: objects::configmap_object(&ns, &op.app, &op.job, &spec.bytes, spec.mode),
+                force: false,
+            }
         }
         (Subject::Entry, Action::Delete) => {
             let live = live_of(state, op)?;
-            cluster
-                .delete(Kind::CronJob, &live.name, live.revision.as_deref())
-                .map_err(|e| write_failure(Kind::CronJob, &ns, &live.name, e, conflict))
+            Write::Delete {
+                kind: Kind::CronJob,
+                name: live.name.clone(),
+                revision: live.revision.clone(),
+            }
         }
         (Subject::Entry, action) => {
             let idx = op.idx.unwrap_or(0);
-            let (line, hash) = match (&op.line, &op.hash) {
-                (Some(l), Some(h)) => (l, h),
-                _ => {
-                    return Err(Failure::backend(format!(
-                        "internal: entry op of {}.{} without its artifact",
-                        op.app, op.job
-                    )));
-                }
+            let (Some(line), Some(hash)) = (&op.line, &op.hash) else {
+                return Err(Failure::backend(format!(
+                    "internal: entry op of {}.{} without its artifact",
+                    op.app, op.job
+                )));
             };
             let mut object = objects::cronjob_object(line, &ns, &op.app, &op.job, idx, hash)
                 .map_err(Failure::backend)?;
@@ -373,17 +431,27 @@ fn execute_op(
             if action == Action::Update {
                 let live = live_of(state, op)?;
                 if live.name != name {
-                    // Found under another name (copied labels): replace it by the named one.
-                    cluster
-                        .delete(Kind::CronJob, &live.name, live.revision.as_deref())
-                        .map_err(|e| write_failure(Kind::CronJob, &ns, &live.name, e, conflict))?;
+                    let delete = Write::Delete {
+                        kind: Kind::CronJob,
+                        name: live.name.clone(),
+                        revision: live.revision.clone(),
+                    };
+                    if let Some(Err(e)) = cluster.write_all(std::slice::from_ref(&delete)).pop()
+                    {
+                        return Err(write_failure(cluster, &delete, e, conflict));
+                    }
                 } else if let Some(rv) = &live.revision {
                     object["metadata"]["resourceVersion"] = Value::String(rv.clone());
                 }
             }
-            apply(cluster, Kind::CronJob, &name, &object, op.drift, conflict)
+            Write::Apply {
+                kind: Kind::CronJob,
+                name,
+                object,
+                force: false,
+            }
         }
-    }
+    })
 }
 
 fn live_of<'a>(state: &'a K8sState, op: &Op) -> Result<&'a LiveCronJob, Failure> {
@@ -402,43 +470,25 @@ fn is_field_conflict(e: &ApiError) -> bool {
     e.is_conflict() && e.message.contains("Apply failed with")
 }
 
-fn apply(
-    cluster: &Cluster,
-    kind: Kind,
-    name: &str,
-    object: &Value,
-    drift: DriftKind,
-    conflict: &dyn Fn(String) -> Failure,
-) -> Result<(), Failure> {
-    let ns = cluster.namespace().to_string();
-    match cluster.apply(kind, name, object, false) {
-        Ok(()) => Ok(()),
-        Err(e)
-            if is_field_conflict(&e)
-                && matches!(drift, DriftKind::Edited | DriftKind::Inactive) =>
-        {
-            cluster
-                .apply(kind, name, object, true)
-                .map_err(|e| write_failure(kind, &ns, name, e, conflict))
-        }
-        Err(e) if is_field_conflict(&e) => Err(Failure::backend(format!(
-            "{} {ns}/{name}: {}; another field manager owns fields cronix sends, and the plan \
-             did not show them as hand edits: nothing more was written. Check who changed the \
-             object (kubectl get -o yaml --show-managed-fields), then re-run",
-            kind.name(),
-            e.message
-        ))),
-        Err(e) => Err(write_failure(kind, &ns, name, e, conflict)),
-    }
-}
-
 fn write_failure(
-    kind: Kind,
-    ns: &str,
-    name: &str,
+    cluster: &Cluster,
+    write: &Write,
     e: ApiError,
     conflict: &dyn Fn(String) -> Failure,
 ) -> Failure {
+    let ns = cluster.namespace();
+    let (kind, name) = match write {
+        Write::Apply { kind, name, .. } | Write::Delete { kind, name, .. } => (kind, name),
+    };
+    if is_field_conflict(&e) {
+        return Failure::backend(format!(
+            "{} {ns}/{name}: {}; another field manager owns fields cronix sends, and the plan \
+             did not show them as hand edits: nothing more was written. See who changed the \
+             object (kubectl get -o yaml --show-managed-fields), then re-run",
+            kind.name(),
+            e.message
+        ));
+    }
     if e.is_conflict() {
         return conflict(format!(
             "{} {ns}/{name} changed since it was read ({}); re-run",

@@ -64,6 +64,27 @@ impl Kind {
     }
 }
 
+/// Writes sent at once (HTTP/1.1 connections the client opens to the API server).
+pub const WRITE_CONCURRENCY: usize = 8;
+
+/// One write request.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Server-side apply of the object (`force` takes fields another manager holds).
+    Apply {
+        kind: Kind,
+        name: String,
+        object: Value,
+        force: bool,
+    },
+    /// Delete, only while the object's revision is `revision` (when given).
+    Delete {
+        kind: Kind,
+        name: String,
+        revision: Option<String>,
+    },
+}
+
 /// What a failed request said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -272,6 +293,68 @@ impl Cluster {
         Ok(self
             .run(api.get_opt(name))?
             .map(|o| serde_json::to_value(o).unwrap_or(Value::Null)))
+    }
+
+    /// Send `writes`, at most [`WRITE_CONCURRENCY`] at a time (each bounded by the request
+    /// deadline); one result per write, in order. A delete of an object already gone succeeds.
+    pub fn write_all(&self, writes: &[Write]) -> Vec<Result<(), ApiError>> {
+        use futures::stream::{self, StreamExt};
+        self.rt.block_on(
+            stream::iter(writes)
+                .map(|w| self.write_one(w))
+                .buffered(WRITE_CONCURRENCY)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    async fn write_one(&self, write: &Write) -> Result<(), ApiError> {
+        let call = async {
+            match write {
+                Write::Apply {
+                    kind,
+                    name,
+                    object,
+                    force,
+                } => {
+                    let mut params = PatchParams::apply(FIELD_MANAGER);
+                    if *force {
+                        params = params.force();
+                    }
+                    self.api(*kind)
+                        .patch(name, &params, &Patch::Apply(object))
+                        .await
+                        .map(|_| ())
+                }
+                Write::Delete {
+                    kind,
+                    name,
+                    revision,
+                } => {
+                    let mut params = DeleteParams::background();
+                    if let Some(rv) = revision {
+                        params = params.preconditions(Preconditions {
+                            resource_version: Some(rv.clone()),
+                            uid: None,
+                        });
+                    }
+                    match self.api(*kind).delete(name, &params).await {
+                        Ok(_) => Ok(()),
+                        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
+            Ok(result) => result.map_err(api_error),
+            Err(_) => Err(ApiError {
+                code: None,
+                message: format!(
+                    "the API server did not answer within {} s",
+                    REQUEST_TIMEOUT.as_secs()
+                ),
+            }),
+        }
     }
 
     /// Server-side apply of `object` (field manager `cronix`); `force` takes over fields another
