@@ -77,13 +77,15 @@ pub fn run(global: &Global, args: &TriggerArgs) -> Result<ExitStatus, Failure> {
     };
     let history_path = history::history_path(Path::new(&spec.state_dir), app, job);
     let host_id = host::host_id(&loaded.config);
-    let recorder = Arc::new(Recorder::new(
-        history_path.clone(),
-        record_template(&spec, &run_id, started_at, fire_time, &host_id),
-        started,
-        log.clone(),
-    )
-    .with_termination_log(args.termination_log.clone()));
+    let recorder = Arc::new(
+        Recorder::new(
+            history_path.clone(),
+            record_template(&spec, &run_id, started_at, fire_time, &host_id),
+            started,
+            log.clone(),
+        )
+        .with_termination_log(args.termination_log.clone()),
+    );
     let lease_slot = LeaseSlot::default();
     install_panic_hook(Arc::clone(&recorder), Arc::clone(&lease_slot));
     let lock_dir = args

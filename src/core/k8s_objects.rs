@@ -245,24 +245,23 @@ impl Renderer for K8sRenderer<'_> {
             .iter()
             .enumerate()
             .map(|(idx, schedule)| {
-                let (expression, zone, gate, wakeups) =
-                    if needs_gate(schedule, input.zone, &window) {
-                        let entry =
-                            tz_gate::gated_entry(schedule, input.zone, &TimeZone::UTC, &window);
-                        (
-                            entry.expression,
-                            "Etc/UTC".to_string(),
-                            Some(idx),
-                            Some(entry.wakeups_per_day),
-                        )
-                    } else {
-                        (
-                            schedule.crontab_expression(),
-                            input.job.timezone.clone(),
-                            None,
-                            None,
-                        )
-                    };
+                let (expression, zone, gate, wakeups) = if needs_gate(schedule, input.zone, &window)
+                {
+                    let entry = tz_gate::gated_entry(schedule, input.zone, &TimeZone::UTC, &window);
+                    (
+                        entry.expression,
+                        "Etc/UTC".to_string(),
+                        Some(idx),
+                        Some(entry.wakeups_per_day),
+                    )
+                } else {
+                    (
+                        schedule.crontab_expression(),
+                        input.job.timezone.clone(),
+                        None,
+                        None,
+                    )
+                };
                 let body = cronjob_body(self.settings, input, idx, &expression, &zone, gate);
                 Rendered {
                     line: canonical(&body),
@@ -341,8 +340,10 @@ fn cronjob_body(
             "items": keys.keys().map(|k| json!({"key": k, "path": k})).collect::<Vec<_>>(),
         }}));
         for (path, key) in &file_refs {
-            mounts.push(json!({"name": "secret-files", "mountPath": path, "subPath": key,
-                "readOnly": true}));
+            mounts.push(
+                json!({"name": "secret-files", "mountPath": path, "subPath": key,
+                "readOnly": true}),
+            );
         }
     }
     let ids = json!({LABEL_APP: app, LABEL_JOB: job, LABEL_INDEX: idx.to_string()});
@@ -525,7 +526,9 @@ pub fn cronjob_object(
     let mut object: Value = serde_json::from_str(artifact)
         .map_err(|e| format!("internal: the artifact of {app}.{job}[{idx}] is not JSON: {e}"))?;
     if !object.is_object() {
-        return Err(format!("internal: the artifact of {app}.{job}[{idx}] is not an object"));
+        return Err(format!(
+            "internal: the artifact of {app}.{job}[{idx}] is not an object"
+        ));
     }
     object["apiVersion"] = json!("batch/v1");
     object["kind"] = json!("CronJob");
@@ -737,20 +740,32 @@ mod tests {
 
     #[test]
     fn short_names_are_the_references_and_long_ones_are_shortened_deterministically() {
-        assert_eq!(cronjob_name("billing", "settle", 0), "cronix-billing-settle-0");
+        assert_eq!(
+            cronjob_name("billing", "settle", 0),
+            "cronix-billing-settle-0"
+        );
         let long = "a".repeat(40);
         let name = cronjob_name("billing", &long, 3);
         assert!(name.len() <= MAX_CRONJOB_NAME, "{name}");
         assert!(is_dns_label(&name), "{name}");
-        assert!(name.starts_with("cronix-billing-aaa") && name.contains("-3-"), "{name}");
+        assert!(
+            name.starts_with("cronix-billing-aaa") && name.contains("-3-"),
+            "{name}"
+        );
         assert_eq!(name, cronjob_name("billing", &long, 3));
         assert_ne!(name, cronjob_name("billing", &long, 4));
         let other = format!("{}b", "a".repeat(39));
         assert_ne!(name, cronjob_name("billing", &other, 3));
         let max = "x".repeat(63);
         let name = cronjob_name(&max, &max, 12);
-        assert!(name.len() <= MAX_CRONJOB_NAME && is_dns_label(&name), "{name}");
-        assert_eq!(configmap_name("billing", "settle"), "cronix-billing-settle-spec");
+        assert!(
+            name.len() <= MAX_CRONJOB_NAME && is_dns_label(&name),
+            "{name}"
+        );
+        assert_eq!(
+            configmap_name("billing", "settle"),
+            "cronix-billing-settle-spec"
+        );
         assert!(configmap_name(&max, &max).len() <= MAX_CONFIGMAP_NAME);
     }
 
@@ -800,7 +815,10 @@ mod tests {
             c["volumeMounts"][0]["mountPath"],
             "/etc/cronix/jobs/billing.settle.json"
         );
-        assert_eq!(pod["volumes"][0]["configMap"]["name"], "cronix-billing-settle-spec");
+        assert_eq!(
+            pod["volumes"][0]["configMap"]["name"],
+            "cronix-billing-settle-spec"
+        );
         assert!(pod.get("hostNetwork").is_none());
     }
 
@@ -813,13 +831,17 @@ mod tests {
 
     #[test]
     fn a_fixed_time_in_a_fall_back_hour_gets_the_gate_on_utc() {
-        let j = job("settle", &["30 1 * * *", "*/30 * * * *"], "America/New_York");
+        let j = job(
+            "settle",
+            &["30 1 * * *", "*/30 * * * *"],
+            "America/New_York",
+        );
         let r = render(&j, &[], "2026-06-01T00:00:00Z");
         let fixed: Value = serde_json::from_str(&r[0].line).unwrap();
         assert_eq!(fixed["spec"]["timeZone"], "Etc/UTC");
-        let args = fixed["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-            ["args"]
-            .to_string();
+        let args =
+            fixed["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+                .to_string();
         assert!(args.contains("\"--gate\",\"0\""), "{args}");
         assert!(r[0].gate_wakeups_per_day.is_some());
         // A wildcard schedule fires by the wall clock in both passes, as the controller does.
@@ -885,18 +907,17 @@ mod tests {
     }
 
     fn live(line: &str, hash: &str) -> Value {
-        let mut object =
-            cronjob_object(line, "ns", "billing", "settle", 0, hash).expect("object");
+        let mut object = cronjob_object(line, "ns", "billing", "settle", 0, hash).expect("object");
         // What the API server adds: defaults, status, metadata of its own.
         object["metadata"]["resourceVersion"] = json!("42");
         object["metadata"]["uid"] = json!("u");
         object["metadata"]["labels"]["team"] = json!("x");
         object["spec"]["jobTemplate"]["spec"]["template"]["spec"]["dnsPolicy"] =
             json!("ClusterFirst");
-        object["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-            ["terminationMessagePath"] = json!("/dev/termination-log");
-        object["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"][0]["configMap"]
-            ["extra"] = json!(1);
+        object["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["terminationMessagePath"] =
+            json!("/dev/termination-log");
+        object["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"][0]["configMap"]["extra"] =
+            json!(1);
         object["status"] = json!({"lastScheduleTime": "2026-06-01T02:00:00Z"});
         object
     }

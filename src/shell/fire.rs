@@ -468,7 +468,11 @@ mod tests {
             attempt_log: vec![attempt; 10],
         };
         let message = termination_message(&record);
-        assert!(message.len() <= TERMINATION_MESSAGE_MAX, "{}", message.len());
+        assert!(
+            message.len() <= TERMINATION_MESSAGE_MAX,
+            "{}",
+            message.len()
+        );
         let back: RunRecord = serde_json::from_str(&message).unwrap();
         assert_eq!((back.run_id.as_str(), back.exit_code), ("r", 2));
         let small = RunRecord {

@@ -176,7 +176,9 @@ impl Cluster {
             .map_err(|e| format!("cannot start the kubernetes client's runtime: {e}"))?;
         let mut config = if how.in_cluster {
             kube::Config::incluster_dns().map_err(|e| {
-                format!("in-cluster kubernetes configuration: {e}; run in a pod or drop --in-cluster")
+                format!(
+                    "in-cluster kubernetes configuration: {e}; run in a pod or drop --in-cluster"
+                )
             })?
         } else {
             let path = how.kubeconfig.clone().or_else(default_kubeconfig).ok_or(
@@ -359,7 +361,13 @@ impl Cluster {
 
     /// Server-side apply of `object` (field manager `cronix`); `force` takes over fields another
     /// manager set.
-    pub fn apply(&self, kind: Kind, name: &str, object: &Value, force: bool) -> Result<(), ApiError> {
+    pub fn apply(
+        &self,
+        kind: Kind,
+        name: &str,
+        object: &Value,
+        force: bool,
+    ) -> Result<(), ApiError> {
         let api = self.api(kind);
         let mut params = PatchParams::apply(FIELD_MANAGER);
         if force {
@@ -395,7 +403,12 @@ impl Cluster {
 
     /// Whether the credentials may `verb` the `resource` of `group` in the namespace
     /// (SelfSubjectAccessReview), with the server's reason when not.
-    pub fn can_i(&self, verb: &str, group: &str, resource: &str) -> Result<(bool, String), ApiError> {
+    pub fn can_i(
+        &self,
+        verb: &str,
+        group: &str,
+        resource: &str,
+    ) -> Result<(bool, String), ApiError> {
         use k8s_openapi::api::authorization::v1::{
             ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
         };
@@ -435,8 +448,8 @@ impl Cluster {
 }
 
 async fn from_kubeconfig(path: &Path) -> Result<kube::Config, String> {
-    let file = Kubeconfig::read_from(path)
-        .map_err(|e| format!("kubeconfig {}: {e}", path.display()))?;
+    let file =
+        Kubeconfig::read_from(path).map_err(|e| format!("kubeconfig {}: {e}", path.display()))?;
     kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
         .await
         .map_err(|e| format!("kubeconfig {}: {e}", path.display()))
