@@ -676,3 +676,84 @@ impl Lazy {
         Ok(guard.clone().unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(app: &str, job: &str, idx: usize, suspended: bool) -> LiveCronJob {
+        LiveCronJob {
+            name: objects::cronjob_name(app, job, idx),
+            app: app.into(),
+            job: job.into(),
+            idx,
+            hash: "h".into(),
+            line: "{}\n".into(),
+            schedule: "0 2 * * * (UTC)".into(),
+            inactive: suspended.then(|| "suspended".to_string()),
+            revision: Some("7".into()),
+            last_schedule: None,
+        }
+    }
+
+    #[test]
+    fn entries_carry_liveness_and_revision_and_point_at_what_was_read() {
+        let state = K8sState {
+            cronjobs: vec![live("a", "x", 0, false), live("a", "y", 0, true)],
+            specs: Vec::new(),
+        };
+        let entries = state.entries();
+        assert_eq!(entries[1].at, 1);
+        assert_eq!(entries[1].inactive.as_deref(), Some("suspended"));
+        assert_eq!(entries[0].inactive, None);
+        assert_eq!(entries[0].revision.as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn specs_are_per_job_and_the_references_only_count_as_present_jobs() {
+        let state = K8sState {
+            cronjobs: Vec::new(),
+            specs: vec![
+                SpecObject::Spec {
+                    name: "cronix-a-x-spec".into(),
+                    app: "a".into(),
+                    job: "x".into(),
+                    bytes: b"{}".to_vec(),
+                    mode: 0o644,
+                },
+                SpecObject::Legacy {
+                    name: "cronix-a-y-0-spec".into(),
+                    app: "a".into(),
+                    job: "y".into(),
+                },
+                SpecObject::Spec {
+                    name: "cronix-b-x-spec".into(),
+                    app: "b".into(),
+                    job: "x".into(),
+                    bytes: b"{}".to_vec(),
+                    mode: 0o644,
+                },
+            ],
+        };
+        let a = state.app_specs("a");
+        assert_eq!(a.keys().collect::<Vec<_>>(), ["x"]);
+        assert_eq!(a["x"].mode, 0o644);
+        assert_eq!(
+            state.spec_jobs(),
+            [
+                ("a".to_string(), "x".to_string()),
+                ("a".to_string(), "y".to_string()),
+                ("b".to_string(), "x".to_string())
+            ]
+        );
+        assert_eq!(state.spec_bytes("b", "x"), Some(b"{}".to_vec()));
+        assert_eq!(state.spec_bytes("a", "y"), None);
+    }
+
+    #[test]
+    fn the_secret_keys_a_spec_needs_are_its_env_names_and_file_names() {
+        let spec = br#"{"secret_refs": ["env:A", "B", "file:/run/s/token", "raw:x"]}"#;
+        assert_eq!(secret_keys_of(spec), ["A", "B", "token"]);
+        assert!(secret_keys_of(b"not json").is_empty());
+    }
+}
