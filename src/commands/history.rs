@@ -14,12 +14,13 @@ use crate::error::{ExitStatus, Failure};
 use crate::printer::{Grid, Mark};
 use crate::settings::{Global, Output};
 use crate::shell::config::{self, StatePaths};
+use crate::shell::backend::HistorySource;
 use crate::shell::history as history_file;
 
 pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
     let loaded = config::load(global.config.as_deref())?;
     let state_dir = StatePaths::resolve(&args.target.place.paths.flags(), &loaded.config).state_dir;
-    let (_backend, id) = args.backend_and_job().map_err(Failure::usage)?;
+    let (backend_kind, id) = args.backend_and_job().map_err(Failure::usage)?;
     let now = Timestamp::now();
     let since = parse_when("--since", args.since.as_deref(), now)?;
     let until = parse_when("--until", args.until.as_deref(), now)?;
@@ -44,6 +45,23 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
         .map(StatusQuery::parse)
         .transpose()
         .map_err(|e| Failure::usage(format!("--status: {e}")))?;
+    // A backend whose target keeps the runs (a cluster's pods) answers itself; the crontab
+    // default never does, so it opens nothing.
+    if backend_kind != crate::core::backend_kind::BackendKind::default() {
+        let ctx = crate::shell::reconcile::context(global, &args.target.flags(), backend_kind)?;
+        if ctx.backend.capabilities().history == HistorySource::Backend {
+            let records = ctx.backend.history(app, job)?;
+            let filter = Filter {
+                since,
+                until,
+                status,
+                limit: args.limit,
+            };
+            let records = history::filter(records, &filter);
+            let place = ctx.backend.describe();
+            return show_runs(global.output, app, job, id, &records, Path::new(&place));
+        }
+    }
     let path = history_file::history_path(&state_dir, app, job);
     if !path.exists() {
         let spec_dir =
@@ -64,16 +82,27 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
         limit: args.limit,
     };
     let records = history::filter(records, &filter);
-    match global.output {
+    show_runs(global.output, app, job, id, &records, &path)
+}
+
+fn show_runs(
+    output: Output,
+    app: &str,
+    job: &str,
+    id: &str,
+    records: &[RunRecord],
+    place: &Path,
+) -> Result<ExitStatus, Failure> {
+    match output {
         Output::Json | Output::Yaml => {
             let doc = RunsDoc {
                 app,
                 job,
-                runs: &records,
+                runs: records,
             };
-            crate::printer::document(global.output, &doc)
+            crate::printer::document(output, &doc)
         }
-        Output::Table | Output::Wide => print_runs(&records, id, &path),
+        Output::Table | Output::Wide => print_runs(records, id, place),
     }
     Ok(ExitStatus::OK)
 }

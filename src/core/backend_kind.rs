@@ -15,13 +15,19 @@ pub enum BackendKind {
     Crontab,
     /// systemd timer and service units (`cronix-<app>-<job>-<idx>.timer` + `.service`).
     SystemdTimer,
+    /// Kubernetes CronJobs and spec ConfigMaps in one namespace.
+    Kubernetes,
 }
 
 /// Every backend built into this version, in the order help and errors list them.
-pub const BUILT: &[BackendKind] = &[BackendKind::Crontab, BackendKind::SystemdTimer];
+pub const BUILT: &[BackendKind] = &[
+    BackendKind::Crontab,
+    BackendKind::SystemdTimer,
+    BackendKind::Kubernetes,
+];
 
 /// Backend names the reference tool knows that this version does not build yet.
-const NOT_BUILT: &[&str] = &["kubernetes", "vercel"];
+const NOT_BUILT: &[&str] = &["vercel"];
 
 impl BackendKind {
     /// The name on the command line, in logs and in JSON.
@@ -29,6 +35,7 @@ impl BackendKind {
         match self {
             BackendKind::Crontab => "crontab",
             BackendKind::SystemdTimer => "systemd-timer",
+            BackendKind::Kubernetes => "kubernetes",
         }
     }
 

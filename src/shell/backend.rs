@@ -22,6 +22,7 @@ use crate::core::spec::JobSpec;
 use crate::error::Failure;
 use crate::shell::config::Config;
 use crate::shell::crontab_backend::CrontabBackend;
+use crate::shell::k8s_backend::K8sBackend;
 use crate::shell::systemd_backend::SystemdBackend;
 
 /// What a backend read: its own entries (recognized by its ownership marks), and its private state
@@ -62,6 +63,16 @@ pub enum OwnPath {
     Dir(&'static str, PathBuf),
     /// The apply lock file, named by its role.
     Lock(&'static str, PathBuf),
+}
+
+/// Where a fire finds things when it does not run on this host (a pod's own filesystem): spec files
+/// record these instead of the paths apply was given, and no config path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirePaths {
+    pub trigger_bin: &'static str,
+    pub spec_dir: &'static str,
+    pub lock_dir: &'static str,
+    pub state_dir: &'static str,
 }
 
 /// What a backend checks before a write, and what `doctor` prints of it.
@@ -237,6 +248,11 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
         let _ = check;
         Vec::new()
     }
+    /// Where the fires run when that is not this host (`FirePaths`); `None`: they run here, with the
+    /// paths apply was given.
+    fn fire_paths(&self) -> Option<FirePaths> {
+        None
+    }
     /// The user the entries run as (a crontab's user column or user crontab); `None` is root. The
     /// trigger binary may belong to that user as well as to root, and the shim reads the spec files
     /// as that user.
@@ -255,6 +271,7 @@ pub fn open(
     Ok(match kind {
         BackendKind::Crontab => Box::new(CrontabBackend::new(target, config, common)?),
         BackendKind::SystemdTimer => Box::new(SystemdBackend::new(target, config, common)?),
+        BackendKind::Kubernetes => Box::new(K8sBackend::new(target, config, common)?),
     })
 }
 

@@ -117,6 +117,9 @@ pub struct KubernetesConfig {
     pub secret_name: Option<String>,
     /// `imagePullPolicy` of the pods (default `IfNotPresent`).
     pub image_pull_policy: Option<String>,
+    /// The pods use the node's network (a target on the node's loopback); default false.
+    #[serde(default)]
+    pub host_network: bool,
 }
 
 /// Config `vercel:`: json_path, trigger_prefix (the flags `--vercel-json-path`,

@@ -24,7 +24,15 @@ use crate::core::k8s_objects::{
     self as objects, FOREIGN_SELECTOR, LiveCronJob, MANAGED_SELECTOR, PodSettings, SpecObject,
 };
 use crate::core::plan::{Action, DriftKind, InstalledEntry, Op, Plan, SpecFile, Subject};
+use crate::core::render::Renderer;
+use crate::core::spec::{self, HostPaths, JobSpec};
 use crate::error::Failure;
+use crate::settings::TargetFlags;
+use crate::shell::backend::{
+    ApplyGuard, Backend, Capabilities, CheckJob, Common, Executed, FirePaths, HistorySource,
+    Preflight, PreflightCheck, PreflightFor, Snapshot, SpecPlace, state_of,
+};
+use crate::shell::config::Config;
 use crate::shell::k8s_client::{ApiError, Cluster, Connect, Kind, Write};
 
 /// What one read found: the owned CronJobs (an entry's `at` indexes them) and spec ConfigMaps.
@@ -258,21 +266,10 @@ pub fn secret_keys_of(spec_bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// How one op ended.
-pub struct Executed {
-    pub done: Vec<bool>,
-    pub failure: Option<Failure>,
-}
-
 /// Execute every op of `plan` in the safe order (spec applies, CronJob deletes, CronJob applies,
 /// spec deletes; the writes of one phase are sent concurrently); stop after the first phase with a
 /// failure.
-pub fn execute_plan(
-    cluster: &Cluster,
-    state: &K8sState,
-    plan: &Plan,
-    conflict: &dyn Fn(String) -> Failure,
-) -> Executed {
+pub fn execute_plan(cluster: &Cluster, state: &K8sState, plan: &Plan) -> Executed {
     let mut done = vec![false; plan.ops.len()];
     let indexed: Vec<(usize, &Op)> = plan.ops.iter().enumerate().collect();
     let phase = |f: &dyn Fn(&Op) -> bool| -> Vec<(usize, &Op)> {
@@ -285,7 +282,7 @@ pub fn execute_plan(
         phase(&|o| o.kind == Subject::Spec && o.op == Action::Delete),
     ];
     for ops in phases {
-        if let Err(failure) = run_phase(cluster, state, &ops, &mut done, conflict) {
+        if let Err(failure) = run_phase(cluster, state, &ops, &mut done) {
             return Executed {
                 done,
                 failure: Some(failure),
@@ -332,11 +329,10 @@ fn run_phase(
     state: &K8sState,
     ops: &[(usize, &Op)],
     done: &mut [bool],
-    conflict: &dyn Fn(String) -> Failure,
 ) -> Result<(), Failure> {
     let mut batch: Vec<(usize, &Op, Write)> = Vec::with_capacity(ops.len());
     for (i, op) in ops {
-        batch.push((*i, op, prepare(cluster, state, op, conflict)?));
+        batch.push((*i, op, prepare(cluster, state, op)?));
     }
     let writes: Vec<Write> = batch.iter().map(|(_, _, w)| w.clone()).collect();
     let mut first_failure = None;
@@ -355,7 +351,7 @@ fn run_phase(
                 retry.push((*i, forced));
             }
             Err(e) => {
-                first_failure.get_or_insert_with(|| write_failure(cluster, write, e, conflict));
+                first_failure.get_or_insert_with(|| write_failure(cluster, write, e));
             }
         }
     }
@@ -364,7 +360,7 @@ fn run_phase(
         match result {
             Ok(()) => done[*i] = true,
             Err(e) => {
-                first_failure.get_or_insert_with(|| write_failure(cluster, write, e, conflict));
+                first_failure.get_or_insert_with(|| write_failure(cluster, write, e));
             }
         }
     }
@@ -373,12 +369,7 @@ fn run_phase(
 
 /// The write of one op. An update of a CronJob found under another name than the one cronix gives
 /// it (labels copied by hand) first deletes that one.
-fn prepare(
-    cluster: &Cluster,
-    state: &K8sState,
-    op: &Op,
-    conflict: &dyn Fn(String) -> Failure,
-) -> Result<Write, Failure> {
+fn prepare(cluster: &Cluster, state: &K8sState, op: &Op) -> Result<Write, Failure> {
     let ns = cluster.namespace().to_string();
     Ok(match (op.kind, op.op) {
         (Subject::Spec, Action::Delete) => Write::Delete {
@@ -438,7 +429,7 @@ fn prepare(
                     };
                     if let Some(Err(e)) = cluster.write_all(std::slice::from_ref(&delete)).pop()
                     {
-                        return Err(write_failure(cluster, &delete, e, conflict));
+                        return Err(write_failure(cluster, &delete, e));
                     }
                 } else if let Some(rv) = &live.revision {
                     object["metadata"]["resourceVersion"] = Value::String(rv.clone());
@@ -470,12 +461,7 @@ fn is_field_conflict(e: &ApiError) -> bool {
     e.is_conflict() && e.message.contains("Apply failed with")
 }
 
-fn write_failure(
-    cluster: &Cluster,
-    write: &Write,
-    e: ApiError,
-    conflict: &dyn Fn(String) -> Failure,
-) -> Failure {
+fn write_failure(cluster: &Cluster, write: &Write, e: ApiError) -> Failure {
     let ns = cluster.namespace();
     let (kind, name) = match write {
         Write::Apply { kind, name, .. } | Write::Delete { kind, name, .. } => (kind, name),
@@ -490,11 +476,7 @@ fn write_failure(
         ));
     }
     if e.is_conflict() {
-        return conflict(format!(
-            "{} {ns}/{name} changed since it was read ({}); re-run",
-            kind.name(),
-            e.message
-        ));
+        return Failure::conflict(format!("{} {ns}/{name} ({})", kind.name(), e.message));
     }
     Failure::backend(format!("{} {ns}/{name}: {e}", kind.name()))
 }
@@ -666,6 +648,14 @@ impl Lazy {
             .map_err(|e| Failure::backend(e.clone()))
     }
 
+    /// Drop what was read, so the next read asks the API server again.
+    pub fn forget(&self) -> Option<K8sState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
     /// The state read by this process (read once; `fresh` reads again).
     pub fn state(&self, how: &Connect, fresh: bool) -> Result<K8sState, Failure> {
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -674,6 +664,252 @@ impl Lazy {
             *guard = Some(read_state(cluster).map_err(Failure::backend)?);
         }
         Ok(guard.clone().unwrap_or_default())
+    }
+}
+
+/// The kubernetes backend: one namespace of one cluster.
+#[derive(Debug)]
+pub struct K8sBackend {
+    settings: PodSettings,
+    connect: Connect,
+    lazy: Lazy,
+}
+
+impl K8sBackend {
+    /// Settings from the flags over the config's `kubernetes:` (builds nothing, sends nothing).
+    pub fn new(target: &TargetFlags, config: &Config, common: Common) -> Result<Self, Failure> {
+        let flags = &target.kubernetes;
+        let conf = &config.kubernetes;
+        let namespace = flags
+            .namespace
+            .clone()
+            .or_else(|| conf.namespace.clone())
+            .unwrap_or_else(|| "default".to_string());
+        if !objects::is_dns_label(&namespace) {
+            return Err(Failure::usage(format!(
+                "namespace {namespace:?} is not a valid Kubernetes namespace name; fix \
+                 --k8s-namespace or config kubernetes.namespace"
+            )));
+        }
+        Ok(K8sBackend {
+            settings: PodSettings {
+                image: flags
+                    .image
+                    .clone()
+                    .or_else(|| conf.image.clone())
+                    .unwrap_or_default(),
+                image_pull_policy: conf
+                    .image_pull_policy
+                    .clone()
+                    .unwrap_or_else(|| "IfNotPresent".to_string()),
+                secret_name: flags
+                    .secret_name
+                    .clone()
+                    .or_else(|| conf.secret_name.clone())
+                    .unwrap_or_else(|| "cronix-secrets".to_string()),
+                host_network: conf.host_network,
+                otel: common.otel,
+            },
+            connect: Connect {
+                kubeconfig: flags.kubeconfig.clone().or_else(|| conf.kubeconfig.clone()),
+                in_cluster: flags.in_cluster || conf.in_cluster,
+                namespace,
+            },
+            lazy: Lazy::default(),
+        })
+    }
+
+    fn cluster(&self) -> Result<&Cluster, Failure> {
+        self.lazy.cluster(&self.connect)
+    }
+
+    fn state(&self) -> Result<K8sState, Failure> {
+        self.lazy.state(&self.connect, false)
+    }
+
+    /// Where the cluster is, as the configuration names it (without connecting when it cannot).
+    fn server(&self) -> String {
+        match self.cluster() {
+            Ok(c) => c.server.trim_end_matches('/').to_string(),
+            Err(_) if self.connect.in_cluster => "https://kubernetes.default.svc".to_string(),
+            Err(_) => "unknown-cluster".to_string(),
+        }
+    }
+}
+
+impl SpecPlace for K8sBackend {
+    fn list(&self) -> Result<BTreeSet<(String, String)>, Failure> {
+        Ok(self.state()?.spec_jobs().into_iter().collect())
+    }
+
+    fn recorded_target(&self, app: &str, job: &str) -> Option<String> {
+        let bytes = self.state().ok()?.spec_bytes(app, job)?;
+        let value: Value = serde_json::from_slice(&bytes).ok()?;
+        value["target"].as_str().map(str::to_string)
+    }
+
+    fn read_app(&self, app: &str) -> Result<BTreeMap<String, SpecFile>, Failure> {
+        Ok(self.state()?.app_specs(app))
+    }
+
+    fn find(&self, app: &str, job: &str) -> Result<Option<JobSpec>, Failure> {
+        let Some(bytes) = self.state()?.spec_bytes(app, job) else {
+            return Ok(None);
+        };
+        let paths = HostPaths {
+            lock_dir: objects::POD_LOCK_DIR,
+            state_dir: objects::POD_STATE_DIR,
+        };
+        spec::parse(&bytes, &paths).map(Some).map_err(|e| {
+            Failure::backend(format!(
+                "ConfigMap {}/{}: the spec does not parse: {e}; re-run apply",
+                self.connect.namespace,
+                objects::configmap_name(app, job)
+            ))
+        })
+    }
+}
+
+impl Backend for K8sBackend {
+    fn target_id(&self) -> String {
+        format!("kubernetes:{}/{}", self.server(), self.connect.namespace)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "kubernetes namespace {} on {}",
+            self.connect.namespace,
+            self.server()
+        )
+    }
+
+    fn renderer(&self) -> Box<dyn Renderer + '_> {
+        Box::new(objects::K8sRenderer {
+            settings: &self.settings,
+        })
+    }
+
+    fn preflight(&self, purpose: PreflightFor) -> Preflight {
+        let mut pre = Preflight::default();
+        let cluster = match self.cluster() {
+            Ok(c) => c,
+            Err(f) => {
+                pre.blocking.push(f.message.clone());
+                pre.checks.push(PreflightCheck {
+                    name: "kubernetes API".to_string(),
+                    result: Err(f.message),
+                });
+                return pre;
+            }
+        };
+        if purpose == PreflightFor::Doctor {
+            let state = self.state().ok();
+            pre.checks = preflight_checks(cluster, &self.settings, state.as_ref())
+                .into_iter()
+                .map(|(name, result)| PreflightCheck { name, result })
+                .collect();
+        }
+        pre
+    }
+
+    /// The API server orders writes (each update carries the revision read); there is no local
+    /// lock to take.
+    fn lock(&self, _wait: std::time::Duration) -> Result<ApplyGuard, Failure> {
+        Ok(Box::new(()))
+    }
+
+    fn recover(&self, _apps: &[&str]) -> Result<(), Failure> {
+        Ok(())
+    }
+
+    fn read(&self) -> Result<Snapshot, Failure> {
+        let state = self.state()?;
+        Ok(Snapshot {
+            entries: state.entries(),
+            state: Box::new(state),
+        })
+    }
+
+    fn specs(&self) -> &dyn SpecPlace {
+        self
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            adopt: false,
+            reported_next: false,
+            history: HistorySource::Backend,
+        }
+    }
+
+    fn history(&self, app: &str, job: &str) -> Result<Vec<crate::core::history::RunRecord>, Failure> {
+        history(self.cluster()?, app, job).map_err(Failure::backend)
+    }
+
+    fn install_conflicts(&self, snapshot: &Snapshot, plan: &Plan) -> Vec<String> {
+        if plan.is_empty() {
+            return Vec::new();
+        }
+        let (cluster, state) = match (self.cluster(), state_of::<K8sState>(snapshot)) {
+            (Ok(c), Ok(s)) => (c, s),
+            (Err(f), _) | (_, Err(f)) => return vec![f.message],
+        };
+        let mut errors = conflicts(cluster, state, plan);
+        errors.extend(missing_secret_keys(cluster, &self.settings.secret_name, plan));
+        errors
+    }
+
+    fn hazards(&self, _snapshot: &Snapshot, _app: &str, _jobs: &[&str]) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn execute(&self, snapshot: &Snapshot, plan: &Plan) -> Executed {
+        if plan.is_empty() {
+            return Executed::all(plan);
+        }
+        let (cluster, state) = match (self.cluster(), state_of::<K8sState>(snapshot)) {
+            (Ok(c), Ok(s)) => (c, s),
+            (Err(f), _) | (_, Err(f)) => return Executed::none(plan, f),
+        };
+        let executed = execute_plan(cluster, state, plan);
+        // What this process read is stale now.
+        let _ = self.lazy.forget();
+        executed
+    }
+
+    fn follows(&self, entry: &InstalledEntry) -> Option<(std::path::PathBuf, usize)> {
+        let _ = entry;
+        None
+    }
+
+    fn reported_next(&self, _snapshot: &Snapshot, _ats: &[usize]) -> BTreeMap<usize, String> {
+        BTreeMap::new()
+    }
+
+    /// `check_every` watches a host's history files; a cluster's fires keep none on this host.
+    fn sync_check(&self, _check: Option<&CheckJob>) -> Result<(), Failure> {
+        Ok(())
+    }
+
+    fn check_conflicts(&self, check: Option<&CheckJob>) -> Vec<String> {
+        match check {
+            Some(_) => vec![
+                "config check_every: the kubernetes backend has no owned `cronix check` job (its \
+                 fires keep their records in the cluster, not in this host's history); remove \
+                 check_every for this target"
+                    .to_string(),
+            ],
+            None => Vec::new(),
+        }
+    }
+
+    fn fire_paths(&self) -> Option<FirePaths> {
+        Some(FirePaths {
+            trigger_bin: objects::POD_TRIGGER_BIN,
+            spec_dir: objects::POD_SPEC_DIR,
+            lock_dir: objects::POD_LOCK_DIR,
+            state_dir: objects::POD_STATE_DIR,
+        })
     }
 }
 

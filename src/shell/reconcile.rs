@@ -98,7 +98,9 @@ pub fn context_from(
     let mut backend = backend::open(kind, args, cfg, common(&trigger_bin, &paths)?)?;
     let spec_dir_given = args.paths.spec_dir.is_some() || cfg.spec_dir.is_some();
     let bin_given = args.trigger_bin.is_some() || cfg.trigger_bin.is_some();
+    // A target whose fires run elsewhere records its own paths: nothing to look up here.
     if !(spec_dir_given && bin_given)
+        && backend.fire_paths().is_none()
         && let Some(found) = recorded_settings(backend.as_ref())
     {
         if !spec_dir_given {
@@ -161,17 +163,22 @@ impl Context {
         dirs: &'a [String; 3],
         job_zones: &'a BTreeMap<String, jiff::tz::TimeZone>,
     ) -> TargetFacts<'a> {
+        // A target whose fires run elsewhere (a pod) records the paths there, and no config.
+        let fire = self.backend.fire_paths();
         TargetFacts {
             renderer,
-            trigger_bin: &self.trigger_bin,
-            spec_dir: &dirs[0],
-            lock_dir: &dirs[1],
-            state_dir: &dirs[2],
+            trigger_bin: fire.map_or(self.trigger_bin.as_str(), |f| f.trigger_bin),
+            spec_dir: fire.map_or(dirs[0].as_str(), |f| f.spec_dir),
+            lock_dir: fire.map_or(dirs[1].as_str(), |f| f.lock_dir),
+            state_dir: fire.map_or(dirs[2].as_str(), |f| f.state_dir),
             job_zones,
             now: jiff::Timestamp::now(),
             refs: scope,
             allow_http_hosts: &self.allow_http_hosts,
-            config_path: self.config_path.as_deref(),
+            config_path: match fire {
+                Some(_) => None,
+                None => self.config_path.as_deref(),
+            },
             target: self.backend.target_id(),
             global_lock: self.global_lock.clone(),
             spec_mode: self.spec_mode,

@@ -36,6 +36,7 @@ mod global_scope;
 mod help_completion;
 mod history_cli;
 mod init_cli;
+mod k8s_backend;
 mod k8s_cluster;
 mod layering;
 mod logs_cli;
