@@ -13,8 +13,8 @@ use crate::core::history::{self, Filter, RunRecord, StatusQuery};
 use crate::error::{ExitStatus, Failure};
 use crate::printer::{Grid, Mark};
 use crate::settings::{Global, Output};
-use crate::shell::config::{self, StatePaths};
 use crate::shell::backend::HistorySource;
+use crate::shell::config::{self, StatePaths};
 use crate::shell::history as history_file;
 
 pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {

@@ -50,8 +50,18 @@ pub struct GateView {
 
 /// The schedule and zone an entry's fires follow, from the spec the backend says it names.
 fn gate_view(ctx: &Context, entry: &InstalledEntry) -> Option<(GateView, jiff::tz::TimeZone)> {
-    let (spec_dir, idx) = ctx.backend.follows(entry)?;
-    let spec = spec_store::read_spec(Path::new(&spec_dir), &entry.app, &entry.job).ok()?;
+    let (spec, idx) = match ctx.backend.follows(entry) {
+        Some((spec_dir, idx)) => (
+            spec_store::read_spec(Path::new(&spec_dir), &entry.app, &entry.job).ok()?,
+            idx,
+        ),
+        // Fires that run elsewhere (a pod) follow the spec the target holds.
+        None if ctx.backend.fire_paths().is_some() => (
+            ctx.backend.specs().find(&entry.app, &entry.job).ok()??,
+            entry.idx,
+        ),
+        None => return None,
+    };
     let schedule = spec.job.schedules.get(idx)?.clone();
     let zone = tz::zone(&spec.job.timezone)?;
     Some((

@@ -251,7 +251,12 @@ fn print_zones(ctx: &Context, zones: &[ZoneView]) {
     if zones.is_empty() {
         return;
     }
-    outln!("time zones (cron runs in {}):", ctx.host_zone_name);
+    if ctx.backend.fire_paths().is_some() {
+        // The cluster's controller: gated entries are rendered in Etc/UTC.
+        outln!("time zones (gated entries run in Etc/UTC):");
+    } else {
+        outln!("time zones (cron runs in {}):", ctx.host_zone_name);
+    }
     for z in zones {
         let head = format!(
             "  {} idx {} {:?} in {}",

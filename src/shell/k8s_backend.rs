@@ -122,8 +122,10 @@ pub fn read_state(cluster: &Cluster) -> Result<K8sState, String> {
     let configmaps = cluster
         .list(Kind::ConfigMap, MANAGED_SELECTOR)
         .map_err(|e| what(Kind::ConfigMap, e))?;
-    let mut cronjobs: Vec<LiveCronJob> = cronjobs.iter().filter_map(objects::live_cronjob).collect();
-    cronjobs.sort_by(|a, b| (&a.app, &a.job, a.idx, &a.name).cmp(&(&b.app, &b.job, b.idx, &b.name)));
+    let mut cronjobs: Vec<LiveCronJob> =
+        cronjobs.iter().filter_map(objects::live_cronjob).collect();
+    cronjobs
+        .sort_by(|a, b| (&a.app, &a.job, a.idx, &a.name).cmp(&(&b.app, &b.job, b.idx, &b.name)));
     let specs = configmaps
         .iter()
         .filter_map(objects::live_configmap)
@@ -427,8 +429,7 @@ fn prepare(cluster: &Cluster, state: &K8sState, op: &Op) -> Result<Write, Failur
                         name: live.name.clone(),
                         revision: live.revision.clone(),
                     };
-                    if let Some(Err(e)) = cluster.write_all(std::slice::from_ref(&delete)).pop()
-                    {
+                    if let Some(Err(e)) = cluster.write_all(std::slice::from_ref(&delete)).pop() {
                         return Err(write_failure(cluster, &delete, e));
                     }
                 } else if let Some(rv) = &live.revision {
@@ -446,14 +447,12 @@ fn prepare(cluster: &Cluster, state: &K8sState, op: &Op) -> Result<Write, Failur
 }
 
 fn live_of<'a>(state: &'a K8sState, op: &Op) -> Result<&'a LiveCronJob, Failure> {
-    op.at
-        .and_then(|at| state.cronjobs.get(at))
-        .ok_or_else(|| {
-            Failure::backend(format!(
-                "internal: no CronJob read for {}.{} schedule {:?}",
-                op.app, op.job, op.idx
-            ))
-        })
+    op.at.and_then(|at| state.cronjobs.get(at)).ok_or_else(|| {
+        Failure::backend(format!(
+            "internal: no CronJob read for {}.{} schedule {:?}",
+            op.app, op.job, op.idx
+        ))
+    })
 }
 
 /// A field conflict of server-side apply (another manager owns a field cronix sends).
@@ -509,7 +508,13 @@ pub fn preflight_checks(
     checks.push((
         "kubernetes API".to_string(),
         version
-            .map(|v| format!("{} answers ({v}), namespace {}", cluster.server, cluster.namespace()))
+            .map(|v| {
+                format!(
+                    "{} answers ({v}), namespace {}",
+                    cluster.server,
+                    cluster.namespace()
+                )
+            })
             .map_err(|e| {
                 format!(
                     "{} does not answer: {e}; check --kubeconfig / --in-cluster and the network",
@@ -560,7 +565,7 @@ pub fn preflight_checks(
                 cluster.namespace(),
                 denied.join(", ")
             ))
-        }
+        },
     ));
     let needed: BTreeSet<String> = state
         .map(|s| {
@@ -650,10 +655,7 @@ impl Lazy {
 
     /// Drop what was read, so the next read asks the API server again.
     pub fn forget(&self) -> Option<K8sState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// The state read by this process (read once; `fresh` reads again).
@@ -842,7 +844,11 @@ impl Backend for K8sBackend {
         }
     }
 
-    fn history(&self, app: &str, job: &str) -> Result<Vec<crate::core::history::RunRecord>, Failure> {
+    fn history(
+        &self,
+        app: &str,
+        job: &str,
+    ) -> Result<Vec<crate::core::history::RunRecord>, Failure> {
         history(self.cluster()?, app, job).map_err(Failure::backend)
     }
 
@@ -855,7 +861,11 @@ impl Backend for K8sBackend {
             (Err(f), _) | (_, Err(f)) => return vec![f.message],
         };
         let mut errors = conflicts(cluster, state, plan);
-        errors.extend(missing_secret_keys(cluster, &self.settings.secret_name, plan));
+        errors.extend(missing_secret_keys(
+            cluster,
+            &self.settings.secret_name,
+            plan,
+        ));
         errors
     }
 

@@ -305,10 +305,14 @@ pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failur
         &ctx.facts(renderer.as_ref(), &scope, &dirs, &job_zones),
     ) {
         Ok(mut desired) if errors.is_empty() => {
-            let scheduler_env = ctx.backend.fire_env_names(&snapshot);
-            desired
-                .warnings
-                .extend(dead_job_warnings(ctx, manifest, &scope, &scheduler_env));
+            // Fires that run elsewhere (a pod) resolve their secrets there; the backend checks
+            // what they will find (`install_conflicts`).
+            if ctx.backend.fire_paths().is_none() {
+                let scheduler_env = ctx.backend.fire_env_names(&snapshot);
+                desired
+                    .warnings
+                    .extend(dead_job_warnings(ctx, manifest, &scope, &scheduler_env));
+            }
             return Ok(desired);
         }
         Ok(_) => {}

@@ -178,7 +178,10 @@ fn apply_creates_accepted_objects_and_a_second_apply_writes_nothing() {
     );
     let writes = env.writes_since(mark);
     assert_eq!(writes.len(), 4, "{writes:#?}");
-    assert!(writes.iter().all(|w| w.starts_with("patch ")), "{writes:#?}");
+    assert!(
+        writes.iter().all(|w| w.starts_with("patch ")),
+        "{writes:#?}"
+    );
 
     let cj = env.get("cronjob", "cronix-billing-settle-0").unwrap();
     assert_eq!(cj["spec"]["schedule"], "0 2 * * *");
@@ -244,7 +247,13 @@ fn hand_edits_deletes_and_suspensions_are_drift_that_apply_repairs() {
     assert_eq!(report_cj["spec"]["suspend"], false);
     ok(env.reconcile("drift", &m, &["--exit-on-drift"]));
 
-    c.kubectl_ok(&["-n", &env.ns, "delete", "cronjob", "cronix-billing-settle-0"]);
+    c.kubectl_ok(&[
+        "-n",
+        &env.ns,
+        "delete",
+        "cronjob",
+        "cronix-billing-settle-0",
+    ]);
     let out = env.reconcile("drift", &m, &["--exit-on-drift"]);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(text(&out).contains("missing"), "{}", text(&out));
@@ -327,7 +336,10 @@ fn objects_the_reference_wrote_are_taken_over() {
                 "volumes": [{"name": "job-spec",
                     "configMap": {"name": "cronix-billing-settle-0-spec"}}]}}}}}},
     ]});
-    let out = c.kubectl_stdin(&["-n", &env.ns, "create", "-f", "-"], &reference.to_string());
+    let out = c.kubectl_stdin(
+        &["-n", &env.ns, "create", "-f", "-"],
+        &reference.to_string(),
+    );
     assert!(out.status.success(), "{}", text(&out));
 
     let m = env.write_manifest(&manifest("http://127.0.0.1:9", &[("settle", "0 2 * * *")]));
@@ -337,7 +349,10 @@ fn objects_the_reference_wrote_are_taken_over() {
     assert_eq!(env.names("cronjobs"), ["cronix-billing-settle-0"]);
     assert_eq!(env.names("configmaps"), ["cronix-billing-settle-spec"]);
     let cj = env.get("cronjob", "cronix-billing-settle-0").unwrap();
-    assert_ne!(cj["metadata"]["labels"]["cronix.dev/hash"], "0123456789abcdef");
+    assert_ne!(
+        cj["metadata"]["labels"]["cronix.dev/hash"],
+        "0123456789abcdef"
+    );
     ok(env.reconcile("drift", &m, &["--exit-on-drift"]));
 }
 
