@@ -286,8 +286,18 @@ fn query_one(entry: &BackendEntry, query: &Query) -> Result<Vec<EntryReport>, St
         .collect();
     if let Some(since) = query.history_since {
         for row in &mut out {
-            let path = history_file::history_path(&ctx.paths.state_dir, &row.app, &row.job);
-            let Ok(runs) = history_file::read_records(&path) else {
+            // A target that keeps its runs (a cluster's pods) is asked; else this host's files.
+            let runs = if ctx.backend.capabilities().history
+                == crate::shell::backend::HistorySource::Backend
+            {
+                ctx.backend
+                    .history(&row.app, &row.job)
+                    .map_err(|f| f.message)
+            } else {
+                let path = history_file::history_path(&ctx.paths.state_dir, &row.app, &row.job);
+                history_file::read_records(&path)
+            };
+            let Ok(runs) = runs else {
                 continue;
             };
             let newest = Filter {

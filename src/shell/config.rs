@@ -133,7 +133,7 @@ pub struct VercelConfig {
 
 /// One entry of `backends:` — the reference's shape (`name`, `type` and the flags of that backend
 /// as keys), plus cronix's own target keys. Kubernetes and AWS keys are accepted so the reference's
-/// file loads; those backends are not built, and `global-status` shows them as errors.
+/// file loads; `aws-scheduler` is not built, and `global-status` shows its entries as errors.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendEntry {

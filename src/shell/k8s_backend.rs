@@ -669,6 +669,14 @@ impl Lazy {
     }
 }
 
+/// `~/x` as `$HOME/x` (the reference's config writes kubeconfig paths so); other paths as given.
+fn home_relative(path: std::path::PathBuf) -> std::path::PathBuf {
+    match (path.strip_prefix("~"), crate::env::home()) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path,
+    }
+}
+
 /// The kubernetes backend: one namespace of one cluster.
 #[derive(Debug)]
 pub struct K8sBackend {
@@ -713,7 +721,11 @@ impl K8sBackend {
                 otel: common.otel,
             },
             connect: Connect {
-                kubeconfig: flags.kubeconfig.clone().or_else(|| conf.kubeconfig.clone()),
+                kubeconfig: flags
+                    .kubeconfig
+                    .clone()
+                    .or_else(|| conf.kubeconfig.clone())
+                    .map(home_relative),
                 in_cluster: flags.in_cluster || conf.in_cluster,
                 namespace,
             },
