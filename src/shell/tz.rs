@@ -79,7 +79,11 @@ pub fn zone(name: &str) -> Option<TimeZone> {
     if NOT_ZONE_NAMES.contains(&name) || name.starts_with("posix/") || name.starts_with("right/") {
         return None;
     }
-    let zone = database().get(name).ok()?;
+    let Ok(zone) = database().get(name) else {
+        // A host (or a container image) without any tz database still knows UTC.
+        return (database().is_definitively_empty() && matches!(name, "UTC" | "Etc/UTC"))
+            .then_some(TimeZone::UTC);
+    };
     (zone.iana_name() == Some(name)).then_some(zone)
 }
 
