@@ -585,6 +585,9 @@ pub struct LiveCronJob {
     pub revision: Option<String>,
     /// The controller's `status.lastScheduleTime`.
     pub last_schedule: Option<String>,
+    /// Whether cronix ever server-side applied it (else another tool wrote it: the reference, or a
+    /// hand `kubectl create` of the labels; apply takes its fields over).
+    pub applied_by_cronix: bool,
 }
 
 /// A live CronJob as an entry; `None` for a foreign one (no `cronix.dev/managed=true`, or no
@@ -616,6 +619,13 @@ pub fn live_cronjob(object: &Value) -> Option<LiveCronJob> {
         last_schedule: object["status"]["lastScheduleTime"]
             .as_str()
             .map(str::to_string),
+        applied_by_cronix: object["metadata"]["managedFields"]
+            .as_array()
+            .is_some_and(|fields| {
+                fields
+                    .iter()
+                    .any(|f| f["manager"] == FIELD_MANAGER && f["operation"] == "Apply")
+            }),
     })
 }
 

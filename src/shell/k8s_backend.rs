@@ -342,10 +342,7 @@ fn run_phase(
     for ((i, op, write), result) in batch.iter().zip(cluster.write_all(&writes)) {
         match result {
             Ok(()) => done[*i] = true,
-            Err(e)
-                if is_field_conflict(&e)
-                    && matches!(op.drift, DriftKind::Edited | DriftKind::Inactive) =>
-            {
+            Err(e) if is_field_conflict(&e) && takes_back(op) => {
                 let mut forced = write.clone();
                 if let Write::Apply { force, .. } = &mut forced {
                     *force = true;
@@ -423,7 +420,9 @@ fn prepare(cluster: &Cluster, state: &K8sState, op: &Op) -> Result<Write, Failur
             let name = objects::name_of(&object).to_string();
             if action == Action::Update {
                 let live = live_of(state, op)?;
-                if live.name != name {
+                // Found under another name (labels copied by hand), or written by another tool
+                // (the reference): its other fields would outlive an apply, so it is replaced.
+                if live.name != name || !live.applied_by_cronix {
                     let delete = Write::Delete {
                         kind: Kind::CronJob,
                         name: live.name.clone(),
@@ -453,6 +452,12 @@ fn live_of<'a>(state: &'a K8sState, op: &Op) -> Result<&'a LiveCronJob, Failure>
             op.app, op.job, op.idx
         ))
     })
+}
+
+/// Whether a field conflict on `op` is taken back with `force`: the plan showed a hand edit
+/// (`edited`, `inactive`) that apply repairs.
+fn takes_back(op: &Op) -> bool {
+    matches!(op.drift, DriftKind::Edited | DriftKind::Inactive)
 }
 
 /// A field conflict of server-side apply (another manager owns a field cronix sends).
@@ -951,6 +956,7 @@ mod tests {
             inactive: suspended.then(|| "suspended".to_string()),
             revision: Some("7".into()),
             last_schedule: None,
+            applied_by_cronix: true,
         }
     }
 

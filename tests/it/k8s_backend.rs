@@ -45,6 +45,16 @@ impl Env {
             ),
         )
         .unwrap();
+        // The Secret the fires read E2E_SECRET from (apply refuses a job whose key is missing).
+        c.kubectl_ok(&[
+            "-n",
+            &ns,
+            "create",
+            "secret",
+            "generic",
+            "cronix-secrets",
+            &format!("--from-literal=E2E_SECRET={SENTINEL}"),
+        ]);
         Env {
             ns,
             dir,
@@ -89,7 +99,16 @@ impl Env {
     }
 
     fn get(&self, kind: &str, name: &str) -> Option<Value> {
-        let out = cluster().kubectl(&["-n", &self.ns, "get", kind, name, "-o", "json"]);
+        let out = cluster().kubectl(&[
+            "-n",
+            &self.ns,
+            "get",
+            kind,
+            name,
+            "--show-managed-fields",
+            "-o",
+            "json",
+        ]);
         out.status
             .success()
             .then(|| serde_json::from_slice(&out.stdout).unwrap())
@@ -157,15 +176,6 @@ fn apply_creates_accepted_objects_and_a_second_apply_writes_nothing() {
         &[("settle", "0 2 * * *"), ("report", "*/15 * * * *")],
     ));
     let c = cluster();
-    c.kubectl_ok(&[
-        "-n",
-        &env.ns,
-        "create",
-        "secret",
-        "generic",
-        "cronix-secrets",
-        "--from-literal=E2E_SECRET=x",
-    ]);
     let mark = c.audit_mark();
     ok(env.reconcile("apply", &m, &[]));
     assert_eq!(
@@ -366,15 +376,6 @@ fn a_cronjob_fires_a_signed_request_from_a_pod_and_history_shows_it() {
     let image = c.import_image(&crate::k8s_support::cronix_binary());
     let env = Env::new("k8s-fire", Some(image));
     let server = Server::start(vec![Reply::status(200)]);
-    c.kubectl_ok(&[
-        "-n",
-        &env.ns,
-        "create",
-        "secret",
-        "generic",
-        "cronix-secrets",
-        &format!("--from-literal=E2E_SECRET={SENTINEL}"),
-    ]);
     let m = env.write_manifest(&manifest(
         &format!("http://127.0.0.1:{}", server.port),
         &[("tick", "* * * * *")],
