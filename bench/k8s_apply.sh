@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-3}
 if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet
-  BIN=$PWD/target/release/cronix
+  BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/cronix
 fi
 work=$(mktemp -d)
 started_cluster=
@@ -78,7 +78,8 @@ PY
 cronix_apply() { # ns manifest
   "$BIN" --config "$work/cronix.yaml" apply kubernetes --manifest "$2" \
     --secret-ref env:BENCH_SECRET --k8s-namespace "$1" --kubeconfig "$KUBECONFIG" \
-    --k8s-image cronix.local/cronix:bench >/dev/null
+    --k8s-image cronix.local/cronix:bench >/dev/null 2>"$work/cronix.err" || {
+    cat "$work/cronix.err" >&2; return 1; }
 }
 # The objects cronix wrote in NS, as kubectl's input for namespace TO.
 export_objects() { # ns to out
