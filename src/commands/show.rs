@@ -5,8 +5,6 @@
 //!
 //! Reads only. The spec holds secret references, never secret bytes; `raw:` values are redacted.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use crate::cli::ShowArgs;
@@ -123,7 +121,7 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<ExitStatus, Failure> {
         sync,
         global: global_state,
         next_fires: next_fires(&entries, now),
-        last_runs: last_runs(&ctx.paths.state_dir, &app, &job),
+        last_runs: last_runs(&ctx, &app, &job),
         target: ctx.backend.describe(),
         app,
         job,
@@ -216,9 +214,15 @@ fn next_fires(entries: &[EntryView], now: jiff::Timestamp) -> Vec<String> {
 
 /// The last runs from the job's history file (unparseable lines skipped; an unreadable file shows
 /// none).
-fn last_runs(state_dir: &Path, app: &str, job: &str) -> Vec<RunRecord> {
-    let path = history::history_path(state_dir, app, job);
-    let runs = history::read_records(&path).unwrap_or_default();
+/// A target that keeps its runs (a cluster's pods) is asked instead.
+fn last_runs(ctx: &Context, app: &str, job: &str) -> Vec<RunRecord> {
+    let runs =
+        if ctx.backend.capabilities().history == crate::shell::backend::HistorySource::Backend {
+            ctx.backend.history(app, job).unwrap_or_default()
+        } else {
+            let path = history::history_path(&ctx.paths.state_dir, app, job);
+            history::read_records(&path).unwrap_or_default()
+        };
     let newest = crate::core::history::Filter {
         limit: Some(SHOWN),
         ..Default::default()

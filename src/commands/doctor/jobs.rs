@@ -51,6 +51,11 @@ fn spec_dir_of(line: &str) -> Option<PathBuf> {
 }
 
 pub fn job_checks(host: &Host) -> Vec<Check> {
+    if let Ok(ctx) = &host.ctx
+        && ctx.backend.fire_paths().is_some()
+    {
+        return remote_job_checks(ctx);
+    }
     let mut out = Vec::new();
     let mut dirs_checked: BTreeSet<(String, PathBuf)> = BTreeSet::new();
     if let Ok(ctx) = &host.ctx {
@@ -88,6 +93,47 @@ pub fn job_checks(host: &Host) -> Vec<Check> {
         }
     }
     out
+}
+
+/// Jobs whose fires run elsewhere (a cluster's pods): each installed entry's spec is in the target
+/// and parses as the shim reads it. Secrets, paths and zones are the target's (its preflight).
+fn remote_job_checks(ctx: &reconcile::Context) -> Vec<Check> {
+    let jobs: BTreeSet<(String, String)> = match reconcile::installed(ctx, None) {
+        Ok(installed) => installed
+            .entries()
+            .iter()
+            .map(|e| (e.app.clone(), e.job.clone()))
+            .collect(),
+        Err(f) => return vec![Check::fail("jobs", f.message)],
+    };
+    if jobs.is_empty() {
+        return vec![Check::ok("jobs", "no installed jobs")];
+    }
+    jobs.into_iter()
+        .map(|(app, job)| {
+            let name = format!("job {app}.{job}");
+            match ctx.backend.specs().find(&app, &job) {
+                Ok(Some(spec)) => Check::ok(
+                    name,
+                    format!(
+                        "spec in {} ({} {}, {})",
+                        ctx.backend.describe(),
+                        spec.job.request.method.as_str(),
+                        spec.job.request.url,
+                        spec.job.timezone
+                    ),
+                ),
+                Ok(None) => Check::fail(
+                    name,
+                    format!(
+                        "no spec in {}; run `cronix apply` for app {app}",
+                        ctx.backend.describe()
+                    ),
+                ),
+                Err(f) => Check::fail(name, f.message),
+            }
+        })
+        .collect()
 }
 
 /// A global-scope job whose recent fires were held back by a claim or lease in Redis that looked
