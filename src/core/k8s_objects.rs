@@ -859,6 +859,10 @@ mod tests {
         assert_eq!(wild["spec"]["timeZone"], "America/New_York");
         assert_eq!(wild["spec"]["schedule"], "*/30 * * * *");
         assert!(!wild.to_string().contains("--gate"));
+        // A fixed time in the spring-forward gap: the controller would skip it, §3 runs it late.
+        let j = job("settle", &["30 2 * * *"], "America/New_York");
+        let r = render(&j, &[], "2026-06-01T00:00:00Z");
+        assert!(r[0].line.contains("\"--gate\""), "{}", r[0].line);
         // A fixed time away from the changes needs no gate.
         let j = job("settle", &["0 12 * * *"], "America/New_York");
         let r = render(&j, &[], "2026-06-01T00:00:00Z");

@@ -130,17 +130,18 @@ fn every_backend_flag_of_the_backend_it_names_is_accepted() {
 }
 
 #[test]
-fn the_kubernetes_example_names_the_backend_when_it_is_not_built() {
-    // The kubernetes flags parse (they are the reference's); a build without the backend says so.
+fn the_kubernetes_example_asks_the_cluster_for_the_runs() {
+    // The kubernetes flags parse (they are the reference's); the runs are the cluster's pods, so
+    // `--in-cluster` outside a pod is a backend error that says so.
     let dir = host();
     let out = cronix(
         dir.path(),
         "history billing.reconcile-payments --backend kubernetes --in-cluster --k8s-namespace billing --since 7d --status failed -o json",
     )
-    .code(2);
+    .code(3);
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
-        err.contains("backend kubernetes is not built in this version"),
+        err.contains("in-cluster kubernetes configuration") && err.contains("--in-cluster"),
         "{err}"
     );
 }
