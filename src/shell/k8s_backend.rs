@@ -898,6 +898,7 @@ impl Backend for K8sBackend {
             (Ok(c), Ok(s)) => (c, s),
             (Err(f), _) | (_, Err(f)) => return Executed::none(plan, f),
         };
+        crate::shell::test_pause::at("k8s_execute");
         let executed = execute_plan(cluster, state, plan);
         // What this process read is stale now.
         let _ = self.lazy.forget();

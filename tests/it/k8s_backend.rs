@@ -406,3 +406,70 @@ fn a_cronjob_fires_a_signed_request_from_a_pod_and_history_shows_it() {
     assert!(found, "history shows no ok run:\n{shown}");
     assert!(!shown.contains(SENTINEL), "{shown}");
 }
+
+#[test]
+#[cfg_attr(
+    not(cronix_e2e_k8s),
+    ignore = "needs a running test cluster: CRONIX_TEST_K8S=DIR after `.ci/k8s up DIR` (root; .ci/run does it)"
+)]
+fn an_object_changed_between_read_and_write_is_a_conflict_to_re_run() {
+    let env = Env::new("k8s-stale", None);
+    let c = cluster();
+    let m = env.write_manifest(&manifest("http://127.0.0.1:9", &[("settle", "0 2 * * *")]));
+    ok(env.reconcile("apply", &m, &[]));
+    let m = env.write_manifest(&manifest("http://127.0.0.1:9", &[("settle", "0 3 * * *")]));
+    // apply stops itself after its read, before its first write; the CronJob changes meanwhile.
+    let mut child = Command::new(support::cronix_bin())
+        .arg("--config")
+        .arg(env.path("cronix.yaml"))
+        .args(["apply", "kubernetes", "--manifest", m.to_str().unwrap()])
+        .args([
+            "--k8s-namespace",
+            env.ns.as_str(),
+            "--k8s-image",
+            &env.image,
+        ])
+        .arg("--kubeconfig")
+        .arg(&c.kubeconfig)
+        .env("CRONIX_TEST_PAUSE_AT", "k8s_execute")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stat = format!("/proc/{}/stat", child.id());
+    let stopped = wait_for(
+        || {
+            std::fs::read_to_string(&stat)
+                .is_ok_and(|t| t.rsplit(") ").next().is_some_and(|r| r.starts_with('T')))
+        },
+        Duration::from_secs(30),
+    );
+    assert!(stopped, "apply did not reach its write step");
+    c.kubectl_ok(&[
+        "-n",
+        &env.ns,
+        "label",
+        "cronjob",
+        "cronix-billing-settle-0",
+        "team=ops",
+    ]);
+    let cont = Command::new("kill")
+        .args(["-CONT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(cont.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cronix-billing-settle-0") && err.contains("changed since it was read"),
+        "{err}"
+    );
+    let cj = env.get("cronjob", "cronix-billing-settle-0").unwrap();
+    assert_eq!(cj["spec"]["schedule"], "0 2 * * *");
+    // Re-run: it reads the new revision and applies.
+    ok(env.reconcile("apply", &m, &[]));
+    let cj = env.get("cronjob", "cronix-billing-settle-0").unwrap();
+    assert_eq!(cj["spec"]["schedule"], "0 3 * * *");
+    assert_eq!(cj["metadata"]["labels"]["team"], "ops");
+}
