@@ -419,7 +419,7 @@ fn an_object_changed_between_read_and_write_is_a_conflict_to_re_run() {
     ok(env.reconcile("apply", &m, &[]));
     let m = env.write_manifest(&manifest("http://127.0.0.1:9", &[("settle", "0 3 * * *")]));
     // apply stops itself after its read, before its first write; the CronJob changes meanwhile.
-    let mut child = Command::new(support::cronix_bin())
+    let child = Command::new(support::cronix_bin())
         .arg("--config")
         .arg(env.path("cronix.yaml"))
         .args(["apply", "kubernetes", "--manifest", m.to_str().unwrap()])
