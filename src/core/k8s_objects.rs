@@ -321,8 +321,10 @@ fn cronjob_body(
     let env: Vec<Value> = env
         .iter()
         .map(|name| {
+            // Optional: a missing key is an empty resolution the shim skips (DESIGN §6), not a
+            // pod that cannot start; apply refuses a job none of whose keys exist.
             json!({"name": name, "valueFrom": {"secretKeyRef": {
-                "name": settings.secret_name, "key": name}}})
+                "name": settings.secret_name, "key": name, "optional": true}}})
         })
         .collect();
     let mut mounts = vec![json!({
@@ -336,7 +338,7 @@ fn cronjob_body(
     if !file_refs.is_empty() {
         let keys: BTreeMap<&str, ()> = file_refs.iter().map(|(_, k)| (k.as_str(), ())).collect();
         volumes.push(json!({"name": "secret-files", "secret": {
-            "secretName": settings.secret_name, "defaultMode": MOUNT_MODE,
+            "secretName": settings.secret_name, "defaultMode": MOUNT_MODE, "optional": true,
             "items": keys.keys().map(|k| json!({"key": k, "path": k})).collect::<Vec<_>>(),
         }}));
         for (path, key) in &file_refs {
@@ -447,7 +449,8 @@ fn owned_shape() -> Value {
                         "name": null, "image": null, "imagePullPolicy": null, "command": null,
                         "args": null,
                         "env": [{"name": null, "value": null,
-                                 "valueFrom": {"secretKeyRef": {"name": null, "key": null}}}],
+                                 "valueFrom": {"secretKeyRef": {"name": null, "key": null,
+                                                                "optional": null}}}],
                         "volumeMounts": [{"name": null, "mountPath": null, "subPath": null,
                                           "readOnly": null}],
                         "resources": {"requests": null, "limits": null},
@@ -457,7 +460,8 @@ fn owned_shape() -> Value {
                     }],
                     "volumes": [{"name": null,
                         "configMap": {"name": null, "defaultMode": null, "items": items},
-                        "secret": {"secretName": null, "defaultMode": null, "items": items}}],
+                        "secret": {"secretName": null, "defaultMode": null, "optional": null,
+                                   "items": items}}],
                 }},
             }},
         },
@@ -819,7 +823,7 @@ mod tests {
         assert_eq!(
             c["env"],
             json!([{"name": "TOKEN", "valueFrom": {"secretKeyRef":
-                {"name": "cronix-secrets", "key": "TOKEN"}}}])
+                {"name": "cronix-secrets", "key": "TOKEN", "optional": true}}}])
         );
         assert_eq!(
             c["volumeMounts"][0]["mountPath"],

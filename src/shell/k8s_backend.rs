@@ -206,48 +206,52 @@ pub fn conflicts(cluster: &Cluster, state: &K8sState, plan: &Plan) -> Vec<String
     errors
 }
 
-/// The Secret keys that the specs a plan writes refer to and the Secret lacks, as refusals (one GET
-/// of the Secret, only when the plan writes a spec with `env:` or `file:` references).
+/// Jobs of a plan none of whose Secret keys exist (every fire would exit 3 with nothing sent), as
+/// refusals. One GET of the Secret, only when the plan writes a spec with `env:` or `file:`
+/// references. A job with some keys missing is not refused: the references are optional in the
+/// pod, and the shim skips the empty ones (DESIGN §6); doctor lists the missing keys.
 pub fn missing_secret_keys(cluster: &Cluster, secret: &str, plan: &Plan) -> Vec<String> {
-    let mut needed: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
-        let Some(spec) = &op.spec else { continue };
-        for key in secret_keys_of(&spec.bytes) {
-            needed
-                .entry(key)
-                .or_default()
-                .push(format!("{}.{}", op.app, op.job));
-        }
-    }
+    let needed: Vec<(String, Vec<String>)> = plan
+        .spec_ops()
+        .filter(|o| o.op != Action::Delete)
+        .filter_map(|op| {
+            let keys = secret_keys_of(&op.spec.as_ref()?.bytes);
+            (!keys.is_empty()).then(|| (format!("{}.{}", op.app, op.job), keys))
+        })
+        .collect();
     if needed.is_empty() {
         return Vec::new();
     }
-    match cluster.secret_keys(secret) {
-        Ok(Some(keys)) => needed
-            .into_iter()
-            .filter(|(k, _)| !keys.contains(k))
-            .map(|(k, jobs)| {
-                format!(
-                    "Secret {}/{secret} has no key {k}, which {} refer to: every fire would find \
-                     it empty; add it (kubectl -n {} create secret generic {secret} \
-                     --from-literal={k}=… or edit the Secret)",
-                    cluster.namespace(),
-                    jobs.join(", "),
-                    cluster.namespace()
-                )
-            })
-            .collect(),
-        Ok(None) => vec![format!(
-            "Secret {}/{secret} does not exist; the fires read their secrets from it (keys: {}); \
-             create it (examples/kubernetes/secret.yaml) or name another with --k8s-secret-name",
-            cluster.namespace(),
-            needed.keys().cloned().collect::<Vec<_>>().join(", ")
-        )],
-        Err(e) => vec![format!(
-            "cannot read Secret {}/{secret}: {e}",
-            cluster.namespace()
-        )],
-    }
+    let ns = cluster.namespace();
+    let keys = match cluster.secret_keys(secret) {
+        Ok(Some(keys)) => keys,
+        Ok(None) => {
+            return vec![format!(
+                "Secret {ns}/{secret} does not exist; the fires of {} read their secrets from \
+                 it; create it (examples/kubernetes/secret.yaml) or name another with \
+                 --k8s-secret-name",
+                needed
+                    .iter()
+                    .map(|(job, _)| job.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )];
+        }
+        Err(e) => return vec![format!("cannot read Secret {ns}/{secret}: {e}")],
+    };
+    needed
+        .into_iter()
+        .filter(|(_, wanted)| wanted.iter().all(|k| !keys.contains(k)))
+        .map(|(job, wanted)| {
+            format!(
+                "Secret {ns}/{secret} has none of the keys job {job} refers to ({}): every fire \
+                 would send nothing; add one (kubectl -n {ns} create secret generic {secret} \
+                 --from-literal={}=… or edit the Secret)",
+                wanted.join(", "),
+                wanted[0]
+            )
+        })
+        .collect()
 }
 
 /// The Secret keys a spec's references need (`env:NAME` → NAME, `file:/p/x` → x).

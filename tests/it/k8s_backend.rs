@@ -74,7 +74,11 @@ impl Env {
 
     /// `cronix --config … COMMAND kubernetes ARGS --k8s-namespace … --kubeconfig … --k8s-image …`.
     fn cronix(&self, command: &str, args: &[&str]) -> Output {
-        let c = cluster();
+        self.cronix_as(&cluster().kubeconfig, command, args)
+    }
+
+    /// [`Env::cronix`] with another kubeconfig (another identity).
+    fn cronix_as(&self, kubeconfig: &Path, command: &str, args: &[&str]) -> Output {
         Command::new(support::cronix_bin())
             .arg("--config")
             .arg(self.path("cronix.yaml"))
@@ -84,7 +88,7 @@ impl Env {
             .arg("--k8s-namespace")
             .arg(self.ns.as_str())
             .arg("--kubeconfig")
-            .arg(&c.kubeconfig)
+            .arg(kubeconfig)
             .arg("--k8s-image")
             .arg(&self.image)
             .env_remove("KUBECONFIG")
@@ -472,4 +476,67 @@ fn an_object_changed_between_read_and_write_is_a_conflict_to_re_run() {
     let cj = env.get("cronjob", "cronix-billing-settle-0").unwrap();
     assert_eq!(cj["spec"]["schedule"], "0 3 * * *");
     assert_eq!(cj["metadata"]["labels"]["team"], "ops");
+}
+
+#[test]
+#[cfg_attr(
+    not(cronix_e2e_k8s),
+    ignore = "needs a running test cluster: CRONIX_TEST_K8S=DIR after `.ci/k8s up DIR` (root; .ci/run does it)"
+)]
+fn the_example_role_is_all_that_apply_drift_doctor_history_and_prune_need() {
+    let env = Env::new("k8s-rbac", None);
+    let c = cluster();
+    let rbac = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes/rbac.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "namespace: cronix",
+        &format!("namespace: {}", env.ns.as_str()),
+    );
+    c.kubectl_ok(&["-n", &env.ns, "create", "serviceaccount", "cronix-deployer"]);
+    let out = c.kubectl_stdin(&["apply", "-f", "-"], &rbac);
+    assert!(out.status.success(), "{}", text(&out));
+    let token = c.kubectl_ok(&["-n", &env.ns, "create", "token", "cronix-deployer"]);
+    let admin = c.kubectl_json(&["config", "view", "--raw"]);
+    let mut cluster_entry = admin["clusters"][0].clone();
+    cluster_entry["name"] = json!("test");
+    let kubeconfig = json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [cluster_entry],
+        "users": [{"name": "deployer", "user": {"token": token.trim()}}],
+        "contexts": [{"name": "deployer", "context": {"cluster": "test", "user": "deployer"}}],
+        "current-context": "deployer",
+    });
+    let path = env.path("deployer.kubeconfig");
+    std::fs::write(&path, kubeconfig.to_string()).unwrap();
+
+    let m = env.write_manifest(&manifest("http://127.0.0.1:9", &[("settle", "0 2 * * *")]));
+    let manifest_args = ["--manifest", m.to_str().unwrap()];
+    ok(env.cronix_as(&path, "apply", &manifest_args));
+    let mut drift = manifest_args.to_vec();
+    drift.push("--exit-on-drift");
+    ok(env.cronix_as(&path, "drift", &drift));
+    ok(env.cronix_as(&path, "history", &["billing.settle"]));
+    let doctor = Command::new(support::cronix_bin())
+        .arg("--config")
+        .arg(env.path("cronix.yaml"))
+        .args([
+            "doctor",
+            "--backend",
+            "kubernetes",
+            "--k8s-namespace",
+            env.ns.as_str(),
+        ])
+        .args(["--k8s-image", "x", "--kubeconfig"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report = text(&doctor);
+    assert!(
+        report.contains("may do all") && report.contains("kubernetes permissions"),
+        "{report}"
+    );
+    ok(env.cronix_as(&path, "prune", &["--app", APP, "--yes"]));
+    assert_eq!(env.names("cronjobs"), Vec::<String>::new());
 }
