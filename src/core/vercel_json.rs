@@ -385,6 +385,11 @@ fn cron_of(bytes: &[u8]) -> Option<Cron> {
     })
 }
 
+/// The entry an [`entry_line`] holds (what a plan op carries back to the backend).
+pub fn cron_from_line(line: &str) -> Option<Cron> {
+    cron_of(line.as_bytes())
+}
+
 /// The trigger prefix as entries use it: ends with `/`.
 pub fn normalize_prefix(prefix: &str) -> String {
     if prefix.ends_with('/') {
