@@ -15,10 +15,16 @@ pub enum BackendKind {
     Crontab,
     /// systemd timer and service units (`cronix-<app>-<job>-<idx>.timer` + `.service`).
     SystemdTimer,
+    /// The cronix-owned entries of `crons` in a `vercel.json` (Vercel Cron fires them).
+    Vercel,
 }
 
 /// Every backend built into this version, in the order help and errors list them.
-pub const BUILT: &[BackendKind] = &[BackendKind::Crontab, BackendKind::SystemdTimer];
+pub const BUILT: &[BackendKind] = &[
+    BackendKind::Crontab,
+    BackendKind::SystemdTimer,
+    BackendKind::Vercel,
+];
 
 /// Backend names the reference tool knows that this version does not build yet.
 const NOT_BUILT: &[&str] = &[];
@@ -29,6 +35,7 @@ impl BackendKind {
         match self {
             BackendKind::Crontab => "crontab",
             BackendKind::SystemdTimer => "systemd-timer",
+            BackendKind::Vercel => "vercel",
         }
     }
 

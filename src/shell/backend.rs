@@ -18,6 +18,7 @@ use crate::error::Failure;
 use crate::shell::config::Config;
 use crate::shell::crontab_backend::CrontabBackend;
 use crate::shell::systemd_backend::SystemdBackend;
+use crate::shell::vercel_backend::VercelBackend;
 
 /// What a backend read: its own entries (recognized by its ownership marks), and its private state
 /// that `install` needs (the crontab bytes, the unit files found).
@@ -128,6 +129,7 @@ pub fn open(
     Ok(match kind {
         BackendKind::Crontab => Box::new(CrontabBackend::new(target, config, common)?),
         BackendKind::SystemdTimer => Box::new(SystemdBackend::new(target, config, common)?),
+        BackendKind::Vercel => Box::new(VercelBackend::new(None, None)?),
     })
 }
 

@@ -301,10 +301,13 @@ pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failur
         &ctx.facts(renderer.as_ref(), &scope, &dirs, &job_zones),
     ) {
         Ok(mut desired) if errors.is_empty() => {
-            let scheduler_env = ctx.backend.fire_env_names(&snapshot);
-            desired
-                .warnings
-                .extend(dead_job_warnings(ctx, manifest, &scope, &scheduler_env));
+            // Jobs a scheduler calls itself (vercel) sign nothing: their refs are never resolved.
+            if renderer.uses_spec_files() {
+                let scheduler_env = ctx.backend.fire_env_names(&snapshot);
+                desired
+                    .warnings
+                    .extend(dead_job_warnings(ctx, manifest, &scope, &scheduler_env));
+            }
             return Ok(desired);
         }
         Ok(_) => {}
