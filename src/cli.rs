@@ -259,6 +259,31 @@ pub struct TargetPlaceArgs {
     pub trigger_bin: Option<PathBuf>,
     #[command(flatten)]
     pub paths: PathArgs,
+    /// kubernetes: the namespace of the CronJobs and ConfigMaps (default: config's
+    /// kubernetes.namespace, else default)
+    #[arg(long, value_name = "NAMESPACE")]
+    pub k8s_namespace: Option<String>,
+    /// kubernetes: the image whose cronix the pods run (default: config's kubernetes.image)
+    #[arg(long, value_name = "IMAGE")]
+    pub k8s_image: Option<String>,
+    /// kubernetes: the kubeconfig file (default: config's kubernetes.kubeconfig, else KUBECONFIG,
+    /// else ~/.kube/config)
+    #[arg(long, value_name = "FILE", conflicts_with = "in_cluster")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubernetes: use the pod's service account (running inside the cluster)
+    #[arg(long)]
+    pub in_cluster: bool,
+    /// kubernetes: the Secret holding the keys the jobs' env: and file: refs name (default:
+    /// config's kubernetes.secret_name, else cronix-secrets)
+    #[arg(long, value_name = "NAME")]
+    pub k8s_secret_name: Option<String>,
+    /// vercel: the vercel.json to manage (default: config's vercel.json_path, else vercel.json)
+    #[arg(long, value_name = "FILE")]
+    pub vercel_json_path: Option<PathBuf>,
+    /// vercel: the path prefix of cronix's cron entries (default: config's
+    /// vercel.trigger_prefix, else /api/v1/scheduled/)
+    #[arg(long, value_name = "PREFIX")]
+    pub vercel_trigger_prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -363,6 +388,16 @@ impl GlobalStatusArgs {
             ("--spec-dir", place.paths.spec_dir.is_some()),
             ("--lock-dir", place.paths.lock_dir.is_some()),
             ("--state-dir", place.paths.state_dir.is_some()),
+            ("--k8s-namespace", place.k8s_namespace.is_some()),
+            ("--k8s-image", place.k8s_image.is_some()),
+            ("--kubeconfig", place.kubeconfig.is_some()),
+            ("--in-cluster", place.in_cluster),
+            ("--k8s-secret-name", place.k8s_secret_name.is_some()),
+            ("--vercel-json-path", place.vercel_json_path.is_some()),
+            (
+                "--vercel-trigger-prefix",
+                place.vercel_trigger_prefix.is_some(),
+            ),
         ]
         .into_iter()
         .filter_map(|(flag, given)| given.then_some(flag))
@@ -809,6 +844,17 @@ impl TargetPlaceArgs {
             run_as: self.run_as.clone(),
             trigger_bin: self.trigger_bin.clone(),
             paths: self.paths.flags(),
+            kubernetes: crate::settings::KubernetesFlags {
+                namespace: self.k8s_namespace.clone(),
+                image: self.k8s_image.clone(),
+                kubeconfig: self.kubeconfig.clone(),
+                in_cluster: self.in_cluster,
+                secret_name: self.k8s_secret_name.clone(),
+            },
+            vercel: crate::settings::VercelFlags {
+                json_path: self.vercel_json_path.clone(),
+                trigger_prefix: self.vercel_trigger_prefix.clone(),
+            },
         }
     }
 }

@@ -25,6 +25,8 @@ pub enum FailureKind {
     FetchRejected,
     /// The trigger shim's internal error: spec, config, secrets (exit 3).
     ShimInternal,
+    /// The target changed between the read and the write (a stale revision): re-run (exit 3).
+    Conflict,
 }
 
 impl FailureKind {
@@ -36,6 +38,7 @@ impl FailureKind {
             FailureKind::Backend => "backend",
             FailureKind::FetchRejected => "fetch_rejected",
             FailureKind::ShimInternal => "internal",
+            FailureKind::Conflict => "conflict",
         }
     }
 
@@ -46,6 +49,7 @@ impl FailureKind {
             FailureKind::Backend => ExitStatus::BACKEND,
             FailureKind::FetchRejected => ExitStatus::FETCH_REJECTED,
             FailureKind::ShimInternal => ExitStatus::FIRE_INTERNAL,
+            FailureKind::Conflict => ExitStatus::BACKEND,
         }
     }
 }
@@ -72,6 +76,14 @@ impl Failure {
     }
     pub fn backend(message: impl Into<String>) -> Self {
         Self::new(FailureKind::Backend, message)
+    }
+    /// The target changed under an apply (`what` names it and how): nothing of this op was
+    /// written, and a new run plans against the new state.
+    pub fn conflict(what: impl std::fmt::Display) -> Self {
+        Self::new(
+            FailureKind::Conflict,
+            format!("{what}: the target changed since it was read; re-run the command"),
+        )
     }
 }
 

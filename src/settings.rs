@@ -79,4 +79,31 @@ pub struct TargetFlags {
     pub run_as: Option<String>,
     pub trigger_bin: Option<PathBuf>,
     pub paths: PathFlags,
+    pub kubernetes: KubernetesFlags,
+    pub vercel: VercelFlags,
+}
+
+/// The kubernetes backend's flags (each over the config's `kubernetes:` key of the same name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubernetesFlags {
+    /// `--k8s-namespace` (default `default`).
+    pub namespace: Option<String>,
+    /// `--k8s-image`: the image whose `cronix` the CronJobs' pods run.
+    pub image: Option<String>,
+    /// `--kubeconfig`: the kubeconfig file (else `KUBECONFIG`, else `~/.kube/config`).
+    pub kubeconfig: Option<PathBuf>,
+    /// `--in-cluster`: use the pod's service account instead of a kubeconfig.
+    pub in_cluster: bool,
+    /// `--k8s-secret-name`: the Secret whose keys the jobs' `env:`/`file:` refs name (default
+    /// `cronix-secrets`).
+    pub secret_name: Option<String>,
+}
+
+/// The vercel backend's flags (each over the config's `vercel:` key of the same name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VercelFlags {
+    /// `--vercel-json-path` (default `vercel.json`).
+    pub json_path: Option<PathBuf>,
+    /// `--vercel-trigger-prefix` (default `/api/v1/scheduled/`).
+    pub trigger_prefix: Option<String>,
 }

@@ -23,6 +23,7 @@ use crate::cli::TargetArgs;
 use crate::core::backend_kind;
 use crate::error::{ExitStatus, Failure};
 use crate::settings::{Global, Output};
+use crate::shell::backend::PreflightFor;
 use crate::shell::config::{self, ConfigSource, Loaded};
 use crate::shell::reconcile::{self, Context};
 
@@ -245,9 +246,13 @@ fn scheduler_check(host: &Host) -> Vec<Check> {
     let Ok(ctx) = &host.ctx else {
         return Vec::new();
     };
-    let (name, status) = ctx.backend.scheduler();
-    vec![match status {
-        Ok(detail) => Check::ok(name, detail),
-        Err(detail) => Check::fail(name, detail),
-    }]
+    ctx.backend
+        .preflight(PreflightFor::Doctor)
+        .checks
+        .into_iter()
+        .map(|check| match check.result {
+            Ok(detail) => Check::ok(check.name, detail),
+            Err(detail) => Check::fail(check.name, detail),
+        })
+        .collect()
 }

@@ -34,7 +34,7 @@ use crate::printer::{Grid, Mark};
 use crate::settings::{Global, Output};
 use crate::shell::config::{self, Config, ConfigSource, Loaded};
 use crate::shell::reconcile::{self, Context};
-use crate::shell::{global_lock, history as history_file, metrics, spec_store};
+use crate::shell::{global_lock, history as history_file, metrics};
 
 /// One row of the status (the `-o json` shape).
 #[derive(Debug, Serialize)]
@@ -148,15 +148,20 @@ fn run_single(global: &Global, args: &ListArgs, loaded: &Loaded) -> Result<ExitS
     let mut redis = None;
     let installed = reconcile::installed(&ctx, None)?;
     let now = Timestamp::now();
-    let jobs = spec_store::list(&ctx.paths.spec_dir)?;
+    let place = ctx.backend.specs();
+    let jobs = place.list()?;
     let mut specs: BTreeMap<(String, String), Result<JobSpec, String>> = jobs
         .into_iter()
         .map(|(app, job)| {
-            let spec = spec_store::read_spec(&ctx.paths.spec_dir, &app, &job);
+            let spec = match place.find(&app, &job) {
+                Ok(Some(spec)) => Ok(spec),
+                Ok(None) => Err(format!("{app}.{job}: the spec is gone")),
+                Err(failure) => Err(failure.message),
+            };
             ((app, job), spec)
         })
         .collect();
-    let target = ctx.backend.describe();
+    let target = ctx.backend.target_id();
     let here: BTreeMap<(String, String), JobSpec> = specs
         .iter()
         .filter_map(|(key, spec)| spec.as_ref().ok().map(|s| (key.clone(), s.clone())))
@@ -280,7 +285,7 @@ fn from_spec(
     entries: Vec<EntryStatus>,
     now: Timestamp,
 ) -> JobStatus {
-    let target = ctx.backend.describe();
+    let target = ctx.backend.target_id();
     JobStatus {
         app: spec.app.clone(),
         job: spec.job.name.clone(),

@@ -260,6 +260,14 @@ fn query_one(entry: &BackendEntry, query: &Query) -> Result<Vec<EntryReport>, St
             lock_dir: entry.lock_dir.clone(),
             state_dir: entry.state_dir.clone(),
         },
+        kubernetes: crate::settings::KubernetesFlags {
+            namespace: entry.namespace.clone(),
+            image: entry.image.clone(),
+            kubeconfig: entry.kubeconfig.clone().map(PathBuf::from),
+            in_cluster: entry.in_cluster,
+            secret_name: None,
+        },
+        vercel: Default::default(),
     };
     let ctx = reconcile::context_from(&query.loaded, &query.global, &flags, kind)
         .map_err(|f| f.message)?;

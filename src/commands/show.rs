@@ -25,7 +25,7 @@ use crate::error::{ExitStatus, Failure};
 use crate::printer::Grid;
 use crate::settings::{Global, Output};
 use crate::shell::reconcile::Context;
-use crate::shell::{config, history, reconcile, spec_store};
+use crate::shell::{config, history, reconcile};
 
 /// How many upcoming fires and past runs are shown.
 const SHOWN: usize = 5;
@@ -83,9 +83,9 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<ExitStatus, Failure> {
             view
         })
         .collect();
-    let mut spec = spec_store::find_spec(&ctx.paths.spec_dir, &app, &job)?;
+    let mut spec = ctx.backend.specs().find(&app, &job)?;
     let entry_states = states(
-        &ctx.backend.describe(),
+        &ctx.backend.target_id(),
         spec.as_ref(),
         installed.entries(),
         &app,

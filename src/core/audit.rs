@@ -16,6 +16,8 @@ pub const AUDIT_FILE: &str = "audit.jsonl";
 
 /// `outcome` of a change that stopped with an error (its spec files were put back).
 pub const OUTCOME_FAILED: &str = "failed";
+/// `outcome` of a change that stopped part way: each op says whether it was made (`done`).
+pub const OUTCOME_PARTIAL: &str = "partial";
 /// `outcome` of a change whose process died after the target had changed (found by the next run).
 pub const OUTCOME_INTERRUPTED_APPLIED: &str = "interrupted_applied";
 /// `outcome` of a change whose process died before the target changed (found by the next run).
@@ -53,6 +55,37 @@ pub struct AuditOp {
     pub job: String,
     /// The schedule index, for entries.
     pub idx: Option<usize>,
+    /// Whether the op was made, in the record of a change that stopped part way (`partial`);
+    /// absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done: Option<bool>,
+}
+
+/// The record of a change that stopped with an error, as what happened: `failed` when no op was
+/// made, else `partial` with each op's `done` (`done[n]` for `record.ops[n]`).
+pub fn stopped(record: AuditRecord, done: &[bool]) -> AuditRecord {
+    let made = done.iter().any(|d| *d);
+    let ops = record
+        .ops
+        .into_iter()
+        .enumerate()
+        .map(|(n, op)| AuditOp {
+            done: made.then(|| done.get(n).copied().unwrap_or(false)),
+            ..op
+        })
+        .collect();
+    AuditRecord {
+        outcome: Some(
+            if made {
+                OUTCOME_PARTIAL
+            } else {
+                OUTCOME_FAILED
+            }
+            .to_string(),
+        ),
+        ops,
+        ..record
+    }
 }
 
 /// A change about to be made: its record, and the owned entries the apps it touches have once it

@@ -113,6 +113,8 @@ impl Crontab {
                     schedule: line.as_deref().map(schedule_of),
                     line,
                     at,
+                    inactive: None,
+                    revision: None,
                 })
             })
             .collect()

@@ -1,6 +1,6 @@
 //! The truth about installed entries without a manifest: each entry of a job, as its spec file
 //! describes the job, checked against what the backend has installed the way `drift` checks it —
-//! `in-sync`, `edited`, `missing` or `orphan`. Used by `show` and `global-status`.
+//! `in-sync`, `edited`, `missing`, `orphan` or `inactive`. Used by `show` and `global-status`.
 //!
 //! An entry is in sync when its marks' hash is the hash of the spec's job, its index and the artifact
 //! as installed (a crontab line, a timer and service pair; the hash apply wrote covers exactly these),
@@ -31,6 +31,9 @@ pub enum EntryState {
     /// An entry or marker with no spec, a schedule index the spec does not have, or a repeat.
     #[serde(rename = "orphan")]
     Orphan,
+    /// Installed as apply wrote it, but it does not fire (a disabled timer, a suspended CronJob).
+    #[serde(rename = "inactive")]
+    Inactive,
 }
 
 impl EntryState {
@@ -40,6 +43,7 @@ impl EntryState {
             EntryState::Edited => "edited",
             EntryState::Missing => "missing",
             EntryState::Orphan => "orphan",
+            EntryState::Inactive => "inactive",
         }
     }
 }
@@ -106,10 +110,12 @@ fn installed_state(spec: &JobSpec, entry: &InstalledEntry, line: &str) -> EntryS
         return EntryState::Orphan;
     }
     let canonical = manifest::canonical_single_job(&spec.app, &spec.job);
-    if entry_hash(&canonical, entry.idx, line) == entry.hash {
-        EntryState::InSync
-    } else {
+    if entry_hash(&canonical, entry.idx, line) != entry.hash {
         EntryState::Edited
+    } else if entry.inactive.is_some() {
+        EntryState::Inactive
+    } else {
+        EntryState::InSync
     }
 }
 

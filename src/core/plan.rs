@@ -42,6 +42,8 @@ pub enum DriftKind {
     Extra,
     /// Removed on request (prune).
     Pruned,
+    /// Installed as desired but not firing: a disabled or stopped timer, a suspended CronJob.
+    Inactive,
     /// A hand-written trigger line taken over by `adopt`, rewritten in place as an owned entry.
     Adopted,
 }
@@ -75,6 +77,12 @@ pub struct InstalledEntry {
     pub schedule: Option<String>,
     /// Where the backend found it: an index into what it read (crontab blocks, unit files).
     pub at: usize,
+    /// Why the entry is installed but does not fire (`timer disabled`, `suspended`); `None` when it
+    /// fires, or when the backend cannot tell (a crontab line always fires while cron runs).
+    pub inactive: Option<String>,
+    /// The version of the object as the target stores it (a Kubernetes `resourceVersion`), for
+    /// optimistic concurrency; `None` for file backends.
+    pub revision: Option<String>,
 }
 
 /// A spec file's bytes, permission bits and group.
@@ -213,7 +221,7 @@ fn entry_ops(app: &str, desired: &[DesiredEntry], installed: &[InstalledEntry]) 
         let key = (entry.job.as_str(), entry.idx);
         match wanted.get(&key) {
             Some(d) if seen.insert(key) => {
-                if let Some(drift) = entry_drift(&entry.hash, line, d) {
+                if let Some(drift) = entry_drift(entry, line, d) {
                     ops.push(upsert(Action::Update, drift, d, Some(entry)));
                 }
             }
@@ -228,13 +236,41 @@ fn entry_ops(app: &str, desired: &[DesiredEntry], installed: &[InstalledEntry]) 
     ops
 }
 
-/// `None` when the installed entry is exactly the desired one.
-fn entry_drift(hash: &str, line: &str, desired: &DesiredEntry) -> Option<DriftKind> {
-    match (hash == desired.hash, line == desired.line) {
+/// `None` when the installed entry is exactly the desired one and fires.
+fn entry_drift(entry: &InstalledEntry, line: &str, desired: &DesiredEntry) -> Option<DriftKind> {
+    match (entry.hash == desired.hash, line == desired.line) {
+        (true, true) if entry.inactive.is_some() => Some(DriftKind::Inactive),
         (true, true) => None,
         (true, false) => Some(DriftKind::Edited),
         (false, _) => Some(DriftKind::Changed),
     }
+}
+
+/// Which entry ops of `plan` the target shows as made, read back after an execution that failed
+/// part way (`now`: the backend's entries at that moment), by index into `plan.ops`; spec ops are
+/// `false` here (the spec place knows which it wrote). A create or update is made when the entry
+/// is there with the new hash and artifact and fires; a delete when nothing of that identity and
+/// old hash is left.
+pub fn observed_entry_outcomes(plan: &Plan, now: &[InstalledEntry]) -> Vec<bool> {
+    plan.ops
+        .iter()
+        .map(|op| {
+            if op.kind != Subject::Entry {
+                return false;
+            }
+            let same =
+                |e: &&InstalledEntry| e.app == op.app && e.job == op.job && Some(e.idx) == op.idx;
+            match op.op {
+                Action::Delete => !now
+                    .iter()
+                    .filter(same)
+                    .any(|e| Some(&e.hash) == op.old_hash.as_ref()),
+                Action::Create | Action::Update => now.iter().filter(same).any(|e| {
+                    Some(&e.hash) == op.hash.as_ref() && e.line == op.line && e.inactive.is_none()
+                }),
+            }
+        })
+        .collect()
 }
 
 fn upsert(action: Action, drift: DriftKind, d: &DesiredEntry, old: Option<&InstalledEntry>) -> Op {
@@ -250,10 +286,16 @@ fn upsert(action: Action, drift: DriftKind, d: &DesiredEntry, old: Option<&Insta
         hash: Some(d.hash.clone()),
         old_line: old.and_then(|e| e.line.clone()),
         old_hash: old.map(|e| e.hash.clone()),
-        changes: old
-            .and_then(|e| e.line.as_deref())
-            .map(|before| entry_changes(before, d))
-            .unwrap_or_default(),
+        changes: match old {
+            Some(e) if drift == DriftKind::Inactive => vec![format!(
+                "installed as wanted but not firing ({}); apply makes it fire again",
+                e.inactive.as_deref().unwrap_or("inactive")
+            )],
+            _ => old
+                .and_then(|e| e.line.as_deref())
+                .map(|before| entry_changes(before, d))
+                .unwrap_or_default(),
+        },
         at: old.map(|e| e.at),
         spec: None,
     }

@@ -9,7 +9,6 @@ use crate::core::adopt::{self, Outcome};
 use crate::core::manifest::digest;
 use crate::core::plan::{self, Plan};
 use crate::error::Failure;
-use crate::shell::crontab_backend;
 use crate::shell::reconcile::{self, Context, Installed, LoadedManifest};
 
 /// What adopting the job does (or would do) and the plan it executes (or would).
@@ -62,8 +61,10 @@ fn compute(
             loaded.source, loaded.source
         )));
     }
-    let Some((backend, crontab)) =
-        crontab_backend::parts(ctx.backend.as_ref(), &installed.snapshot)
+    let Some((crontab, user_column)) = ctx
+        .backend
+        .adopter()
+        .and_then(|adopter| adopter.crontab(&installed.snapshot))
     else {
         return Err(Failure::usage(format!(
             "adopt takes over hand-written crontab lines, so it works on the crontab backend only, \
@@ -71,7 +72,7 @@ fn compute(
             ctx.backend.describe()
         )));
     };
-    if backend.target().has_user_column() {
+    if user_column {
         let id = format!("{app}.{job}");
         let missing: Vec<String> = adopt::missing_user_columns(crontab)
             .into_iter()

@@ -165,6 +165,7 @@ mod tests {
                 app: "a".into(),
                 job: "j".into(),
                 idx: Some(n),
+                done: None,
             }],
             outcome: None,
         }

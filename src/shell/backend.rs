@@ -1,19 +1,24 @@
-//! The backend layer of the shell: what every scheduler backend supplies (read its own installed
-//! entries, render desired ones, execute the entry ops of a plan under its apply lock), and the one
-//! place that turns a [`BackendKind`] into a backend.
+//! The backend layer of the shell: what every scheduler backend supplies, and the one place that
+//! turns a [`BackendKind`] into a backend.
 //!
-//! Each backend keeps the same guarantees: the apply lock, atomic writes, zero writes and zero
-//! service calls on a plan without entry ops, foreign objects untouched. Spec files are not a
-//! backend's business: `shell::reconcile` writes them before and removes them after `install`.
-//! Must not format output and has no dry-run switch.
+//! A backend reads its own installed entries (with liveness and revision), owns where spec files
+//! live ([`SpecPlace`]: a local spec dir, or objects of the target), renders desired entries,
+//! checks the target before a write ([`Preflight`]), and executes a whole plan in its own safe
+//! order, reporting what each op did ([`Executed`]). Every backend keeps the same guarantees: the
+//! apply lock, atomic writes, zero writes and zero service calls on a plan without ops, specs in
+//! place before the entries that use them, foreign objects untouched. What only some backends can
+//! do is declared in [`Capabilities`], never found by downcasting. Must not format output and has
+//! no dry-run switch.
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::core::backend_kind::BackendKind;
-use crate::core::plan::{InstalledEntry, Plan};
+use crate::core::history::RunRecord;
+use crate::core::plan::{InstalledEntry, Plan, SpecFile};
 use crate::core::render::Renderer;
+use crate::core::spec::JobSpec;
 use crate::error::Failure;
 use crate::shell::config::Config;
 use crate::shell::crontab_backend::CrontabBackend;
@@ -60,39 +65,166 @@ pub enum OwnPath {
     Lock(&'static str, PathBuf),
 }
 
+/// What a backend checks before a write, and what `doctor` prints of it.
+#[derive(Debug, Clone, Default)]
+pub struct Preflight {
+    /// Problems that refuse plan and apply (a missing user, an unreachable API).
+    pub blocking: Vec<String>,
+    /// Named checks for `doctor`: `Ok(detail)` or `Err(problem; fix)` (the scheduler runs, the
+    /// API answers, the credentials may do what apply needs).
+    pub checks: Vec<PreflightCheck>,
+    /// The directories and lock files of this backend that the trust model covers.
+    pub own_paths: Vec<OwnPath>,
+}
+
+/// Who asks for a preflight: apply and plan need only what refuses a write (cheap, no service
+/// calls for local backends); `doctor` wants every check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreflightFor {
+    Apply,
+    Doctor,
+}
+
+/// One named check of a preflight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreflightCheck {
+    pub name: String,
+    pub result: Result<String, String>,
+}
+
+/// Where a backend's fires record their runs, for `history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistorySource {
+    /// The shim's history files in the state dir of this host.
+    LocalFiles,
+    /// The target itself keeps them (`Backend::history`), e.g. finished pods.
+    Backend,
+}
+
+/// What a backend can do beyond the interface every backend has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Takes over hand-written trigger lines (`adopt`; `Backend::adopter`).
+    pub adopt: bool,
+    /// The service manager reports each entry's next elapse (`Backend::reported_next`).
+    pub reported_next: bool,
+    pub history: HistorySource,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            adopt: false,
+            reported_next: false,
+            history: HistorySource::LocalFiles,
+        }
+    }
+}
+
+/// What an execution did: one flag per op of the plan (by index into `plan.ops`), and the failure
+/// that stopped it, if any. A plan stopped part way is audited as what happened.
+#[derive(Debug)]
+pub struct Executed {
+    pub done: Vec<bool>,
+    pub failure: Option<Failure>,
+}
+
+impl Executed {
+    /// Every op of `plan` made.
+    pub fn all(plan: &Plan) -> Executed {
+        Executed {
+            done: vec![true; plan.ops.len()],
+            failure: None,
+        }
+    }
+
+    /// Nothing of `plan` made, because of `failure`.
+    pub fn none(plan: &Plan, failure: Failure) -> Executed {
+        Executed {
+            done: vec![false; plan.ops.len()],
+            failure: Some(failure),
+        }
+    }
+
+    /// How many ops were made.
+    pub fn made(&self) -> usize {
+        self.done.iter().filter(|d| **d).count()
+    }
+}
+
+/// Where a backend keeps its spec files, read side (writes happen in `Backend::execute`).
+pub trait SpecPlace {
+    /// Every spec held, as `(app, job)`.
+    fn list(&self) -> Result<BTreeSet<(String, String)>, Failure>;
+    /// The target a spec records (`None` when it records none or does not parse).
+    fn recorded_target(&self, app: &str, job: &str) -> Option<String>;
+    /// The app's specs (bytes, mode, group), by job name.
+    fn read_app(&self, app: &str) -> Result<BTreeMap<String, SpecFile>, Failure>;
+    /// One job's spec, checked as the shim checks it; `None` when there is none.
+    fn find(&self, app: &str, job: &str) -> Result<Option<JobSpec>, Failure>;
+}
+
+/// A backend that takes over hand-written trigger lines (`Capabilities::adopt`).
+pub trait Adopter {
+    /// The crontab the snapshot read, and whether its lines carry a user column.
+    fn crontab<'a>(
+        &self,
+        snapshot: &'a Snapshot,
+    ) -> Option<(&'a crate::core::crontab::Crontab, bool)>;
+}
+
 /// One scheduler backend.
 pub trait Backend: std::fmt::Debug + Send + Sync {
-    /// How the target is named in output and the audit journal.
-    fn describe(&self) -> String;
+    /// The target's stable identity, written into spec files and the audit journal (a path, a
+    /// cluster and namespace). Never changes for the same target.
+    fn target_id(&self) -> String;
+    /// How the target is named in output (may read better than `target_id`).
+    fn describe(&self) -> String {
+        self.target_id()
+    }
     /// The pure renderer of this backend's entries.
     fn renderer(&self) -> Box<dyn Renderer + '_>;
-    /// Problems found on the host before anything is written (users, directories, foreign objects
-    /// in the way of desired ones are checked in `install_conflicts`).
-    fn check_host(&self) -> Vec<String>;
+    /// Checks before anything is written, and the paths the trust model covers. Reads only;
+    /// `checks` are filled for `PreflightFor::Doctor`.
+    fn preflight(&self, purpose: PreflightFor) -> Preflight;
     /// Take the apply lock, waiting at most `wait` for another apply to finish.
     fn lock(&self, wait: std::time::Duration) -> Result<ApplyGuard, Failure>;
-    /// Remove temp files a crashed apply left (caller holds the lock).
-    fn clean_temps(&self) -> Result<(), Failure>;
-    /// Read what this backend installed (every app).
+    /// Undo what a crashed apply of `apps` left half done (temp files); the caller holds the lock.
+    fn recover(&self, apps: &[&str]) -> Result<(), Failure>;
+    /// Read what this backend installed (every app), with liveness and revisions.
     fn read(&self) -> Result<Snapshot, Failure>;
+    /// Where this backend's spec files live.
+    fn specs(&self) -> &dyn SpecPlace;
+    /// What this backend can do beyond the common interface.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+    /// The adopt capability, when the backend has it.
+    fn adopter(&self) -> Option<&dyn Adopter> {
+        None
+    }
+    /// The runs of `app.job` as the target recorded them (`HistorySource::Backend`), newest last.
+    fn history(&self, app: &str, job: &str) -> Result<Vec<RunRecord>, Failure> {
+        let _ = (app, job);
+        Ok(Vec::new())
+    }
     /// Objects of the plan's creates that exist but are not this backend's to replace (names of
     /// foreign or other-identity objects), as error lines.
     fn install_conflicts(&self, snapshot: &Snapshot, plan: &Plan) -> Vec<String>;
     /// Foreign objects next to which an apply of `app`'s `jobs` would be unsafe (crontab: unmarked
     /// trigger lines of these jobs, lines without a user column), each described for the operator.
     fn hazards(&self, snapshot: &Snapshot, app: &str, jobs: &[&str]) -> Vec<String>;
-    /// The backend as `Any`, for the commands that only one backend supports (adopt).
-    fn as_any(&self) -> &dyn Any;
-    /// Execute the plan's entry ops (caller holds the lock; spec files already written). A plan
-    /// without entry ops changes nothing and calls nothing.
-    fn install(&self, snapshot: &Snapshot, plan: &Plan) -> Result<(), Failure>;
+    /// Execute every op of the plan (spec files and entries) in this backend's safe order: a spec
+    /// is in place before the entries that use it and outlives them. The caller holds the lock. A
+    /// plan without ops changes nothing and calls nothing.
+    fn execute(&self, snapshot: &Snapshot, plan: &Plan) -> Executed;
     /// The spec dir and schedule index whose fires an entry follows, when its artifact does not show
     /// them by itself (a gated crontab line, every systemd timer).
     fn follows(&self, entry: &InstalledEntry) -> Option<(PathBuf, usize)>;
     /// The variables the scheduler hands every fire of this target (a crontab's `NAME=value`
     /// lines); empty by default.
-    fn fire_env_names(&self, _snapshot: &Snapshot) -> std::collections::BTreeSet<String> {
-        std::collections::BTreeSet::new()
+    fn fire_env_names(&self, _snapshot: &Snapshot) -> BTreeSet<String> {
+        BTreeSet::new()
     }
     /// The next elapse of installed entries as the service manager reports it, by `at`; empty when
     /// the backend has no such report (cron).
@@ -112,11 +244,6 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
     fn runs_as(&self) -> Option<String> {
         None
     }
-    /// The directories and the lock file of this backend that the trust model covers.
-    fn own_paths(&self) -> Vec<OwnPath>;
-    /// The service that fires the entries (cron, systemd): the name of its check, and whether it
-    /// runs (`Ok(detail)`) or not (`Err(problem; fix)`). Reads only.
-    fn scheduler(&self) -> (&'static str, Result<String, String>);
 }
 
 /// The backend `kind` names, set up from flags and config. The one place backends are listed.

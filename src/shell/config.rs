@@ -96,6 +96,36 @@ pub struct Config {
     /// `~/.cronix/config.yaml` list); without it `global-status` shows the one target of the flags.
     #[serde(default)]
     pub backends: Vec<BackendEntry>,
+    /// The kubernetes backend's settings (each under the flag of the same name).
+    #[serde(default)]
+    pub kubernetes: KubernetesConfig,
+    /// The vercel backend's settings (each under the flag of the same name).
+    #[serde(default)]
+    pub vercel: VercelConfig,
+}
+
+/// Config `kubernetes:`: namespace, image, kubeconfig, in_cluster, secret_name (the flags
+/// `--k8s-namespace`, `--k8s-image`, `--kubeconfig`, `--in-cluster`, `--k8s-secret-name`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesConfig {
+    pub namespace: Option<String>,
+    pub image: Option<String>,
+    pub kubeconfig: Option<PathBuf>,
+    #[serde(default)]
+    pub in_cluster: bool,
+    pub secret_name: Option<String>,
+    /// `imagePullPolicy` of the pods (default `IfNotPresent`).
+    pub image_pull_policy: Option<String>,
+}
+
+/// Config `vercel:`: json_path, trigger_prefix (the flags `--vercel-json-path`,
+/// `--vercel-trigger-prefix`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VercelConfig {
+    pub json_path: Option<PathBuf>,
+    pub trigger_prefix: Option<String>,
 }
 
 /// One entry of `backends:` — the reference's shape (`name`, `type` and the flags of that backend

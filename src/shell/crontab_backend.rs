@@ -1,10 +1,9 @@
 //! The crontab backend: entry/marker line pairs in a crontab file or a user's crontab
 //! (`shell::crontab_target` does the I/O, `core::crontab` the text, `core::crontab_entry` the lines).
 //!
-//! Owns the crontab-only settings (target, format, run-as user, cron's zone). Must not write spec
-//! files (that is `shell::reconcile`) and never rewrites a byte it does not own.
+//! Owns the crontab-only settings (target, format, run-as user, cron's zone); spec files live in the
+//! local spec dir (`shell::local_specs`). Never rewrites a byte it does not own.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,9 +17,13 @@ use crate::core::render::Renderer;
 use crate::core::target_checks;
 use crate::error::Failure;
 use crate::settings::{CrontabFormat, TargetFlags};
-use crate::shell::backend::{self, ApplyGuard, Backend, CheckJob, Common, OwnPath, Snapshot};
+use crate::shell::backend::{
+    self, Adopter, ApplyGuard, Backend, Capabilities, CheckJob, Common, Executed, OwnPath,
+    Preflight, PreflightCheck, PreflightFor, Snapshot, SpecPlace,
+};
 use crate::shell::config::{self, Config};
 use crate::shell::crontab_target::Target;
+use crate::shell::local_specs::{self, EntrySteps, LocalSpecs};
 use crate::shell::{atomic, passwd};
 
 /// Process names of the cron daemons cronix targets (Debian's cron, cronie, busybox crond).
@@ -34,23 +37,14 @@ pub struct CrontabBackend {
     common: Common,
     /// The zone cron fires in.
     host_zone: jiff::tz::TimeZone,
+    /// The spec dir the entries' fires read.
+    specs: LocalSpecs,
 }
 
 /// What the crontab backend read: the bytes, parsed.
 struct State {
     bytes: Vec<u8>,
     crontab: Crontab,
-}
-
-/// The crontab target and the parsed crontab of a snapshot, when `backend` is the crontab backend:
-/// for the commands only it supports (adopt).
-pub fn parts<'a>(
-    backend: &'a dyn Backend,
-    snapshot: &'a Snapshot,
-) -> Option<(&'a CrontabBackend, &'a Crontab)> {
-    let me = backend.as_any().downcast_ref::<CrontabBackend>()?;
-    let state = backend::state_of::<State>(snapshot).ok()?;
-    Some((me, &state.crontab))
 }
 
 impl CrontabBackend {
@@ -93,6 +87,7 @@ impl CrontabBackend {
                 .unwrap_or_else(|| config::DEFAULT_RUN_AS.to_string())
         });
         Ok(CrontabBackend {
+            specs: LocalSpecs::new(&common.spec_dir),
             target,
             run_as,
             common,
@@ -101,9 +96,71 @@ impl CrontabBackend {
     }
 }
 
+impl Adopter for CrontabBackend {
+    fn crontab<'a>(&self, snapshot: &'a Snapshot) -> Option<(&'a Crontab, bool)> {
+        let state = backend::state_of::<State>(snapshot).ok()?;
+        Some((&state.crontab, self.target.has_user_column()))
+    }
+}
+
 impl Backend for CrontabBackend {
-    fn describe(&self) -> String {
+    fn target_id(&self) -> String {
         self.target.describe()
+    }
+
+    fn preflight(&self, purpose: PreflightFor) -> Preflight {
+        if purpose == PreflightFor::Apply {
+            return Preflight {
+                blocking: self.host_problems(),
+                checks: Vec::new(),
+                own_paths: self.own_paths(),
+            };
+        }
+        let (name, result) = self.cron_daemon();
+        Preflight {
+            blocking: self.host_problems(),
+            checks: vec![PreflightCheck {
+                name: name.to_string(),
+                result,
+            }],
+            own_paths: self.own_paths(),
+        }
+    }
+
+    fn recover(&self, apps: &[&str]) -> Result<(), Failure> {
+        self.target.clean_temps()?;
+        self.specs.recover(apps)
+    }
+
+    fn specs(&self) -> &dyn SpecPlace {
+        &self.specs
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            adopt: true,
+            ..Capabilities::default()
+        }
+    }
+
+    fn adopter(&self) -> Option<&dyn Adopter> {
+        Some(self)
+    }
+
+    /// Spec files, then the crontab (replaced whole or not at all), then spec removals.
+    fn execute(&self, snapshot: &Snapshot, plan: &Plan) -> Executed {
+        let read_now = || self.read().map(|s| s.entries);
+        let install = || self.install_entries(snapshot, plan);
+        local_specs::execute(
+            &self.specs,
+            plan,
+            EntrySteps {
+                target: self.describe(),
+                before: &snapshot.entries,
+                install: &install,
+                read_now: &read_now,
+            },
+        )
     }
 
     fn renderer(&self) -> Box<dyn Renderer + '_> {
@@ -114,22 +171,6 @@ impl Backend for CrontabBackend {
             host_tz: &self.host_zone,
             otel: self.common.otel,
         })
-    }
-
-    fn check_host(&self) -> Vec<String> {
-        let user = match &self.target {
-            Target::User { user, .. } => Some(user.as_str()),
-            Target::File { .. } => self.run_as.as_deref(),
-        };
-        match user {
-            Some(user) if target_checks::is_safe_user(user) && !passwd::user_exists(user) => {
-                vec![format!(
-                    "user {user:?} does not exist on this host; create it or pick another with \
-                     --run-as / --crontab-user"
-                )]
-            }
-            _ => Vec::new(),
-        }
     }
 
     fn runs_as(&self) -> Option<String> {
@@ -158,14 +199,6 @@ impl Backend for CrontabBackend {
         findings.iter().map(Finding::describe).collect()
     }
 
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn clean_temps(&self) -> Result<(), Failure> {
-        self.target.clean_temps().map(|_| ())
-    }
-
     fn read(&self) -> Result<Snapshot, Failure> {
         let bytes = self.target.read()?;
         let crontab = crontab::parse(&bytes);
@@ -183,16 +216,6 @@ impl Backend for CrontabBackend {
 
     fn install_conflicts(&self, _snapshot: &Snapshot, _plan: &Plan) -> Vec<String> {
         Vec::new()
-    }
-
-    /// Install the new bytes only when they differ from what was read.
-    fn install(&self, snapshot: &Snapshot, plan: &Plan) -> Result<(), Failure> {
-        let state: &State = backend::state_of(snapshot)?;
-        let bytes = crontab::render_crontab(&state.crontab, plan);
-        if bytes != state.bytes {
-            self.target.install(&bytes)?;
-        }
-        Ok(())
     }
 
     fn follows(&self, entry: &InstalledEntry) -> Option<(PathBuf, usize)> {
@@ -224,6 +247,35 @@ impl Backend for CrontabBackend {
         }
         Ok(())
     }
+}
+
+/// The parts of the crontab backend's preflight and execution.
+impl CrontabBackend {
+    fn host_problems(&self) -> Vec<String> {
+        let user = match &self.target {
+            Target::User { user, .. } => Some(user.as_str()),
+            Target::File { .. } => self.run_as.as_deref(),
+        };
+        match user {
+            Some(user) if target_checks::is_safe_user(user) && !passwd::user_exists(user) => {
+                vec![format!(
+                    "user {user:?} does not exist on this host; create it or pick another with \
+                     --run-as / --crontab-user"
+                )]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Install the new bytes only when they differ from what was read.
+    fn install_entries(&self, snapshot: &Snapshot, plan: &Plan) -> Result<(), Failure> {
+        let state: &State = backend::state_of(snapshot)?;
+        let bytes = crontab::render_crontab(&state.crontab, plan);
+        if bytes != state.bytes {
+            self.target.install(&bytes)?;
+        }
+        Ok(())
+    }
 
     fn own_paths(&self) -> Vec<OwnPath> {
         let mut out = Vec::new();
@@ -238,7 +290,7 @@ impl Backend for CrontabBackend {
     }
 
     /// A cron daemon runs: its name in `/proc/<pid>/comm`.
-    fn scheduler(&self) -> (&'static str, Result<String, String>) {
+    fn cron_daemon(&self) -> (&'static str, Result<String, String>) {
         let found = std::fs::read_dir("/proc").ok().and_then(|entries| {
             entries.filter_map(Result::ok).find_map(|entry| {
                 let pid: u32 = entry.file_name().to_str()?.parse().ok()?;

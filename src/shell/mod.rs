@@ -12,6 +12,8 @@ pub mod config;
 pub mod crontab_backend;
 pub mod crontab_target;
 pub mod env_file;
+#[cfg(test)]
+pub mod fake_backend;
 pub mod fire;
 pub mod global_fire;
 pub mod global_lock;
@@ -20,9 +22,12 @@ pub mod history;
 pub mod host;
 pub mod http;
 pub mod job_state;
+pub mod local_specs;
 pub mod lock;
 pub mod logging;
 pub mod metrics;
+#[cfg(test)]
+mod orchestration_tests;
 pub mod otel;
 pub mod passwd;
 pub mod progress;

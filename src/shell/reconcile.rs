@@ -1,14 +1,15 @@
 //! Shared glue of plan, apply, drift, prune, list and show: resolve the target and operator settings,
 //! load the manifest, read the installed state, compute the plan with the core, and execute it.
 //!
-//! Execution order is fixed here: spec files written, then the backend's entries, then spec files
-//! removed, all under the apply lock. Must not format output (commands do) and has no dry-run switch: a plan that
-//! is only shown is never passed to `execute`.
+//! Execution is the backend's (`Backend::execute`, in its own safe order, under the apply lock
+//! taken here); this module records the intent before and the outcome after, op by op. Must not
+//! format output (commands do) and has no dry-run switch: a plan that is only shown is never
+//! passed to `execute`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::core::audit::{self as audit_core, AuditOp, AuditRecord, Intent, OUTCOME_FAILED};
+use crate::core::audit::{self as audit_core, AuditOp, AuditRecord, Intent};
 use crate::core::backend_kind::BackendKind;
 use crate::core::manifest::{self, Manifest};
 use crate::core::plan::{self, Action, InstalledEntry, Plan, SpecFile};
@@ -17,9 +18,9 @@ use crate::core::scope::{self, ManifestSource, Scope};
 use crate::core::target_checks::{self, Desired, TargetFacts};
 use crate::error::{Failure, FailureKind};
 use crate::settings::{Global, TargetFlags};
-use crate::shell::backend::{self, Backend, CheckJob, Common, Snapshot};
+use crate::shell::backend::{self, Backend, CheckJob, Common, PreflightFor, Snapshot};
 use crate::shell::config::{self, StatePaths};
-use crate::shell::{audit, passwd, source, spec_store, test_pause, trusted_path, tz};
+use crate::shell::{audit, passwd, source, test_pause, trusted_path, tz};
 
 /// Everything a reconciler command needs to know about where and as whom entries go.
 #[derive(Debug)]
@@ -153,10 +154,6 @@ fn path_text(what: &str, flag: &str, path: &std::path::Path) -> Result<String, F
 }
 
 impl Context {
-    fn spec_dir(&self) -> &std::path::Path {
-        &self.paths.spec_dir
-    }
-
     fn facts<'a>(
         &'a self,
         renderer: &'a dyn crate::core::render::Renderer,
@@ -175,7 +172,7 @@ impl Context {
             refs: scope,
             allow_http_hosts: &self.allow_http_hosts,
             config_path: self.config_path.as_deref(),
-            target: self.backend.describe(),
+            target: self.backend.target_id(),
             global_lock: self.global_lock.clone(),
             spec_mode: self.spec_mode,
             spec_group: self.spec_group(),
@@ -284,7 +281,7 @@ pub fn load_manifest(
 /// Check the manifest against the target and derive the desired entries and spec files.
 pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failure> {
     let manifest = &loaded.manifest;
-    let mut errors = ctx.backend.check_host();
+    let mut errors = ctx.backend.preflight(PreflightFor::Apply).blocking;
     errors.extend(trust_problems(ctx));
     let dirs = ctx.dirs()?;
     let job_zones: BTreeMap<String, jiff::tz::TimeZone> = manifest
@@ -439,7 +436,7 @@ impl Installed {
 pub fn installed(ctx: &Context, app: Option<&str>) -> Result<Installed, Failure> {
     let snapshot = ctx.backend.read()?;
     let specs = match app {
-        Some(app) => spec_store::read_app(ctx.spec_dir(), app)?,
+        Some(app) => ctx.backend.specs().read_app(app)?,
         None => BTreeMap::new(),
     };
     Ok(Installed { snapshot, specs })
@@ -566,21 +563,21 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
 /// their job (or, with `--app`, of their app). A spec recorded for another target is never removed.
 pub fn prune_plan(ctx: &Context, app: Option<&str>) -> Result<(Installed, Plan), Failure> {
     let installed = installed(ctx, None)?;
-    let target = ctx.backend.describe();
+    let target = ctx.backend.target_id();
     let in_target: BTreeSet<(String, String)> = installed
         .entries()
         .iter()
         .map(|e| (e.app.clone(), e.job.clone()))
         .collect();
-    let specs: BTreeSet<(String, String)> = spec_store::list(ctx.spec_dir())?
+    let place = ctx.backend.specs();
+    let specs: BTreeSet<(String, String)> = place
+        .list()?
         .into_iter()
         .filter(|(a, _)| app.is_none_or(|want| want == a))
-        .filter(
-            |(a, j)| match spec_store::recorded_target(ctx.spec_dir(), a, j) {
-                Some(recorded) => recorded == target,
-                None => app.is_some() || in_target.contains(&(a.clone(), j.clone())),
-            },
-        )
+        .filter(|(a, j)| match place.recorded_target(a, j) {
+            Some(recorded) => recorded == target,
+            None => app.is_some() || in_target.contains(&(a.clone(), j.clone())),
+        })
         .collect();
     let plan = plan::plan_prune(app, installed.entries(), &specs);
     Ok((installed, plan))
@@ -629,17 +626,15 @@ fn check_job(ctx: &Context, every: &str) -> Result<CheckJob, Failure> {
     })
 }
 
+/// Undo what a crashed apply of `apps` left half done (the backend's temp files and specs).
 pub fn clean_leftovers(ctx: &Context, apps: &[&str]) -> Result<(), Failure> {
-    ctx.backend.clean_temps()?;
-    for app in apps {
-        spec_store::clean_temps(ctx.spec_dir(), app)?;
-    }
-    Ok(())
+    ctx.backend.recover(apps)
 }
 
 /// Record the intent, execute the plan, and append its record: the intent is durable before the target
 /// changes and removed after the record is, so a process killed in between leaves it for the next run
-/// (`settle_interrupted`). A failed execution (its spec files put back) is recorded as `failed`.
+/// (`settle_interrupted`). An execution that stopped part way is recorded as what happened: outcome
+/// `failed` when nothing was made, `partial` with each op's `done` when some was.
 pub fn execute_recorded(
     ctx: &Context,
     installed: &Installed,
@@ -654,17 +649,15 @@ pub fn execute_recorded(
         &Intent::of(record.clone(), plan, installed.entries()),
     )?;
     test_pause::at("intent_written");
-    match execute(ctx, installed, plan) {
-        Ok(()) => {
+    let executed = ctx.backend.execute(&installed.snapshot, plan);
+    match executed.failure {
+        None => {
             test_pause::at("executed");
             journal.append(&record)?;
             audit::finish(state_dir, &target)
         }
-        Err(failure) => {
-            let failed = AuditRecord {
-                outcome: Some(OUTCOME_FAILED.to_string()),
-                ..record
-            };
+        Some(failure) => {
+            let failed = audit_core::stopped(record, &executed.done);
             // The intent stays when the failure cannot be recorded: the next run records it.
             if journal.append(&failed).is_ok() {
                 let _ = audit::finish(state_dir, &target);
@@ -678,108 +671,12 @@ pub fn execute_recorded(
 /// lock, before this run changes anything), marked by whether the target holds that change.
 pub fn settle_interrupted(ctx: &Context, installed: &Installed) -> Result<(), Failure> {
     let state_dir = &ctx.paths.state_dir;
-    let target = ctx.backend.describe();
+    let target = ctx.backend.target_id();
     let Some(intent) = audit::pending(state_dir, &target)? else {
         return Ok(());
     };
     audit::append(state_dir, &intent.settle(installed.entries()))?;
     audit::finish(state_dir, &target)
-}
-
-/// Write spec files, then the backend's entries, then remove spec files: a spec exists before any
-/// entry that uses it and outlives it. The caller holds the apply lock. When writing the specs or
-/// installing the entries fails, the spec files written are put back as they were, so the specs
-/// and the target still agree.
-pub fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), Failure> {
-    let mut kept = Vec::new();
-    if let Err(failure) = write_specs(ctx, plan, &mut kept) {
-        return Err(put_back(ctx, &kept, failure));
-    }
-    test_pause::at("specs_written");
-    if plan.entry_ops().next().is_some()
-        && let Err(failure) = ctx.backend.install(&installed.snapshot, plan)
-    {
-        // The old specs go back only when the target still holds the old entries (a crontab is
-        // replaced whole or not at all; a systemd install may stop half way).
-        if target_unchanged(ctx, installed, plan) {
-            return Err(put_back(ctx, &kept, failure));
-        }
-        for old in &kept {
-            let _ = old.release();
-        }
-        return Err(Failure::new(
-            failure.kind,
-            format!(
-                "{}; {} was changed in part, so the new spec files stay: run `cronix apply` \
-                 again once the cause is fixed",
-                failure.message,
-                ctx.backend.describe()
-            ),
-        ));
-    }
-    // The change is made: a kept old file that cannot be removed now is a leftover temp file, which
-    // the next apply's clean-up removes; it must not turn a made change into a failure.
-    for old in &kept {
-        let _ = old.release();
-    }
-    test_pause::at("crontab_installed");
-    for op in plan.spec_ops().filter(|o| o.op == Action::Delete) {
-        spec_store::remove(ctx.spec_dir(), &op.app, &op.job)?;
-    }
-    test_pause::at("specs_removed");
-    Ok(())
-}
-
-/// Whether the target still holds exactly the entries of the plan's apps it held before.
-fn target_unchanged(ctx: &Context, installed: &Installed, plan: &Plan) -> bool {
-    let apps: BTreeSet<String> = plan.ops.iter().map(|o| o.app.clone()).collect();
-    ctx.backend.read().is_ok_and(|now| {
-        audit_core::entries_of(&apps, &now.entries)
-            == audit_core::entries_of(&apps, installed.entries())
-    })
-}
-
-/// Write the plan's new and changed spec files, keeping each old one in `kept` first.
-fn write_specs(
-    ctx: &Context,
-    plan: &Plan,
-    kept: &mut Vec<spec_store::Kept>,
-) -> Result<(), Failure> {
-    for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
-        if let Some(spec) = &op.spec {
-            kept.push(spec_store::keep(ctx.spec_dir(), &op.app, &op.job)?);
-            spec_store::write(ctx.spec_dir(), &op.app, &op.job, spec)?;
-        }
-    }
-    if !kept.is_empty() {
-        spec_store::sync(ctx.spec_dir())?;
-    }
-    Ok(())
-}
-
-/// Put the kept spec files back after `failure`, and say so (or what could not be put back).
-fn put_back(ctx: &Context, kept: &[spec_store::Kept], failure: Failure) -> Failure {
-    let errors: Vec<String> = kept
-        .iter()
-        .rev()
-        .filter_map(|old| old.put_back().err())
-        .map(|e| e.to_string())
-        .collect();
-    let synced = spec_store::sync(ctx.spec_dir())
-        .err()
-        .map(|e| e.to_string());
-    let note = match (errors.is_empty(), synced) {
-        (true, None) => "the spec files were put back as they were".to_string(),
-        (_, synced) => format!(
-            "putting the old spec files back failed too (run `cronix apply` again once fixed): {}",
-            errors
-                .into_iter()
-                .chain(synced)
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-    };
-    Failure::new(failure.kind, format!("{}; {note}", failure.message))
 }
 
 pub fn audit_record(
@@ -796,7 +693,7 @@ pub fn audit_record(
         sudo_user: crate::env::sudo_user(),
         source: source.map(source::shown),
         digest,
-        target: ctx.backend.describe(),
+        target: ctx.backend.target_id(),
         ops: plan
             .ops
             .iter()
@@ -810,6 +707,7 @@ pub fn audit_record(
                 app: op.app.clone(),
                 job: op.job.clone(),
                 idx: op.idx,
+                done: None,
             })
             .collect(),
         outcome: None,

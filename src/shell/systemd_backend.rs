@@ -8,7 +8,8 @@
 //! foreign: never read as entries, never written, never removed.
 //!
 //! `CRONIX_SYSTEMCTL` names the `systemctl` binary (a test hook: the real-systemd test runs
-//! through a wrapper that records each call). Must not write spec files.
+//! through a wrapper that records each call). Spec files live in the local spec dir
+//! (`shell::local_specs`). An entry whose timer is disabled or stopped reads as `inactive`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -24,8 +25,12 @@ use crate::core::systemd_unit::{
 };
 use crate::error::Failure;
 use crate::settings::TargetFlags;
-use crate::shell::backend::{self, ApplyGuard, Backend, CheckJob, Common, OwnPath, Snapshot};
+use crate::shell::backend::{
+    self, ApplyGuard, Backend, Capabilities, CheckJob, Common, Executed, OwnPath, Preflight,
+    PreflightCheck, PreflightFor, Snapshot, SpecPlace,
+};
 use crate::shell::config::{self, Config};
+use crate::shell::local_specs::{self, EntrySteps, LocalSpecs};
 use crate::shell::{apply_lock, atomic, test_pause, trusted_path};
 
 /// The apply lock, beside the units (a dotted name systemd never loads).
@@ -41,6 +46,8 @@ pub struct SystemdBackend {
     common: Common,
     /// Who holds each unit name, read once for the renderer (`core::systemd_unit::entry_stem`).
     owners: std::sync::OnceLock<UnitOwners>,
+    /// The spec dir the units' fires read.
+    specs: LocalSpecs,
 }
 
 /// Who holds each unit file read (`None`: a unit without cronix's marks).
@@ -87,6 +94,7 @@ impl SystemdBackend {
             })
         };
         Ok(SystemdBackend {
+            specs: LocalSpecs::new(&common.spec_dir),
             unit_dir_text: text(&unit_dir, "--systemd-unit-dir")?,
             credstore_dir: text(&credstore, "systemd_credstore_dir")?,
             unit_dir,
@@ -199,6 +207,62 @@ impl Backend for SystemdBackend {
         format!("systemd units in {}", self.unit_dir.display())
     }
 
+    fn target_id(&self) -> String {
+        self.describe()
+    }
+
+    fn preflight(&self, purpose: PreflightFor) -> Preflight {
+        if purpose == PreflightFor::Apply {
+            return Preflight {
+                blocking: self.host_problems(),
+                checks: Vec::new(),
+                own_paths: self.own_paths(),
+            };
+        }
+        let (name, result) = self.systemd_runs();
+        Preflight {
+            blocking: self.host_problems(),
+            checks: vec![PreflightCheck {
+                name: name.to_string(),
+                result,
+            }],
+            own_paths: self.own_paths(),
+        }
+    }
+
+    fn recover(&self, apps: &[&str]) -> Result<(), Failure> {
+        atomic::clean_temps(&self.unit_dir, &format!(".{UNIT_PREFIX}"))
+            .map_err(|e| self.io_failure("unit dir", &self.unit_dir, &e))?;
+        self.specs.recover(apps)
+    }
+
+    fn specs(&self) -> &dyn SpecPlace {
+        &self.specs
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            reported_next: true,
+            ..Capabilities::default()
+        }
+    }
+
+    /// Spec files, then the units (removed, written, one sync, then systemctl), then spec removals.
+    fn execute(&self, snapshot: &Snapshot, plan: &Plan) -> Executed {
+        let read_now = || self.read().map(|s| s.entries);
+        let install = || self.install_entries(snapshot, plan);
+        local_specs::execute(
+            &self.specs,
+            plan,
+            EntrySteps {
+                target: self.describe(),
+                before: &snapshot.entries,
+                install: &install,
+                read_now: &read_now,
+            },
+        )
+    }
+
     /// The renderer names each entry's units after who holds which name now. An unreadable unit dir
     /// reads as holding none here: reading it for the plan fails with the reason, and apply checks
     /// the names again under the lock (`install_conflicts`).
@@ -219,16 +283,6 @@ impl Backend for SystemdBackend {
         })
     }
 
-    fn check_host(&self) -> Vec<String> {
-        if self.unit_dir.is_dir() {
-            return Vec::new();
-        }
-        vec![format!(
-            "unit dir {}: not a directory; create it or give --systemd-unit-dir",
-            self.unit_dir.display()
-        )]
-    }
-
     fn lock(&self, wait: Duration) -> Result<ApplyGuard, Failure> {
         let path = self.unit_dir.join(LOCK_NAME);
         let file = apply_lock::take(&path, false, wait, "give --systemd-unit-dir")?;
@@ -237,16 +291,6 @@ impl Backend for SystemdBackend {
 
     fn hazards(&self, _snapshot: &Snapshot, _app: &str, _jobs: &[&str]) -> Vec<String> {
         Vec::new()
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn clean_temps(&self) -> Result<(), Failure> {
-        atomic::clean_temps(&self.unit_dir, &format!(".{UNIT_PREFIX}"))
-            .map(|_| ())
-            .map_err(|e| self.io_failure("unit dir", &self.unit_dir, &e))
     }
 
     fn read(&self) -> Result<Snapshot, Failure> {
@@ -287,8 +331,19 @@ impl Backend for SystemdBackend {
                 line: Some(line),
                 schedule,
                 at: files.len(),
+                inactive: None,
+                revision: None,
             });
             files.push(units.into_iter().map(|(name, _, _)| name).collect());
+        }
+        let timers: Vec<String> = files
+            .iter()
+            .filter_map(|names: &Vec<String>| names.iter().find(|n| n.ends_with(".timer")).cloned())
+            .collect();
+        let inactive = self.inactive_timers(&timers);
+        for entry in &mut entries {
+            let timer = files[entry.at].iter().find(|n| n.ends_with(".timer"));
+            entry.inactive = timer.and_then(|t| inactive.get(t)).cloned();
         }
         Ok(Snapshot {
             entries,
@@ -320,70 +375,6 @@ impl Backend for SystemdBackend {
             }
         }
         conflicts
-    }
-
-    fn install(&self, snapshot: &Snapshot, plan: &Plan) -> Result<(), Failure> {
-        let state: &State = backend::state_of(snapshot)?;
-        let mut deleted: Vec<String> = Vec::new();
-        let mut started: Vec<String> = Vec::new();
-        let mut restarted: Vec<String> = Vec::new();
-        let mut writes: Vec<(String, String)> = Vec::new();
-        for op in plan.entry_ops() {
-            match op.op {
-                Action::Delete => {
-                    let names = op.at.and_then(|at| state.files.get(at));
-                    deleted.extend(names.into_iter().flatten().cloned());
-                }
-                Action::Create | Action::Update => {
-                    // An update may move the entry to other names: the old ones go (the names
-                    // rewritten are kept below).
-                    if op.op == Action::Update {
-                        let names = op.at.and_then(|at| state.files.get(at));
-                        deleted.extend(names.into_iter().flatten().cloned());
-                    }
-                    let hash = op.hash.as_deref().unwrap_or_default();
-                    for (name, text) in
-                        systemd_unit::split_artifact(op.line.as_deref().unwrap_or_default())
-                    {
-                        if name.ends_with(".timer") {
-                            started.push(name.clone());
-                            if op.op == Action::Update {
-                                restarted.push(name.clone());
-                            }
-                        }
-                        writes.push((name, systemd_unit::with_hash(&text, hash)));
-                    }
-                }
-            }
-        }
-        // A unit both deleted (an extra duplicate) and rewritten stays.
-        let rewritten: BTreeSet<&str> = writes.iter().map(|(n, _)| n.as_str()).collect();
-        deleted.retain(|n| !rewritten.contains(n.as_str()));
-        if !deleted.is_empty() {
-            self.systemctl(&["disable", "--now"], &deleted)?;
-            for name in &deleted {
-                let path = self.unit_dir.join(name);
-                atomic::remove(&path).map_err(|e| self.io_failure("unit", &path, &e))?;
-            }
-        }
-        for (name, text) in &writes {
-            let path = self.unit_dir.join(name);
-            atomic::write_unsynced_dir(&path, text.as_bytes(), 0o644)
-                .map_err(|e| self.io_failure("unit", &path, &e))?;
-        }
-        if !writes.is_empty() {
-            atomic::sync_dir(&self.unit_dir)
-                .map_err(|e| self.io_failure("unit dir", &self.unit_dir, &e))?;
-        }
-        test_pause::at("units_written");
-        self.systemctl(&["daemon-reload"], &[])?;
-        if !started.is_empty() {
-            self.systemctl(&["enable", "--now"], &started)?;
-        }
-        if !restarted.is_empty() {
-            self.systemctl(&["restart"], &restarted)?;
-        }
-        Ok(())
     }
 
     fn follows(&self, entry: &InstalledEntry) -> Option<(PathBuf, usize)> {
@@ -483,6 +474,112 @@ impl Backend for SystemdBackend {
         conflicts
     }
 
+    fn reported_next(&self, snapshot: &Snapshot, ats: &[usize]) -> BTreeMap<usize, String> {
+        let Ok(state) = backend::state_of::<State>(snapshot) else {
+            return BTreeMap::new();
+        };
+        let timers: Vec<(usize, String)> = ats
+            .iter()
+            .filter_map(|at| {
+                let names = state.files.get(*at)?;
+                let timer = names.iter().find(|n| n.ends_with(".timer"))?;
+                Some((*at, timer.clone()))
+            })
+            .collect();
+        if timers.is_empty() {
+            return BTreeMap::new();
+        }
+        let names: Vec<String> = timers.iter().map(|(_, n)| n.clone()).collect();
+        let Ok(text) = self.systemctl(
+            &["show", "-p", "Id", "-p", "NextElapseUSecRealtime"],
+            &names,
+        ) else {
+            return BTreeMap::new();
+        };
+        let by_name = next_elapse_by_unit(&text);
+        timers
+            .into_iter()
+            .filter_map(|(at, name)| Some((at, by_name.get(&name)?.clone())))
+            .collect()
+    }
+}
+
+/// The parts of the systemd backend's preflight, read and execution.
+impl SystemdBackend {
+    fn host_problems(&self) -> Vec<String> {
+        if self.unit_dir.is_dir() {
+            return Vec::new();
+        }
+        vec![format!(
+            "unit dir {}: not a directory; create it or give --systemd-unit-dir",
+            self.unit_dir.display()
+        )]
+    }
+
+    fn install_entries(&self, snapshot: &Snapshot, plan: &Plan) -> Result<(), Failure> {
+        let state: &State = backend::state_of(snapshot)?;
+        let mut deleted: Vec<String> = Vec::new();
+        let mut started: Vec<String> = Vec::new();
+        let mut restarted: Vec<String> = Vec::new();
+        let mut writes: Vec<(String, String)> = Vec::new();
+        for op in plan.entry_ops() {
+            match op.op {
+                Action::Delete => {
+                    let names = op.at.and_then(|at| state.files.get(at));
+                    deleted.extend(names.into_iter().flatten().cloned());
+                }
+                Action::Create | Action::Update => {
+                    // An update may move the entry to other names: the old ones go (the names
+                    // rewritten are kept below).
+                    if op.op == Action::Update {
+                        let names = op.at.and_then(|at| state.files.get(at));
+                        deleted.extend(names.into_iter().flatten().cloned());
+                    }
+                    let hash = op.hash.as_deref().unwrap_or_default();
+                    for (name, text) in
+                        systemd_unit::split_artifact(op.line.as_deref().unwrap_or_default())
+                    {
+                        if name.ends_with(".timer") {
+                            started.push(name.clone());
+                            if op.op == Action::Update {
+                                restarted.push(name.clone());
+                            }
+                        }
+                        writes.push((name, systemd_unit::with_hash(&text, hash)));
+                    }
+                }
+            }
+        }
+        // A unit both deleted (an extra duplicate) and rewritten stays.
+        let rewritten: BTreeSet<&str> = writes.iter().map(|(n, _)| n.as_str()).collect();
+        deleted.retain(|n| !rewritten.contains(n.as_str()));
+        if !deleted.is_empty() {
+            self.systemctl(&["disable", "--now"], &deleted)?;
+            for name in &deleted {
+                let path = self.unit_dir.join(name);
+                atomic::remove(&path).map_err(|e| self.io_failure("unit", &path, &e))?;
+            }
+        }
+        for (name, text) in &writes {
+            let path = self.unit_dir.join(name);
+            atomic::write_unsynced_dir(&path, text.as_bytes(), 0o644)
+                .map_err(|e| self.io_failure("unit", &path, &e))?;
+        }
+        if !writes.is_empty() {
+            atomic::sync_dir(&self.unit_dir)
+                .map_err(|e| self.io_failure("unit dir", &self.unit_dir, &e))?;
+        }
+        test_pause::at("units_written");
+        self.systemctl(&["daemon-reload"], &[])?;
+        if !started.is_empty() {
+            self.systemctl(&["enable", "--now"], &started)?;
+        }
+        if !restarted.is_empty() {
+            self.systemctl(&["restart"], &restarted)?;
+        }
+        Ok(())
+    }
+
     fn own_paths(&self) -> Vec<OwnPath> {
         vec![
             OwnPath::Dir("unit_dir", self.unit_dir.clone()),
@@ -492,7 +589,7 @@ impl Backend for SystemdBackend {
 
     /// systemd runs as the service manager: `systemctl is-system-running` answers (`degraded`, a
     /// failed unit somewhere, still runs timers).
-    fn scheduler(&self) -> (&'static str, Result<String, String>) {
+    fn systemd_runs(&self) -> (&'static str, Result<String, String>) {
         if let Err(why) = self.check_systemctl() {
             return ("systemd", Err(why));
         }
@@ -522,34 +619,62 @@ impl Backend for SystemdBackend {
         ("systemd", status)
     }
 
-    fn reported_next(&self, snapshot: &Snapshot, ats: &[usize]) -> BTreeMap<usize, String> {
-        let Ok(state) = backend::state_of::<State>(snapshot) else {
-            return BTreeMap::new();
-        };
-        let timers: Vec<(usize, String)> = ats
-            .iter()
-            .filter_map(|at| {
-                let names = state.files.get(*at)?;
-                let timer = names.iter().find(|n| n.ends_with(".timer"))?;
-                Some((*at, timer.clone()))
-            })
-            .collect();
-        if timers.is_empty() {
+    /// The owned timers that are installed but do not fire (not enabled, or not active), with why,
+    /// as one `systemctl show` reports them. Empty when systemctl cannot tell (no booted systemd,
+    /// systemctl refused): an entry whose liveness is unknown reads as firing.
+    fn inactive_timers(&self, timers: &[String]) -> BTreeMap<String, String> {
+        if timers.is_empty() || self.check_systemctl().is_err() {
             return BTreeMap::new();
         }
-        let names: Vec<String> = timers.iter().map(|(_, n)| n.clone()).collect();
-        let Ok(text) = self.systemctl(
-            &["show", "-p", "Id", "-p", "NextElapseUSecRealtime"],
-            &names,
-        ) else {
-            return BTreeMap::new();
-        };
-        let by_name = next_elapse_by_unit(&text);
-        timers
-            .into_iter()
-            .filter_map(|(at, name)| Some((at, by_name.get(&name)?.clone())))
-            .collect()
+        match self.systemctl(
+            &[
+                "show",
+                "-p",
+                "Id",
+                "-p",
+                "UnitFileState",
+                "-p",
+                "ActiveState",
+            ],
+            timers,
+        ) {
+            Ok(text) => inactive_by_unit(&text),
+            Err(_) => BTreeMap::new(),
+        }
     }
+}
+
+/// `systemctl show -p Id -p UnitFileState -p ActiveState` output: each timer that is not enabled
+/// and active, with why.
+fn inactive_by_unit(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for block in text.split("\n\n") {
+        let value = |key: &str| {
+            block
+                .lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .map(str::to_string)
+        };
+        let (Some(id), Some(file_state), Some(active)) =
+            (value("Id"), value("UnitFileState"), value("ActiveState"))
+        else {
+            continue;
+        };
+        let why = if !file_state.starts_with("enabled") {
+            format!("timer {file_state}")
+        } else if !matches!(active.as_str(), "active" | "activating" | "reloading") {
+            format!("timer enabled but {active}")
+        } else {
+            continue;
+        };
+        let why = if file_state.is_empty() {
+            "timer not loaded".to_string()
+        } else {
+            why
+        };
+        out.insert(id, why);
+    }
+    out
 }
 
 /// `systemctl show -p Id -p NextElapseUSecRealtime` output (run with `TZ=UTC`): unit → RFC 3339.

@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::{Check, Host};
-use crate::shell::backend::OwnPath;
+use crate::shell::backend::{OwnPath, PreflightFor};
 use crate::shell::env_file::MAX_ENV_FILE_LEN;
 use crate::shell::trusted_path;
 
@@ -108,7 +108,7 @@ pub fn path_checks(host: &Host) -> Vec<Check> {
         "history_dir",
         &paths.state_dir.join(crate::core::history::HISTORY_DIR),
     ));
-    for own in ctx.backend.own_paths() {
+    for own in ctx.backend.preflight(PreflightFor::Apply).own_paths {
         out.push(match own {
             OwnPath::Dir(role, path) => dir_check(role, &path),
             OwnPath::Lock(role, path) => lock_check(role, &path),
