@@ -27,7 +27,7 @@ pub const BUILT: &[BackendKind] = &[
 ];
 
 /// Backend names the reference tool knows that this version does not build yet.
-const NOT_BUILT: &[&str] = &["kubernetes", "vercel"];
+const NOT_BUILT: &[&str] = &["kubernetes"];
 
 impl BackendKind {
     /// The name on the command line, in logs and in JSON.

@@ -256,7 +256,7 @@ pub fn open(
     Ok(match kind {
         BackendKind::Crontab => Box::new(CrontabBackend::new(target, config, common)?),
         BackendKind::SystemdTimer => Box::new(SystemdBackend::new(target, config, common)?),
-        BackendKind::Vercel => Box::new(VercelBackend::new(None, None)?),
+        BackendKind::Vercel => Box::new(VercelBackend::from_settings(target, config)?),
     })
 }
 

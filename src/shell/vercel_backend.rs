@@ -12,11 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::core::plan::{Action, InstalledEntry, Plan};
+use crate::core::plan::{Action, InstalledEntry, Plan, SpecFile};
 use crate::core::render::{JobInput, Rendered, Renderer};
+use crate::core::spec::JobSpec;
 use crate::core::vercel_json::{self, Document, Item, PathOwner, VercelRenderer};
 use crate::error::Failure;
-use crate::shell::backend::{self, ApplyGuard, Backend, CheckJob, OwnPath, Snapshot};
+use crate::settings::TargetFlags;
+use crate::shell::backend::{
+    self, ApplyGuard, Backend, Capabilities, CheckJob, Executed, HistorySource, OwnPath, Preflight,
+    PreflightCheck, PreflightFor, Snapshot, SpecPlace,
+};
+use crate::shell::config::Config;
 use crate::shell::{apply_lock, atomic, trusted_path};
 
 /// The largest `vercel.json` read (DESIGN §11: input is bounded before it is parsed).
@@ -68,8 +74,24 @@ impl Renderer for Claiming<'_> {
 }
 
 impl VercelBackend {
+    /// The backend of the settings: `--vercel-json-path` over config `vercel.json_path` over
+    /// `vercel.json` in the working directory; `--vercel-trigger-prefix` over config
+    /// `vercel.trigger_prefix` over `/api/v1/scheduled/`.
+    pub fn from_settings(args: &TargetFlags, cfg: &Config) -> Result<Self, Failure> {
+        Self::new(
+            args.vercel
+                .json_path
+                .clone()
+                .or(cfg.vercel.json_path.clone()),
+            args.vercel
+                .trigger_prefix
+                .clone()
+                .or(cfg.vercel.trigger_prefix.clone()),
+        )
+    }
+
     /// The backend for `json_path` (default `vercel.json` in the working directory) and `prefix`
-    /// (default `/api/v1/scheduled/`), each already resolved flag over config.
+    /// (default `/api/v1/scheduled/`).
     pub fn new(json_path: Option<PathBuf>, prefix: Option<String>) -> Result<Self, Failure> {
         let path = json_path.unwrap_or_else(|| PathBuf::from(vercel_json::DEFAULT_JSON_PATH));
         let path = std::path::absolute(&path).unwrap_or(path);
@@ -152,105 +174,11 @@ impl VercelBackend {
     }
 }
 
-impl Backend for VercelBackend {
-    fn describe(&self) -> String {
-        format!("vercel crons in {}", self.json_path.display())
-    }
-
-    fn renderer(&self) -> Box<dyn Renderer + '_> {
-        Box::new(Claiming {
-            inner: VercelRenderer {
-                prefix: &self.prefix,
-            },
-            claims: &self.claims,
-        })
-    }
-
-    fn check_host(&self) -> Vec<String> {
-        if self.dir().is_dir() {
-            return Vec::new();
-        }
-        vec![format!(
-            "vercel.json directory {}: not a directory; give --vercel-json-path a file in your \
-             project's directory",
-            self.dir().display()
-        )]
-    }
-
-    fn lock(&self, wait: Duration) -> Result<ApplyGuard, Failure> {
-        let file = apply_lock::take(
-            &self.lock_path(),
-            false,
-            wait,
-            "give --vercel-json-path a file in an existing directory",
-        )?;
-        Ok(Box::new(file))
-    }
-
-    fn clean_temps(&self) -> Result<(), Failure> {
-        atomic::clean_temps(self.dir(), &atomic::temp_prefix(&self.name()))
-            .map(|_| ())
-            .map_err(|e| self.failure(format!("temp files: {e}")))
-    }
-
-    fn read(&self) -> Result<Snapshot, Failure> {
-        let file = match self.read_bytes()? {
-            Some(bytes) => {
-                let doc = vercel_json::parse(&bytes).map_err(|why| {
-                    self.failure(format!(
-                        "{why}; fix the file by hand (cronix rewrites only its own entries of \
-                         `crons` and never guesses at a broken file)"
-                    ))
-                })?;
-                Some((bytes, doc))
-            }
-            None => None,
-        };
-        let owners = file
-            .as_ref()
-            .map(|(_, doc)| self.owners(doc))
-            .unwrap_or_default();
-        let mut entries = Vec::new();
-        if let Some((_, doc)) = &file {
-            let elements = doc.crons.as_ref().map_or(&[][..], |c| &c.elements[..]);
-            for (at, (app, job, idx)) in &owners {
-                let Some(cron) = elements.get(*at).and_then(|e| e.cron.as_ref()) else {
-                    continue;
-                };
-                let line = vercel_json::entry_line(cron);
-                entries.push(InstalledEntry {
-                    app: app.clone(),
-                    job: job.clone(),
-                    idx: *idx,
-                    hash: vercel_json::entry_hash(*idx, &line),
-                    line: Some(line),
-                    schedule: Some(cron.schedule.clone()),
-                    at: *at,
-                });
-            }
-        }
-        Ok(Snapshot {
-            entries,
-            state: Box::new(State { file, owners }),
-        })
-    }
-
-    fn install_conflicts(&self, _snapshot: &Snapshot, _plan: &Plan) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn hazards(&self, _snapshot: &Snapshot, _app: &str, _jobs: &[&str]) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    /// One rewrite of the file for the whole plan: the replaced and removed entries dropped, the
-    /// new ones added, the owned entries of every app in (app, job, idx) order after the foreign
-    /// ones. Nothing is written when the bytes come out the same.
-    fn install(&self, snapshot: &Snapshot, plan: &Plan) -> Result<(), Failure> {
+impl VercelBackend {
+    /// One rewrite of the file for the plan's entry ops: the replaced and removed entries dropped,
+    /// the new ones added, the owned entries of every app in (app, job, idx) order after the
+    /// foreign ones. Nothing is written when the bytes come out the same.
+    fn rewrite(&self, snapshot: &Snapshot, plan: &Plan) -> Result<(), Failure> {
         let state: &State = backend::state_of(snapshot)?;
         let mut dropped: BTreeSet<usize> = BTreeSet::new();
         let mut owned: Vec<((String, String, usize), Item)> = Vec::new();
@@ -300,6 +228,180 @@ impl Backend for VercelBackend {
             ))
         })
     }
+}
+
+/// Vercel's jobs have no spec files: nothing reads them (the shim never runs), so apply writes none,
+/// and none of another backend's spec dir is ever listed, planned or removed from here.
+#[derive(Debug)]
+struct NoSpecs;
+
+impl SpecPlace for NoSpecs {
+    fn list(&self) -> Result<BTreeSet<(String, String)>, Failure> {
+        Ok(BTreeSet::new())
+    }
+    fn recorded_target(&self, _app: &str, _job: &str) -> Option<String> {
+        None
+    }
+    fn read_app(&self, _app: &str) -> Result<BTreeMap<String, SpecFile>, Failure> {
+        Ok(BTreeMap::new())
+    }
+    fn find(&self, _app: &str, _job: &str) -> Result<Option<JobSpec>, Failure> {
+        Ok(None)
+    }
+}
+
+impl Backend for VercelBackend {
+    fn target_id(&self) -> String {
+        format!("vercel crons in {}", self.json_path.display())
+    }
+
+    fn renderer(&self) -> Box<dyn Renderer + '_> {
+        Box::new(Claiming {
+            inner: VercelRenderer {
+                prefix: &self.prefix,
+            },
+            claims: &self.claims,
+        })
+    }
+
+    /// The file's directory exists; for `doctor`, the file reads and is a `vercel.json` cronix can
+    /// edit.
+    fn preflight(&self, purpose: PreflightFor) -> Preflight {
+        let mut blocking = Vec::new();
+        if !self.dir().is_dir() {
+            blocking.push(format!(
+                "vercel.json directory {}: not a directory; give --vercel-json-path a file in \
+                 your project's directory",
+                self.dir().display()
+            ));
+        }
+        let checks = match purpose {
+            PreflightFor::Apply => Vec::new(),
+            PreflightFor::Doctor => vec![PreflightCheck {
+                name: "vercel".to_string(),
+                result: match self.read() {
+                    Ok(snapshot) => Ok(format!(
+                        "{} holds {} cronix entr{} (Vercel fires them once the file is deployed: \
+                         GET in UTC, with Authorization: Bearer $CRON_SECRET)",
+                        self.json_path.display(),
+                        snapshot.entries.len(),
+                        if snapshot.entries.len() == 1 {
+                            "y"
+                        } else {
+                            "ies"
+                        }
+                    )),
+                    Err(failure) => Err(failure.message),
+                },
+            }],
+        };
+        Preflight {
+            blocking,
+            checks,
+            own_paths: vec![
+                OwnPath::Dir("vercel_json_dir", self.dir().to_path_buf()),
+                OwnPath::Lock("apply_lock", self.lock_path()),
+            ],
+        }
+    }
+
+    fn lock(&self, wait: Duration) -> Result<ApplyGuard, Failure> {
+        let file = apply_lock::take(
+            &self.lock_path(),
+            false,
+            wait,
+            "give --vercel-json-path a file in an existing directory",
+        )?;
+        Ok(Box::new(file))
+    }
+
+    /// Remove the temp files a crashed rewrite left beside the file.
+    fn recover(&self, _apps: &[&str]) -> Result<(), Failure> {
+        atomic::clean_temps(self.dir(), &atomic::temp_prefix(&self.name()))
+            .map(|_| ())
+            .map_err(|e| self.failure(format!("temp files: {e}")))
+    }
+
+    fn read(&self) -> Result<Snapshot, Failure> {
+        let file = match self.read_bytes()? {
+            Some(bytes) => {
+                let doc = vercel_json::parse(&bytes).map_err(|why| {
+                    self.failure(format!(
+                        "{why}; fix the file by hand (cronix rewrites only its own entries of \
+                         `crons` and never guesses at a broken file)"
+                    ))
+                })?;
+                Some((bytes, doc))
+            }
+            None => None,
+        };
+        let owners = file
+            .as_ref()
+            .map(|(_, doc)| self.owners(doc))
+            .unwrap_or_default();
+        let mut entries = Vec::new();
+        if let Some((_, doc)) = &file {
+            let elements = doc.crons.as_ref().map_or(&[][..], |c| &c.elements[..]);
+            for (at, (app, job, idx)) in &owners {
+                let Some(cron) = elements.get(*at).and_then(|e| e.cron.as_ref()) else {
+                    continue;
+                };
+                let line = vercel_json::entry_line(cron);
+                entries.push(InstalledEntry {
+                    app: app.clone(),
+                    job: job.clone(),
+                    idx: *idx,
+                    hash: vercel_json::entry_hash(*idx, &line),
+                    line: Some(line),
+                    schedule: Some(cron.schedule.clone()),
+                    at: *at,
+                    inactive: None,
+                    revision: None,
+                });
+            }
+        }
+        Ok(Snapshot {
+            entries,
+            state: Box::new(State { file, owners }),
+        })
+    }
+
+    fn specs(&self) -> &dyn SpecPlace {
+        &NoSpecs
+    }
+
+    /// Runs are recorded by Vercel (its dashboard, `vercel logs`), not by a shim on this host.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            history: HistorySource::Backend,
+            ..Capabilities::default()
+        }
+    }
+
+    fn install_conflicts(&self, _snapshot: &Snapshot, _plan: &Plan) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn hazards(&self, _snapshot: &Snapshot, _app: &str, _jobs: &[&str]) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// One atomic rewrite of the file for the whole plan: every op is made or none is. (There are
+    /// no spec ops: the desired state of a vercel job has no spec file, and `NoSpecs` holds none.)
+    fn execute(&self, snapshot: &Snapshot, plan: &Plan) -> Executed {
+        if plan.spec_ops().next().is_some() {
+            return Executed::none(
+                plan,
+                Failure::backend(
+                    "internal: a spec file op for the vercel backend; report this bug",
+                ),
+            );
+        }
+        match self.rewrite(snapshot, plan) {
+            Ok(()) => Executed::all(plan),
+            Err(failure) => Executed::none(plan, failure),
+        }
+    }
 
     fn follows(&self, _entry: &InstalledEntry) -> Option<(PathBuf, usize)> {
         None
@@ -312,23 +414,5 @@ impl Backend for VercelBackend {
     /// Vercel runs no `cronix check`: config `check_every` is for hosts that run the shim.
     fn sync_check(&self, _check: Option<&CheckJob>) -> Result<(), Failure> {
         Ok(())
-    }
-
-    fn own_paths(&self) -> Vec<OwnPath> {
-        vec![
-            OwnPath::Dir("vercel_json_dir", self.dir().to_path_buf()),
-            OwnPath::Lock("apply_lock", self.lock_path()),
-        ]
-    }
-
-    fn scheduler(&self) -> (&'static str, Result<String, String>) {
-        (
-            "vercel",
-            Ok(format!(
-                "Vercel fires the entries of {} once it is deployed (in UTC, with GET and \
-                 Authorization: Bearer $CRON_SECRET)",
-                self.json_path.display()
-            )),
-        )
     }
 }

@@ -36,8 +36,7 @@ impl Project {
     fn cmd(&self, sub: &str, args: &[&str]) -> assert_cmd::Command {
         let path = self.json_path().display().to_string();
         let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--backend", "vercel"]);
-        let _ = &path; // TEMP until the flag lands
+        all.extend(["--backend", "vercel", "--vercel-json-path", &path]);
         let mut cmd = self.env.cmd(sub, &all);
         cmd.current_dir(self.env.root());
         cmd
