@@ -316,3 +316,34 @@ fn a_broken_file_is_never_rewritten() {
         assert_eq!(p.text(), broken);
     }
 }
+
+#[test]
+fn another_backends_spec_files_are_never_touched() {
+    let p = Project::new();
+    // The same app on the crontab of this env: its spec files live in the shared spec dir.
+    let m = p.manifest("billing", &[("settle", &["0 2 * * *"])]);
+    p.env.apply(&m).success();
+    let specs = p.env.spec_files();
+    assert_eq!(specs.len(), 1, "{specs:?}");
+    p.apply(&m).success();
+    p.cmd("prune", &["--app", "billing", "--yes"])
+        .assert()
+        .success();
+    p.cmd("prune", &["--yes"]).assert().success();
+    assert_eq!(p.env.spec_files(), specs);
+    assert_eq!(crons(&p.text()), []);
+    assert!(p.env.crontab_text().contains("settle"));
+}
+
+#[test]
+fn the_lock_sits_beside_the_file_and_a_crashed_rewrite_is_cleaned_up() {
+    let p = Project::new();
+    let leftover = p.env.root().join(".vercel.json.cronix-tmpAbC123");
+    std::fs::write(&leftover, "{\"half").unwrap();
+    let m = p.manifest("billing", &[("settle", &["0 2 * * *"])]);
+    p.apply(&m).success();
+    assert!(!leftover.exists());
+    assert!(p.env.root().join(".vercel.json.cronix-apply.lock").exists());
+    let names = reconcile_support::names_in(p.env.root());
+    assert!(!names.iter().any(|n| n.contains("cronix-tmp")), "{names:?}");
+}
