@@ -347,3 +347,24 @@ fn the_lock_sits_beside_the_file_and_a_crashed_rewrite_is_cleaned_up() {
     let names = reconcile_support::names_in(p.env.root());
     assert!(!names.iter().any(|n| n.contains("cronix-tmp")), "{names:?}");
 }
+
+#[test]
+fn list_shows_the_entries_and_history_has_no_runs_of_its_own() {
+    let p = Project::new();
+    let m = p.manifest("billing", &[("settle", &["0 2 * * *", "*/5 * * * *"])]);
+    p.apply(&m).success();
+    let out = p.cmd("list", &["-o", "json"]).assert().success();
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let entries = doc["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{doc}");
+    assert_eq!(entries[1]["schedule"], "*/5 * * * *");
+    // Vercel records the runs (its dashboard); cronix has none and says so without failing.
+    let out = p.cmd("history", &["billing.settle"]).assert().success();
+    assert!(
+        stdout_of(&out)
+            .to_lowercase()
+            .contains("no runs of billing.settle"),
+        "{}",
+        stdout_of(&out)
+    );
+}
