@@ -238,6 +238,11 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
         let _ = check;
         Vec::new()
     }
+    /// The zone the scheduler fires entries in when it is not this host's (Vercel: UTC); `None` for
+    /// a scheduler on this host.
+    fn scheduler_zone(&self) -> Option<jiff::tz::TimeZone> {
+        None
+    }
     /// The user the entries run as (a crontab's user column or user crontab); `None` is root. The
     /// trigger binary may belong to that user as well as to root, and the shim reads the spec files
     /// as that user.

@@ -411,6 +411,11 @@ impl Backend for VercelBackend {
         BTreeMap::new()
     }
 
+    /// Vercel fires every entry in UTC, whatever this host's zone.
+    fn scheduler_zone(&self) -> Option<jiff::tz::TimeZone> {
+        Some(jiff::tz::TimeZone::UTC)
+    }
+
     /// Vercel runs no `cronix check`: config `check_every` is for hosts that run the shim.
     fn sync_check(&self, _check: Option<&CheckJob>) -> Result<(), Failure> {
         Ok(())

@@ -368,3 +368,36 @@ fn list_shows_the_entries_and_history_has_no_runs_of_its_own() {
         stdout_of(&out)
     );
 }
+
+#[test]
+fn status_views_read_vercel_entries_in_utc_as_installed() {
+    let p = Project::new();
+    let m = p.manifest("billing", &[("settle", &["0 2 * * *"])]);
+    p.apply(&m).success();
+    // Vercel fires in UTC whatever this host's zone: next fires are 02:00Z.
+    let out = p
+        .cmd("list", &["-o", "json"])
+        .env("TZ", "Europe/Paris")
+        .assert()
+        .success();
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let next = doc["entries"][0]["next_fire"].as_str().unwrap();
+    assert!(next.ends_with("T02:00:00Z"), "{doc}");
+    // No spec file to compare with: each entry reads as installed, never as an orphan to prune.
+    let out = p
+        .cmd("global-status", &["-o", "json", "--strict"])
+        .assert()
+        .success();
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let job = &doc["jobs"][0];
+    assert_eq!(job["job"], "settle", "{doc}");
+    assert_eq!(job["entries"][0]["state"], "in-sync", "{doc}");
+    assert!(job["error"].is_null(), "{doc}");
+    assert_eq!(job["schedules"], json!(["0 2 * * *"]), "{doc}");
+    let out = p.cmd("show", &["billing.settle"]).assert().success();
+    let text = stdout_of(&out);
+    assert!(
+        text.contains("entry idx 0: in-sync") && text.contains("keeps no spec files"),
+        "{text}"
+    );
+}
