@@ -145,6 +145,26 @@ fn installed_state(spec: &JobSpec, entry: &InstalledEntry, line: &str) -> EntryS
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_without_spec_files_read_as_installed() {
+        let entry = |idx, inactive: Option<&str>| InstalledEntry {
+            app: "a".into(),
+            job: "j".into(),
+            idx,
+            hash: "h".into(),
+            line: Some(format!("line {idx}")),
+            schedule: None,
+            at: idx,
+            inactive: inactive.map(str::to_string),
+            revision: None,
+        };
+        let states: Vec<EntryState> = as_installed(&[entry(1, Some("off")), entry(0, None)])
+            .into_iter()
+            .map(|s| s.state)
+            .collect();
+        assert_eq!(states, [EntryState::InSync, EntryState::Inactive]);
+    }
     use crate::core::crontab;
 
     fn spec(schedules: &[&str]) -> JobSpec {
