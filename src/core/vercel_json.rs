@@ -496,6 +496,13 @@ pub fn schedule_problem(expr: &str) -> Option<String> {
                 .to_string(),
         );
     }
+    let sunday_as_seven = fields[4].split(',').any(|item| {
+        let range = item.split('/').next().unwrap_or_default();
+        range.split('-').any(|n| n == "7")
+    });
+    if sunday_as_seven {
+        return Some("Vercel Cron takes days of week 0-6; write Sunday as 0, not 7".to_string());
+    }
     if fields[2] != "*" && fields[4] != "*" {
         return Some(
             "Vercel Cron does not take both a day of month and a day of week; set one of them \
@@ -828,6 +835,10 @@ mod tests {
                 .contains("day of week")
         );
         assert!(schedule_problem("0 0 * *").unwrap().contains("five"));
+        assert!(schedule_problem("0 0 * * 5-7").unwrap().contains("Sunday"));
+        assert!(schedule_problem("0 0 * * 1,7").unwrap().contains("Sunday"));
+        assert_eq!(schedule_problem("0 0 * * */7"), None);
+        assert_eq!(schedule_problem("0 0 * * 0,6"), None);
     }
 
     #[test]

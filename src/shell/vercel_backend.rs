@@ -102,6 +102,9 @@ impl VercelBackend {
             )));
         }
         let prefix = prefix.unwrap_or_else(|| vercel_json::DEFAULT_TRIGGER_PREFIX.to_string());
+        if let Some(why) = vercel_json::check_prefix(&prefix) {
+            return Err(Failure::invalid(why));
+        }
         Ok(VercelBackend {
             json_path: path,
             prefix: vercel_json::normalize_prefix(&prefix),

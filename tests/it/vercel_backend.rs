@@ -401,3 +401,49 @@ fn status_views_read_vercel_entries_in_utc_as_installed() {
         "{text}"
     );
 }
+
+#[test]
+fn the_config_names_the_file_and_prefix_and_flags_win() {
+    let p = Project::new();
+    let other = p.env.root().join("site.json");
+    std::fs::write(
+        p.env.root().join("cronix.yaml"),
+        format!(
+            "vercel:\n  json_path: {}\n  trigger_prefix: /cron\n",
+            other.display()
+        ),
+    )
+    .unwrap();
+    let m = p.manifest("billing", &[("settle", &["0 2 * * *"])]);
+    p.env
+        .cmd("apply", &["--backend", "vercel", "--manifest", &m])
+        .assert()
+        .success();
+    assert_eq!(
+        crons(&std::fs::read_to_string(&other).unwrap()),
+        [pair("/cron/billing/settle", "0 2 * * *")]
+    );
+    assert!(!p.json_path().exists());
+    p.cmd(
+        "apply",
+        &["--manifest", &m, "--vercel-trigger-prefix", "/jobs/"],
+    )
+    .assert()
+    .success();
+    assert_eq!(
+        crons(&p.text()),
+        [pair("/jobs/billing/settle", "0 2 * * *")]
+    );
+    let out = p
+        .cmd(
+            "apply",
+            &["--manifest", &m, "--vercel-trigger-prefix", "jobs/../x"],
+        )
+        .assert()
+        .failure();
+    assert!(
+        stderr_of(&out).contains("--vercel-trigger-prefix"),
+        "{}",
+        stderr_of(&out)
+    );
+}
