@@ -447,3 +447,26 @@ fn the_config_names_the_file_and_prefix_and_flags_win() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn doctor_checks_the_file_not_a_shim() {
+    let p = Project::new();
+    let m = p.manifest("billing", &[("settle", &["0 2 * * *"])]);
+    p.apply(&m).success();
+    // (Other checks, such as the test's trigger binary, are not this backend's.)
+    let out = p.cmd("doctor", &["-o", "json"]).assert();
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let vercel = reconcile_support::check(&doc, "vercel");
+    assert_eq!(vercel["status"], "ok", "{doc}");
+    let jobs = reconcile_support::check(&doc, "jobs");
+    assert_eq!(jobs["status"], "ok", "{doc}");
+    p.seed("{\"crons\": 5}");
+    let out = p.cmd("doctor", &["-o", "json"]).assert();
+    let doc: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let vercel = reconcile_support::check(&doc, "vercel");
+    assert_eq!(vercel["status"], "fail", "{doc}");
+    assert!(
+        vercel["detail"].as_str().unwrap_or_default().contains("by hand"),
+        "{doc}"
+    );
+}
