@@ -466,7 +466,41 @@ fn doctor_checks_the_file_not_a_shim() {
     let vercel = reconcile_support::check(&doc, "vercel");
     assert_eq!(vercel["status"], "fail", "{doc}");
     assert!(
-        vercel["detail"].as_str().unwrap_or_default().contains("by hand"),
+        vercel["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("by hand"),
         "{doc}"
+    );
+}
+
+#[test]
+fn a_job_needs_no_secret_reference_nor_a_shim_url() {
+    let p = Project::new();
+    // No operator refs, a job without refs, a plain-http URL: the shim's rules, not Vercel's.
+    let mut jobs = get_jobs("billing", &[("settle", &["0 2 * * *"])]);
+    jobs[0]["request"]["url"] = json!("http://billing.internal/api/v1/scheduled/billing/settle");
+    let m = p.manifest_of("billing", &jobs);
+    let path = p.json_path().display().to_string();
+    let state = p.env.state_dir().display().to_string();
+    let locks = p.env.lock_dir().display().to_string();
+    p.env
+        .cmd_plain(&[
+            "apply",
+            "vercel",
+            "--manifest",
+            &m,
+            "--vercel-json-path",
+            &path,
+            "--state-dir",
+            &state,
+            "--lock-dir",
+            &locks,
+        ])
+        .assert()
+        .success();
+    assert_eq!(
+        crons(&p.text()),
+        [pair("/api/v1/scheduled/billing/settle", "0 2 * * *")]
     );
 }
