@@ -40,6 +40,8 @@ pub struct Cron {
 pub struct Element {
     pub span: Range<usize>,
     pub cron: Option<Cron>,
+    /// The element's `path` when it is an object with a string `path` (an entry or not).
+    pub path: Option<String>,
 }
 
 /// The `crons` array found in the document.
@@ -50,7 +52,7 @@ pub struct CronsArray {
     pub elements: Vec<Element>,
     /// The whitespace before each element on its own line, and before `]`, when the array is laid
     /// out one element per line.
-    layout: Option<(String, String)>,
+    layout: Option<(String, Option<String>)>,
 }
 
 /// A parsed `vercel.json`: the top-level object and its `crons` array, as byte spans.
@@ -344,7 +346,8 @@ impl Scanner<'_> {
                 self.ws();
                 let span = self.value(2)?;
                 let cron = cron_of(&self.b[span.clone()]);
-                elements.push(Element { span, cron });
+                let path = path_of(&self.b[span.clone()]);
+                elements.push(Element { span, cron, path });
                 self.ws();
                 match self.next() {
                     Some(b',') => continue,
@@ -354,15 +357,16 @@ impl Scanner<'_> {
             }
         }
         let span = start..self.i;
-        let layout = match (elements.first(), elements.last()) {
-            (Some(first), Some(_)) => line_indent(self.b, first.span.start)
-                .zip(line_indent(self.b, span.end - 1))
+        // One element per line: their indent, and the `]`'s when it starts its own line too.
+        let layout = match elements.first() {
+            Some(first) => line_indent(self.b, first.span.start)
                 .filter(|_| {
                     elements
                         .iter()
                         .all(|e| line_indent(self.b, e.span.start).is_some())
-                }),
-            _ => None,
+                })
+                .map(|indent| (indent, line_indent(self.b, span.end - 1))),
+            None => None,
         };
         Ok(CronsArray {
             span,
@@ -383,6 +387,12 @@ fn cron_of(bytes: &[u8]) -> Option<Cron> {
         path: object.get("path")?.as_str()?.to_string(),
         schedule: object.get("schedule")?.as_str()?.to_string(),
     })
+}
+
+/// The string `path` of an object element.
+fn path_of(bytes: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    Some(value.as_object()?.get("path")?.as_str()?.to_string())
 }
 
 /// The entry an [`entry_line`] holds (what a plan op carries back to the backend).
@@ -625,7 +635,11 @@ pub fn rewrite(original: Option<(&[u8], &Document)>, items: &[Item]) -> Vec<u8> 
             let layout = crons
                 .layout
                 .as_ref()
-                .map(|(e, c)| (e.clone(), c.clone()))
+                .map(|(e, c)| {
+                    // A `]` after the last element moves to its own line, under the key.
+                    let closing = c.clone().or_else(|| doc.member_indent.clone());
+                    (e.clone(), closing.unwrap_or_default())
+                })
                 .or_else(|| {
                     // An empty or one-line array in a laid-out document: one entry per line, one
                     // indent step below the key.
@@ -753,9 +767,14 @@ mod tests {
             Some(cron("/api/v1/scheduled/billing/settle", "*/5 * * * *"))
         );
         assert_eq!(crons.elements[2].cron, None);
+        assert_eq!(crons.elements[2].path.as_deref(), Some("/x"));
+        assert_eq!(crons.elements[3].path, None);
         assert_eq!(crons.elements[3].cron, None);
         assert_eq!(&text[crons.elements[3].span.clone()], b"42");
-        assert_eq!(crons.layout, Some(("    ".to_string(), "  ".to_string())));
+        assert_eq!(
+            crons.layout,
+            Some(("    ".to_string(), Some("  ".to_string())))
+        );
     }
 
     #[test]
@@ -905,6 +924,21 @@ mod tests {
             format!("{{\n  \"crons\": [\n    {line}\n  ]\n}}\n")
         );
         assert!(parse(created.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_closing_bracket_after_the_last_element_moves_under_the_key() {
+        let text = "{\n  \"crons\": [\n    {\"path\": \"/x\", \"schedule\": \"0 1 * * *\"}]\n}\n";
+        let doc = parse(text.as_bytes()).unwrap();
+        let items = [
+            Item::Kept(0),
+            Item::New(cron("/api/v1/scheduled/a/j", "0 5 * * *")),
+        ];
+        let out = String::from_utf8(rewrite(Some((text.as_bytes(), &doc)), &items)).unwrap();
+        assert_eq!(
+            out,
+            "{\n  \"crons\": [\n    {\"path\": \"/x\", \"schedule\": \"0 1 * * *\"},\n    {\"path\": \"/api/v1/scheduled/a/j\", \"schedule\": \"0 5 * * *\"}\n  ]\n}\n"
+        );
     }
 
     #[test]

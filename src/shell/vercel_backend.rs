@@ -381,8 +381,35 @@ impl Backend for VercelBackend {
         }
     }
 
-    fn install_conflicts(&self, _snapshot: &Snapshot, _plan: &Plan) -> Vec<String> {
-        Vec::new()
+    /// A foreign element at the path of an entry the plan writes (an object with keys besides
+    /// `path` and `schedule`): Vercel would call the route twice, and cronix never edits it.
+    fn install_conflicts(&self, snapshot: &Snapshot, plan: &Plan) -> Vec<String> {
+        let Ok(state) = backend::state_of::<State>(snapshot) else {
+            return vec!["internal: snapshot of another backend".to_string()];
+        };
+        let Some(crons) = state.file.as_ref().and_then(|(_, doc)| doc.crons.as_ref()) else {
+            return Vec::new();
+        };
+        let written: BTreeSet<String> = plan
+            .entry_ops()
+            .filter(|op| op.op != Action::Delete)
+            .map(|op| vercel_json::entry_path(&self.prefix, &op.app, &op.job))
+            .collect();
+        crons
+            .elements
+            .iter()
+            .enumerate()
+            .filter(|(at, e)| e.cron.is_none() && !state.owners.contains_key(at))
+            .filter_map(|(at, e)| Some((at, e.path.as_ref().filter(|p| written.contains(*p))?)))
+            .map(|(at, path)| {
+                format!(
+                    "crons[{at}] in {} has the path {path} that cronix writes, with keys besides \
+                     path and schedule, so it is not cronix's to replace; remove it (or its other \
+                     keys) by hand",
+                    self.json_path.display()
+                )
+            })
+            .collect()
     }
 
     fn hazards(&self, _snapshot: &Snapshot, _app: &str, _jobs: &[&str]) -> Vec<String> {

@@ -504,3 +504,18 @@ fn a_job_needs_no_secret_reference_nor_a_shim_url() {
         [pair("/api/v1/scheduled/billing/settle", "0 2 * * *")]
     );
 }
+
+#[test]
+fn a_foreign_element_at_an_owned_path_is_refused_not_doubled() {
+    let p = Project::new();
+    let text = "{\"crons\": [{\"path\": \"/api/v1/scheduled/billing/settle\", \"schedule\": \"0 1 * * *\", \"note\": \"by hand\"}]}";
+    p.seed(text);
+    let m = p.manifest("billing", &[("settle", &["0 2 * * *"])]);
+    let out = p.apply(&m).failure();
+    assert!(
+        stderr_of(&out).contains("crons[0]") && stderr_of(&out).contains("by hand"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(p.text(), text);
+}
