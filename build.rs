@@ -65,6 +65,17 @@ fn test_capabilities() {
             println!("cargo:rustc-cfg={cfg}");
         }
     }
+    // The Kubernetes tests: a running test cluster (`.ci/k8s up DIR` writes DIR/env) named by
+    // CRONIX_TEST_K8S=DIR. Re-probed when the variable changes or that file goes (`.ci/k8s down`).
+    println!("cargo::rustc-check-cfg=cfg(cronix_e2e_k8s)");
+    println!("cargo:rerun-if-env-changed=CRONIX_TEST_K8S");
+    if let Some(dir) = std::env::var_os("CRONIX_TEST_K8S").filter(|d| !d.is_empty()) {
+        let env = std::path::Path::new(&dir).join("env");
+        if env.is_file() {
+            println!("cargo:rerun-if-changed={}", env.display());
+            println!("cargo:rustc-cfg=cronix_e2e_k8s");
+        }
+    }
 }
 
 /// Whether the build (and so, on this machine, the test run) is root: `/proc/self` belongs to

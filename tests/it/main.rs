@@ -4,6 +4,7 @@
 //! `cargo test --test it MODULE::`.
 
 mod auth_support;
+mod k8s_support;
 mod reconcile_support;
 mod redis_support;
 mod support;
@@ -35,6 +36,7 @@ mod global_scope;
 mod help_completion;
 mod history_cli;
 mod init_cli;
+mod k8s_cluster;
 mod layering;
 mod logs_cli;
 mod loose_ends;
