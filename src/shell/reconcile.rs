@@ -720,9 +720,11 @@ pub fn execute(ctx: &Context, installed: &Installed, plan: &Plan) -> Result<(), 
         let _ = old.release();
     }
     test_pause::at("crontab_installed");
-    for op in plan.spec_ops().filter(|o| o.op == Action::Delete) {
-        spec_store::remove(ctx.spec_dir(), &op.app, &op.job)?;
-    }
+    let removed = plan.spec_ops().filter(|o| o.op == Action::Delete);
+    spec_store::remove_all(
+        ctx.spec_dir(),
+        removed.map(|op| (op.app.as_str(), op.job.as_str())),
+    )?;
     test_pause::at("specs_removed");
     Ok(())
 }
@@ -736,22 +738,27 @@ fn target_unchanged(ctx: &Context, installed: &Installed, plan: &Plan) -> bool {
     })
 }
 
-/// Write the plan's new and changed spec files, keeping each old one in `kept` first.
+/// Write the plan's new and changed spec files in one batch (one sync for all), keeping each old
+/// one in `kept` first.
 fn write_specs(
     ctx: &Context,
     plan: &Plan,
     kept: &mut Vec<spec_store::Kept>,
 ) -> Result<(), Failure> {
-    for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
-        if let Some(spec) = &op.spec {
-            kept.push(spec_store::keep(ctx.spec_dir(), &op.app, &op.job)?);
-            spec_store::write(ctx.spec_dir(), &op.app, &op.job, spec)?;
-        }
+    let mut specs = plan
+        .spec_ops()
+        .filter(|o| o.op != Action::Delete)
+        .filter_map(|op| Some((op, op.spec.as_ref()?)))
+        .peekable();
+    if specs.peek().is_none() {
+        return Ok(());
     }
-    if !kept.is_empty() {
-        spec_store::sync(ctx.spec_dir())?;
+    let mut batch = spec_store::Batch::new(ctx.spec_dir())?;
+    for (op, spec) in specs {
+        kept.push(spec_store::keep(ctx.spec_dir(), &op.app, &op.job)?);
+        batch.stage(&op.app, &op.job, spec)?;
     }
-    Ok(())
+    batch.commit()
 }
 
 /// Put the kept spec files back after `failure`, and say so (or what could not be put back).
