@@ -187,7 +187,8 @@ impl Batch {
             temp.as_file().sync_all()?;
         }
         test_pause::at(&format!("temp_written:{}", file_name(path)?));
-        self.staged.push((temp.into_temp_path(), path.to_path_buf()));
+        self.staged
+            .push((temp.into_temp_path(), path.to_path_buf()));
         Ok(())
     }
 
@@ -329,7 +330,11 @@ mod tests {
         batch
             .stage_exact(&dir.path().join("added"), b"added", 0o600, None)
             .unwrap();
-        assert_eq!(fs::read(&old).unwrap(), b"old", "nothing replaced before commit");
+        assert_eq!(
+            fs::read(&old).unwrap(),
+            b"old",
+            "nothing replaced before commit"
+        );
         batch.commit().unwrap();
         assert_eq!(names_in(dir.path()), ["added", "old"]);
         assert_eq!(fs::read(&old).unwrap(), b"new");

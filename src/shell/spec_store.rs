@@ -215,7 +215,8 @@ impl Batch {
     pub fn new(dir: &Path) -> Result<Batch, Failure> {
         trusted_path::ensure_dir(dir)
             .map_err(|why| Failure::backend(format!("spec dir {} {why}", dir.display())))?;
-        let files = atomic::Batch::new(dir, "specs").map_err(|e| io_failure("spec dir", dir, &e))?;
+        let files =
+            atomic::Batch::new(dir, "specs").map_err(|e| io_failure("spec dir", dir, &e))?;
         Ok(Batch {
             dir: dir.to_path_buf(),
             files,

@@ -414,7 +414,12 @@ fn systemd_target(env: &Env) -> Vec<String> {
 }
 
 /// `cronix <sub> <args…>` on the systemd-timer target.
-fn on_systemd(env: &Env, target: &[String], sub: &str, args: &[&str]) -> assert_cmd::assert::Assert {
+fn on_systemd(
+    env: &Env,
+    target: &[String],
+    sub: &str,
+    args: &[&str],
+) -> assert_cmd::assert::Assert {
     let mut all: Vec<&str> = args.to_vec();
     all.extend(target.iter().map(String::as_str));
     env.cmd(sub, &all).assert()
@@ -429,7 +434,8 @@ fn units_of(env: &Env) -> std::collections::BTreeMap<String, Vec<u8>> {
 
 /// The value of a `KEY=` line of a unit's text.
 fn unit_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// Every owned unit names a job whose spec file exists.
@@ -439,7 +445,11 @@ fn assert_every_unit_has_its_spec(env: &Env, units: &std::collections::BTreeMap<
         let app = unit_value(&text, "X-Cronix-App").unwrap();
         let job = unit_value(&text, "X-Cronix-Job").unwrap();
         let spec = env.spec_dir().join(format!("{app}.{job}.json"));
-        assert!(spec.exists(), "unit {name} without its spec {}", spec.display());
+        assert!(
+            spec.exists(),
+            "unit {name} without its spec {}",
+            spec.display()
+        );
     }
 }
 
@@ -475,8 +485,24 @@ fn a_killed_systemd_apply_leaves_every_unit_old_or_new_and_the_next_apply_finish
         on_systemd(&env, &target, "apply", &["--manifest", &new]).success();
         let new_units = units_of(&env);
         assert_ne!(old_units, new_units);
-        let names: std::collections::BTreeSet<&String> =
-            old_units.keys().chain(new_units.keys()).chain(crashed.keys()).collect();
+        let renamed = ["units_written", "executed"];
+        if renamed.contains(&step) {
+            assert_eq!(crashed, new_units, "killed at {step}: every unit is new");
+        }
+        if step.starts_with("specs_") || step.starts_with("temp_written:") || step == "units_synced"
+        {
+            assert!(
+                crashed
+                    .iter()
+                    .all(|(name, bytes)| old_units.get(name) == Some(bytes)),
+                "killed at {step}, before the renames: no unit is new yet"
+            );
+        }
+        let names: std::collections::BTreeSet<&String> = old_units
+            .keys()
+            .chain(new_units.keys())
+            .chain(crashed.keys())
+            .collect();
         for name in names {
             let now = crashed.get(name);
             assert!(
