@@ -9,10 +9,13 @@
 # The baseline (default: the commit before unit and spec files were synced in one batch) is built
 # from a `git worktree` under /tmp with its own target dir (BASE_TARGET_DIR, default the target dir
 # with a `-base` suffix); its binary is kept there, so a second run builds nothing for it.
-# Usage: bench/systemd_apply.sh [RUNS] [BASE_COMMIT]
+# Each figure is the median (and the fastest) of ROUNDS rounds of RUNS runs, the rounds alternating
+# between the two binaries, so a change of load on a shared machine falls on both.
+# Usage: bench/systemd_apply.sh [RUNS] [BASE_COMMIT]   (ROUNDS=3 by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-10}
+runs=${1:-4}
+rounds=${ROUNDS:-3}
 base=$(git rev-parse "${2:-f1593814a18637005a321126c753e911eb16ae25}")
 target=${CARGO_TARGET_DIR:-$PWD/target}
 base_target=${BASE_TARGET_DIR:-$target-base}
@@ -53,29 +56,32 @@ flags() { # side -> the apply flags of that side's target
 }
 bin_of() { if [ "$1" = base ]; then echo "$base_bin"; else echo "$new_bin"; fi; }
 reset() { rm -rf "$work/$1/units" "$work/$1/jobs" "$work/$1/state" "$work/$1/calls"; mkdir "$work/$1/units"; }
-apply() { CRONIX_CONFIG="$work/$1/cronix.yaml" "$(bin_of "$1")" apply $(flags "$1") >/dev/null; }
+apply() { # side: one apply; its warnings (the manifest's jobs have no Content-Type) only on failure
+  CRONIX_CONFIG="$work/$1/cronix.yaml" "$(bin_of "$1")" apply $(flags "$1") >/dev/null 2>"$work/$1/stderr" ||
+    { cat "$work/$1/stderr" >&2; return 1; }
+}
 calls() { if [ -e "$work/$1/calls" ]; then wc -l <"$work/$1/calls"; else echo 0; fi; }
 
-# median_ms side kind: hyperfine's median (or a loop's) of `runs` applies, in ms. kind first|noop.
-median_ms() {
-  local side=$1 kind=$2 prep
-  if [ "$kind" = first ]; then prep="reset $side"; else prep=":"; fi
-  if [ "$kind" = noop ]; then reset "$side"; apply "$side"; fi
+# time_runs side kind: `runs` applies of one kind (first: into empty dirs; noop: over the same
+# manifest applied), their wall ms appended to $work/times-side-kind.
+time_runs() {
+  local side=$1 kind=$2 prep=":"
+  if [ "$kind" = first ]; then prep="reset $side"; else reset "$side"; apply "$side"; fi
   if command -v hyperfine >/dev/null; then
     export -f reset apply flags bin_of; export work base_bin new_bin
     hyperfine --shell bash --style none --runs "$runs" --prepare "$prep" \
-      --export-json "$work/$side-$kind.json" "apply $side" >/dev/null
-    python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' \
-      "$work/$side-$kind.json"
+      --export-json "$work/hyperfine.json" "apply $side" >/dev/null
+    python3 -c 'import json,sys; [print(round(t*1000)) for t in json.load(open(sys.argv[1]))["results"][0]["times"]]' \
+      "$work/hyperfine.json" >>"$work/times-$side-$kind"
   else
-    local times=() t0 t1
+    local t0 t1
     for _ in $(seq "$runs"); do
       eval "$prep"; t0=$(date +%s%N); apply "$side"; t1=$(date +%s%N)
-      times+=($(( (t1 - t0) / 1000000 )))
+      echo $(( (t1 - t0) / 1000000 )) >>"$work/times-$side-$kind"
     done
-    printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
   fi
 }
+median_min() { sort -n "$work/times-$1" | awk '{a[NR]=$1} END {printf "%s (%s)", a[int((NR+1)/2)], a[1]}'; }
 
 # syncs side kind: "fsync/fdatasync/syncfs" calls of one apply (kind first|noop), and its systemctl calls.
 syncs() {
@@ -83,7 +89,7 @@ syncs() {
   if [ "$kind" = first ]; then reset "$side"; else reset "$side"; apply "$side"; fi
   local before; before=$(calls "$side")
   CRONIX_CONFIG="$work/$side/cronix.yaml" strace -f -c -o "$work/strace" \
-    -e trace=fsync,fdatasync,syncfs "$(bin_of "$side")" apply $(flags "$side") >/dev/null
+    -e trace=fsync,fdatasync,syncfs "$(bin_of "$side")" apply $(flags "$side") >/dev/null 2>&1
   local counts
   counts=$(awk '$NF ~ /^(fsync|fdatasync|syncfs)$/ {n[$NF]=$4}
     END {printf "%d/%d/%d", n["fsync"], n["fdatasync"], n["syncfs"]}' "$work/strace")
@@ -91,37 +97,43 @@ syncs() {
 }
 
 # A no-op re-apply must change no file: names, inodes, mtimes and bytes of the units and specs.
-snapshot() { (cd "$work/$1" && find units jobs -type f -printf '%p %i %T@\n' | sort; cat units/* jobs/*) | sha256sum; }
+# (The apply lock file, `.cronix-apply.lock`, holds the holder's line: it is not a unit.)
+snapshot() { (cd "$work/$1" && find units jobs -type f ! -name '.*' -printf '%p %i %T@\n' | sort; cat units/* jobs/*) | sha256sum; }
 noop_rewrote() {
   reset "$1"; apply "$1"
   local before; before=$(snapshot "$1"); apply "$1"
   if [ "$before" = "$(snapshot "$1")" ]; then echo no; else echo YES; fi
 }
 
-declare -A ms sc rw
-for side in base new; do
-  for kind in first noop; do
-    ms[$side-$kind]=$(median_ms "$side" "$kind")
-    sc[$side-$kind]=$(syncs "$side" "$kind")
+declare -A sc rw
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for _ in $(seq "$rounds"); do
+  for side in base new; do
+    for kind in first noop; do time_runs "$side" "$kind"; done
   done
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+for side in base new; do
+  for kind in first noop; do sc[$side-$kind]=$(syncs "$side" "$kind"); done
   rw[$side]=$(noop_rewrote "$side")
 done
 units=$(find "$work/new/units" -name 'cronix-*' | wc -l)
 specs=$(find "$work/new/jobs" -name '*.json' | wc -l)
 
-printf '1,024 entries (256 jobs x 4 schedules): %s unit files, %s spec files; wall ms = median of %s runs\n' \
-  "$units" "$specs" "$runs"
+printf '1,024 entries (256 jobs x 4 schedules): %s unit files, %s spec files\n' "$units" "$specs"
+printf 'wall ms = median (fastest) of %s runs in %s rounds; load average %s before, %s after\n' \
+  "$((runs * rounds))" "$rounds" "$load_before" "$load_after"
 printf 'syncs = fsync/fdatasync/syncfs calls (strace -f -c); systemctl = calls of the stand-in\n'
 printf 'baseline %s, this tree %s\n\n' "${base:0:12}" "$(git rev-parse --short=12 HEAD)$(git diff --quiet HEAD || echo +changes)"
-printf '%-22s %14s %14s %16s %16s\n' "" "first apply ms" "no-op apply ms" "first: syncs" "no-op: syncs"
+printf '%-10s %16s %16s %14s %14s\n' "" "first apply ms" "no-op apply ms" "first: syncs" "no-op: syncs"
 for side in base new; do
   read -r fs _ <<<"${sc[$side-first]}"; read -r ns _ <<<"${sc[$side-noop]}"
   name=baseline; [ "$side" = new ] && name="this tree"
-  printf '%-22s %14s %14s %16s %16s\n' "$name" "${ms[$side-first]}" "${ms[$side-noop]}" "$fs" "$ns"
+  printf '%-10s %16s %16s %14s %14s\n' "$name" "$(median_min "$side-first")" "$(median_min "$side-noop")" "$fs" "$ns"
 done
-printf '\n%-22s %14s %14s %16s\n' "" "first: calls" "no-op: calls" "no-op rewrote"
+printf '\n%-10s %16s %16s %14s\n' "" "first: systemctl" "no-op: systemctl" "no-op rewrote"
 for side in base new; do
   read -r _ fc <<<"${sc[$side-first]}"; read -r _ nc <<<"${sc[$side-noop]}"
   name=baseline; [ "$side" = new ] && name="this tree"
-  printf '%-22s %14s %14s %16s\n' "$name" "$fc" "$nc" "${rw[$side]}"
+  printf '%-10s %16s %16s %14s\n' "$name" "$fc" "$nc" "${rw[$side]}"
 done

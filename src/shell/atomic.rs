@@ -28,29 +28,9 @@ pub fn temp_prefix(name: &str) -> String {
 /// Replace `path` with `bytes` and fsync its directory. An existing file keeps its mode and owner; a
 /// new one gets `new_mode`.
 pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
-    write_unsynced_dir(path, bytes, new_mode)?;
-    sync_dir(parent_of(path))
-}
-
-/// `write` without the directory fsync, for callers that replace many files in one directory and
-/// fsync it once afterwards (before anything depends on the new files).
-pub fn write_unsynced_dir(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
     let temp = temp_keeping_mode(path, bytes, new_mode)?;
-    persist_synced(temp, path)
-}
-
-/// `write_unsynced_dir` with the new file's mode given (not copied from an existing file) and its
-/// group given (`None`: an existing regular file's group is kept when this user may set it): the
-/// temp file has them before the rename, so the new bytes are never more readable than `mode` says.
-/// The owner is the writing user's.
-pub fn write_exact_unsynced_dir(
-    path: &Path,
-    bytes: &[u8],
-    mode: u32,
-    group: Option<u32>,
-) -> io::Result<()> {
-    let temp = temp_exact(path, bytes, mode, group)?;
-    persist_synced(temp, path)
+    persist_synced(temp, path)?;
+    sync_dir(parent_of(path))
 }
 
 /// fsync a written temp file and rename it over `path`.
@@ -85,8 +65,9 @@ fn temp_keeping_mode(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<Nam
     Ok(temp)
 }
 
-/// A temp file beside `path` with `mode` and `group` set before `bytes` are written (not synced); see
-/// `write_exact_unsynced_dir`.
+/// A temp file beside `path` with `mode` and `group` set before `bytes` are written (not synced), so
+/// the new bytes are never more readable than `mode` says. `group` `None`: an existing regular file's
+/// group is kept when this user may set it. The owner is the writing user's.
 fn temp_exact(
     path: &Path,
     bytes: &[u8],
@@ -151,15 +132,16 @@ impl Batch {
         })
     }
 
-    /// Stage `bytes` for `path` (in the batch's dir) like `write_unsynced_dir`: an existing file's
-    /// mode and owner, else `new_mode`.
+    /// Stage `bytes` for `path` (in the batch's dir): an existing file's mode and owner, else
+    /// `new_mode`.
     pub fn stage(&mut self, path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
         self.check_dir(path)?;
         let temp = temp_keeping_mode(path, bytes, new_mode)?;
         self.push(temp, path)
     }
 
-    /// Stage `bytes` for `path` (in the batch's dir) like `write_exact_unsynced_dir`.
+    /// Stage `bytes` for `path` (in the batch's dir) with exactly `mode`, and `group` (see
+    /// `temp_exact`).
     pub fn stage_exact(
         &mut self,
         path: &Path,
