@@ -226,8 +226,8 @@ pub struct PathArgs {
 /// The backend and target cronix reconciles into.
 #[derive(Debug, Clone, Args, Default)]
 pub struct TargetArgs {
-    /// Scheduler backend to drive (crontab, the default, or systemd-timer); also given as the word right after
-    /// the command, `cronix apply crontab ...`
+    /// Scheduler backend to drive (crontab, the default, systemd-timer or vercel); also given as the word
+    /// right after the command, `cronix apply crontab ...`
     #[arg(long = "backend", value_name = "NAME")]
     pub backend: Option<String>,
     #[command(flatten)]
@@ -334,7 +334,7 @@ pub struct GlobalStatusArgs {
     #[arg(value_name = "BACKEND")]
     pub backend_word: Option<String>,
     /// With a `backends:` list in the config: only the entries of these names (repeatable). Without
-    /// one: the scheduler backend (crontab, the default, or systemd-timer)
+    /// one: the scheduler backend (crontab, the default, systemd-timer or vercel)
     #[arg(long = "backend", value_name = "NAME")]
     pub backends: Vec<String>,
     #[command(flatten)]

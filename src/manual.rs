@@ -247,6 +247,13 @@ fn files(sub: Option<&str>) -> Vec<Block> {
         format!("{DEFAULT_SYSTEMD_UNIT_DIR}/cronix-*.timer"),
         "the timer and service units of the systemd-timer backend (--systemd-unit-dir)".into(),
     );
+    let vercel = Block::Item(
+        crate::core::vercel_json::DEFAULT_JSON_PATH.to_string(),
+        "the vercel backend's file, whose crons entries under the trigger prefix cronix owns, and \
+         the apply lock .vercel.json.cronix-apply.lock beside it (--vercel-json-path, config \
+         vercel.json_path)"
+            .into(),
+    );
     match sub {
         Some("next" | "completion" | "version") => vec![Block::Text(
             "None: this command reads no file of cronix's.".into(),
@@ -254,8 +261,8 @@ fn files(sub: Option<&str>) -> Vec<Block> {
         Some("sign" | "verify" | "validate" | "init") => vec![config],
         Some("history" | "logs" | "check" | "metrics") => vec![config, specs, history],
         Some("trigger") => vec![config, specs, history, locks],
-        Some(_) => vec![config, specs, history, crontab, units],
-        None => vec![config, specs, history, locks, crontab, units],
+        Some(_) => vec![config, specs, history, crontab, units, vercel],
+        None => vec![config, specs, history, locks, crontab, units, vercel],
     }
 }
 

@@ -167,8 +167,14 @@ fn run_single(global: &Global, args: &ListArgs, loaded: &Loaded) -> Result<ExitS
         .filter_map(|(key, spec)| spec.as_ref().ok().map(|s| (key.clone(), s.clone())))
         .filter(|(_, spec)| spec.target.as_ref().is_none_or(|t| *t == target))
         .collect();
+    let spec_files = ctx.backend.renderer().uses_spec_files();
+    let statuses = if spec_files {
+        entry_status::statuses(&here, installed.entries())
+    } else {
+        entry_status::as_installed(installed.entries())
+    };
     let mut by_job: BTreeMap<(String, String), Vec<EntryStatus>> = BTreeMap::new();
-    for status in entry_status::statuses(&here, installed.entries()) {
+    for status in statuses {
         by_job
             .entry((status.app.clone(), status.job.clone()))
             .or_default()
@@ -179,7 +185,7 @@ fn run_single(global: &Global, args: &ListArgs, loaded: &Loaded) -> Result<ExitS
         .filter(|key| !specs.contains_key(*key))
         .cloned()
         .collect();
-    for key in orphan_only {
+    for key in orphan_only.into_iter().filter(|_| spec_files) {
         specs.insert(
             key,
             Err(format!(
@@ -189,7 +195,7 @@ fn run_single(global: &Global, args: &ListArgs, loaded: &Loaded) -> Result<ExitS
         );
     }
     let installed_next = installed_next_fires(&ctx, installed.entries(), now);
-    let rows: Vec<JobStatus> = specs
+    let mut rows: Vec<JobStatus> = specs
         .into_iter()
         .map(|(key, spec)| {
             let entries = by_job.remove(&key).unwrap_or_default();
@@ -205,6 +211,11 @@ fn run_single(global: &Global, args: &ListArgs, loaded: &Loaded) -> Result<ExitS
             row
         })
         .collect();
+    // A backend without spec files (vercel): each job as its entries show it.
+    for (key, entries) in by_job.into_iter().filter(|_| !spec_files) {
+        let next = installed_next.get(&key).copied();
+        rows.push(installed_row(&ctx, key, entries, installed.entries(), next));
+    }
     match global.output {
         Output::Json | Output::Yaml => {
             let doc = StatusDoc {
@@ -276,6 +287,37 @@ fn job_status(
             other_target: None,
             global: None,
         },
+    }
+}
+
+/// A job of a backend without spec files, from its installed entries: their schedules in the zone
+/// the scheduler fires in, no error.
+fn installed_row(
+    ctx: &Context,
+    (app, job): (String, String),
+    entries: Vec<EntryStatus>,
+    installed: &[crate::core::plan::InstalledEntry],
+    next: Option<Timestamp>,
+) -> JobStatus {
+    let mut schedules: Vec<(usize, String)> = installed
+        .iter()
+        .filter(|e| e.app == app && e.job == job)
+        .filter_map(|e| Some((e.idx, e.schedule.clone()?)))
+        .collect();
+    schedules.sort();
+    JobStatus {
+        last_run: last_run(&ctx.paths.state_dir, &app, &job),
+        app,
+        job,
+        schedules: schedules.into_iter().map(|(_, s)| s).collect(),
+        timezone: ctx.host_zone_name.clone(),
+        entries,
+        next_fire: next.map(|t| format!("{t:.0}")),
+        next_fire_unix: next.map(|t| t.as_second()),
+        spec_next_fire: None,
+        error: None,
+        other_target: None,
+        global: None,
     }
 }
 

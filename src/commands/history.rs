@@ -2,6 +2,7 @@
 //! `--limit`, `--since` and `--status`, as a table or JSON.
 //!
 //! Reads only; the state dir comes from `--state-dir`, else the config's `state_dir`, else the default.
+//! A backend whose target records the runs itself (`Capabilities::history`) is asked instead.
 
 use std::path::Path;
 
@@ -16,11 +17,12 @@ use crate::settings::{Global, Output};
 use crate::shell::backend::HistorySource;
 use crate::shell::config::{self, StatePaths};
 use crate::shell::history as history_file;
+use crate::shell::reconcile::{self, Context};
 
 pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
     let loaded = config::load(global.config.as_deref())?;
     let state_dir = StatePaths::resolve(&args.target.place.paths.flags(), &loaded.config).state_dir;
-    let (backend_kind, id) = args.backend_and_job().map_err(Failure::usage)?;
+    let (backend, id) = args.backend_and_job().map_err(Failure::usage)?;
     let now = Timestamp::now();
     let since = parse_when("--since", args.since.as_deref(), now)?;
     let until = parse_when("--until", args.until.as_deref(), now)?;
@@ -45,36 +47,29 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
         .map(StatusQuery::parse)
         .transpose()
         .map_err(|e| Failure::usage(format!("--status: {e}")))?;
-    // A backend whose target keeps the runs (a cluster's pods) answers itself; the crontab
-    // default never does, so it opens nothing.
-    if backend_kind != crate::core::backend_kind::BackendKind::default() {
-        let ctx = crate::shell::reconcile::context(global, &args.target.flags(), backend_kind)?;
-        if ctx.backend.capabilities().history == HistorySource::Backend {
-            let records = ctx.backend.history(app, job)?;
-            let filter = Filter {
-                since,
-                until,
-                status,
-                limit: args.limit,
-            };
-            let records = history::filter(records, &filter);
-            let place = ctx.backend.describe();
-            return show_runs(global.output, app, job, id, &records, Path::new(&place));
+    let (records, source) = match recorded_by_target(global, &loaded, args, backend) {
+        Some(ctx) => (
+            ctx.backend.history(app, job)?,
+            format!("runs recorded by {}", ctx.backend.describe()),
+        ),
+        None => {
+            let path = history_file::history_path(&state_dir, app, job);
+            if !path.exists() {
+                let spec_dir =
+                    StatePaths::resolve(&args.target.place.paths.flags(), &loaded.config).spec_dir;
+                if crate::shell::spec_store::find_spec(&spec_dir, app, job)?.is_none() {
+                    return Err(Failure::invalid(format!(
+                        "job {id}: no history in {} and no spec in {}; check the name with \
+                         `cronix list`",
+                        state_dir.display(),
+                        spec_dir.display()
+                    )));
+                }
+            }
+            let records = history_file::read_records(&path).map_err(Failure::invalid)?;
+            (records, format!("history: {}", path.display()))
         }
-    }
-    let path = history_file::history_path(&state_dir, app, job);
-    if !path.exists() {
-        let spec_dir =
-            StatePaths::resolve(&args.target.place.paths.flags(), &loaded.config).spec_dir;
-        if crate::shell::spec_store::find_spec(&spec_dir, app, job)?.is_none() {
-            return Err(Failure::invalid(format!(
-                "job {id}: no history in {} and no spec in {}; check the name with `cronix list`",
-                state_dir.display(),
-                spec_dir.display()
-            )));
-        }
-    }
-    let records = history_file::read_records(&path).map_err(Failure::invalid)?;
+    };
     let filter = Filter {
         since,
         until,
@@ -82,29 +77,30 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
         limit: args.limit,
     };
     let records = history::filter(records, &filter);
-    show_runs(global.output, app, job, id, &records, &path)
-}
-
-fn show_runs(
-    output: Output,
-    app: &str,
-    job: &str,
-    id: &str,
-    records: &[RunRecord],
-    place: &Path,
-) -> Result<ExitStatus, Failure> {
-    match output {
+    match global.output {
         Output::Json | Output::Yaml => {
             let doc = RunsDoc {
                 app,
                 job,
-                runs: records,
+                runs: &records,
             };
-            crate::printer::document(output, &doc)
+            crate::printer::document(global.output, &doc)
         }
-        Output::Table | Output::Wide => print_runs(records, id, place),
+        Output::Table | Output::Wide => print_runs(&records, id, &source),
     }
     Ok(ExitStatus::OK)
+}
+
+/// The target, when its backend records the runs itself (`HistorySource::Backend`: a cluster's
+/// finished pods); `None` for the shim's history files on this host.
+fn recorded_by_target(
+    global: &Global,
+    loaded: &config::Loaded,
+    args: &HistoryArgs,
+    backend: crate::core::backend_kind::BackendKind,
+) -> Option<Context> {
+    let ctx = reconcile::context_from(loaded, global, &args.target.flags(), backend).ok()?;
+    (ctx.backend.capabilities().history == HistorySource::Backend).then_some(ctx)
 }
 
 /// `history APP.JOB -o json`: the job and its runs, oldest first.
@@ -148,9 +144,9 @@ pub fn parse_instant(flag: &str, value: &str, now: Timestamp) -> Result<Timestam
         .map_err(|e| format!("{flag} {value:?}: {e}"))
 }
 
-fn print_runs(records: &[RunRecord], id: &str, path: &Path) {
+fn print_runs(records: &[RunRecord], id: &str, source: &str) {
     if records.is_empty() {
-        outln!("no runs of {id} match (history: {})", path.display());
+        outln!("no runs of {id} match ({source})");
         return;
     }
     let mut table = Grid::new([

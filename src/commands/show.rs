@@ -48,6 +48,9 @@ struct ShowDoc {
     /// With `--manifest`: whether the job is installed as that manifest says.
     #[serde(skip_serializing_if = "Option::is_none")]
     sync: Option<SyncView>,
+    /// Whether the backend keeps spec files (vercel keeps none).
+    #[serde(skip)]
+    spec_files: bool,
 }
 
 /// The job against a manifest: in sync, or the changes an apply would make to it.
@@ -82,13 +85,20 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<ExitStatus, Failure> {
         })
         .collect();
     let mut spec = ctx.backend.specs().find(&app, &job)?;
-    let entry_states = states(
-        &ctx.backend.target_id(),
-        spec.as_ref(),
-        installed.entries(),
-        &app,
-        &job,
-    );
+    let entry_states = if ctx.backend.renderer().uses_spec_files() {
+        states(
+            &ctx.backend.target_id(),
+            spec.as_ref(),
+            installed.entries(),
+            &app,
+            &job,
+        )
+    } else {
+        entry_status::as_installed(installed.entries())
+            .into_iter()
+            .filter(|s| s.app == app && s.job == job)
+            .collect()
+    };
     if let Some(spec) = &mut spec {
         spec.secret_refs = spec.secret_refs.iter().map(|r| shown_ref(r)).collect();
         spec.job.auth.secret_refs = spec
@@ -128,6 +138,7 @@ pub fn run(global: &Global, args: &ShowArgs) -> Result<ExitStatus, Failure> {
         entries,
         entry_states,
         spec,
+        spec_files: ctx.backend.renderer().uses_spec_files(),
     };
     match global.output {
         Output::Json | Output::Yaml => crate::printer::document(global.output, &doc),
@@ -255,6 +266,7 @@ fn print_table(doc: &ShowDoc) {
             escape::inline(&spec.job.timezone),
             escape::inline(&spec.secret_refs.join(", "))
         ),
+        None if !doc.spec_files => outln!("spec: none (this backend keeps no spec files)"),
         None => outln!("spec: missing"),
     }
     if let Some(view) = &doc.global {

@@ -17,6 +17,8 @@ pub enum BackendKind {
     SystemdTimer,
     /// Kubernetes CronJobs and spec ConfigMaps in one namespace.
     Kubernetes,
+    /// The cronix-owned entries of `crons` in a `vercel.json` (Vercel Cron fires them).
+    Vercel,
 }
 
 /// Every backend built into this version, in the order help and errors list them.
@@ -24,10 +26,11 @@ pub const BUILT: &[BackendKind] = &[
     BackendKind::Crontab,
     BackendKind::SystemdTimer,
     BackendKind::Kubernetes,
+    BackendKind::Vercel,
 ];
 
 /// Backend names the reference tool knows that this version does not build yet.
-const NOT_BUILT: &[&str] = &["vercel"];
+const NOT_BUILT: &[&str] = &[];
 
 impl BackendKind {
     /// The name on the command line, in logs and in JSON.
@@ -36,6 +39,7 @@ impl BackendKind {
             BackendKind::Crontab => "crontab",
             BackendKind::SystemdTimer => "systemd-timer",
             BackendKind::Kubernetes => "kubernetes",
+            BackendKind::Vercel => "vercel",
         }
     }
 

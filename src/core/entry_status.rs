@@ -103,6 +103,29 @@ pub fn statuses(
     out
 }
 
+/// The entries of a backend that keeps no spec files (vercel), each as installed. Such an entry
+/// records nothing but what it shows (its hash is computed from it), so without the manifest it
+/// can be neither edited, missing nor orphaned: each reads `in-sync` (or `inactive`), and only
+/// `drift --manifest` compares it with what is wanted.
+pub fn as_installed(installed: &[InstalledEntry]) -> Vec<EntryStatus> {
+    let mut out: Vec<EntryStatus> = installed
+        .iter()
+        .filter(|e| e.line.is_some())
+        .map(|entry| EntryStatus {
+            app: entry.app.clone(),
+            job: entry.job.clone(),
+            idx: entry.idx,
+            state: match entry.inactive {
+                Some(_) => EntryState::Inactive,
+                None => EntryState::InSync,
+            },
+            line: entry.line.clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.app, &a.job, a.idx).cmp(&(&b.app, &b.job, b.idx)));
+    out
+}
+
 /// In sync when the spec has this schedule index and the marks' hash is over the spec's job and
 /// the installed artifact.
 fn installed_state(spec: &JobSpec, entry: &InstalledEntry, line: &str) -> EntryState {
@@ -122,6 +145,26 @@ fn installed_state(spec: &JobSpec, entry: &InstalledEntry, line: &str) -> EntryS
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_without_spec_files_read_as_installed() {
+        let entry = |idx, inactive: Option<&str>| InstalledEntry {
+            app: "a".into(),
+            job: "j".into(),
+            idx,
+            hash: "h".into(),
+            line: Some(format!("line {idx}")),
+            schedule: None,
+            at: idx,
+            inactive: inactive.map(str::to_string),
+            revision: None,
+        };
+        let states: Vec<EntryState> = as_installed(&[entry(1, Some("off")), entry(0, None)])
+            .into_iter()
+            .map(|s| s.state)
+            .collect();
+        assert_eq!(states, [EntryState::InSync, EntryState::Inactive]);
+    }
     use crate::core::crontab;
 
     fn spec(schedules: &[&str]) -> JobSpec {

@@ -43,3 +43,4 @@ pub mod systemd_unit;
 pub mod target_checks;
 pub mod trace;
 pub mod tz_gate;
+pub mod vercel_json;

@@ -49,4 +49,15 @@ pub trait Renderer {
     fn starts_overlapping_fires(&self) -> bool {
         true
     }
+    /// The hash of one rendered entry (DESIGN §4 "Hash"): by default over the job's canonical
+    /// single-job manifest, the index and the artifact. A backend whose entries carry no mark to hold
+    /// it (vercel) hashes only what the entry shows, so what it reads back compares equal.
+    fn entry_hash(&self, canonical_single_job: &str, idx: usize, line: &str) -> String {
+        crate::core::hash::entry_hash(canonical_single_job, idx, line)
+    }
+    /// Whether the entries are fired through the shim, which reads the job's spec file; `false` for
+    /// a scheduler that calls the app itself (vercel), whose jobs get no spec file.
+    fn uses_spec_files(&self) -> bool {
+        true
+    }
 }

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 
 use crate::core::backoff;
-use crate::core::hash::entry_hash;
 use crate::core::manifest::{self, Concurrency, ConcurrencyScope, Job, Manifest};
 use crate::core::plan::{DesiredEntry, SpecFile};
 use crate::core::render::{JobInput, Rendered, Renderer};
@@ -103,7 +102,9 @@ pub fn desired_state(manifest: &Manifest, facts: &TargetFacts) -> Result<Desired
         match desired_job(&manifest.app, job, facts) {
             Ok(state) => {
                 desired.entries.extend(state.entries);
-                desired.specs.insert(job.name.clone(), state.spec);
+                if facts.renderer.uses_spec_files() {
+                    desired.specs.insert(job.name.clone(), state.spec);
+                }
                 desired.warnings.extend(state.warnings);
                 desired.zones.extend(state.zones);
             }
@@ -221,7 +222,14 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
         global_lock: &facts.global_lock,
         refs: facts.refs,
     };
-    let refs = match job_gate(job, &gate) {
+    // The gate is about the shim's fire (its URL, refs, locks and time bound); a scheduler that calls
+    // the app itself (vercel) fires no shim, signs nothing and resolves no ref.
+    let gated = if facts.renderer.uses_spec_files() {
+        job_gate(job, &gate)
+    } else {
+        Ok(Vec::new())
+    };
+    let refs = match gated {
         Ok(refs) => refs,
         Err(e) => {
             errors.extend(e);
@@ -262,7 +270,7 @@ fn desired_job(app: &str, job: &Job, facts: &TargetFacts) -> Result<JobState, Ve
             job: name.clone(),
             idx,
             schedule: schedule.clone(),
-            hash: entry_hash(&canonical, idx, &rendered.line),
+            hash: facts.renderer.entry_hash(&canonical, idx, &rendered.line),
             line: rendered.line.clone(),
         })
         .collect();

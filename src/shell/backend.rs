@@ -24,6 +24,7 @@ use crate::shell::config::Config;
 use crate::shell::crontab_backend::CrontabBackend;
 use crate::shell::k8s_backend::K8sBackend;
 use crate::shell::systemd_backend::SystemdBackend;
+use crate::shell::vercel_backend::VercelBackend;
 
 /// What a backend read: its own entries (recognized by its ownership marks), and its private state
 /// that `install` needs (the crontab bytes, the unit files found).
@@ -253,6 +254,11 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
     fn fire_paths(&self) -> Option<FirePaths> {
         None
     }
+    /// The zone the scheduler fires entries in when it is not this host's (Vercel: UTC); `None` for
+    /// a scheduler on this host.
+    fn scheduler_zone(&self) -> Option<jiff::tz::TimeZone> {
+        None
+    }
     /// The user the entries run as (a crontab's user column or user crontab); `None` is root. The
     /// trigger binary may belong to that user as well as to root, and the shim reads the spec files
     /// as that user.
@@ -272,6 +278,7 @@ pub fn open(
         BackendKind::Crontab => Box::new(CrontabBackend::new(target, config, common)?),
         BackendKind::SystemdTimer => Box::new(SystemdBackend::new(target, config, common)?),
         BackendKind::Kubernetes => Box::new(K8sBackend::new(target, config, common)?),
+        BackendKind::Vercel => Box::new(VercelBackend::from_settings(target, config)?),
     })
 }
 

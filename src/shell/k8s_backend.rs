@@ -935,6 +935,11 @@ impl Backend for K8sBackend {
         }
     }
 
+    /// Gated CronJobs fire in `Etc/UTC` (the others in their own `timeZone`).
+    fn scheduler_zone(&self) -> Option<jiff::tz::TimeZone> {
+        Some(jiff::tz::TimeZone::UTC)
+    }
+
     fn fire_paths(&self) -> Option<FirePaths> {
         Some(FirePaths {
             trigger_bin: objects::POD_TRIGGER_BIN,

@@ -89,15 +89,23 @@ pub fn execute(specs: &LocalSpecs, plan: &Plan, steps: EntrySteps<'_>) -> Execut
     }
     test_pause::at("crontab_installed");
     let mut executed = Executed::all(plan);
+    let mut removed = false;
     for (n, op) in plan.ops.iter().enumerate() {
-        if op.kind == plan::Subject::Spec
-            && op.op == Action::Delete
-            && let Err(failure) = spec_store::remove(&specs.dir, &op.app, &op.job)
-        {
-            mark_undone_from(plan, &mut executed, n);
-            executed.failure = Some(failure);
-            return executed;
+        if op.kind != plan::Subject::Spec || op.op != Action::Delete {
+            continue;
         }
+        match spec_store::remove_unsynced(&specs.dir, &op.app, &op.job) {
+            Ok(gone) => removed |= gone,
+            Err(failure) => {
+                mark_undone_from(plan, &mut executed, n);
+                executed.failure = Some(failure);
+                return executed;
+            }
+        }
+    }
+    if removed && let Err(failure) = spec_store::sync(&specs.dir) {
+        executed.failure = Some(failure);
+        return executed;
     }
     test_pause::at("specs_removed");
     executed
@@ -152,22 +160,27 @@ fn after_failed_install(
     }
 }
 
-/// Write the plan's new and changed spec files, keeping each old one in `kept` first.
+/// Write the plan's new and changed spec files in one batch (one sync for all), keeping each old
+/// one in `kept` first.
 fn write_specs(
     specs: &LocalSpecs,
     plan: &Plan,
     kept: &mut Vec<spec_store::Kept>,
 ) -> Result<(), Failure> {
-    for op in plan.spec_ops().filter(|o| o.op != Action::Delete) {
-        if let Some(spec) = &op.spec {
-            kept.push(spec_store::keep(&specs.dir, &op.app, &op.job)?);
-            spec_store::write(&specs.dir, &op.app, &op.job, spec)?;
-        }
+    let mut wanted = plan
+        .spec_ops()
+        .filter(|o| o.op != Action::Delete)
+        .filter_map(|op| Some((op, op.spec.as_ref()?)))
+        .peekable();
+    if wanted.peek().is_none() {
+        return Ok(());
     }
-    if !kept.is_empty() {
-        spec_store::sync(&specs.dir)?;
+    let mut batch = spec_store::Batch::new(&specs.dir)?;
+    for (op, spec) in wanted {
+        kept.push(spec_store::keep(&specs.dir, &op.app, &op.job)?);
+        batch.stage(&op.app, &op.job, spec)?;
     }
-    Ok(())
+    batch.commit()
 }
 
 /// Put the kept spec files back after `failure`, and say so (or what could not be put back).

@@ -43,3 +43,4 @@ pub mod test_pause;
 pub mod tls_roots;
 pub mod trusted_path;
 pub mod tz;
+pub mod vercel_backend;

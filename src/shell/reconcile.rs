@@ -38,7 +38,8 @@ pub struct Context {
     /// The config's `manifest_sources`: each app, its source and its refs.
     pub manifest_sources: Vec<ManifestSource>,
     pub allow_http_hosts: Vec<String>,
-    /// The zone cron fires in (the host's).
+    /// The zone the scheduler fires in: the host's (cron, systemd), or the backend's own (Vercel
+    /// fires in UTC).
     pub host_zone: jiff::tz::TimeZone,
     pub host_zone_name: String,
     /// The env file that resolves `env:` refs when a fetch is signed.
@@ -112,7 +113,9 @@ pub fn context_from(
         backend = backend::open(kind, args, cfg, common(&trigger_bin, &paths)?)?;
     }
     let operator_refs = cfg.operator_secret_refs(&global.secret_refs);
-    let host_zone = crate::shell::tz::host_zone();
+    let host_zone = backend
+        .scheduler_zone()
+        .unwrap_or_else(crate::shell::tz::host_zone);
     let host_zone_name = host_zone.iana_name().unwrap_or("UTC").to_string();
     Ok(Context {
         backend,
@@ -305,9 +308,10 @@ pub fn desired(ctx: &Context, loaded: &LoadedManifest) -> Result<Desired, Failur
         &ctx.facts(renderer.as_ref(), &scope, &dirs, &job_zones),
     ) {
         Ok(mut desired) if errors.is_empty() => {
+            // Jobs a scheduler calls itself (vercel) sign nothing: their refs are never resolved.
             // Fires that run elsewhere (a pod) resolve their secrets there; the backend checks
             // what they will find (`install_conflicts`).
-            if ctx.backend.fire_paths().is_none() {
+            if renderer.uses_spec_files() && ctx.backend.fire_paths().is_none() {
                 let scheduler_env = ctx.backend.fire_env_names(&snapshot);
                 desired
                     .warnings

@@ -3,6 +3,9 @@
 //! wrote is read too, through the same trust checks; its lock and state dirs are the defaults until
 //! the shim sets its config's (`JobSpec::set_host_paths`).
 //!
+//! The files of one apply are written in one batch (`Batch`: one sync for all of them) and removed
+//! with one fsync of the dir.
+//!
 //! Owns file naming in the spec dir. Must not decide content (that is `core::target_checks`), never
 //! holds secret bytes (specs hold references only) and never resolves the references it reads.
 
@@ -199,15 +202,41 @@ fn check(spec: &JobSpec, app: &str, job: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Write one spec atomically with its mode and group, both set on the temp file before the rename,
-/// so the new bytes are never readable by more users than the spec's mode says (the dir is created
-/// 0755 when missing). The caller fsyncs the dir with `sync` once after a batch of writes.
-pub fn write(dir: &Path, app: &str, job: &str, spec: &SpecFile) -> Result<(), Failure> {
-    trusted_path::ensure_dir(dir)
-        .map_err(|why| Failure::backend(format!("spec dir {} {why}", dir.display())))?;
-    let file = path(dir, app, job);
-    atomic::write_exact_unsynced_dir(&file, &spec.bytes, spec.mode, spec.group)
-        .map_err(|e| io_failure("spec file", &file, &e))
+/// New and changed spec files written in one batch (`atomic::Batch`): each atomically with its mode
+/// and group, both set on the temp file before the rename, so the new bytes are never readable by
+/// more users than the spec's mode says; one sync for all of them, the renames, one fsync of the dir
+/// (created 0755 when missing).
+pub struct Batch {
+    dir: PathBuf,
+    files: atomic::Batch,
+}
+
+impl Batch {
+    pub fn new(dir: &Path) -> Result<Batch, Failure> {
+        trusted_path::ensure_dir(dir)
+            .map_err(|why| Failure::backend(format!("spec dir {} {why}", dir.display())))?;
+        let files =
+            atomic::Batch::new(dir, "specs").map_err(|e| io_failure("spec dir", dir, &e))?;
+        Ok(Batch {
+            dir: dir.to_path_buf(),
+            files,
+        })
+    }
+
+    /// Write the temp file of `app.job`'s spec (renamed into place by `commit`).
+    pub fn stage(&mut self, app: &str, job: &str, spec: &SpecFile) -> Result<(), Failure> {
+        let file = path(&self.dir, app, job);
+        self.files
+            .stage_exact(&file, &spec.bytes, spec.mode, spec.group)
+            .map_err(|e| io_failure("spec file", &file, &e))
+    }
+
+    /// Sync every staged spec file, rename them into place, fsync the dir.
+    pub fn commit(self) -> Result<(), Failure> {
+        self.files
+            .commit()
+            .map_err(|e| io_failure("spec dir", &self.dir, &e))
+    }
 }
 
 /// A spec file an apply is about to replace or create, so a failed apply can put the old one back.
@@ -258,23 +287,43 @@ impl Kept {
         }
     }
 
-    /// The change stays: drop the kept old file.
+    /// The change stays: drop the kept old file. Not fsynced: a kept file that a crash brings back
+    /// is a temp file, which the next apply's `clean_temps` removes.
     pub fn release(&self) -> Result<(), Failure> {
         match &self.backup {
-            Some(backup) => atomic::remove(backup).map_err(|e| io_failure("spec file", backup, &e)),
+            Some(backup) => atomic::remove_unsynced_dir(backup)
+                .map(|_| ())
+                .map_err(|e| io_failure("spec file", backup, &e)),
             None => Ok(()),
         }
     }
 }
 
-/// Make the renames of a batch of `write`s durable.
+/// Make renames and removals in the spec dir durable (one fsync of the dir).
 pub fn sync(dir: &Path) -> Result<(), Failure> {
     atomic::sync_dir(dir).map_err(|e| io_failure("spec dir", dir, &e))
 }
 
-pub fn remove(dir: &Path, app: &str, job: &str) -> Result<(), Failure> {
+/// Remove the spec files of these `(app, job)`s (missing ones are fine), then fsync the dir once.
+pub fn remove_all<'a>(
+    dir: &Path,
+    jobs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), Failure> {
+    let mut removed = false;
+    for (app, job) in jobs {
+        removed |= remove_unsynced(dir, app, job)?;
+    }
+    if removed {
+        sync(dir)?;
+    }
+    Ok(())
+}
+
+/// Remove one spec file without syncing the dir (the caller syncs once after a batch); whether a
+/// file was there.
+pub fn remove_unsynced(dir: &Path, app: &str, job: &str) -> Result<bool, Failure> {
     let file = path(dir, app, job);
-    atomic::remove(&file).map_err(|e| io_failure("spec file", &file, &e))
+    atomic::remove_unsynced_dir(&file).map_err(|e| io_failure("spec file", &file, &e))
 }
 
 /// Remove temp spec files a crashed apply of `app` left behind.

@@ -7,9 +7,13 @@
 //! A plan without entry ops writes nothing and runs nothing. Units without all four marks are
 //! foreign: never read as entries, never written, never removed.
 //!
-//! `CRONIX_SYSTEMCTL` names the `systemctl` binary (a test hook: the real-systemd test runs
-//! through a wrapper that records each call). Spec files live in the local spec dir
-//! (`shell::local_specs`). An entry whose timer is disabled or stopped reads as `inactive`.
+//! Unit files are written in one `atomic::Batch` per apply (one sync for all of them, not one per
+//! file); removed ones get one fsync of the unit dir.
+//!
+//! Config `systemctl_bin` names the `systemctl` binary (the tests point it at a stand-in that
+//! records each call; the real-systemd test at a wrapper that logs and runs the real one). Spec
+//! files live in the local spec dir (`shell::local_specs`). An entry whose timer is disabled or
+//! stopped reads as `inactive`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -149,6 +153,38 @@ impl SystemdBackend {
             path.display(),
             self.unit_dir.display()
         ))
+    }
+
+    /// Replace the unit files `(name, text)` in one batch: every temp file written, one sync, the
+    /// renames, one fsync of the unit dir (`atomic::Batch`). A crash leaves each unit old or new.
+    fn write_units(&self, units: &[(String, String)]) -> Result<(), Failure> {
+        if units.is_empty() {
+            return Ok(());
+        }
+        let dir_failure = |e: io::Error| self.io_failure("unit dir", &self.unit_dir, &e);
+        let mut batch = atomic::Batch::new(&self.unit_dir, "units").map_err(dir_failure)?;
+        for (name, text) in units {
+            let path = self.unit_dir.join(name);
+            batch
+                .stage(&path, text.as_bytes(), 0o644)
+                .map_err(|e| self.io_failure("unit", &path, &e))?;
+        }
+        batch.commit().map_err(dir_failure)
+    }
+
+    /// Remove the unit files named (missing ones are fine), then fsync the unit dir once.
+    fn remove_units(&self, names: &[String]) -> Result<(), Failure> {
+        let mut removed = false;
+        for name in names {
+            let path = self.unit_dir.join(name);
+            removed |= atomic::remove_unsynced_dir(&path)
+                .map_err(|e| self.io_failure("unit", &path, &e))?;
+        }
+        if removed {
+            atomic::sync_dir(&self.unit_dir)
+                .map_err(|e| self.io_failure("unit dir", &self.unit_dir, &e))?;
+        }
+        Ok(())
     }
 
     /// One unit file's text after the trust check; `None` when it (or the unit dir) does not exist.
@@ -425,13 +461,7 @@ impl Backend for SystemdBackend {
                 if same {
                     return Ok(());
                 }
-                for (name, text) in &units {
-                    let path = self.unit_dir.join(name);
-                    atomic::write_unsynced_dir(&path, text.as_bytes(), 0o644)
-                        .map_err(|e| self.io_failure("unit", &path, &e))?;
-                }
-                atomic::sync_dir(&self.unit_dir)
-                    .map_err(|e| self.io_failure("unit dir", &self.unit_dir, &e))?;
+                self.write_units(&units)?;
                 self.systemctl(&["daemon-reload"], &[])?;
                 self.systemctl(&["enable", "--now"], timer)?;
                 if current.iter().any(Option::is_some) {
@@ -445,12 +475,13 @@ impl Backend for SystemdBackend {
                 if current[0].is_some() {
                     self.systemctl(&["disable", "--now"], timer)?;
                 }
-                for (name, text) in names.iter().zip(&current) {
-                    if text.is_some() {
-                        let path = self.unit_dir.join(name);
-                        atomic::remove(&path).map_err(|e| self.io_failure("unit", &path, &e))?;
-                    }
-                }
+                let present: Vec<String> = names
+                    .iter()
+                    .zip(&current)
+                    .filter(|(_, text)| text.is_some())
+                    .map(|(name, _)| name.clone())
+                    .collect();
+                self.remove_units(&present)?;
                 self.systemctl(&["daemon-reload"], &[])?;
             }
         }
@@ -555,20 +586,9 @@ impl SystemdBackend {
         deleted.retain(|n| !rewritten.contains(n.as_str()));
         if !deleted.is_empty() {
             self.systemctl(&["disable", "--now"], &deleted)?;
-            for name in &deleted {
-                let path = self.unit_dir.join(name);
-                atomic::remove(&path).map_err(|e| self.io_failure("unit", &path, &e))?;
-            }
+            self.remove_units(&deleted)?;
         }
-        for (name, text) in &writes {
-            let path = self.unit_dir.join(name);
-            atomic::write_unsynced_dir(&path, text.as_bytes(), 0o644)
-                .map_err(|e| self.io_failure("unit", &path, &e))?;
-        }
-        if !writes.is_empty() {
-            atomic::sync_dir(&self.unit_dir)
-                .map_err(|e| self.io_failure("unit dir", &self.unit_dir, &e))?;
-        }
+        self.write_units(&writes)?;
         test_pause::at("units_written");
         self.systemctl(&["daemon-reload"], &[])?;
         if !started.is_empty() {

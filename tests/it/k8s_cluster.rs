@@ -206,6 +206,66 @@ fn the_audit_log_counts_one_create_for_one_configmap_and_none_for_a_read() {
     );
 }
 
+#[test]
+#[cfg_attr(
+    not(cronix_e2e_k8s),
+    ignore = "needs a running test cluster: CRONIX_TEST_K8S=DIR after `.ci/k8s up DIR` (root; .ci/run does it)"
+)]
+fn a_job_runs_the_cronix_image_and_completes() {
+    let c = cluster();
+    let ns = c.namespace("job-version");
+    let image = c.import_image(&k8s_support::cronix_binary());
+    let job = json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "cronix-version", "namespace": ns.as_str()},
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": 120,
+            "template": {"spec": {
+                "restartPolicy": "Never",
+                "hostNetwork": true,
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{
+                    "name": "cronix",
+                    "image": image,
+                    "imagePullPolicy": "Never",
+                    "args": ["version"],
+                }],
+            }},
+        },
+    });
+    let created = Instant::now();
+    let out = c.kubectl_stdin(&["create", "-f", "-"], &job.to_string());
+    assert!(
+        out.status.success(),
+        "create job: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut status = serde_json::Value::Null;
+    let finished = wait_for(
+        || {
+            status = c.kubectl_json(&["-n", &ns, "get", "job", "cronix-version"])["status"].clone();
+            status["succeeded"].as_u64().unwrap_or(0) > 0
+                || status["failed"].as_u64().unwrap_or(0) > 0
+        },
+        Duration::from_secs(120),
+    );
+    assert!(finished, "the job has not finished after 120 s: {status:#}");
+    eprintln!(
+        "job create -> succeeded {:.1} s",
+        created.elapsed().as_secs_f64()
+    );
+    assert_eq!(status["succeeded"], 1, "{status:#}");
+    let complete = status["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Complete" && c["status"] == "True")
+    });
+    assert!(complete, "{status:#}");
+    let logs = c.kubectl_ok(&["-n", &ns, "logs", "job/cronix-version"]);
+    assert!(logs.starts_with("cronix "), "{logs:?}");
+}
+
 /// `packaging/oci-image.sh` (runs everywhere): the same binary gives the same bytes twice, and the
 /// layout holds what docs/kubernetes-image.md says: the binary, its libraries, a non-root user, the
 /// entrypoint and the name.

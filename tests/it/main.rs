@@ -84,4 +84,5 @@ mod trust_walked_paths;
 mod tz_gate_cli;
 mod tz_gate_year;
 mod validate_gate;
+mod vercel_backend;
 mod wait_progress;

@@ -1,6 +1,7 @@
 //! Crash safety: an apply killed with SIGKILL at each named step leaves the crontab as the old or the
-//! new complete file, every installed entry has its spec file, and the next apply cleans leftover temp
-//! files and finishes the job. Concurrent applies serialize and lose nothing.
+//! new complete file (with the systemd-timer backend: every unit file old or new, through the batch
+//! write's sync and renames), every installed entry has its spec file, and the next apply cleans
+//! leftover temp files and finishes the job. Concurrent applies serialize and lose nothing.
 //!
 //! The binary stops itself at a step named by `CRONIX_TEST_PAUSE_AT`; the test waits until it is
 //! stopped, then kills it there.
@@ -43,6 +44,13 @@ fn spawn_paused(env: &Env, args: &[&str], step: &str) -> Child {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     cmd.spawn().unwrap()
+}
+
+/// `spawn_paused` with extra target flags after this env's (another backend's).
+fn spawn_paused_on(env: &Env, args: &[&str], target: &[String], step: &str) -> Child {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(target.iter().map(String::as_str));
+    spawn_paused(env, &all, step)
 }
 
 /// Wait until the child stopped itself (state `T` in /proc) and return true, or exited (false).
@@ -93,6 +101,8 @@ fn a_killed_apply_leaves_the_old_or_the_new_file_and_the_next_apply_finishes() {
         "locked",
         "temp_written:billing.added.json",
         "temp_written:billing.keep.json",
+        "specs_synced",
+        "renamed:billing.added.json",
         "specs_written",
         "temp_written:cronix",
         "crontab_installed",
@@ -374,4 +384,147 @@ fn an_apply_that_runs_out_of_space_puts_the_old_specs_back_and_is_audited_as_fai
     env.cmd("drift", &["--manifest", &new, "--exit-on-drift"])
         .assert()
         .code(0);
+}
+
+/// The systemd-timer backend of `env`: a unit dir, a stand-in `systemctl` that records its calls
+/// (config `systemctl_bin`), and the flags that select both.
+fn systemd_target(env: &Env) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let units = env.root().join("units");
+    std::fs::create_dir(&units).unwrap();
+    let fake = env.root().join("systemctl");
+    let log = env.root().join("systemctl.log");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho \"$*\" >> {}\nexit 0\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        env.root().join("cronix.yaml"),
+        format!("systemctl_bin: {}\n", fake.display()),
+    )
+    .unwrap();
+    vec![
+        "--backend".into(),
+        "systemd-timer".into(),
+        "--systemd-unit-dir".into(),
+        units.display().to_string(),
+    ]
+}
+
+/// `cronix <sub> <args…>` on the systemd-timer target.
+fn on_systemd(
+    env: &Env,
+    target: &[String],
+    sub: &str,
+    args: &[&str],
+) -> assert_cmd::assert::Assert {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(target.iter().map(String::as_str));
+    env.cmd(sub, &all).assert()
+}
+
+/// The unit files of the unit dir (temp files not included) with their bytes.
+fn units_of(env: &Env) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut units = dir_files(&env.root().join("units"));
+    units.retain(|name, _| !name.starts_with('.'));
+    units
+}
+
+/// The value of a `KEY=` line of a unit's text.
+fn unit_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Every owned unit names a job whose spec file exists.
+fn assert_every_unit_has_its_spec(env: &Env, units: &std::collections::BTreeMap<String, Vec<u8>>) {
+    for (name, bytes) in units {
+        let text = String::from_utf8_lossy(bytes);
+        let app = unit_value(&text, "X-Cronix-App").unwrap();
+        let job = unit_value(&text, "X-Cronix-Job").unwrap();
+        let spec = env.spec_dir().join(format!("{app}.{job}.json"));
+        assert!(
+            spec.exists(),
+            "unit {name} without its spec {}",
+            spec.display()
+        );
+    }
+}
+
+#[test]
+fn a_killed_systemd_apply_leaves_every_unit_old_or_new_and_the_next_apply_finishes() {
+    // The units are staged as temp files, synced once (`units_synced`), then renamed one by one:
+    // a kill before, between or after the renames leaves each unit the old or the new file.
+    let steps = [
+        "specs_synced",
+        "specs_written",
+        "temp_written:cronix-billing-added-0.timer",
+        "units_synced",
+        "renamed:cronix-billing-keep-0.timer",
+        "renamed:cronix-billing-added-0.service",
+        "units_written",
+        "executed",
+    ];
+    for step in steps {
+        let env = Env::new();
+        let target = systemd_target(&env);
+        let old = env.manifest("old.json", &old_manifest());
+        let new = env.manifest("new.json", &new_manifest());
+        on_systemd(&env, &target, "apply", &["--manifest", &old]).success();
+        let old_units = units_of(&env);
+
+        let mut child = spawn_paused_on(&env, &["apply", "--manifest", &new], &target, step);
+        assert!(wait_until_stopped(&mut child), "apply never reached {step}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let crashed = units_of(&env);
+        assert_every_unit_has_its_spec(&env, &crashed);
+
+        on_systemd(&env, &target, "apply", &["--manifest", &new]).success();
+        let new_units = units_of(&env);
+        assert_ne!(old_units, new_units);
+        let renamed = ["units_written", "executed"];
+        if renamed.contains(&step) {
+            assert_eq!(crashed, new_units, "killed at {step}: every unit is new");
+        }
+        if step.starts_with("specs_") || step.starts_with("temp_written:") || step == "units_synced"
+        {
+            assert!(
+                crashed
+                    .iter()
+                    .all(|(name, bytes)| old_units.get(name) == Some(bytes)),
+                "killed at {step}, before the renames: no unit is new yet"
+            );
+        }
+        let names: std::collections::BTreeSet<&String> = old_units
+            .keys()
+            .chain(new_units.keys())
+            .chain(crashed.keys())
+            .collect();
+        for name in names {
+            let now = crashed.get(name);
+            assert!(
+                now == old_units.get(name) || now == new_units.get(name),
+                "killed at {step}: unit {name} is neither the old nor the new file"
+            );
+        }
+        let mut temps = names_in(&env.root().join("units"));
+        temps.extend(names_in(&env.spec_dir()));
+        temps.retain(|n| n.contains(".cronix-tmp"));
+        assert_eq!(temps, Vec::<String>::new(), "after {step}");
+        assert_eq!(
+            names_in(&env.spec_dir()),
+            vec!["billing.added.json", "billing.keep.json"],
+            "after {step}"
+        );
+        on_systemd(
+            &env,
+            &target,
+            "drift",
+            &["--manifest", &new, "--exit-on-drift"],
+        )
+        .code(0);
+    }
 }

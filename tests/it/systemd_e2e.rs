@@ -2,7 +2,8 @@
 //! apply enables the timers, `systemctl list-timers` shows the next elapse `cronix next` predicts,
 //! `* * * * *` jobs fire for real and a local server verifies their signatures (one signed with a
 //! `cred:` secret sealed by `systemd-creds`), a no-op re-apply changes no file and runs no
-//! `systemctl`, an update while a fire runs lets it finish, and prune leaves no unit loaded.
+//! `systemctl`, an update while a fire runs lets it finish, a timer disabled by hand or whose enable
+//! failed is `inactive` drift that apply repairs, and prune leaves no unit loaded.
 //!
 //! Runs only with `CRONIX_E2E_SYSTEMD=1`, as root; otherwise it prints why it skipped.
 
@@ -16,6 +17,7 @@ use support::{Reply, SENTINEL, Server};
 use systemd_support::{LOGGED_SYSTEMCTL, SHARE, Systemd};
 
 const UNIT_DIR: &str = "/etc/systemd/system";
+const NO_ENABLE_SYSTEMCTL: &str = "/usr/local/bin/systemctl-no-enable";
 
 fn manifest(server: &Server, slow: &Server, slow_rev: &str) -> Value {
     let job = |name: &str, schedule: &str, zone: &str, url: String, refs: &[&str]| {
@@ -133,6 +135,20 @@ fn a_real_systemd_runs_and_reconciles_the_timers_cronix_applies() {
         (
             "/etc/systemd/system/cronix-e2e-mine-0.timer",
             foreign.to_string(),
+            0o644,
+        ),
+        // A systemctl whose `enable` fails, for an apply that stops after writing the units.
+        (
+            NO_ENABLE_SYSTEMCTL,
+            format!(
+                "#!/bin/sh\ncase \"$1\" in enable) echo 'enable refused' >&2; exit 1;; esac\n\
+                 exec {LOGGED_SYSTEMCTL} \"$@\"\n"
+            ),
+            0o755,
+        ),
+        (
+            "/etc/cronix/no-enable.yaml",
+            config.replace(LOGGED_SYSTEMCTL, NO_ENABLE_SYSTEMCTL),
             0o644,
         ),
     ]);
@@ -310,6 +326,8 @@ fn a_real_systemd_runs_and_reconciles_the_timers_cronix_applies() {
         },
     );
 
+    check_liveness(&sd, &server);
+
     // Prune removes every unit and leaves none loaded.
     let out = cronix(
         &sd,
@@ -351,6 +369,120 @@ fn a_real_systemd_runs_and_reconciles_the_timers_cronix_applies() {
         .filter(|l| !l.contains("cronix-e2e-mine-0"))
         .collect();
     assert!(loaded.is_empty(), "units still loaded: {loaded:?}");
+}
+
+/// The jobs `drift` reports, as `(job, kind)`, and its exit status with `--exit-on-drift`.
+fn drift_kinds(sd: &Systemd, manifest_name: &str) -> (Vec<(String, String)>, Option<i32>) {
+    let path = format!("{SHARE}/{manifest_name}");
+    let out = cronix(
+        sd,
+        &[
+            "drift",
+            "systemd-timer",
+            "--manifest",
+            &path,
+            "--exit-on-drift",
+            "-o",
+            "json",
+        ],
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "drift -o json: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let kinds = doc["drift"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["kind"] == "entry")
+        .map(|d| {
+            (
+                d["job"].as_str().unwrap_or_default().to_string(),
+                d["drift"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    (kinds, out.status.code())
+}
+
+/// A timer disabled by hand, and one whose `enable` failed, are `inactive` drift (exit 5) that
+/// apply repairs; a no-op apply reads the timers' state (`systemctl show`) and changes nothing.
+fn check_liveness(sd: &Systemd, server: &Server) {
+    let enabled = |timer: &str| {
+        (
+            sd.run(&["systemctl", "is-enabled", timer]).stdout,
+            sd.run(&["systemctl", "is-active", timer]).stdout,
+        )
+    };
+    let on = (b"enabled\n".to_vec(), b"active\n".to_vec());
+    let (queries, calls) = (sd.systemctl_queries().len(), sd.systemctl_calls());
+    apply(sd, "m2.json");
+    assert!(
+        sd.systemctl_queries().len() > queries,
+        "apply reads the timers' state"
+    );
+    assert_eq!(sd.systemctl_calls(), calls, "a no-op apply changes nothing");
+
+    sd.ok(&[
+        "systemctl",
+        "disable",
+        "--now",
+        "cronix-e2e-nightly-0.timer",
+    ]);
+    let (kinds, code) = drift_kinds(sd, "m2.json");
+    assert_eq!(
+        kinds,
+        [("nightly".to_string(), "inactive".to_string())],
+        "a hand `systemctl disable` is inactive drift"
+    );
+    assert_eq!(code, Some(5));
+    apply(sd, "m2.json");
+    assert_eq!(enabled("cronix-e2e-nightly-0.timer"), on);
+    assert_eq!(drift_kinds(sd, "m2.json"), (Vec::new(), Some(0)));
+
+    // A new job whose enable fails: its units are written and loaded but never started.
+    let mut m3: Value =
+        serde_json::from_slice(&std::fs::read(sd.shared("m2.json")).unwrap()).unwrap();
+    let mut late = m3["jobs"][2].clone();
+    late["name"] = json!("late");
+    late["request"]["url"] = json!(server.url("/late"));
+    m3["jobs"].as_array_mut().unwrap().push(late);
+    std::fs::write(sd.shared("m3.json"), m3.to_string()).unwrap();
+    let out = cronix(
+        sd,
+        &[
+            "apply",
+            "systemd-timer",
+            "--config",
+            "/etc/cronix/no-enable.yaml",
+            "--manifest",
+            &format!("{SHARE}/m3.json"),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("enable refused"), "{err}");
+    let audit = sd.ok(&["tail", "-n", "1", "/var/lib/cronix/audit.jsonl"]);
+    let record: Value = serde_json::from_str(audit.trim()).unwrap();
+    assert_eq!(record["outcome"], "partial", "{record}");
+    let late_entry = record["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "entry" && o["job"] == "late")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(late_entry["done"], false, "{record}");
+    assert_eq!(
+        drift_kinds(sd, "m3.json"),
+        (vec![("late".to_string(), "inactive".to_string())], Some(5)),
+        "a timer whose enable failed is inactive drift"
+    );
+    apply(sd, "m3.json");
+    assert_eq!(enabled("cronix-e2e-late-0.timer"), on);
+    assert_eq!(drift_kinds(sd, "m3.json"), (Vec::new(), Some(0)));
 }
 
 /// docs/systemd.md's worked example, run as written inside a booted systemd (only the working

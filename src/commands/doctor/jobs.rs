@@ -18,13 +18,18 @@ use crate::core::spec::JobSpec;
 use crate::shell::config::{self, ConfigSource};
 use crate::shell::{history, reconcile, secrets, spec_store, tz};
 
-/// `(spec dir, app, job)` of every installed job: from the entries' lines, and the spec dir's files.
+/// `(spec dir, app, job)` of every installed job: from the entries' lines (of a backend whose fires
+/// run the shim), and the spec dir's files.
 pub(super) fn installed_jobs(host: &Host) -> BTreeSet<(PathBuf, String, String)> {
     let mut out = BTreeSet::new();
     let Ok(ctx) = &host.ctx else {
         return out;
     };
-    if let Ok(installed) = reconcile::installed(ctx, None) {
+    // A backend whose jobs have no spec files (vercel) fires nothing through the shim of this host.
+    let fired_here = ctx.backend.renderer().uses_spec_files();
+    if let Ok(installed) = reconcile::installed(ctx, None)
+        && fired_here
+    {
         for entry in installed.entries() {
             let Some(line) = &entry.line else {
                 continue;
@@ -64,7 +69,18 @@ pub fn job_checks(host: &Host) -> Vec<Check> {
     }
     let jobs = installed_jobs(host);
     if jobs.is_empty() {
-        out.push(Check::ok("jobs", "no installed jobs"));
+        let elsewhere = host
+            .ctx
+            .as_ref()
+            .is_ok_and(|ctx| !ctx.backend.renderer().uses_spec_files());
+        out.push(Check::ok(
+            "jobs",
+            if elsewhere {
+                "no job fires through the shim on this host (the scheduler calls the app itself)"
+            } else {
+                "no installed jobs"
+            },
+        ));
     }
     for (dir, app, job) in jobs {
         let name = format!("job {app}.{job}");

@@ -228,7 +228,24 @@ impl Systemd {
     }
 
     /// The logged `systemctl` calls cronix made, one line each.
+    /// The systemctl calls cronix made that change something (`show`, which only reads
+    /// liveness and next elapses, is in `systemctl_queries`).
     pub fn systemctl_calls(&self) -> Vec<String> {
+        self.logged_calls()
+            .into_iter()
+            .filter(|c| !c.starts_with("show "))
+            .collect()
+    }
+
+    /// The read-only `systemctl show` calls cronix made.
+    pub fn systemctl_queries(&self) -> Vec<String> {
+        self.logged_calls()
+            .into_iter()
+            .filter(|c| c.starts_with("show "))
+            .collect()
+    }
+
+    fn logged_calls(&self) -> Vec<String> {
         fs::read_to_string(self.shared("systemctl.log"))
             .unwrap_or_default()
             .lines()
