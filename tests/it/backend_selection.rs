@@ -113,11 +113,11 @@ fn an_unknown_backend_is_a_usage_error_naming_the_built_ones() {
     let (env, m) = applied();
     for args in [
         vec!["--backend", "nomad", "--manifest", m.as_str()],
-        vec!["--backend", "vercel", "--manifest", m.as_str()],
+        vec!["--backend", "aws-scheduler", "--manifest", m.as_str()],
     ] {
         let out = env.cmd("apply", &args).assert().code(2);
         assert!(
-            stderr_of(&out).contains("built: crontab, systemd-timer, kubernetes"),
+            stderr_of(&out).contains("built: crontab, systemd-timer, kubernetes, vercel"),
             "{}",
             stderr_of(&out)
         );
