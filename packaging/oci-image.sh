@@ -6,7 +6,9 @@
 #   packaging/oci-image.sh BINARY OUT.tar [IMAGE_NAME]      IMAGE_NAME defaults to cronix:local
 #
 # One layer holding BINARY as /usr/local/bin/cronix, the shared libraries `ldd BINARY` names (at the
-# paths it names), /etc/passwd and /etc/group with a user cronix (uid and gid 65532) and /tmp. The
+# paths it names), /etc/passwd and /etc/group with a user cronix (uid and gid 65532), /tmp and the
+# time-zone database (/usr/share/zoneinfo, or CRONIX_ZONEINFO) and the CA bundle
+# (/etc/ssl/certs/ca-certificates.crt, or CRONIX_CA_BUNDLE) of the building machine. The
 # image runs as 65532:65532 with Entrypoint ["/usr/local/bin/cronix"].
 # Reproducible: the same BINARY (and the same libraries on this machine) give the same bytes: names
 # sorted, mtime 0, owner root, fixed modes, no timestamps in the JSON documents.
@@ -62,6 +64,22 @@ else
     'cronix:x:65532:65532:cronix:/nonexistent:/sbin/nologin' >"$root/etc/passwd"
   printf '%s\n' 'root:x:0:' 'cronix:x:65532:' >"$root/etc/group"
   chmod 0644 "$root/etc/passwd" "$root/etc/group"
+  # The time-zone database (jobs in zones other than UTC, the shim's DST gate), symlinks kept.
+  zoneinfo=${CRONIX_ZONEINFO:-/usr/share/zoneinfo}
+  if [ -d "$zoneinfo" ]; then
+    mkdir -p "$root/usr/share"
+    cp -a "$zoneinfo" "$root/usr/share/zoneinfo"
+    find "$root/usr/share/zoneinfo" -type f -exec chmod 0644 {} +
+  else
+    echo "warning: no time-zone database at $zoneinfo: the image fires UTC jobs only" >&2
+  fi
+  # The CA bundle the shim trusts for https:// job URLs (the first of the paths it looks at).
+  cabundle=${CRONIX_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+  if [ -f "$cabundle" ]; then
+    install -D -m 0644 "$cabundle" "$root/etc/ssl/certs/ca-certificates.crt"
+  else
+    echo "warning: no CA bundle at $cabundle: https:// jobs need one mounted" >&2
+  fi
   entrypoint=/usr/local/bin/cronix
   user=65532:65532
 fi

@@ -380,10 +380,13 @@ fn a_cronjob_fires_a_signed_request_from_a_pod_and_history_shows_it() {
     let image = c.import_image(&crate::k8s_support::cronix_binary());
     let env = Env::new("k8s-fire", Some(image));
     let server = Server::start(vec![Reply::status(200)]);
-    let m = env.write_manifest(&manifest(
+    // A zone other than UTC: the pod's shim checks it against the image's tz database.
+    let mut zoned = manifest(
         &format!("http://127.0.0.1:{}", server.port),
         &[("tick", "* * * * *")],
-    ));
+    );
+    zoned["jobs"][0]["timezone"] = json!("Europe/Paris");
+    let m = env.write_manifest(&zoned);
     ok(env.reconcile("apply", &m, &[]));
     let arrived = server.wait_for(1, Duration::from_secs(150));
     let pods = c.kubectl(&["-n", &env.ns, "get", "pods", "-o", "wide"]);

@@ -359,4 +359,17 @@ fn the_image_tarball_is_reproducible_and_holds_what_the_docs_say() {
     for lib in libs {
         assert!(root.join(&lib[1..]).is_file(), "{lib} is not in the layer");
     }
+    // The zone database and the CA bundle of this machine, when it has them.
+    for (host, what) in [
+        ("/usr/share/zoneinfo/Europe/Paris", "a zone of the tz database"),
+        ("/etc/ssl/certs/ca-certificates.crt", "the CA bundle"),
+    ] {
+        if std::path::Path::new(host).exists() {
+            assert_eq!(
+                std::fs::read(root.join(&host[1..])).ok(),
+                std::fs::read(host).ok(),
+                "{what} is not in the layer"
+            );
+        }
+    }
 }
