@@ -451,7 +451,22 @@ impl Cluster {
     }
 }
 
+/// Largest kubeconfig read.
+const MAX_KUBECONFIG_LEN: u64 = 1024 * 1024;
+
+/// The kubeconfig after the trust check every file root reads gets (DESIGN §11): a kubeconfig may
+/// name a credential plugin (`exec`) that the client runs, so one that another user could write —
+/// a `KUBECONFIG` that `sudo -E` handed over from a user's environment — would let that user run a
+/// command as root. Owned by root or the running user, not writable by others, every directory
+/// above it too.
 async fn from_kubeconfig(path: &Path) -> Result<kube::Config, String> {
+    crate::shell::trusted_path::read(path, MAX_KUBECONFIG_LEN).map_err(|why| {
+        format!(
+            "kubeconfig {} {why} (it may name a command the client runs); give --kubeconfig a \
+             file only you (or root) can write",
+            path.display()
+        )
+    })?;
     let file =
         Kubeconfig::read_from(path).map_err(|e| format!("kubeconfig {}: {e}", path.display()))?;
     kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())

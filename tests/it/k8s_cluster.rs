@@ -361,7 +361,10 @@ fn the_image_tarball_is_reproducible_and_holds_what_the_docs_say() {
     }
     // The zone database and the CA bundle of this machine, when it has them.
     for (host, what) in [
-        ("/usr/share/zoneinfo/Europe/Paris", "a zone of the tz database"),
+        (
+            "/usr/share/zoneinfo/Europe/Paris",
+            "a zone of the tz database",
+        ),
         ("/etc/ssl/certs/ca-certificates.crt", "the CA bundle"),
     ] {
         if std::path::Path::new(host).exists() {

@@ -377,3 +377,72 @@ fn a_missing_cronix_config_is_an_error() {
         "{stderr}"
     );
 }
+
+/// A kubeconfig can name a credential plugin the client runs. Root must not read one another user
+/// could write (`sudo -E` hands root the user's `KUBECONFIG`): plan and apply refuse it, naming the
+/// file, and the plugin never runs. The same file owned by root is read (and its plugin is the
+/// operator's own choice).
+#[test]
+#[cfg_attr(
+    not(cronix_test_root),
+    ignore = "needs root: it creates a second user (the attacker) and gives files away"
+)]
+fn a_kubeconfig_another_user_can_write_is_refused_before_its_plugin_runs() {
+    let Some(stranger) =
+        Stranger::create("a_kubeconfig_another_user_can_write_is_refused_before_its_plugin_runs")
+    else {
+        return;
+    };
+    let env = reconcile_support::Env::new();
+    let m = env.manifest(
+        "m.json",
+        &reconcile_support::manifest("billing", &[("settle", &["0 2 * * *"])]),
+    );
+    let ran = env.root().join("plugin-ran");
+    let plugin = env.root().join("plugin.sh");
+    std::fs::write(
+        &plugin,
+        format!("#!/bin/sh\ntouch {}\necho '{{}}'\n", ran.display()),
+    )
+    .unwrap();
+    open_up(&plugin, 0o755);
+    let kubeconfig = env.root().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n    \
+             server: https://127.0.0.1:1\ncontexts:\n- name: c\n  context:\n    cluster: k\n    \
+             user: u\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: \
+             client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n",
+            plugin.display()
+        ),
+    )
+    .unwrap();
+    stranger.own(&kubeconfig);
+    let kubeconfig_text = kubeconfig.display().to_string();
+    for (sub, extra) in [("plan", &[][..]), ("apply", &["--yes"][..])] {
+        let mut args = vec![
+            "--backend",
+            "kubernetes",
+            "--kubeconfig",
+            &kubeconfig_text,
+            "--k8s-image",
+            "cronix.local/cronix:1",
+            "--manifest",
+            &m,
+        ];
+        args.extend_from_slice(extra);
+        let out = env
+            .cmd_plain(&[&[sub][..], &args].concat())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{sub}: {stderr}");
+        assert!(
+            stderr.contains(&format!("kubeconfig {kubeconfig_text}"))
+                && stderr.contains(&format!("owned by uid {}", stranger.uid)),
+            "{sub}: {stderr}"
+        );
+        assert!(!ran.exists(), "{sub} ran the stranger's credential plugin");
+    }
+}
