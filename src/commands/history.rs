@@ -47,7 +47,11 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
         .map(StatusQuery::parse)
         .transpose()
         .map_err(|e| Failure::usage(format!("--status: {e}")))?;
-    let (records, source) = match recorded_by_target(global, &loaded, args, backend) {
+    let (target, unreadable) = match recorded_by_target(global, &loaded, args, backend) {
+        Ok(target) => (target, None),
+        Err(failure) => (None, Some(failure.message)),
+    };
+    let (records, source) = match target {
         Some(ctx) => (
             ctx.backend.history(app, job)?,
             format!("runs recorded by {}", ctx.backend.describe()),
@@ -58,8 +62,11 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
                 let spec_dir =
                     StatePaths::resolve(&args.target.place.paths.flags(), &loaded.config).spec_dir;
                 if crate::shell::spec_store::find_spec(&spec_dir, app, job)?.is_none() {
+                    let why = unreadable
+                        .map(|e| format!("; the {backend} target could not be read either: {e}"))
+                        .unwrap_or_default();
                     return Err(Failure::invalid(format!(
-                        "job {id}: no history in {} and no spec in {}; check the name with \
+                        "job {id}: no history in {} and no spec in {}{why}; check the name with \
                          `cronix list`",
                         state_dir.display(),
                         spec_dir.display()
@@ -92,15 +99,16 @@ pub fn run(global: &Global, args: &HistoryArgs) -> Result<ExitStatus, Failure> {
 }
 
 /// The target, when its backend records the runs itself (`HistorySource::Backend`: a cluster's
-/// finished pods); `None` for the shim's history files on this host.
+/// finished pods); `None` for the shim's history files on this host. A target that cannot be
+/// opened is an error the caller names only when this host has no history of the job either.
 fn recorded_by_target(
     global: &Global,
     loaded: &config::Loaded,
     args: &HistoryArgs,
     backend: crate::core::backend_kind::BackendKind,
-) -> Option<Context> {
-    let ctx = reconcile::context_from(loaded, global, &args.target.flags(), backend).ok()?;
-    (ctx.backend.capabilities().history == HistorySource::Backend).then_some(ctx)
+) -> Result<Option<Context>, Failure> {
+    let ctx = reconcile::context_from(loaded, global, &args.target.flags(), backend)?;
+    Ok((ctx.backend.capabilities().history == HistorySource::Backend).then_some(ctx))
 }
 
 /// `history APP.JOB -o json`: the job and its runs, oldest first.

@@ -460,6 +460,13 @@ const MAX_KUBECONFIG_LEN: u64 = 1024 * 1024;
 /// command as root. Owned by root or the running user, not writable by others, every directory
 /// above it too.
 async fn from_kubeconfig(path: &Path) -> Result<kube::Config, String> {
+    if !path.exists() {
+        return Err(format!(
+            "kubeconfig {} does not exist; give --kubeconfig (or config kubernetes.kubeconfig) \
+             the file of the cluster, or --in-cluster inside a pod",
+            path.display()
+        ));
+    }
     crate::shell::trusted_path::read(path, MAX_KUBECONFIG_LEN).map_err(|why| {
         format!(
             "kubeconfig {} {why} (it may name a command the client runs); give --kubeconfig a \
