@@ -48,21 +48,7 @@ impl CheckEntry<'_> {
 /// marker and, when it is a check line, the line above it) are removed and the desired one appended.
 /// When the only check entry already equals `desired`, the bytes come back unchanged.
 pub fn place(bytes: &[u8], desired: Option<&str>) -> Vec<u8> {
-    let lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
-    let mut out: Vec<&[u8]> = Vec::with_capacity(lines.len());
-    let mut found: Vec<Vec<u8>> = Vec::new();
-    for line in lines {
-        if !content(line).starts_with(MARKER_PREFIX.as_bytes()) {
-            out.push(line);
-            continue;
-        }
-        let mut pair = Vec::new();
-        if out.last().is_some_and(|prev| is_check_line(content(prev))) {
-            pair.extend_from_slice(out.pop().unwrap_or_default());
-        }
-        pair.extend_from_slice(line);
-        found.push(pair);
-    }
+    let (out, found) = split_found(bytes);
     if let (Some(want), [only]) = (desired, found.as_slice())
         && only == want.as_bytes()
     {
@@ -79,6 +65,33 @@ pub fn place(bytes: &[u8], desired: Option<&str>) -> Vec<u8> {
         result.extend_from_slice(want.as_bytes());
     }
     result
+}
+
+/// The check entries found (each its line, when there is one, and its marker) and the other lines.
+fn split_found(bytes: &[u8]) -> (Vec<&[u8]>, Vec<Vec<u8>>) {
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
+    let mut out: Vec<&[u8]> = Vec::with_capacity(lines.len());
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    for line in lines {
+        if !content(line).starts_with(MARKER_PREFIX.as_bytes()) {
+            out.push(line);
+            continue;
+        }
+        let mut pair = Vec::new();
+        if out.last().is_some_and(|prev| is_check_line(content(prev))) {
+            pair.extend_from_slice(out.pop().unwrap_or_default());
+        }
+        pair.extend_from_slice(line);
+        found.push(pair);
+    }
+    (out, found)
+}
+
+/// The check entry installed in a crontab's bytes, as `place` would compare it (every marked
+/// entry found, in order: more than one differs from any one desired entry).
+pub fn installed(bytes: &[u8]) -> Option<String> {
+    let (_, found) = split_found(bytes);
+    (!found.is_empty()).then(|| String::from_utf8_lossy(&found.concat()).into_owned())
 }
 
 fn content(line: &[u8]) -> &[u8] {

@@ -24,6 +24,8 @@ pub enum Action {
 pub enum Subject {
     Entry,
     Spec,
+    /// The owned `cronix check` job of the target (config `check_every`), one per target.
+    Check,
 }
 
 /// Why an op is needed, as `drift` reports it.
@@ -173,6 +175,17 @@ impl Plan {
     /// A plan of the given ops, in the fixed order.
     pub fn from_ops(ops: Vec<Op>) -> Plan {
         Self::sorted(ops)
+    }
+
+    /// This plan with the op of the target's `cronix check` job, when it needs one (last).
+    pub fn with_check(mut self, check: Option<Op>) -> Plan {
+        self.ops.extend(check);
+        self
+    }
+
+    /// The op of the `cronix check` job, if the plan has one.
+    pub fn check_op(&self) -> Option<&Op> {
+        self.ops.iter().find(|o| o.kind == Subject::Check)
     }
 
     fn sorted(mut ops: Vec<Op>) -> Plan {
@@ -331,6 +344,40 @@ fn removal(entry: &InstalledEntry, drift: DriftKind) -> Op {
         at: Some(entry.at),
         spec: None,
     }
+}
+
+/// The app (empty) and job name the `cronix check` job's op carries.
+pub const CHECK_JOB: &str = "check";
+
+/// The op that brings the target's `cronix check` job from `have` (its artifact as installed) to
+/// `want` (as config `check_every` asks for it): create, update, delete, or nothing.
+pub fn check_op(want: Option<&str>, have: Option<&str>) -> Option<Op> {
+    let (action, drift) = match (want, have) {
+        (Some(w), Some(h)) if w == h => return None,
+        (None, None) => return None,
+        (Some(_), None) => (Action::Create, DriftKind::Missing),
+        (Some(_), Some(_)) => (Action::Update, DriftKind::Changed),
+        (None, Some(_)) => (Action::Delete, DriftKind::Extra),
+    };
+    Some(Op {
+        op: action,
+        kind: Subject::Check,
+        app: String::new(),
+        job: CHECK_JOB.to_string(),
+        idx: None,
+        drift,
+        schedule: None,
+        line: want.map(str::to_string),
+        hash: None,
+        old_line: have.map(str::to_string),
+        old_hash: None,
+        changes: match (want, have) {
+            (Some(w), Some(h)) => change_view::artifact_changes(h, w),
+            _ => Vec::new(),
+        },
+        at: None,
+        spec: None,
+    })
 }
 
 /// The spec op of one job: create or update its file when it differs from the desired one.

@@ -240,9 +240,16 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
     /// The next elapse of installed entries as the service manager reports it, by `at`; empty when
     /// the backend has no such report (cron).
     fn reported_next(&self, snapshot: &Snapshot, ats: &[usize]) -> BTreeMap<usize, String>;
-    /// Put the owned `cronix check` job in place, replace it, or remove it when `check` is `None`
-    /// (caller holds the lock). Nothing is written or called when it is already as wanted.
-    fn sync_check(&self, check: Option<&CheckJob>) -> Result<(), Failure>;
+    /// The owned `cronix check` job (config `check_every`) as this backend would install it; `None`
+    /// when the backend has no such job. `execute` installs it from a `Subject::Check` op.
+    fn check_artifact(&self, check: &CheckJob) -> Option<String> {
+        let _ = check;
+        None
+    }
+    /// The `cronix check` job as installed (recognized by its mark), for the plan.
+    fn installed_check(&self) -> Result<Option<String>, Failure> {
+        Ok(None)
+    }
     /// Foreign objects in the way of the wanted `cronix check` job, as error lines; asked before
     /// anything is written, so a refused apply changes nothing.
     fn check_conflicts(&self, check: Option<&CheckJob>) -> Vec<String> {

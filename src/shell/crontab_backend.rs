@@ -218,6 +218,25 @@ impl Backend for CrontabBackend {
         Vec::new()
     }
 
+    /// The check entry and its `# cronix:check` marker.
+    fn check_artifact(&self, check: &CheckJob) -> Option<String> {
+        Some(
+            CheckEntry {
+                schedule: &check.schedule.crontab_expression(),
+                run_as: self.run_as.as_deref(),
+                bin: &check.bin,
+                config: &check.config,
+                spec_dir: &check.spec_dir,
+                state_dir: &check.state_dir,
+            }
+            .render(),
+        )
+    }
+
+    fn installed_check(&self) -> Result<Option<String>, Failure> {
+        Ok(check_entry::installed(&self.target.read()?))
+    }
+
     fn follows(&self, entry: &InstalledEntry) -> Option<(PathBuf, usize)> {
         let (dir, idx) = crontab::gate_of(entry.line.as_deref()?)?;
         Some((PathBuf::from(dir), idx))
@@ -225,27 +244,6 @@ impl Backend for CrontabBackend {
 
     fn reported_next(&self, _snapshot: &Snapshot, _ats: &[usize]) -> BTreeMap<usize, String> {
         BTreeMap::new()
-    }
-
-    /// The check entry and its `# cronix:check` marker, placed after every other line.
-    fn sync_check(&self, check: Option<&CheckJob>) -> Result<(), Failure> {
-        let rendered = check.map(|c| {
-            CheckEntry {
-                schedule: &c.schedule.crontab_expression(),
-                run_as: self.run_as.as_deref(),
-                bin: &c.bin,
-                config: &c.config,
-                spec_dir: &c.spec_dir,
-                state_dir: &c.state_dir,
-            }
-            .render()
-        });
-        let bytes = self.target.read()?;
-        let next = check_entry::place(&bytes, rendered.as_deref());
-        if next != bytes {
-            self.target.install(&next)?;
-        }
-        Ok(())
     }
 }
 
@@ -270,7 +268,11 @@ impl CrontabBackend {
     /// Install the new bytes only when they differ from what was read.
     fn install_entries(&self, snapshot: &Snapshot, plan: &Plan) -> Result<(), Failure> {
         let state: &State = backend::state_of(snapshot)?;
-        let bytes = crontab::render_crontab(&state.crontab, plan);
+        let mut bytes = crontab::render_crontab(&state.crontab, plan);
+        // The owned `cronix check` entry, placed after every other line (or removed).
+        if let Some(op) = plan.check_op() {
+            bytes = check_entry::place(&bytes, op.line.as_deref());
+        }
         if bytes != state.bytes {
             self.target.install(&bytes)?;
         }

@@ -46,6 +46,8 @@ pub struct Faults {
 #[derive(Debug, Default)]
 struct Held {
     entries: Vec<FakeEntry>,
+    /// The owned `cronix check` job as installed.
+    check: Option<String>,
     specs: BTreeMap<(String, String), SpecFile>,
     next_revision: u64,
     writes: usize,
@@ -85,6 +87,11 @@ impl FakeBackend {
 
     pub fn entries(&self) -> Vec<FakeEntry> {
         self.lock_held().entries.clone()
+    }
+
+    /// The `cronix check` job as installed.
+    pub fn check(&self) -> Option<String> {
+        self.lock_held().check.clone()
     }
 
     pub fn spec_names(&self) -> Vec<(String, String)> {
@@ -150,6 +157,10 @@ impl Held {
     fn apply_op(&mut self, op: &crate::core::plan::Op, snapshot: &Snapshot) -> Result<(), Failure> {
         let key = (op.app.clone(), op.job.clone());
         match (op.kind, op.op) {
+            (Subject::Check, _) => {
+                self.write()?;
+                self.check = op.line.clone();
+            }
             (Subject::Spec, Action::Delete) => {
                 self.write()?;
                 self.specs.remove(&key);
@@ -365,7 +376,7 @@ impl Backend for FakeBackend {
         let order = |op: &crate::core::plan::Op| match (op.kind, op.op) {
             (Subject::Spec, Action::Delete) => 2,
             (Subject::Spec, _) => 0,
-            (Subject::Entry, _) => 1,
+            (Subject::Entry, _) | (Subject::Check, _) => 1,
         };
         let mut indices: Vec<usize> = (0..plan.ops.len()).collect();
         indices.sort_by_key(|n| order(&plan.ops[*n]));
@@ -383,15 +394,23 @@ impl Backend for FakeBackend {
         executed
     }
 
+    fn check_artifact(&self, check: &CheckJob) -> Option<String> {
+        Some(format!(
+            "fake check {} {}",
+            check.schedule.crontab_expression(),
+            check.state_dir
+        ))
+    }
+
+    fn installed_check(&self) -> Result<Option<String>, Failure> {
+        Ok(self.lock_held().check.clone())
+    }
+
     fn follows(&self, _entry: &InstalledEntry) -> Option<(std::path::PathBuf, usize)> {
         None
     }
 
     fn reported_next(&self, _snapshot: &Snapshot, _ats: &[usize]) -> BTreeMap<usize, String> {
         BTreeMap::new()
-    }
-
-    fn sync_check(&self, _check: Option<&CheckJob>) -> Result<(), Failure> {
-        Ok(())
     }
 }

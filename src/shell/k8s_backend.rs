@@ -375,6 +375,11 @@ fn run_phase(
 fn prepare(cluster: &Cluster, state: &K8sState, op: &Op) -> Result<Write, Failure> {
     let ns = cluster.namespace().to_string();
     Ok(match (op.kind, op.op) {
+        (Subject::Check, _) => {
+            return Err(Failure::backend(
+                "the kubernetes backend has no owned `cronix check` job; remove check_every",
+            ));
+        }
         (Subject::Spec, Action::Delete) => Write::Delete {
             kind: Kind::ConfigMap,
             name: objects::configmap_name(&op.app, &op.job),
@@ -916,11 +921,6 @@ impl Backend for K8sBackend {
 
     fn reported_next(&self, _snapshot: &Snapshot, _ats: &[usize]) -> BTreeMap<usize, String> {
         BTreeMap::new()
-    }
-
-    /// `check_every` watches a host's history files; a cluster's fires keep none on this host.
-    fn sync_check(&self, _check: Option<&CheckJob>) -> Result<(), Failure> {
-        Ok(())
     }
 
     fn check_conflicts(&self, check: Option<&CheckJob>) -> Vec<String> {

@@ -77,7 +77,7 @@ pub fn execute(specs: &LocalSpecs, plan: &Plan, steps: EntrySteps<'_>) -> Execut
         return Executed::none(plan, put_back(specs, &kept, failure));
     }
     test_pause::at("specs_written");
-    if plan.entry_ops().next().is_some()
+    if plan.ops.iter().any(|o| o.kind != plan::Subject::Spec)
         && let Err(failure) = (steps.install)()
     {
         return after_failed_install(specs, plan, &steps, kept, failure);

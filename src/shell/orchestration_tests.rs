@@ -260,3 +260,43 @@ fn prune_removes_the_apps_entries_and_specs_and_audits_it() {
     let records = journal(s.dir());
     assert_eq!(records.last().map(|r| r.command.as_str()), Some("prune"));
 }
+
+#[test]
+fn the_check_job_is_an_ordinary_plan_entry_planned_audited_and_removed() {
+    let mut s = Setup::new();
+    s.ctx.check_every = Some("5m".to_string());
+    s.ctx.config_path = Some("/etc/cronix/cronix.yaml".to_string());
+    let m = loaded(MANIFEST);
+    let (plan, _) = reconcile::plan(&s.ctx, &m).expect("plan");
+    let check = plan.check_op().expect("a check op");
+    assert_eq!((check.op, check.drift), (Action::Create, DriftKind::Missing));
+    reconcile::apply(&s.ctx, &m).expect("apply");
+    assert!(
+        s.fake.check().is_some_and(|c| c.starts_with("fake check */5 * * * *")),
+        "{:?}",
+        s.fake.check()
+    );
+    let records = journal(s.dir());
+    assert!(
+        records[0].ops.iter().any(|o| o.kind == "check" && o.op == "create"),
+        "{:?}",
+        records[0].ops
+    );
+
+    let writes = s.fake.writes();
+    let (again, _) = reconcile::apply(&s.ctx, &m).expect("no-op");
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(s.fake.writes(), writes);
+
+    s.ctx.check_every = Some("1h".to_string());
+    let (changed, _) = reconcile::apply(&s.ctx, &m).expect("changed interval");
+    let op = changed.check_op().expect("a check op");
+    assert_eq!(op.op, Action::Update);
+    assert!(s.fake.check().is_some_and(|c| c.contains("0 */1 * * *")));
+
+    s.ctx.check_every = None;
+    let (removed, _) = reconcile::apply(&s.ctx, &m).expect("removed");
+    assert_eq!(removed.check_op().map(|o| o.op), Some(Action::Delete));
+    assert_eq!(s.fake.check(), None);
+    assert_eq!(journal(s.dir()).len(), 3);
+}

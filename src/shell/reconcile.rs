@@ -510,9 +510,27 @@ pub fn plan(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), F
     desired
         .warnings
         .extend(hazards.iter().map(|h| format!("apply would refuse: {h}")));
-    let plan = plan_against(&manifest.app, &desired, &installed);
+    let check = wanted_check(ctx)?;
+    let plan = plan_against(&manifest.app, &desired, &installed)
+        .with_check(check_op(ctx, check.as_ref())?);
     refuse_conflicts(ctx, &installed, &plan)?;
     Ok((plan, desired))
+}
+
+/// The owned `cronix check` job config `check_every` asks for, if any.
+fn wanted_check(ctx: &Context) -> Result<Option<CheckJob>, Failure> {
+    match &ctx.check_every {
+        Some(every) => check_job(ctx, every).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The plan op of the target's `cronix check` job: installed as `check` wants, or removed when no
+/// check is wanted (a backend without such a job plans none).
+fn check_op(ctx: &Context, check: Option<&CheckJob>) -> Result<Option<plan::Op>, Failure> {
+    let want = check.and_then(|c| ctx.backend.check_artifact(c));
+    let have = ctx.backend.installed_check()?;
+    Ok(plan::check_op(want.as_deref(), have.as_deref()))
 }
 
 fn job_names(manifest: &Manifest) -> Vec<&str> {
@@ -537,10 +555,7 @@ pub fn refuse_on(ctx: &Context, hazards: &[String]) -> Result<(), Failure> {
 pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), Failure> {
     let manifest = &loaded.manifest;
     let desired = desired(ctx, loaded)?;
-    let check = match &ctx.check_every {
-        Some(every) => Some(check_job(ctx, every)?),
-        None => None,
-    };
+    let check = wanted_check(ctx)?;
     let _lock = ctx.backend.lock(ctx.apply_lock_wait)?;
     clean_leftovers(ctx, &[manifest.app.as_str()])?;
     let installed = installed(ctx, Some(&manifest.app))?;
@@ -550,11 +565,11 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
         &ctx.backend
             .hazards(&installed.snapshot, &manifest.app, &job_names(manifest)),
     )?;
-    let plan = plan_against(&manifest.app, &desired, &installed);
-    refuse_conflicts(ctx, &installed, &plan)?;
     refuse_check_conflicts(ctx, check.as_ref())?;
+    let plan = plan_against(&manifest.app, &desired, &installed)
+        .with_check(check_op(ctx, check.as_ref())?);
+    refuse_conflicts(ctx, &installed, &plan)?;
     if plan.is_empty() {
-        ctx.backend.sync_check(check.as_ref())?;
         return Ok((plan, desired));
     }
     let record = audit_record(
@@ -565,7 +580,6 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
         &plan,
     );
     execute_recorded(ctx, &installed, &plan, record)?;
-    ctx.backend.sync_check(check.as_ref())?;
     Ok((plan, desired))
 }
 
@@ -714,6 +728,7 @@ pub fn audit_record(
                 kind: match op.kind {
                     plan::Subject::Entry => "entry",
                     plan::Subject::Spec => "spec",
+                    plan::Subject::Check => "check",
                 }
                 .to_string(),
                 app: op.app.clone(),

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::core::plan::{Action, InstalledEntry, Plan};
+use crate::core::plan::{Action, InstalledEntry, Op, Plan};
 use crate::core::render::Renderer;
 use crate::core::systemd_calendar;
 use crate::core::systemd_unit::{
@@ -286,7 +286,15 @@ impl Backend for SystemdBackend {
     /// Spec files, then the units (removed, written, one sync, then systemctl), then spec removals.
     fn execute(&self, snapshot: &Snapshot, plan: &Plan) -> Executed {
         let read_now = || self.read().map(|s| s.entries);
-        let install = || self.install_entries(snapshot, plan);
+        let install = || {
+            if plan.entry_ops().next().is_some() {
+                self.install_entries(snapshot, plan)?;
+            }
+            match plan.check_op() {
+                Some(op) => self.apply_check(op),
+                None => Ok(()),
+            }
+        };
         local_specs::execute(
             &self.specs,
             plan,
@@ -413,79 +421,35 @@ impl Backend for SystemdBackend {
         conflicts
     }
 
+    fn check_artifact(&self, check: &CheckJob) -> Option<String> {
+        let calendar = systemd_calendar::base_values(&check.schedule, "UTC");
+        let units = CheckUnits {
+            calendar: &calendar,
+            bin: &check.bin,
+            config: &check.config,
+            spec_dir: &check.spec_dir,
+            state_dir: &check.state_dir,
+        }
+        .render();
+        Some(units.into_iter().map(|(_, text)| text).collect())
+    }
+
+    /// The two check units, when both (or either) carry the check mark, in artifact order.
+    fn installed_check(&self) -> Result<Option<String>, Failure> {
+        let mut found = String::new();
+        for name in check_unit_names() {
+            if let Some(text) = self.read_unit(&name)?
+                && systemd_unit::is_check_unit(&text)
+            {
+                found.push_str(&text);
+            }
+        }
+        Ok((!found.is_empty()).then_some(found))
+    }
+
     fn follows(&self, entry: &InstalledEntry) -> Option<(PathBuf, usize)> {
         let dir = systemd_unit::spec_dir_of(entry.line.as_deref()?)?;
         Some((PathBuf::from(dir), entry.idx))
-    }
-
-    /// `cronix-check.timer` and `.service`, recognized by their `X-Cronix-Check=` mark: at most
-    /// four `systemctl` calls when they change, none when they are already as wanted. Units of those
-    /// names without the mark are never replaced or removed (apply refuses them up front through
-    /// `check_conflicts` when a check is wanted).
-    fn sync_check(&self, check: Option<&CheckJob>) -> Result<(), Failure> {
-        let calendar = check
-            .map(|c| systemd_calendar::base_values(&c.schedule, "UTC"))
-            .unwrap_or_default();
-        let wanted = check.map(|c| {
-            CheckUnits {
-                calendar: &calendar,
-                bin: &c.bin,
-                config: &c.config,
-                spec_dir: &c.spec_dir,
-                state_dir: &c.state_dir,
-            }
-            .render()
-        });
-        let names = check_unit_names();
-        let mut current = Vec::new();
-        for name in &names {
-            // Only marked units count as installed; a foreign one is never replaced (apply refused
-            // it up front) and is left alone when no check is wanted.
-            let text = self.read_unit(name)?;
-            if check.is_some()
-                && text
-                    .as_deref()
-                    .is_some_and(|t| !systemd_unit::is_check_unit(t))
-            {
-                return Err(Failure::backend(foreign_check_unit(name, &self.unit_dir)));
-            }
-            current.push(text.filter(|t| systemd_unit::is_check_unit(t)));
-        }
-        let timer = std::slice::from_ref(&names[0]);
-        match wanted {
-            Some(units) => {
-                let same = units
-                    .iter()
-                    .zip(&current)
-                    .all(|((_, want), have)| have.as_deref() == Some(want.as_str()));
-                if same {
-                    return Ok(());
-                }
-                self.write_units(&units)?;
-                self.systemctl(&["daemon-reload"], &[])?;
-                self.systemctl(&["enable", "--now"], timer)?;
-                if current.iter().any(Option::is_some) {
-                    self.systemctl(&["restart"], timer)?;
-                }
-            }
-            None => {
-                if current.iter().all(Option::is_none) {
-                    return Ok(());
-                }
-                if current[0].is_some() {
-                    self.systemctl(&["disable", "--now"], timer)?;
-                }
-                let present: Vec<String> = names
-                    .iter()
-                    .zip(&current)
-                    .filter(|(_, text)| text.is_some())
-                    .map(|(name, _)| name.clone())
-                    .collect();
-                self.remove_units(&present)?;
-                self.systemctl(&["daemon-reload"], &[])?;
-            }
-        }
-        Ok(())
     }
 
     fn check_conflicts(&self, check: Option<&CheckJob>) -> Vec<String> {
@@ -637,6 +601,65 @@ impl SystemdBackend {
             )),
         };
         ("systemd", status)
+    }
+
+    /// Bring `cronix-check.timer` and `.service` (recognized by their `X-Cronix-Check=` mark) to
+    /// the check op's artifact, or remove them: at most four `systemctl` calls. Units of those names
+    /// without the mark are never replaced or removed (apply refuses them up front through
+    /// `check_conflicts` when a check is wanted).
+    fn apply_check(&self, op: &Op) -> Result<(), Failure> {
+        let wanted = op.line.as_deref().map(systemd_unit::split_artifact);
+        let check = wanted.as_ref();
+        let names = check_unit_names();
+        let mut current = Vec::new();
+        for name in &names {
+            // Only marked units count as installed; a foreign one is never replaced (apply refused
+            // it up front) and is left alone when no check is wanted.
+            let text = self.read_unit(name)?;
+            if check.is_some()
+                && text
+                    .as_deref()
+                    .is_some_and(|t| !systemd_unit::is_check_unit(t))
+            {
+                return Err(Failure::backend(foreign_check_unit(name, &self.unit_dir)));
+            }
+            current.push(text.filter(|t| systemd_unit::is_check_unit(t)));
+        }
+        let timer = std::slice::from_ref(&names[0]);
+        match wanted {
+            Some(units) => {
+                let same = units
+                    .iter()
+                    .zip(&current)
+                    .all(|((_, want), have)| have.as_deref() == Some(want.as_str()));
+                if same {
+                    return Ok(());
+                }
+                self.write_units(&units)?;
+                self.systemctl(&["daemon-reload"], &[])?;
+                self.systemctl(&["enable", "--now"], timer)?;
+                if current.iter().any(Option::is_some) {
+                    self.systemctl(&["restart"], timer)?;
+                }
+            }
+            None => {
+                if current.iter().all(Option::is_none) {
+                    return Ok(());
+                }
+                if current[0].is_some() {
+                    self.systemctl(&["disable", "--now"], timer)?;
+                }
+                let present: Vec<String> = names
+                    .iter()
+                    .zip(&current)
+                    .filter(|(_, text)| text.is_some())
+                    .map(|(name, _)| name.clone())
+                    .collect();
+                self.remove_units(&present)?;
+                self.systemctl(&["daemon-reload"], &[])?;
+            }
+        }
+        Ok(())
     }
 
     /// The owned timers that are installed but do not fire (not enabled, or not active), with why,

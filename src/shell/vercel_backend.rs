@@ -19,7 +19,7 @@ use crate::core::vercel_json::{self, Document, Item, PathOwner, VercelRenderer};
 use crate::error::Failure;
 use crate::settings::TargetFlags;
 use crate::shell::backend::{
-    self, ApplyGuard, Backend, Capabilities, CheckJob, Executed, HistorySource, OwnPath, Preflight,
+    self, ApplyGuard, Backend, Capabilities, Executed, HistorySource, OwnPath, Preflight,
     PreflightCheck, PreflightFor, Snapshot, SpecPlace,
 };
 use crate::shell::config::Config;
@@ -444,10 +444,5 @@ impl Backend for VercelBackend {
     /// Vercel fires every entry in UTC, whatever this host's zone.
     fn scheduler_zone(&self) -> Option<jiff::tz::TimeZone> {
         Some(jiff::tz::TimeZone::UTC)
-    }
-
-    /// Vercel runs no `cronix check`: config `check_every` is for hosts that run the shim.
-    fn sync_check(&self, _check: Option<&CheckJob>) -> Result<(), Failure> {
-        Ok(())
     }
 }
