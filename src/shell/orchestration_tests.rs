@@ -269,16 +269,24 @@ fn the_check_job_is_an_ordinary_plan_entry_planned_audited_and_removed() {
     let m = loaded(MANIFEST);
     let (plan, _) = reconcile::plan(&s.ctx, &m).expect("plan");
     let check = plan.check_op().expect("a check op");
-    assert_eq!((check.op, check.drift), (Action::Create, DriftKind::Missing));
+    assert_eq!(
+        (check.op, check.drift),
+        (Action::Create, DriftKind::Missing)
+    );
     reconcile::apply(&s.ctx, &m).expect("apply");
     assert!(
-        s.fake.check().is_some_and(|c| c.starts_with("fake check */5 * * * *")),
+        s.fake
+            .check()
+            .is_some_and(|c| c.starts_with("fake check */5 * * * *")),
         "{:?}",
         s.fake.check()
     );
     let records = journal(s.dir());
     assert!(
-        records[0].ops.iter().any(|o| o.kind == "check" && o.op == "create"),
+        records[0]
+            .ops
+            .iter()
+            .any(|o| o.kind == "check" && o.op == "create"),
         "{:?}",
         records[0].ops
     );
