@@ -675,8 +675,10 @@ fn pre_claimed_instants_and_a_planted_lease_are_reported_by_check_as_silenced() 
         json!({"concurrency": "Forbid", "timeout_seconds": 5,
                "retries": {"max_attempts": 1, "min_seconds": 0, "max_seconds": 1}}),
     );
-    let now = jiff::Timestamp::now().as_second();
-    let hour = now - now.rem_euclid(3600);
+    // The shim tells a planted claim by when Redis says it was set, on the real clock: `future` must
+    // be more than a minute ahead of now, so in the last two minutes of an hour the hours move on.
+    let ahead = jiff::Timestamp::now().as_second() + 120;
+    let hour = ahead - ahead.rem_euclid(3600);
     let (past, current, future) = (hour - 3600, hour, hour + 3600);
     set_mtime(&spec, past - 60);
 
