@@ -156,11 +156,6 @@ impl Executed {
             failure: Some(failure),
         }
     }
-
-    /// How many ops were made.
-    pub fn made(&self) -> usize {
-        self.done.iter().filter(|d| **d).count()
-    }
 }
 
 /// Where a backend keeps its spec files, read side (writes happen in `Backend::execute`).
@@ -246,8 +241,10 @@ pub trait Backend: std::fmt::Debug + Send + Sync {
         let _ = check;
         None
     }
-    /// The `cronix check` job as installed (recognized by its mark), for the plan.
-    fn installed_check(&self) -> Result<Option<String>, Failure> {
+    /// The `cronix check` job as installed (recognized by its mark), for the plan made from
+    /// `snapshot`.
+    fn installed_check(&self, snapshot: &Snapshot) -> Result<Option<String>, Failure> {
+        let _ = snapshot;
         Ok(None)
     }
     /// Foreign objects in the way of the wanted `cronix check` job, as error lines; asked before

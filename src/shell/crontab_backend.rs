@@ -233,8 +233,10 @@ impl Backend for CrontabBackend {
         )
     }
 
-    fn installed_check(&self) -> Result<Option<String>, Failure> {
-        Ok(check_entry::installed(&self.target.read()?))
+    /// Read from the snapshot's bytes: the plan's entries and check op come from one read.
+    fn installed_check(&self, snapshot: &Snapshot) -> Result<Option<String>, Failure> {
+        let state: &State = backend::state_of(snapshot)?;
+        Ok(check_entry::installed(&state.bytes))
     }
 
     fn follows(&self, entry: &InstalledEntry) -> Option<(PathBuf, usize)> {

@@ -402,7 +402,7 @@ impl Backend for FakeBackend {
         ))
     }
 
-    fn installed_check(&self) -> Result<Option<String>, Failure> {
+    fn installed_check(&self, _snapshot: &Snapshot) -> Result<Option<String>, Failure> {
         Ok(self.lock_held().check.clone())
     }
 

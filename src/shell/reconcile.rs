@@ -511,8 +511,11 @@ pub fn plan(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), F
         .warnings
         .extend(hazards.iter().map(|h| format!("apply would refuse: {h}")));
     let check = wanted_check(ctx)?;
-    let plan = plan_against(&manifest.app, &desired, &installed)
-        .with_check(check_op(ctx, check.as_ref())?);
+    let plan = plan_against(&manifest.app, &desired, &installed).with_check(check_op(
+        ctx,
+        &installed,
+        check.as_ref(),
+    )?);
     refuse_conflicts(ctx, &installed, &plan)?;
     Ok((plan, desired))
 }
@@ -527,9 +530,13 @@ fn wanted_check(ctx: &Context) -> Result<Option<CheckJob>, Failure> {
 
 /// The plan op of the target's `cronix check` job: installed as `check` wants, or removed when no
 /// check is wanted (a backend without such a job plans none).
-fn check_op(ctx: &Context, check: Option<&CheckJob>) -> Result<Option<plan::Op>, Failure> {
+fn check_op(
+    ctx: &Context,
+    installed: &Installed,
+    check: Option<&CheckJob>,
+) -> Result<Option<plan::Op>, Failure> {
     let want = check.and_then(|c| ctx.backend.check_artifact(c));
-    let have = ctx.backend.installed_check()?;
+    let have = ctx.backend.installed_check(&installed.snapshot)?;
     Ok(plan::check_op(want.as_deref(), have.as_deref()))
 }
 
@@ -566,8 +573,11 @@ pub fn apply(ctx: &Context, loaded: &LoadedManifest) -> Result<(Plan, Desired), 
             .hazards(&installed.snapshot, &manifest.app, &job_names(manifest)),
     )?;
     refuse_check_conflicts(ctx, check.as_ref())?;
-    let plan = plan_against(&manifest.app, &desired, &installed)
-        .with_check(check_op(ctx, check.as_ref())?);
+    let plan = plan_against(&manifest.app, &desired, &installed).with_check(check_op(
+        ctx,
+        &installed,
+        check.as_ref(),
+    )?);
     refuse_conflicts(ctx, &installed, &plan)?;
     if plan.is_empty() {
         return Ok((plan, desired));

@@ -304,21 +304,6 @@ pub fn sync(dir: &Path) -> Result<(), Failure> {
     atomic::sync_dir(dir).map_err(|e| io_failure("spec dir", dir, &e))
 }
 
-/// Remove the spec files of these `(app, job)`s (missing ones are fine), then fsync the dir once.
-pub fn remove_all<'a>(
-    dir: &Path,
-    jobs: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Result<(), Failure> {
-    let mut removed = false;
-    for (app, job) in jobs {
-        removed |= remove_unsynced(dir, app, job)?;
-    }
-    if removed {
-        sync(dir)?;
-    }
-    Ok(())
-}
-
 /// Remove one spec file without syncing the dir (the caller syncs once after a batch); whether a
 /// file was there.
 pub fn remove_unsynced(dir: &Path, app: &str, job: &str) -> Result<bool, Failure> {

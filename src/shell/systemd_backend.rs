@@ -435,7 +435,7 @@ impl Backend for SystemdBackend {
     }
 
     /// The two check units, when both (or either) carry the check mark, in artifact order.
-    fn installed_check(&self) -> Result<Option<String>, Failure> {
+    fn installed_check(&self, _snapshot: &Snapshot) -> Result<Option<String>, Failure> {
         let mut found = String::new();
         for name in check_unit_names() {
             if let Some(text) = self.read_unit(&name)?
